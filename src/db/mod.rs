@@ -1,0 +1,143 @@
+//! Database access: the runtime pool, the owner connection for migrations, and the
+//! health queries.
+//!
+//! Two roles, two purposes. Requests and jobs use the *runtime* role, which owns no table
+//! and cannot bypass row-level security; `lockdev migrate` and `lockdev seed-demo` use the
+//! *owner* role. Handlers never see a pool directly (they get a tenant transaction, added
+//! with the tenancy work); clippy's `disallowed-methods` keeps `Pool::begin` and
+//! `Pool::acquire` inside this module.
+
+use std::str::FromStr;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::{DatabaseConfig, Secret};
+
+/// Every migration in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Shown in `pg_stat_activity`, so an operator can tell our connections apart.
+const APPLICATION_NAME: &str = "lockdev";
+
+/// The runtime pool. Connections open lazily, so the server starts (and `/health`
+/// answers) while the database is still coming up; `/health/deep` tells the difference.
+pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let url = config.runtime_url()?;
+    let options = connect_options(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+        // A connection that died while idle (database restart) is replaced, not handed out.
+        .test_before_acquire(true)
+        .connect_lazy_with(options))
+}
+
+/// A small pool as the owner role, for migrations and seeding only.
+pub async fn owner_pool(url: &Secret<String>) -> anyhow::Result<PgPool> {
+    let options = connect_options(url)?.application_name("lockdev-migrate");
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?)
+}
+
+fn connect_options(url: &Secret<String>) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url.expose())?.application_name(APPLICATION_NAME))
+}
+
+/// Applies every pending migration as the owner role.
+pub async fn migrate(owner: &PgPool) -> anyhow::Result<usize> {
+    let before = applied_versions(owner).await.unwrap_or_default().len();
+    MIGRATOR.run(owner).await?;
+    let after = applied_versions(owner).await?.len();
+    Ok(after.saturating_sub(before))
+}
+
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await
+}
+
+/// How the database's applied migrations compare with the ones in this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: usize,
+    /// Known to the binary, not yet applied.
+    pub pending: Vec<i64>,
+    /// Applied with a different checksum than the binary's copy, or applied but failed.
+    pub mismatched: Vec<i64>,
+    /// Applied in the database but unknown to this binary (an older binary on a newer schema).
+    pub unknown: Vec<i64>,
+}
+
+impl MigrationStatus {
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.mismatched.is_empty() && self.unknown.is_empty()
+    }
+}
+
+pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Error> {
+    let rows = sqlx::query!("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(pool)
+        .await?;
+    let mut status = MigrationStatus {
+        applied: 0,
+        pending: vec![],
+        mismatched: vec![],
+        unknown: vec![],
+    };
+    for migration in MIGRATOR.iter() {
+        match rows.iter().find(|r| r.version == migration.version) {
+            None => status.pending.push(migration.version),
+            Some(row) if !row.success || row.checksum != *migration.checksum => {
+                status.mismatched.push(migration.version);
+            }
+            Some(_) => status.applied += 1,
+        }
+    }
+    status.unknown = rows
+        .iter()
+        .filter(|r| !MIGRATOR.iter().any(|m| m.version == r.version))
+        .map(|r| r.version)
+        .collect();
+    Ok(status)
+}
+
+/// The runtime role's powers that would defeat row-level security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCheck {
+    pub role: String,
+    pub superuser: bool,
+    pub bypass_rls: bool,
+    /// Relations in this database owned by the role or a role whose privileges it inherits
+    /// (owners bypass row-level security unless it is forced).
+    pub owned_relations: i64,
+}
+
+impl RoleCheck {
+    pub fn is_safe(&self) -> bool {
+        !self.superuser && !self.bypass_rls && self.owned_relations == 0
+    }
+}
+
+pub async fn runtime_role_check(pool: &PgPool) -> Result<RoleCheck, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT r.rolname AS "role!",
+                  r.rolsuper AS "superuser!",
+                  r.rolbypassrls AS "bypass_rls!",
+                  (SELECT count(*) FROM pg_class c WHERE pg_has_role(r.oid, c.relowner, 'USAGE')) AS "owned_relations!"
+             FROM pg_roles r
+            WHERE r.rolname = current_user"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(RoleCheck {
+        role: row.role,
+        superuser: row.superuser,
+        bypass_rls: row.bypass_rls,
+        owned_relations: row.owned_relations,
+    })
+}

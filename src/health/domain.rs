@@ -1,0 +1,132 @@
+//! What "healthy" means, gathered once and shown as JSON or HTML.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::db;
+
+/// Upper bound for the whole deep check, so an orchestrator's probe never hangs.
+const DEEP_CHECK_BUDGET: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Machine name, used in the JSON `failing` list.
+    pub name: &'static str,
+    /// Human label for the status page.
+    #[serde(skip)]
+    pub label: &'static str,
+    pub ok: bool,
+    /// What was seen; never a secret, a connection string or a raw database message.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    pub checks: Vec<Check>,
+}
+
+impl HealthReport {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    pub fn failing(&self) -> Vec<&'static str> {
+        self.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+    }
+
+    /// Asks the database, as the runtime role, whether it is reachable, migrated to this
+    /// binary's schema, and whether the role is safely unprivileged.
+    pub async fn gather(pool: &PgPool) -> Self {
+        match tokio::time::timeout(DEEP_CHECK_BUDGET, Self::gather_unbounded(pool)).await {
+            Ok(report) => report,
+            Err(_) => Self::database_down("no answer within 2 seconds"),
+        }
+    }
+
+    async fn gather_unbounded(pool: &PgPool) -> Self {
+        let migrations = match db::migration_status(pool).await {
+            Ok(status) => status,
+            Err(error) => return Self::database_down(describe_unreachable(&error)),
+        };
+        let role = db::runtime_role_check(pool).await;
+
+        let database = Check {
+            name: "database",
+            label: "Database",
+            ok: true,
+            detail: "reachable".into(),
+        };
+        let migrations = Check {
+            name: "migrations",
+            label: "Database schema",
+            ok: migrations.is_current(),
+            detail: if migrations.is_current() {
+                format!("{} migrations applied, none pending", migrations.applied)
+            } else {
+                format!(
+                    "{} applied; pending {:?}; changed since applied {:?}; unknown to this version {:?}",
+                    migrations.applied, migrations.pending, migrations.mismatched, migrations.unknown
+                )
+            },
+        };
+        let runtime_role = match role {
+            Ok(role) => Check {
+                name: "runtime_role",
+                label: "Database access role",
+                ok: role.is_safe(),
+                detail: if role.is_safe() {
+                    "no superuser, no BYPASSRLS, owns nothing".into()
+                } else {
+                    format!(
+                        "unsafe: superuser={}, bypassrls={}, owned relations={}",
+                        role.superuser, role.bypass_rls, role.owned_relations
+                    )
+                },
+            },
+            Err(error) => Check {
+                name: "runtime_role",
+                label: "Database access role",
+                ok: false,
+                detail: describe_unreachable(&error).into(),
+            },
+        };
+        Self {
+            checks: vec![database, migrations, runtime_role],
+        }
+    }
+
+    fn database_down(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let skipped = |name, label| Check {
+            name,
+            label,
+            ok: false,
+            detail: "not checked: database unreachable".into(),
+        };
+        Self {
+            checks: vec![
+                Check {
+                    name: "database",
+                    label: "Database",
+                    ok: false,
+                    detail,
+                },
+                skipped("migrations", "Database schema"),
+                skipped("runtime_role", "Database access role"),
+            ],
+        }
+    }
+}
+
+/// A short, secret-free description of why the database did not answer.
+fn describe_unreachable(error: &sqlx::Error) -> &'static str {
+    match error {
+        sqlx::Error::PoolTimedOut => "no connection available (database down or overloaded)",
+        sqlx::Error::Io(_) => "connection failed",
+        sqlx::Error::Tls(_) => "TLS handshake failed",
+        sqlx::Error::Database(_) => "query refused by the database",
+        _ => "query failed",
+    }
+}

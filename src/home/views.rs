@@ -1,0 +1,5 @@
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "home/index.html")]
+pub struct HomePage;

@@ -1,0 +1,22 @@
+//! Lockdev: a multi-tenant practice platform for clinics, served as one binary.
+//!
+//! `main.rs` is the command line; everything else lives here so integration tests build
+//! exactly the application production runs (see [`build_app`]).
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod health;
+pub mod home;
+pub mod telemetry;
+pub mod web;
+
+use axum::Router;
+
+pub use web::AppState;
+
+/// The whole application for `state`: every feature's routes behind the middleware stack.
+pub fn build_app(state: AppState) -> Router {
+    web::app(state, web::routes())
+}

@@ -1,0 +1,62 @@
+// Lockdev page behaviour. No inline scripts exist (the CSP forbids them); this file is
+// loaded with the page's nonce and only wires up behaviour the server's HTML asks for.
+(function () {
+  "use strict";
+
+  function toastRegion() {
+    return document.getElementById("toasts");
+  }
+
+  // Close buttons on toasts, including toasts swapped in later by htmx.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss-toast]");
+    if (button) {
+      var toast = button.closest(".toast");
+      if (toast) toast.remove();
+    }
+  });
+
+  // When the server cannot be reached at all there is no response to show, so say so
+  // here. Text only (textContent): nothing from the network is ever parsed as HTML.
+  function showLocalToast(title, message) {
+    var region = toastRegion();
+    if (!region) return;
+    var toast = document.createElement("div");
+    toast.className = "toast toast--error";
+    toast.setAttribute("role", "alert");
+    var body = document.createElement("div");
+    body.className = "toast__body";
+    var heading = document.createElement("p");
+    heading.className = "toast__title";
+    heading.textContent = title;
+    var text = document.createElement("p");
+    text.className = "toast__message";
+    text.textContent = message;
+    body.appendChild(heading);
+    body.appendChild(text);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast__close";
+    close.setAttribute("data-dismiss-toast", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "\u00d7";
+    toast.appendChild(body);
+    toast.appendChild(close);
+    region.appendChild(toast);
+  }
+
+  document.addEventListener("htmx:sendError", function () {
+    showLocalToast("Cannot reach Lockdev", "Check your connection and try again. Nothing was sent.");
+  });
+  document.addEventListener("htmx:timeout", function () {
+    showLocalToast("No answer", "The server did not answer in time. Please try again.");
+  });
+
+  // Keep aria-busy honest while a request is in flight.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    event.target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    event.target.removeAttribute("aria-busy");
+  });
+})();

@@ -1,0 +1,444 @@
+//! The test harness: the real application on a real port, against a fresh database per
+//! test, with the app's pool connected as the runtime role.
+//!
+//! Databases: the first test (of any process) to need one migrates a template database
+//! named after the migrations' checksums, under an advisory lock; every test then clones
+//! it (`CREATE DATABASE … TEMPLATE`), which takes milliseconds. Connection details come
+//! from `LOCKDEV_DATABASE_URL` (runtime role) and `LOCKDEV_MIGRATION_DATABASE_URL` (owner
+//! role, may create databases), which `just test` provides.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr as _;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use chrono::{DateTime, TimeDelta, Utc};
+use lockdev::clock::ManualClock;
+use lockdev::config::{Config, LogConfig, LogFormat};
+use lockdev::web::{self, AppState};
+use sha2::Digest as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tracing_subscriber::fmt::MakeWriter;
+
+const RUNTIME_URL: &str = "LOCKDEV_DATABASE_URL";
+const OWNER_URL: &str = "LOCKDEV_MIGRATION_DATABASE_URL";
+
+fn env_url(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `just test`, which starts a database and sets it")
+    })
+}
+
+/// `url` pointing at database `name` instead.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("database URL has a path");
+    format!("{base}/{name}")
+}
+
+/// The migrated template every test database is cloned from.
+async fn template_database(owner_url: &str) -> String {
+    let mut digest = sha2::Sha256::new();
+    for migration in lockdev::db::MIGRATOR.iter() {
+        digest.update(migration.version.to_le_bytes());
+        digest.update(&*migration.checksum);
+    }
+    let hash: String = digest.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let template = format!("lockdev_tpl_{hash}");
+
+    let mut admin = PgConnection::connect(&with_database(owner_url, "postgres"))
+        .await
+        .expect("connect as owner");
+    sqlx::query("SELECT pg_advisory_lock(7262021)")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+        .bind(&template)
+        .fetch_one(&mut admin)
+        .await
+        .expect("query pg_database");
+    if !exists {
+        // Build under a temporary name, rename when complete: a half-migrated template is
+        // never visible to a concurrent test.
+        let building = format!("{template}_building");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+        sqlx::query(&format!("CREATE DATABASE {building}"))
+            .execute(&mut admin)
+            .await
+            .expect("create template");
+        let owner = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&with_database(owner_url, &building))
+            .await
+            .expect("connect to template");
+        lockdev::db::migrate(&owner).await.expect("migrate template");
+        owner.close().await;
+        sqlx::query(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .execute(&mut admin)
+            .await
+            .expect("rename template");
+        drop_stale_databases(&mut admin, &template).await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7262021)")
+        .execute(&mut admin)
+        .await
+        .expect("unlock");
+    template
+}
+
+/// Outdated templates and test databases older than two hours (their ULID says when they
+/// were made) would pile up on a long-lived development cluster.
+async fn drop_stale_databases(admin: &mut PgConnection, current_template: &str) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'lockdev_tpl_%' OR datname LIKE 'lockdev_test_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
+    let cutoff = Utc::now() - TimeDelta::hours(2);
+    for name in names {
+        let stale = match name.strip_prefix("lockdev_test_") {
+            Some(id) => ulid::Ulid::from_string(&id.to_uppercase())
+                .map(|u| DateTime::<Utc>::from(u.datetime()) < cutoff)
+                .unwrap_or(false),
+            None => name != current_template,
+        };
+        if stale {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *admin)
+                .await;
+        }
+    }
+}
+
+/// A database of this test's own, migrated, empty.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    pub name: String,
+    pub runtime_url: String,
+    pub owner_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let owner_url = env_url(OWNER_URL);
+        let runtime_url = env_url(RUNTIME_URL);
+        let template = template_database(&owner_url).await;
+        let name = format!("lockdev_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut admin = PgConnection::connect(&with_database(&owner_url, "postgres"))
+            .await
+            .expect("connect");
+        sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&mut admin)
+            .await
+            .expect("clone the template database");
+        Self {
+            runtime_url: with_database(&runtime_url, &name),
+            owner_url: with_database(&owner_url, &name),
+            name,
+        }
+    }
+
+    /// A pool as the owner role, for looking at what the app did from outside it.
+    pub async fn owner_pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.owner_url)
+            .await
+            .expect("owner pool")
+    }
+}
+
+/// Collects log output in memory for assertions.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogCapture {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogWriter(self.0.clone())
+    }
+}
+
+pub struct TestAppBuilder {
+    vars: HashMap<String, String>,
+    routes: Router<AppState>,
+    database: bool,
+    capture_logs: bool,
+}
+
+impl TestAppBuilder {
+    /// Overrides one configuration variable.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Adds routes that exist only in tests; they run behind the full middleware stack.
+    pub fn routes(mut self, routes: Router<AppState>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+
+    /// Points the app at a port where no database listens.
+    pub fn without_database(mut self) -> Self {
+        self.database = false;
+        self
+    }
+
+    /// Routes the app's logs (JSON, through the redaction layer) into memory. Works with
+    /// `#[tokio::test]`'s single-threaded runtime, where the server runs on this thread.
+    pub fn capture_logs(mut self) -> Self {
+        self.capture_logs = true;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let database = if self.database {
+            Some(TestDatabase::create().await)
+        } else {
+            None
+        };
+        let mut vars: HashMap<String, String> = [
+            ("LOCKDEV_ENV", "development"),
+            ("LOCKDEV_BIND", "127.0.0.1:0"),
+            ("LOCKDEV_RATE_LIMIT_PER_SECOND", "0"),
+            ("LOCKDEV_DB_MAX_CONNECTIONS", "4"),
+            ("LOCKDEV_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        match &database {
+            Some(db) => {
+                vars.insert(RUNTIME_URL.into(), db.runtime_url.clone());
+                vars.insert(OWNER_URL.into(), db.owner_url.clone());
+            }
+            None => {
+                vars.insert(
+                    RUNTIME_URL.into(),
+                    "postgres://nobody:nothing@127.0.0.1:1/none".into(),
+                );
+                vars.insert("LOCKDEV_DB_ACQUIRE_TIMEOUT_MS".into(), "200".into());
+            }
+        }
+        vars.extend(self.vars);
+        TestApp::start(vars, self.routes, database, self.capture_logs).await
+    }
+}
+
+/// A running application and the means to talk to it.
+pub struct TestApp {
+    pub address: SocketAddr,
+    /// Keeps cookies like a browser; does not follow redirects (tests look at them).
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub database: Option<TestDatabase>,
+    pub logs: LogCapture,
+    _log_guard: Option<tracing::subscriber::DefaultGuard>,
+}
+
+pub fn spawn_app() -> TestAppBuilder {
+    TestAppBuilder {
+        vars: HashMap::new(),
+        routes: Router::new(),
+        database: true,
+        capture_logs: false,
+    }
+}
+
+/// A fixed, ordinary moment for tests: 2026-03-09 15:00 UTC.
+pub fn test_epoch() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-09T15:00:00Z")
+        .expect("valid")
+        .to_utc()
+}
+
+impl TestApp {
+    async fn start(
+        vars: HashMap<String, String>,
+        routes: Router<AppState>,
+        database: Option<TestDatabase>,
+        capture_logs: bool,
+    ) -> Self {
+        let config =
+            Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid");
+        let logs = LogCapture::default();
+        let log_guard = capture_logs.then(|| {
+            let log_config = LogConfig {
+                format: LogFormat::Json,
+                filter: "info".into(),
+            };
+            tracing::subscriber::set_default(lockdev::telemetry::subscriber(&log_config, logs.clone()))
+        });
+        let pool = lockdev::db::runtime_pool(&config.database).expect("runtime pool");
+        let clock = Arc::new(ManualClock::new(test_epoch()));
+        let state = AppState::new(config, pool, clock.clone());
+        let app = web::app(state, web::routes().merge(routes));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(web::serve(listener, app, std::future::pending()));
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            clock,
+            database,
+            logs,
+            _log_guard: log_guard,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// A GET as htmx sends it.
+    pub async fn get_fragment(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub fn database(&self) -> &TestDatabase {
+        self.database
+            .as_ref()
+            .expect("this app was spawned with a database")
+    }
+
+    /// Sends raw bytes and returns the raw response (for what an HTTP client library
+    /// would not send: chunked bodies, odd headers).
+    pub async fn raw(&self, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.address)
+            .await
+            .expect("connect");
+        stream.write_all(request).await.expect("write");
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response).await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+}
+
+/// The repository root (for scripts and files the tests read).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A PostgreSQL cluster of one test's own, for tests that stop and start the server.
+pub struct DedicatedCluster {
+    dir: PathBuf,
+    pub runtime_url: String,
+    pub owner_url: String,
+}
+
+impl DedicatedCluster {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("lockdev-cluster-{}", ulid::Ulid::new()));
+        Self::pg(&["up", "--fast", "--dir"], &dir);
+        let env = std::fs::read_to_string(dir.with_extension("env")).expect("cluster env file");
+        let value = |key: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {key}=")))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("{key} in the cluster env file"))
+        };
+        let cluster = Self {
+            runtime_url: value(RUNTIME_URL),
+            owner_url: value(OWNER_URL),
+            dir,
+        };
+        let owner = lockdev::db::owner_pool(&lockdev::config::Secret::new(cluster.owner_url.clone()))
+            .await
+            .expect("owner pool");
+        lockdev::db::migrate(&owner).await.expect("migrate");
+        owner.close().await;
+        cluster
+    }
+
+    pub fn stop(&self) {
+        Self::pg(&["down", "--dir"], &self.dir);
+    }
+
+    pub fn restart(&self) {
+        Self::pg(&["up", "--dir"], &self.dir);
+    }
+
+    fn pg(args: &[&str], dir: &Path) {
+        let output = Command::new(repo_root().join("scripts/pg.sh"))
+            .args(args)
+            .arg(dir)
+            .output()
+            .expect("run scripts/pg.sh");
+        assert!(
+            output.status.success(),
+            "pg.sh {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for DedicatedCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/pg.sh"))
+            .args(["reset", "--dir"])
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+/// Connects as the runtime role to `url`'s database, for assertions.
+pub async fn connect(url: &str) -> PgConnection {
+    PgConnection::connect_with(&PgConnectOptions::from_str(url).expect("url"))
+        .await
+        .expect("connect")
+}
+
+/// Writes to stderr without going through the test harness capture (debugging aid).
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
