@@ -15,7 +15,7 @@ default:
 
 # Start the database, migrate, load demo data and serve on http://127.0.0.1:3000.
 run:
-    {{with_db}} export LOCKDEV_ENV=${LOCKDEV_ENV:-development}; \
+    @{{with_db}} export LOCKDEV_ENV=${LOCKDEV_ENV:-development} LOCKDEV_LOG_FORMAT=${LOCKDEV_LOG_FORMAT:-text}; \
     cargo build --quiet --bin lockdev; \
     cargo run --quiet --bin lockdev -- migrate; \
     cargo run --quiet --bin lockdev -- seed-demo; \
@@ -24,7 +24,7 @@ run:
 
 # Run every test against a throw-away PostgreSQL (or the configured one).
 test *args:
-    scripts/with-test-db.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
+    @scripts/with-test-db.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
 
 # Formatting, clippy (warnings are errors), sqlx offline data, Dockerfile and workflow lints.
 check:
@@ -39,7 +39,7 @@ sqlx-prepare:
 
 # Benchmarks: floors and scenarios, report in target/bench/.
 bench *args:
-    scripts/with-test-db.sh python3 scripts/bench.py {{args}}
+    LOCKDEV_PG_DURABLE=1 scripts/with-test-db.sh python3 scripts/bench.py {{args}}
 
 # Start the project-local PostgreSQL (.data/pg) and print its settings.
 db:
@@ -57,4 +57,4 @@ db-reset:
 
 # Apply migrations to the configured (or local) database.
 migrate:
-    {{with_db}} cargo run --quiet --bin lockdev -- migrate
+    @{{with_db}} cargo run --quiet --bin lockdev -- migrate

@@ -149,7 +149,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
-    tracing::info!(address = %listener.local_addr()?, url = %public_url, "listening");
+    tracing::info!(listen = %listener.local_addr()?, url = %public_url, "listening");
     web::serve(listener, app, shutdown_signal()).await?;
     pool.close().await;
     tracing::info!("stopped");

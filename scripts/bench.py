@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Lockdev benchmarks: floors and scenarios, reported as ratios measured in the same run.
+
+This machine's absolute numbers drift by tens of percent between runs, so every figure is a
+ratio against a floor measured in the same run, baseline and candidate alternated
+(A B A B ...) at least five times, median of the pair ratios quoted.
+
+Floors measured now:
+  F_http        the cheapest response the binary can give (`lockdev bench-floor`: one static
+                handler, no middleware)
+  F_sql(1)      pgbench running `SELECT 1`, prepared, same connection count
+  F_sql(pk)     pgbench running a primary-key lookup on a 100k-row table
+
+Scenarios measured against them (more arrive with the features they exercise):
+  stack/health  GET /health through the full middleware stack, vs F_http
+  stack/page    GET / (the base page rendered by askama) through the full stack, vs F_http
+
+Needs LOCKDEV_DATABASE_URL / LOCKDEV_MIGRATION_DATABASE_URL (`just bench` provides a
+throw-away cluster), wrk, and pgbench. Load targets 127.0.0.1 only, bounded in time.
+Writes target/bench/report.md and target/bench/report.json; when a previous report.json
+exists, ratios that got worse by more than 15% are flagged.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "target" / "bench"
+REGRESSION = 0.15
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def target_dir():
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return Path(json.loads(meta.stdout)["target_directory"])
+
+
+def tool(name, hint):
+    path = shutil.which(name)
+    if path:
+        return path
+    bindir = os.environ.get("LOCKDEV_PG_BINDIR")
+    if bindir and Path(bindir, name).exists():
+        return str(Path(bindir, name))
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"installing {hint} with apt-get")
+        subprocess.run(["apt-get", "install", "-y", "-q", hint], check=False, capture_output=True)
+        path = shutil.which(name)
+        if path:
+            return path
+    sys.exit(f"bench: {name} not found; install the `{hint}` package")
+
+
+def psql(url, sql):
+    subprocess.run([tool("psql", "postgresql-client"), "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                   check=True, capture_output=True)
+
+
+def with_database(url, name):
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def wait_http(url, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as res:
+                if res.status == 200:
+                    return time.monotonic()
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def parse_latency(text):
+    """wrk prints latencies like 312.00us, 1.20ms, 2.01s; returns milliseconds."""
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url, seconds, connections):
+    out = subprocess.run(
+        [tool("wrk", "wrk"), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = parse_latency(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = parse_latency(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} non-2xx responses under load")
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
+
+
+def pgbench(url, script, seconds, clients):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+        path = f.name
+    try:
+        out = subprocess.run(
+            [tool("pgbench", "postgresql-contrib"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+             "-T", str(seconds), "-f", path, url],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        os.unlink(path)
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+    return {"rps": tps, "mean_ms": latency}
+
+
+def alternate(name, baseline, candidate, pairs, key="rps"):
+    """Runs baseline and candidate alternately; ratio = candidate / baseline per pair."""
+    ratios, a_runs, b_runs = [], [], []
+    for i in range(pairs):
+        a = baseline()
+        b = candidate()
+        a_runs.append(a)
+        b_runs.append(b)
+        ratios.append(b[key] / a[key])
+        log(f"{name} pair {i + 1}/{pairs}: {b[key]:.0f} / {a[key]:.0f} = {ratios[-1]:.3f}")
+    return {
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "baseline": {k: statistics.median(r[k] for r in a_runs) for k in a_runs[0]},
+        "candidate": {k: statistics.median(r[k] for r in b_runs) for k in b_runs[0]},
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=5, help="baseline/candidate pairs per scenario (>= 5)")
+    parser.add_argument("--seconds", type=int, default=4, help="seconds per load run")
+    parser.add_argument("--connections", type=int, default=32, help="HTTP connections (wrk)")
+    parser.add_argument("--clients", type=int, default=8, help="database clients (pgbench)")
+    args = parser.parse_args()
+    if args.pairs < 5:
+        sys.exit("bench: at least 5 pairs, so a median of ratios means something")
+
+    runtime_url = os.environ["LOCKDEV_DATABASE_URL"]
+    owner_url = os.environ["LOCKDEV_MIGRATION_DATABASE_URL"]
+
+    log("building the release binary")
+    started = time.monotonic()
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "lockdev"], cwd=ROOT, check=True)
+    build_seconds = time.monotonic() - started
+    binary = target_dir() / "release" / "lockdev"
+
+    env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
+               LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
+    subprocess.run([str(binary), "migrate"], env=env, check=True, capture_output=True)
+
+    # The PK floor's table lives in a database of its own, outside the application schema.
+    floor_db = "lockdev_bench_floor"
+    psql(with_database(owner_url, "postgres"), f"DROP DATABASE IF EXISTS {floor_db}")
+    psql(with_database(owner_url, "postgres"), f"CREATE DATABASE {floor_db}")
+    psql(with_database(owner_url, floor_db),
+         "CREATE TABLE bench_floor (id bigint PRIMARY KEY, payload text NOT NULL);"
+         "INSERT INTO bench_floor SELECT g, md5(g::text) FROM generate_series(1, 100000) g;"
+         "ANALYZE bench_floor; GRANT SELECT ON bench_floor TO lockdev_runtime;")
+    floor_url = with_database(runtime_url, floor_db)
+
+    floor_port, app_port = free_port(), free_port()
+    floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
+                             stdout=subprocess.DEVNULL)
+    app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}")
+    spawned = time.monotonic()
+    app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=subprocess.DEVNULL)
+    try:
+        cold_start_ms = (wait_http(f"http://127.0.0.1:{app_port}/health") - spawned) * 1000
+        wait_http(f"http://127.0.0.1:{floor_port}/")
+        idle_rss = rss_kib(app.pid)
+
+        f_http = lambda: wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, args.connections)
+        health = lambda: wrk(f"http://127.0.0.1:{app_port}/health", args.seconds, args.connections)
+        page = lambda: wrk(f"http://127.0.0.1:{app_port}/", args.seconds, args.connections)
+        sql_one = lambda: pgbench(floor_url, "SELECT 1;\n", args.seconds, args.clients)
+        sql_pk = lambda: pgbench(floor_url,
+                                 "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
+                                 args.seconds, args.clients)
+
+        results = {
+            "F_sql(pk) vs F_sql(1)": alternate("F_sql(pk)/F_sql(1)", sql_one, sql_pk, args.pairs),
+            "stack/health vs F_http": alternate("stack/health", f_http, health, args.pairs),
+            "stack/page vs F_http": alternate("stack/page", f_http, page, args.pairs),
+        }
+        loaded_rss = rss_kib(app.pid)
+    finally:
+        for proc in (app, floor):
+            proc.send_signal(signal.SIGTERM)
+        for proc in (app, floor):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        psql(with_database(owner_url, "postgres"), f"DROP DATABASE IF EXISTS {floor_db} WITH (FORCE)")
+
+    report = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": {"pairs": args.pairs, "seconds": args.seconds, "connections": args.connections,
+                     "clients": args.clients, "cores": os.cpu_count()},
+        "floors": {
+            "F_http": results["stack/health vs F_http"]["baseline"],
+            "F_sql(1)": results["F_sql(pk) vs F_sql(1)"]["baseline"],
+            "F_sql(pk)": results["F_sql(pk) vs F_sql(1)"]["candidate"],
+        },
+        "scenarios": results,
+        "process": {
+            "binary_bytes": binary.stat().st_size,
+            "cold_start_to_first_200_ms": round(cold_start_ms, 1),
+            "rss_idle_kib": idle_rss,
+            "rss_after_load_kib": loaded_rss,
+            "release_build_seconds": round(build_seconds, 1),
+        },
+    }
+    write(report)
+
+
+def write(report):
+    OUT.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = OUT / "report.json", OUT / "report.md"
+    previous = None
+    if json_path.exists():
+        previous = json.loads(json_path.read_text())
+        shutil.copy(json_path, OUT / "report.previous.json")
+
+    lines = [
+        "# Lockdev benchmark report", "",
+        f"Generated {report['generated_at']} on {report['settings']['cores']} cores; "
+        f"{report['settings']['pairs']} alternating pairs of {report['settings']['seconds']} s each, "
+        f"{report['settings']['connections']} HTTP connections, {report['settings']['clients']} database clients.",
+        "", "## Floors (medians of this run)", "",
+        "| floor | throughput /s | latency |", "|---|---|---|",
+    ]
+    for name, floor in report["floors"].items():
+        latency = f"p50 {floor['p50_ms']:.3f} ms, p99 {floor['p99_ms']:.3f} ms" if "p50_ms" in floor \
+            else f"mean {floor['mean_ms']:.3f} ms"
+        lines.append(f"| {name} | {floor['rps']:.0f} | {latency} |")
+    lines += ["", "## Scenarios (median ratio of throughput, candidate / baseline)", "",
+              "| scenario | ratio | pair ratios | candidate | previous | change |", "|---|---|---|---|---|---|"]
+    regressions = []
+    for name, result in report["scenarios"].items():
+        before = previous and previous.get("scenarios", {}).get(name, {}).get("ratio")
+        change = ""
+        if before:
+            delta = result["ratio"] / before - 1
+            change = f"{delta:+.1%}"
+            if delta < -REGRESSION:
+                change += " REGRESSED"
+                regressions.append(name)
+        candidate = result["candidate"]
+        shown = f"{candidate['rps']:.0f}/s" + (f", p50 {candidate['p50_ms']:.3f} ms" if "p50_ms" in candidate else "")
+        pairs = ", ".join(f"{r:.3f}" for r in result["ratios"])
+        lines.append(f"| {name} | **{result['ratio']:.3f}** | {pairs} | {shown} | "
+                     f"{before and f'{before:.3f}' or '-'} | {change} |")
+    p = report["process"]
+    lines += ["", "## Process", "",
+              f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",
+              f"- cold start to first 200 on /health: {p['cold_start_to_first_200_ms']} ms",
+              f"- resident memory: {p['rss_idle_kib'] / 1024:.1f} MiB idle, "
+              f"{p['rss_after_load_kib'] / 1024:.1f} MiB after the load runs",
+              f"- release build (incremental, as run): {p['release_build_seconds']} s", ""]
+    if regressions:
+        lines.append(f"**Regressed by more than {REGRESSION:.0%} against the previous report:** {', '.join(regressions)}")
+    report["regressions"] = regressions
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    md_path.write_text("\n".join(lines) + "\n")
+    print(md_path.read_text())
+    log(f"wrote {md_path} and {json_path}")
+
+
+if __name__ == "__main__":
+    main()
