@@ -1,22 +1,9 @@
 //! Security headers on every kind of response (WEB-01, WEB-04, WEB-05).
 
-use axum::Router;
-use axum::routing::{get, post};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, spawn_app};
-
-async fn panics() -> &'static str {
-    panic!("deliberate test panic")
-}
-
-fn test_routes() -> Router<lockdev::AppState> {
-    Router::new().route("/test/panic", get(panics)).route(
-        "/test/echo",
-        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
-    )
-}
+use crate::helpers::{TestApp, spawn_app, test_routes};
 
 /// Every header WEB-01 and WEB-04 ask for, with the values they require.
 fn assert_security_headers(headers: &HeaderMap, what: &str) {

@@ -364,6 +364,21 @@ impl TestApp {
     }
 }
 
+/// A handler that panics, to exercise the catch-panic path.
+async fn panics() -> &'static str {
+    panic!("deliberate test panic: SECRET-PANIC-DETAIL")
+}
+
+/// Test-only routes behind the full stack: `GET /test/panic` panics; `POST /test/echo`
+/// answers with the length of the body it read.
+pub fn test_routes() -> Router<AppState> {
+    use axum::routing::{get, post};
+    Router::new().route("/test/panic", get(panics)).route(
+        "/test/echo",
+        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+    )
+}
+
 /// The repository root (for scripts and files the tests read).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

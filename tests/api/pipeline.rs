@@ -1,22 +1,9 @@
 //! The request pipeline: request ids, trusted hosts, body limit, panics, rate limits
 //! keyed by the real peer (RL-02), compression.
 
-use axum::Router;
-use axum::routing::{get, post};
 use chrono::TimeDelta;
 
-use crate::helpers::spawn_app;
-
-async fn panics() -> &'static str {
-    panic!("deliberate test panic: SECRET-PANIC-DETAIL")
-}
-
-fn test_routes() -> Router<lockdev::AppState> {
-    Router::new().route("/test/panic", get(panics)).route(
-        "/test/echo",
-        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
-    )
-}
+use crate::helpers::{spawn_app, test_routes};
 
 #[tokio::test]
 async fn a_well_formed_request_id_is_echoed() {
