@@ -151,16 +151,25 @@ cmd_up() {
     }
   fi
 
-  local owner_password app_password
+  local owner_password app_password super_password
   if [ -f "$env_file" ]; then
     owner_password=$LOCKDEV_PG_OWNER_PASSWORD
     app_password=$LOCKDEV_PG_APP_PASSWORD
+    super_password=$LOCKDEV_PG_SUPER_PASSWORD
   else
     owner_password=$(random_secret)
     app_password=$(random_secret)
+    super_password=$(random_secret)
   fi
   psql_super -v owner_password="$owner_password" -v app_password="$app_password" -v database=lockdev \
     -f "$root_dir/scripts/db/provision.sql" >/dev/null
+  # A password login with superuser rights, for tests that must act as an attacker who
+  # holds it (tampering with the audit log). This cluster is local and throw-away.
+  psql_super -v super_password="$super_password" >/dev/null <<'SQL'
+SELECT 'CREATE ROLE lockdev_superuser LOGIN SUPERUSER'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lockdev_superuser')\gexec
+ALTER ROLE lockdev_superuser PASSWORD :'super_password';
+SQL
 
   if [ ! -f "$env_file" ]; then
     umask 077
@@ -170,8 +179,10 @@ LOCKDEV_PG_PORT=$PGPORT_CHOSEN
 LOCKDEV_PG_BINDIR=$bindir
 LOCKDEV_PG_OWNER_PASSWORD=$owner_password
 LOCKDEV_PG_APP_PASSWORD=$app_password
+LOCKDEV_PG_SUPER_PASSWORD=$super_password
 export LOCKDEV_DATABASE_URL=postgres://lockdev_app:$app_password@127.0.0.1:$PGPORT_CHOSEN/lockdev
 export LOCKDEV_MIGRATION_DATABASE_URL=postgres://lockdev_owner:$owner_password@127.0.0.1:$PGPORT_CHOSEN/lockdev
+export LOCKDEV_TEST_SUPERUSER_URL=postgres://lockdev_superuser:$super_password@127.0.0.1:$PGPORT_CHOSEN/lockdev
 ENV
   fi
   say "PostgreSQL is up on 127.0.0.1:$PGPORT_CHOSEN (data in $dir)"

@@ -3,6 +3,8 @@
 //! `main.rs` is the command line; everything else lives here so integration tests build
 //! exactly the application production runs (see [`build_app`]).
 
+pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;

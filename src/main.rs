@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use lockdev::audit::chain::{self, Chain};
 use lockdev::clock::SystemClock;
 use lockdev::config::Config;
+use lockdev::db::ids::OrganizationId;
 use lockdev::{AppState, db, demo, telemetry, web};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -34,12 +36,29 @@ enum Command {
     CheckConfig,
     /// Exit 0 when `/health` on the configured address answers 200 (container health checks).
     Healthcheck,
+    /// The audit log's hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Serve the benchmark floor: one static handler, no middleware. Benchmarks only.
     #[command(hide = true)]
     BenchFloor {
         #[arg(long, default_value = "127.0.0.1:3901")]
         bind: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every chain (or one organization's); exit non-zero at the first broken link.
+    Verify {
+        /// Only this organization's chain (its ULID).
+        #[arg(long)]
+        org: Option<OrganizationId>,
+    },
+    /// Seal pending events now (the server also does this every few seconds).
+    Seal,
 }
 
 fn main() -> ExitCode {
@@ -96,14 +115,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let owner = db::owner_pool(config.database.migration_url()?)
                 .await
                 .context("connecting as the owner role")?;
-            let summary = demo::seed(&owner).await?;
-            if summary.created == 0 && summary.sign_ins.is_empty() {
-                println!("demo data: nothing to create (no demo records are defined yet)");
+            let summary = demo::seed(&owner, config.is_production()).await?;
+            if summary.created == 0 {
+                println!("demo data: already present, nothing to create");
             } else {
-                println!("demo data: {} records created", summary.created);
-                for sign_in in summary.sign_ins {
-                    println!("  {sign_in}");
-                }
+                println!("demo data: {} rows created", summary.created);
+            }
+            println!("demo sign-ins (demo data only):");
+            for sign_in in summary.sign_ins {
+                println!("  {sign_in}");
             }
         }
         Command::CheckConfig => {
@@ -135,13 +155,81 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Healthcheck => return healthcheck(config.http.bind).await,
+        Command::Audit { command } => return audit_command(command, &config).await,
         Command::BenchFloor { bind } => bench_floor(bind).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+async fn audit_command(command: AuditCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let pool = db::runtime_pool(&config.database)?;
+    match command {
+        AuditCommand::Seal => {
+            let sealed = chain::seal_all(&pool).await?;
+            println!("audit: {sealed} events sealed");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { org } => {
+            let chains = match org {
+                Some(id) => vec![Chain::Organization(id)],
+                None => chain::chains(&pool).await?,
+            };
+            let mut broken = 0;
+            for chain in chains {
+                let report = chain::verify(&pool, chain).await?;
+                match &report.problem {
+                    None => println!(
+                        "ok      {chain}: {} sealed, {} pending",
+                        report.sealed, report.pending
+                    ),
+                    Some(problem) => {
+                        broken += 1;
+                        println!("BROKEN  {chain}: {problem}");
+                    }
+                }
+            }
+            if broken > 0 {
+                println!("audit: {broken} chain(s) broken");
+                Ok(ExitCode::FAILURE)
+            } else {
+                println!("audit: every chain verifies");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// Seals new audit events every few seconds until shutdown. (The job queue takes this
+/// over as a scheduled job when it arrives.)
+fn spawn_sealer(pool: sqlx::PgPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = chain::seal_all(&pool).await {
+                tracing::warn!(
+                    error.kind = "audit_seal",
+                    error.variant = web::error::sqlx_variant(&error),
+                    "sealing failed; retrying"
+                );
+            }
+        }
+    });
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::runtime_pool(&config.database)?;
+    // Audit partitions a few months ahead; the default partition catches anything else,
+    // so a failure here (database still starting) is logged, not fatal.
+    match ensure_audit_partitions(&pool).await {
+        Ok(created) => tracing::info!(created, "audit partitions ensured"),
+        Err(error) => tracing::warn!(
+            error.variant = web::error::sqlx_variant(&error),
+            "audit partitions not ensured"
+        ),
+    }
+    spawn_sealer(pool.clone());
     let bind = config.http.bind;
     let public_url = config.http.public_url.to_string();
     let state = AppState::new(config, pool.clone(), Arc::new(SystemClock));
@@ -154,6 +242,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn ensure_audit_partitions(pool: &sqlx::PgPool) -> Result<i32, sqlx::Error> {
+    let mut tx = db::tenant::begin_system(pool, &db::tenant::SystemContext::default()).await?;
+    let created = lockdev::audit::ensure_partitions(&mut tx, 3).await?;
+    tx.commit().await?;
+    Ok(created)
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what container runtimes send).
@@ -201,7 +296,7 @@ async fn healthcheck(bind: SocketAddr) -> anyhow::Result<ExitCode> {
 
 /// F_http of the benchmarks: the cheapest response this binary can give.
 async fn bench_floor(bind: SocketAddr) -> anyhow::Result<()> {
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let app = web::routes::bench_floor();
     let listener = tokio::net::TcpListener::bind(bind).await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -7,6 +7,9 @@
 //! with the tenancy work); clippy's `disallowed-methods` keeps `Pool::begin` and
 //! `Pool::acquire` inside this module.
 
+pub mod ids;
+pub mod tenant;
+
 use std::str::FromStr;
 
 use sqlx::migrate::Migrator;

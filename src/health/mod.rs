@@ -6,16 +6,13 @@ mod domain;
 mod handlers;
 mod views;
 
-use axum::Router;
-use axum::routing::get;
-
 pub use domain::{Check, HealthReport};
 
-use crate::web::AppState;
+use crate::web::{Access, Phi, Routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(handlers::live))
-        .route("/health/deep", get(handlers::deep))
-        .route("/status", get(handlers::status))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/health", Access::Public, Phi::None, handlers::live)
+        .get("/health/deep", Access::Public, Phi::None, handlers::deep)
+        .get("/status", Access::Public, Phi::None, handlers::status)
 }

@@ -3,11 +3,8 @@
 mod handlers;
 mod views;
 
-use axum::Router;
-use axum::routing::get;
+use crate::web::{Access, Phi, Routes};
 
-use crate::web::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(handlers::index))
+pub fn routes() -> Routes {
+    Routes::new().get("/", Access::Public, Phi::None, handlers::index)
 }

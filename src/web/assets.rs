@@ -5,13 +5,11 @@
 //! cached for a year (`immutable`) and a new build still reaches every browser at once.
 //! Only hashed URLs are served: an old or guessed name is a 404.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-use crate::web::{AppError, AppState};
+use crate::web::{Access, AppError, Phi, Routes};
 
 /// One embedded file.
 pub struct Asset {
@@ -47,8 +45,8 @@ pub fn all() -> &'static [Asset] {
     ASSETS
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/static/{*path}", get(serve))
+pub fn routes() -> Routes {
+    Routes::new().get("/static/{*path}", Access::Public, Phi::None, serve)
 }
 
 async fn serve(Path(path): Path<String>) -> Result<Response, AppError> {

@@ -44,6 +44,9 @@ impl IntoResponseParts for ErrorInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No signed-in context: sign in first (401).
+    #[error("unauthorized")]
+    Unauthorized,
     /// The thing does not exist *for this caller*. Also the answer for another tenant's
     /// objects and anything the caller may not know exists: no existence oracle.
     #[error("not found")]
@@ -60,6 +63,9 @@ pub enum AppError {
     /// Any other database failure: a bug or a broken invariant (500).
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The server is wired wrongly (a bug, logged where it is found) (500).
+    #[error("internal error")]
+    Internal,
     /// A template failed to render (500).
     #[error("template rendering failed")]
     Render(#[from] askama::Error),
@@ -80,11 +86,12 @@ impl From<sqlx::Error> for AppError {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(_) | Self::Render(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -124,12 +131,13 @@ impl AppError {
             Self::Render(source) => {
                 tracing::error!(error.kind = "render", error.detail = %source, "request failed");
             }
-            Self::NotFound | Self::Forbidden | Self::BadRequest(_) => {}
+            Self::Unauthorized | Self::NotFound | Self::Forbidden | Self::BadRequest(_) | Self::Internal => {}
         }
     }
 }
 
-fn sqlx_variant(error: &sqlx::Error) -> &'static str {
+/// A secret-free, PHI-free name for what kind of database error this was.
+pub fn sqlx_variant(error: &sqlx::Error) -> &'static str {
     match error {
         sqlx::Error::PoolTimedOut => "pool_timed_out",
         sqlx::Error::PoolClosed => "pool_closed",

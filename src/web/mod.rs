@@ -9,7 +9,9 @@ pub mod middleware;
 pub mod rate_limit;
 pub mod render;
 pub mod request_id;
+pub mod routes;
 pub mod security_headers;
+pub mod tenant_tx;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +27,8 @@ use crate::config::Config;
 
 pub use error::{AppError, AppResult};
 pub use render::Page;
+pub use routes::{Access, Phi, RouteSpec, Routes};
+pub use tenant_tx::{ActiveContext, TenantTx};
 
 /// Everything a handler may need, cheap to clone (all shared behind `Arc`s or pools).
 #[derive(Clone)]
@@ -49,20 +53,27 @@ impl AppState {
     }
 }
 
-/// The routes of every feature, before middleware. Tests merge extra routes into this
-/// (a handler that panics, say) and wrap the result with [`app`] like production does.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(crate::home::router())
-        .merge(crate::health::router())
-        .merge(assets::router())
+/// Every feature's declared routes. Tests merge extra declared routes into this (a
+/// handler that panics, say) and wrap the result with [`app`] like production does.
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(crate::home::routes())
+        .merge(crate::health::routes())
+        .merge(assets::routes())
 }
 
 /// The complete application: `routes` behind the full middleware stack.
-pub fn app(state: AppState, routes: Router<AppState>) -> Router {
-    // Extractors enforce the same limit as the body-limit layer, not axum's own 2 MB.
-    let routes = routes.layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes));
-    middleware::apply(routes, &state).with_state(state)
+pub fn app(state: AppState, routes: Routes) -> Router {
+    let router = routes
+        .into_router(&state)
+        // Innermost: commits or rolls back the request's tenant transaction.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            tenant_tx::finish,
+        ))
+        // Extractors enforce the same limit as the body-limit layer, not axum's own 2 MB.
+        .layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes));
+    middleware::apply(router, &state).with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.

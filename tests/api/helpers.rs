@@ -17,11 +17,10 @@ use std::process::Command;
 use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use chrono::{DateTime, TimeDelta, Utc};
 use lockdev::clock::ManualClock;
 use lockdev::config::{Config, LogConfig, LogFormat};
-use lockdev::web::{self, AppState};
+use lockdev::web::{self, ActiveContext, AppState, RouteSpec, Routes};
 use sha2::Digest as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool};
@@ -152,6 +151,25 @@ impl TestDatabase {
         }
     }
 
+    /// A pool as the runtime role (what the application uses).
+    pub async fn runtime_pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.runtime_url)
+            .await
+            .expect("runtime pool")
+    }
+
+    /// A connection as a superuser (row-level security and privileges do not apply), for
+    /// tests that play an attacker holding the keys.
+    pub async fn superuser(&self) -> PgConnection {
+        let url = std::env::var("LOCKDEV_TEST_SUPERUSER_URL")
+            .expect("LOCKDEV_TEST_SUPERUSER_URL is not set: run the tests with `just test`");
+        PgConnection::connect(&with_database(&url, &self.name))
+            .await
+            .expect("connect as superuser")
+    }
+
     /// A pool as the owner role, for looking at what the app did from outside it.
     pub async fn owner_pool(&self) -> PgPool {
         PgPoolOptions::new()
@@ -195,7 +213,7 @@ impl<'a> MakeWriter<'a> for LogCapture {
 
 pub struct TestAppBuilder {
     vars: HashMap<String, String>,
-    routes: Router<AppState>,
+    routes: Routes,
     database: bool,
     capture_logs: bool,
 }
@@ -207,8 +225,9 @@ impl TestAppBuilder {
         self
     }
 
-    /// Adds routes that exist only in tests; they run behind the full middleware stack.
-    pub fn routes(mut self, routes: Router<AppState>) -> Self {
+    /// Adds declared routes that exist only in tests; they run behind the full middleware
+    /// stack and appear in the registry like production routes.
+    pub fn routes(mut self, routes: Routes) -> Self {
         self.routes = self.routes.merge(routes);
         self
     }
@@ -268,13 +287,18 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub database: Option<TestDatabase>,
     pub logs: LogCapture,
+    /// The application's own runtime-role pool.
+    pub pool: PgPool,
+    /// Every declared route, production and test.
+    pub registry: Vec<RouteSpec>,
+    acting: Arc<Mutex<Option<Arc<ActiveContext>>>>,
     _log_guard: Option<tracing::subscriber::DefaultGuard>,
 }
 
 pub fn spawn_app() -> TestAppBuilder {
     TestAppBuilder {
         vars: HashMap::new(),
-        routes: Router::new(),
+        routes: Routes::new(),
         database: true,
         capture_logs: false,
     }
@@ -290,7 +314,7 @@ pub fn test_epoch() -> DateTime<Utc> {
 impl TestApp {
     async fn start(
         vars: HashMap<String, String>,
-        routes: Router<AppState>,
+        routes: Routes,
         database: Option<TestDatabase>,
         capture_logs: bool,
     ) -> Self {
@@ -306,8 +330,24 @@ impl TestApp {
         });
         let pool = lockdev::db::runtime_pool(&config.database).expect("runtime pool");
         let clock = Arc::new(ManualClock::new(test_epoch()));
-        let state = AppState::new(config, pool, clock.clone());
-        let app = web::app(state, web::routes().merge(routes));
+        let state = AppState::new(config, pool.clone(), clock.clone());
+        let all_routes = web::routes().merge(routes);
+        let registry = all_routes.specs().to_vec();
+        // Stands in for authentication until sign-in exists: the context a test chose
+        // with `act_as` is attached to every request.
+        let acting: Arc<Mutex<Option<Arc<ActiveContext>>>> = Arc::default();
+        let acting_for_layer = acting.clone();
+        let app = web::app(state, all_routes).layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let acting = acting_for_layer.clone();
+                async move {
+                    if let Some(context) = acting.lock().expect("context").clone() {
+                        req.extensions_mut().insert(context);
+                    }
+                    next.run(req).await
+                }
+            },
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(web::serve(listener, app, std::future::pending()));
@@ -322,8 +362,16 @@ impl TestApp {
             clock,
             database,
             logs,
+            pool,
+            registry,
+            acting,
             _log_guard: log_guard,
         }
+    }
+
+    /// Makes every following request act in `context` (`None`: signed out).
+    pub fn act_as(&self, context: Option<ActiveContext>) {
+        *self.acting.lock().expect("context") = context.map(Arc::new);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -369,14 +417,17 @@ async fn panics() -> &'static str {
     panic!("deliberate test panic: SECRET-PANIC-DETAIL")
 }
 
+async fn echo(body: axum::body::Bytes) -> String {
+    body.len().to_string()
+}
+
 /// Test-only routes behind the full stack: `GET /test/panic` panics; `POST /test/echo`
 /// answers with the length of the body it read.
-pub fn test_routes() -> Router<AppState> {
-    use axum::routing::{get, post};
-    Router::new().route("/test/panic", get(panics)).route(
-        "/test/echo",
-        post(|body: axum::body::Bytes| async move { body.len().to_string() }),
-    )
+pub fn test_routes() -> Routes {
+    use lockdev::web::{Access, Phi};
+    Routes::new()
+        .get("/test/panic", Access::Public, Phi::None, panics)
+        .post("/test/echo", Access::Public, Phi::None, echo)
 }
 
 /// The repository root (for scripts and files the tests read).

@@ -1,8 +1,7 @@
 //! Logs: JSON lines through the redaction layer, with the request id (AUD-08 for this
 //! layer: no PHI, secrets or query strings in application logs).
 
-use axum::Router;
-use axum::routing::get;
+use lockdev::web::{Access, Phi, Routes};
 
 use crate::helpers::spawn_app;
 
@@ -14,22 +13,19 @@ const CANARIES: [&str; 5] = [
     "canary-session-cookie",
 ];
 
-fn logging_route() -> Router<lockdev::AppState> {
-    Router::new().route(
-        "/test/log",
-        get(|| async {
-            tracing::info!(
-                password = CANARIES[0],
-                patient_email = CANARIES[1],
-                dob = CANARIES[2],
-                mrn = CANARIES[3],
-                session_cookie = CANARIES[4],
-                count = 3,
-                "handled a sensitive request"
-            );
-            "logged"
-        }),
-    )
+fn logging_route() -> Routes {
+    Routes::new().get("/test/log", Access::Public, Phi::None, || async {
+        tracing::info!(
+            password = CANARIES[0],
+            patient_email = CANARIES[1],
+            dob = CANARIES[2],
+            mrn = CANARIES[3],
+            session_cookie = CANARIES[4],
+            count = 3,
+            "handled a sensitive request"
+        );
+        "logged"
+    })
 }
 
 #[tokio::test]
@@ -79,16 +75,15 @@ async fn every_request_is_logged_with_its_id_route_status_and_latency_but_never_
 #[tokio::test]
 async fn cr_lf_in_logged_values_cannot_forge_a_log_line() {
     let app = spawn_app()
-        .routes(Router::new().route(
-            "/test/forge",
-            get(|| async {
+        .routes(
+            Routes::new().get("/test/forge", Access::Public, Phi::None, || async {
                 tracing::info!(
                     detail = "ok\n{\"level\":\"INFO\",\"message\":\"forged\"}",
                     "attempt"
                 );
                 "done"
             }),
-        ))
+        )
         .capture_logs()
         .spawn()
         .await;

@@ -4,11 +4,17 @@
 // Tests state their expectations by panicking.
 #![allow(clippy::panic, clippy::unwrap_used)]
 
+mod fixtures;
 mod helpers;
 
+mod audit_log;
 mod cli;
 mod headers;
 mod health;
+mod history;
 mod logging;
 mod pages;
 mod pipeline;
+mod registry;
+mod seed;
+mod tenancy;

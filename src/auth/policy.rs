@@ -1,0 +1,719 @@
+//! The authorization policy: `may(context, permission, target)`.
+//!
+//! Two kinds of refusal, deliberately different on the wire:
+//! - [`Denial::NotPermitted`]: the context's role never has this permission (a front-desk
+//!   user on an admin page). The route itself is off limits: 403.
+//! - [`Denial::Hidden`]: the permission exists for the role, but not for this patient
+//!   (not on the care team, not the proxy's dependent, a sensitive note, another
+//!   tenant's id). The object must look absent: 404, never 403, so existence is not
+//!   revealed.
+//!
+//! The policy is a pure function of facts the caller gathered in the same transaction
+//! (care-team membership, proxy scopes, break-glass grant, the organization's chart
+//! access setting), so it is tested as a matrix without a database, and a revoked grant
+//! is refused on the very next request (nothing is cached).
+
+use chrono::{DateTime, Utc};
+
+use crate::db::ids::PatientId;
+
+/// Staff roles within one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    /// MD, DO, NP, PA.
+    Provider,
+    /// Nurse, medical assistant: assists providers.
+    ClinicalStaff,
+    /// Front desk: demographics, scheduling, billing view; never note bodies.
+    AdminStaff,
+    /// Answers calls through the screen-pop; nothing of the chart beyond it.
+    CallCenterAgent,
+    /// Runs the clinic's settings and members; no patient data from this role.
+    OrgAdmin,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::ClinicalStaff => "clinical_staff",
+            Self::AdminStaff => "admin_staff",
+            Self::CallCenterAgent => "call_center_agent",
+            Self::OrgAdmin => "org_admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "provider" => Self::Provider,
+            "clinical_staff" => Self::ClinicalStaff,
+            "admin_staff" => Self::AdminStaff,
+            "call_center_agent" => Self::CallCenterAgent,
+            "org_admin" => Self::OrgAdmin,
+            _ => return None,
+        })
+    }
+
+    pub const ALL: [Self; 5] = [
+        Self::Provider,
+        Self::ClinicalStaff,
+        Self::AdminStaff,
+        Self::CallCenterAgent,
+        Self::OrgAdmin,
+    ];
+}
+
+/// What a proxy may do for the patient they act for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxyScopes {
+    pub clinical: bool,
+    pub billing: bool,
+    pub scheduling: bool,
+    pub messaging: bool,
+}
+
+/// The role a person acts in, within the current context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Staff(StaffRole),
+    /// A patient looking at their own record.
+    Patient {
+        patient_id: PatientId,
+    },
+    /// A parent, guardian, POA or spouse acting for one patient, within scopes, until the
+    /// grant expires.
+    Proxy {
+        patient_id: PatientId,
+        scopes: ProxyScopes,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// Platform support: no patient data, except for one patient under break-glass.
+    SuperAdmin {
+        break_glass: Option<(PatientId, DateTime<Utc>)>,
+    },
+    /// Compliance: the audit log, nothing else.
+    Auditor,
+    /// An API token: nothing until token scopes exist.
+    Service,
+}
+
+/// Whether clinicians see every chart or only those of patients whose care team they
+/// are on. Chosen by each organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartAccess {
+    #[default]
+    AllStaff,
+    CareTeamOnly,
+}
+
+/// Everything the policy needs about who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyContext {
+    pub principal: Principal,
+    pub chart_access: ChartAccess,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Find patients (registry, search).
+    SearchPatients,
+    RegisterPatient,
+    ViewDemographics,
+    EditDemographics,
+    ViewContacts,
+    EditContacts,
+    /// Safe-for-voicemail/SMS/e-mail flags: who decides where messages may go.
+    EditContactSafety,
+    ViewCareTeam,
+    ManageCareTeam,
+    ViewProxies,
+    ManageProxies,
+    ViewSchedule,
+    ManageSchedule,
+    /// That notes exist, their dates and authors; not their bodies.
+    ViewNoteList,
+    ReadNoteBody,
+    WriteNote,
+    ViewBilling,
+    MessagePatient,
+    /// The call-center screen-pop: caller match and a minimal summary.
+    ScreenPop,
+    ManageMembers,
+    ManageOrganization,
+    ViewAuditLog,
+}
+
+/// What the permission is exercised on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The organization as a whole (settings, members, lists).
+    Organization,
+    /// One patient, with the facts that decide access to them.
+    Patient(PatientFacts),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatientFacts {
+    pub patient_id: PatientId,
+    /// The asking provider is on this patient's (current) care team.
+    pub on_care_team: bool,
+    /// For notes: a sensitive category (behavioural health, substance use, sexual and
+    /// reproductive health). Only care-team providers read these; proxies never do.
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny(Denial),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// 403: this role never has the permission.
+    NotPermitted,
+    /// 404: the object must look absent to this context.
+    Hidden,
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Self::Allow
+    }
+
+    /// The reason code recorded with an `authz_denied` audit event.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Allow => "allowed",
+            Self::Deny(Denial::NotPermitted) => "role_lacks_permission",
+            Self::Deny(Denial::Hidden) => "not_visible_to_context",
+        }
+    }
+}
+
+use Permission as P;
+
+/// The permissions a staff role has at all (function level).
+fn staff_has(role: StaffRole, permission: Permission) -> bool {
+    match role {
+        StaffRole::Provider => !matches!(
+            permission,
+            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
+        ),
+        StaffRole::ClinicalStaff => !matches!(
+            permission,
+            P::ManageMembers
+                | P::ManageOrganization
+                | P::ViewAuditLog
+                | P::ManageCareTeam
+                | P::EditContactSafety
+        ),
+        StaffRole::AdminStaff => matches!(
+            permission,
+            P::SearchPatients
+                | P::RegisterPatient
+                | P::ViewDemographics
+                | P::EditDemographics
+                | P::ViewContacts
+                | P::EditContacts
+                | P::EditContactSafety
+                | P::ViewCareTeam
+                | P::ManageCareTeam
+                | P::ViewProxies
+                | P::ManageProxies
+                | P::ViewSchedule
+                | P::ManageSchedule
+                | P::ViewNoteList
+                | P::ViewBilling
+                | P::MessagePatient
+        ),
+        StaffRole::CallCenterAgent => {
+            matches!(permission, P::ScreenPop | P::ViewSchedule | P::ManageSchedule)
+        }
+        StaffRole::OrgAdmin => matches!(
+            permission,
+            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
+        ),
+    }
+}
+
+/// Permissions that reach into the clinical record (chart contents beyond demographics).
+fn is_clinical(permission: Permission) -> bool {
+    matches!(permission, P::ViewNoteList | P::ReadNoteBody | P::WriteNote)
+}
+
+/// Whether `principal` could ever be allowed `permission` (for some target): the
+/// function-level check the route registry applies before a handler runs. A `false` here
+/// is a 403; a `true` still leaves the per-object decision to [`may`].
+pub fn grants(principal: Principal, permission: Permission) -> bool {
+    match principal {
+        Principal::Staff(role) => staff_has(role, permission),
+        Principal::Patient { .. } => patient_has(permission),
+        Principal::Proxy { .. } => proxy_scope(
+            permission,
+            ProxyScopes {
+                clinical: true,
+                billing: true,
+                scheduling: true,
+                messaging: true,
+            },
+        )
+        .unwrap_or(false),
+        Principal::SuperAdmin { .. } => {
+            matches!(permission, P::ManageOrganization) || super_admin_break_glass_reads(permission)
+        }
+        Principal::Auditor => permission == P::ViewAuditLog,
+        Principal::Service => false,
+    }
+}
+
+fn patient_has(permission: Permission) -> bool {
+    matches!(
+        permission,
+        P::ViewDemographics
+            | P::ViewContacts
+            | P::EditContacts
+            | P::EditContactSafety
+            | P::ViewCareTeam
+            | P::ViewProxies
+            | P::ViewSchedule
+            | P::ManageSchedule
+            | P::ViewNoteList
+            | P::ReadNoteBody
+            | P::ViewBilling
+            | P::MessagePatient
+    )
+}
+
+/// For a proxy: `Some(whether the scopes cover it)`, or `None` when no scope ever does.
+fn proxy_scope(permission: Permission, scopes: ProxyScopes) -> Option<bool> {
+    Some(match permission {
+        P::ViewDemographics | P::ViewCareTeam | P::ViewContacts => true,
+        P::ViewNoteList | P::ReadNoteBody => scopes.clinical,
+        P::ViewBilling => scopes.billing,
+        P::ViewSchedule | P::ManageSchedule => scopes.scheduling,
+        P::MessagePatient => scopes.messaging,
+        _ => return None,
+    })
+}
+
+/// What break-glass opens: reading the chart of one patient, nothing more.
+fn super_admin_break_glass_reads(permission: Permission) -> bool {
+    matches!(
+        permission,
+        P::ViewDemographics | P::ViewContacts | P::ViewCareTeam | P::ViewNoteList | P::ReadNoteBody
+    )
+}
+
+/// The decision. Pure: same inputs, same answer.
+pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> Decision {
+    use Decision::{Allow, Deny};
+    match context.principal {
+        Principal::Staff(role) => {
+            if !staff_has(role, permission) {
+                return Deny(Denial::NotPermitted);
+            }
+            let Target::Patient(facts) = target else {
+                return Allow;
+            };
+            // Sensitive notes: the care team's providers only — not even their existence
+            // shows to anyone else.
+            if facts.sensitive && is_clinical(permission) {
+                return if role == StaffRole::Provider && facts.on_care_team {
+                    Allow
+                } else {
+                    Deny(Denial::Hidden)
+                };
+            }
+            // Care-team-only organizations: clinical contents for the care team only.
+            if context.chart_access == ChartAccess::CareTeamOnly
+                && is_clinical(permission)
+                && matches!(role, StaffRole::Provider | StaffRole::ClinicalStaff)
+                && !facts.on_care_team
+            {
+                return Deny(Denial::Hidden);
+            }
+            Allow
+        }
+        Principal::Patient { patient_id } => {
+            if !patient_has(permission) {
+                return Deny(Denial::NotPermitted);
+            }
+            match target {
+                Target::Patient(facts) if facts.patient_id == patient_id => Allow,
+                _ => Deny(Denial::Hidden),
+            }
+        }
+        Principal::Proxy {
+            patient_id,
+            scopes,
+            expires_at,
+        } => {
+            let Some(scope) = proxy_scope(permission, scopes) else {
+                return Deny(Denial::NotPermitted);
+            };
+            let current = expires_at.is_none_or(|at| context.now < at);
+            match target {
+                Target::Patient(facts)
+                    if facts.patient_id == patient_id && current && scope && !facts.sensitive =>
+                {
+                    Allow
+                }
+                _ => Deny(Denial::Hidden),
+            }
+        }
+        Principal::SuperAdmin { break_glass } => match (target, break_glass) {
+            (Target::Organization, _) if permission == P::ManageOrganization => Allow,
+            (Target::Patient(facts), Some((patient, until)))
+                if facts.patient_id == patient
+                    && context.now < until
+                    && super_admin_break_glass_reads(permission) =>
+            {
+                Allow
+            }
+            (Target::Patient(_), _) => Deny(Denial::Hidden),
+            _ => Deny(Denial::NotPermitted),
+        },
+        Principal::Auditor => {
+            if permission == P::ViewAuditLog && target == Target::Organization {
+                Allow
+            } else {
+                Deny(Denial::NotPermitted)
+            }
+        }
+        Principal::Service => Deny(Denial::NotPermitted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    const ALL_PERMISSIONS: [Permission; 22] = [
+        P::SearchPatients,
+        P::RegisterPatient,
+        P::ViewDemographics,
+        P::EditDemographics,
+        P::ViewContacts,
+        P::EditContacts,
+        P::EditContactSafety,
+        P::ViewCareTeam,
+        P::ManageCareTeam,
+        P::ViewProxies,
+        P::ManageProxies,
+        P::ViewSchedule,
+        P::ManageSchedule,
+        P::ViewNoteList,
+        P::ReadNoteBody,
+        P::WriteNote,
+        P::ViewBilling,
+        P::MessagePatient,
+        P::ScreenPop,
+        P::ManageMembers,
+        P::ManageOrganization,
+        P::ViewAuditLog,
+    ];
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
+    }
+
+    fn ctx(principal: Principal) -> PolicyContext {
+        PolicyContext {
+            principal,
+            chart_access: ChartAccess::AllStaff,
+            now: now(),
+        }
+    }
+
+    fn patient(id: PatientId) -> Target {
+        Target::Patient(PatientFacts {
+            patient_id: id,
+            on_care_team: false,
+            sensitive: false,
+        })
+    }
+
+    fn sensitive(id: PatientId, on_care_team: bool) -> Target {
+        Target::Patient(PatientFacts {
+            patient_id: id,
+            on_care_team,
+            sensitive: true,
+        })
+    }
+
+    #[test]
+    fn the_front_desk_sees_that_notes_exist_but_never_their_bodies() {
+        let desk = ctx(Principal::Staff(StaffRole::AdminStaff));
+        let p = PatientId::new();
+        assert!(may(&desk, P::ViewNoteList, patient(p)).is_allowed());
+        assert_eq!(
+            may(&desk, P::ReadNoteBody, patient(p)),
+            Decision::Deny(Denial::NotPermitted)
+        );
+        assert_eq!(
+            may(&desk, P::WriteNote, patient(p)),
+            Decision::Deny(Denial::NotPermitted)
+        );
+        assert!(may(&desk, P::EditDemographics, patient(p)).is_allowed());
+        assert!(may(&desk, P::ViewBilling, patient(p)).is_allowed());
+    }
+
+    #[test]
+    fn an_org_admin_has_no_patient_data_and_no_one_else_administers() {
+        let admin = ctx(Principal::Staff(StaffRole::OrgAdmin));
+        for permission in ALL_PERMISSIONS {
+            let admin_only = matches!(
+                permission,
+                P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
+            );
+            assert_eq!(
+                may(&admin, permission, Target::Organization).is_allowed(),
+                admin_only,
+                "{permission:?}"
+            );
+            for role in StaffRole::ALL.into_iter().filter(|r| *r != StaffRole::OrgAdmin) {
+                if admin_only {
+                    assert_eq!(
+                        may(&ctx(Principal::Staff(role)), permission, Target::Organization),
+                        Decision::Deny(Denial::NotPermitted),
+                        "{role:?} {permission:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_center_agent_gets_the_screen_pop_and_scheduling_only() {
+        let agent = ctx(Principal::Staff(StaffRole::CallCenterAgent));
+        for permission in ALL_PERMISSIONS {
+            let expected = matches!(permission, P::ScreenPop | P::ViewSchedule | P::ManageSchedule);
+            assert_eq!(
+                may(&agent, permission, patient(PatientId::new())).is_allowed(),
+                expected,
+                "{permission:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sensitive_notes_are_for_the_care_teams_providers_only() {
+        let p = PatientId::new();
+        let provider = ctx(Principal::Staff(StaffRole::Provider));
+        assert!(may(&provider, P::ReadNoteBody, sensitive(p, true)).is_allowed());
+        assert_eq!(
+            may(&provider, P::ReadNoteBody, sensitive(p, false)),
+            Decision::Deny(Denial::Hidden)
+        );
+        let nurse = ctx(Principal::Staff(StaffRole::ClinicalStaff));
+        assert_eq!(
+            may(&nurse, P::ReadNoteBody, sensitive(p, true)),
+            Decision::Deny(Denial::Hidden)
+        );
+        let desk = ctx(Principal::Staff(StaffRole::AdminStaff));
+        assert_eq!(
+            may(&desk, P::ViewNoteList, sensitive(p, true)),
+            Decision::Deny(Denial::Hidden)
+        );
+    }
+
+    #[test]
+    fn care_team_only_organizations_hide_charts_from_clinicians_outside_the_team() {
+        let p = PatientId::new();
+        let mut provider = ctx(Principal::Staff(StaffRole::Provider));
+        provider.chart_access = ChartAccess::CareTeamOnly;
+        assert_eq!(
+            may(&provider, P::ReadNoteBody, patient(p)),
+            Decision::Deny(Denial::Hidden)
+        );
+        let on_team = Target::Patient(PatientFacts {
+            patient_id: p,
+            on_care_team: true,
+            sensitive: false,
+        });
+        assert!(may(&provider, P::ReadNoteBody, on_team).is_allowed());
+        // Demographics stay available (registration, scheduling need them).
+        assert!(may(&provider, P::ViewDemographics, patient(p)).is_allowed());
+    }
+
+    #[test]
+    fn a_patient_sees_only_their_own_record() {
+        let me = PatientId::new();
+        let patient_ctx = ctx(Principal::Patient { patient_id: me });
+        assert!(may(&patient_ctx, P::ReadNoteBody, patient(me)).is_allowed());
+        assert_eq!(
+            may(&patient_ctx, P::ReadNoteBody, patient(PatientId::new())),
+            Decision::Deny(Denial::Hidden)
+        );
+        assert_eq!(
+            may(&patient_ctx, P::SearchPatients, Target::Organization),
+            Decision::Deny(Denial::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn proxy_scopes_decide_each_kind_of_access() {
+        let child = PatientId::new();
+        for scopes in [
+            ProxyScopes::default(),
+            ProxyScopes {
+                clinical: true,
+                ..Default::default()
+            },
+            ProxyScopes {
+                billing: true,
+                ..Default::default()
+            },
+            ProxyScopes {
+                scheduling: true,
+                messaging: true,
+                ..Default::default()
+            },
+        ] {
+            let proxy = ctx(Principal::Proxy {
+                patient_id: child,
+                scopes,
+                expires_at: None,
+            });
+            assert_eq!(
+                may(&proxy, P::ReadNoteBody, patient(child)).is_allowed(),
+                scopes.clinical
+            );
+            assert_eq!(
+                may(&proxy, P::ViewBilling, patient(child)).is_allowed(),
+                scopes.billing
+            );
+            assert_eq!(
+                may(&proxy, P::ManageSchedule, patient(child)).is_allowed(),
+                scopes.scheduling
+            );
+            assert_eq!(
+                may(&proxy, P::MessagePatient, patient(child)).is_allowed(),
+                scopes.messaging
+            );
+            assert!(may(&proxy, P::ViewDemographics, patient(child)).is_allowed());
+            // Another family's child, whatever the scopes.
+            assert_eq!(
+                may(&proxy, P::ViewDemographics, patient(PatientId::new())),
+                Decision::Deny(Denial::Hidden)
+            );
+            // Sensitive categories never reach a proxy.
+            assert_eq!(
+                may(&proxy, P::ReadNoteBody, sensitive(child, true)),
+                Decision::Deny(Denial::Hidden)
+            );
+        }
+    }
+
+    #[test]
+    fn an_expired_proxy_grant_is_refused_at_once() {
+        let child = PatientId::new();
+        let all = ProxyScopes {
+            clinical: true,
+            billing: true,
+            scheduling: true,
+            messaging: true,
+        };
+        let mut proxy = ctx(Principal::Proxy {
+            patient_id: child,
+            scopes: all,
+            expires_at: Some(now()),
+        });
+        proxy.now = now() - TimeDelta::seconds(1);
+        assert!(may(&proxy, P::ViewDemographics, patient(child)).is_allowed());
+        proxy.now = now();
+        assert_eq!(
+            may(&proxy, P::ViewDemographics, patient(child)),
+            Decision::Deny(Denial::Hidden)
+        );
+    }
+
+    #[test]
+    fn a_super_admin_reaches_patient_data_only_under_an_active_break_glass_for_that_patient() {
+        let p = PatientId::new();
+        let no_grant = ctx(Principal::SuperAdmin { break_glass: None });
+        for permission in ALL_PERMISSIONS {
+            assert!(
+                !may(&no_grant, permission, patient(p)).is_allowed(),
+                "{permission:?}"
+            );
+        }
+        let until = now() + TimeDelta::minutes(60);
+        let granted = ctx(Principal::SuperAdmin {
+            break_glass: Some((p, until)),
+        });
+        assert!(may(&granted, P::ReadNoteBody, patient(p)).is_allowed());
+        assert!(
+            !may(&granted, P::EditDemographics, patient(p)).is_allowed(),
+            "read only"
+        );
+        assert_eq!(
+            may(&granted, P::ReadNoteBody, patient(PatientId::new())),
+            Decision::Deny(Denial::Hidden)
+        );
+        let mut expired = granted;
+        expired.now = until;
+        assert_eq!(
+            may(&expired, P::ReadNoteBody, patient(p)),
+            Decision::Deny(Denial::Hidden)
+        );
+    }
+
+    #[test]
+    fn the_function_level_check_agrees_with_the_decision() {
+        let p = PatientId::new();
+        let everything = ProxyScopes {
+            clinical: true,
+            billing: true,
+            scheduling: true,
+            messaging: true,
+        };
+        let principals = StaffRole::ALL.map(Principal::Staff).into_iter().chain([
+            Principal::Patient { patient_id: p },
+            Principal::Proxy {
+                patient_id: p,
+                scopes: everything,
+                expires_at: None,
+            },
+            Principal::SuperAdmin {
+                break_glass: Some((p, now() + TimeDelta::minutes(5))),
+            },
+            Principal::Auditor,
+            Principal::Service,
+        ]);
+        for principal in principals {
+            for permission in ALL_PERMISSIONS {
+                let c = ctx(principal);
+                let on_team = Target::Patient(PatientFacts {
+                    patient_id: p,
+                    on_care_team: true,
+                    sensitive: false,
+                });
+                let ever = may(&c, permission, on_team).is_allowed()
+                    || may(&c, permission, Target::Organization).is_allowed();
+                assert_eq!(
+                    grants(principal, permission),
+                    ever,
+                    "{principal:?} {permission:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn auditors_read_the_audit_log_and_nothing_else() {
+        let auditor = ctx(Principal::Auditor);
+        for permission in ALL_PERMISSIONS {
+            assert_eq!(
+                may(&auditor, permission, Target::Organization).is_allowed(),
+                permission == P::ViewAuditLog,
+                "{permission:?}"
+            );
+            assert!(!may(&auditor, permission, patient(PatientId::new())).is_allowed());
+        }
+    }
+}

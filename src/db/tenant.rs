@@ -1,0 +1,157 @@
+//! Tenant and system transactions: the only ways work reaches the database.
+//!
+//! A tenant transaction belongs to one organization. Its first round trip is
+//! `BEGIN; SELECT set_config(…, true), …` sent as one simple-protocol message, so the
+//! tenant, the acting user, impersonation and break-glass are in place before the first
+//! query at the cost of a single round trip, and — being transaction-local — vanish at
+//! COMMIT or ROLLBACK: a pooled connection never carries one request's tenant into the
+//! next.
+//!
+//! A system transaction has no tenant (`app.organization_id` is empty), so every tenant
+//! table's policy lets nothing through; it serves platform-level work such as finding a
+//! person by e-mail at sign-in.
+
+use std::net::IpAddr;
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::db::ids::{OrganizationId, PatientId, UserId};
+
+/// Who is acting, as recorded in audit events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A person, signed in.
+    User,
+    /// A non-human client with an API token.
+    Service,
+    /// Lockdev itself (scheduled jobs, the sealer).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Service => "service",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Where a request came from, for audit events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// An emergency access grant: one patient, one organization, until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakGlass {
+    pub patient_id: PatientId,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Everything a tenant transaction is opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantContext {
+    pub organization_id: OrganizationId,
+    /// The signed-in person (or service account); `None` for system work.
+    pub user_id: Option<UserId>,
+    pub actor_kind: ActorKind,
+    /// The role the context was entered with (`provider`, `patient`, `proxy`, …), for audit.
+    pub role: Option<String>,
+    /// While an administrator acts as someone else: the person acted for.
+    pub acting_for: Option<UserId>,
+    pub break_glass: Option<BreakGlass>,
+    pub request: RequestMeta,
+}
+
+impl TenantContext {
+    /// System work for one organization (a job, the sealer).
+    pub fn system(organization_id: OrganizationId) -> Self {
+        Self {
+            organization_id,
+            user_id: None,
+            actor_kind: ActorKind::System,
+            role: None,
+            acting_for: None,
+            break_glass: None,
+            request: RequestMeta::default(),
+        }
+    }
+}
+
+/// Everything a system transaction is opened with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemContext {
+    /// The person the work is for, once known (their own rows become visible).
+    pub user_id: Option<UserId>,
+    pub request: RequestMeta,
+}
+
+/// The statement that opens a transaction with these settings. Every value interpolated
+/// here is a UUID (hex and dashes) or a fixed word: nothing a client chose as text.
+fn begin_statement(
+    organization: Option<OrganizationId>,
+    user: Option<UserId>,
+    acting_for: Option<UserId>,
+    break_glass: bool,
+) -> String {
+    let text = |id: Option<uuid::Uuid>| id.map(|u| u.hyphenated().to_string()).unwrap_or_default();
+    format!(
+        "BEGIN; SELECT set_config('app.organization_id', '{}', true), set_config('app.user_id', '{}', true), \
+         set_config('app.acting_for_user_id', '{}', true), set_config('app.break_glass', '{}', true)",
+        text(organization.map(|o| o.as_uuid())),
+        text(user.map(|u| u.as_uuid())),
+        text(acting_for.map(|u| u.as_uuid())),
+        if break_glass { "on" } else { "off" },
+    )
+}
+
+// This module is where transactions are opened; the rest of the code may not.
+#[allow(clippy::disallowed_methods)]
+/// Opens a transaction for `context`'s organization in one round trip.
+pub async fn begin_tenant(
+    pool: &PgPool,
+    context: &TenantContext,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(begin_statement(
+        Some(context.organization_id),
+        context.user_id,
+        context.acting_for,
+        context.break_glass.is_some(),
+    ))
+    .await
+}
+
+#[allow(clippy::disallowed_methods)]
+/// Opens a platform-level transaction: no tenant, so no tenant rows.
+pub async fn begin_system(
+    pool: &PgPool,
+    context: &SystemContext,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(begin_statement(None, context.user_id, None, false))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_begin_statement_holds_only_uuids_and_fixed_words() {
+        let org = OrganizationId::new();
+        let user = UserId::new();
+        let sql = begin_statement(Some(org), Some(user), None, true);
+        assert!(sql.starts_with("BEGIN; SELECT set_config('app.organization_id', '"));
+        assert!(sql.contains(&org.as_uuid().to_string()));
+        assert!(sql.contains(&user.as_uuid().to_string()));
+        assert!(sql.contains("set_config('app.acting_for_user_id', '', true)"));
+        assert!(sql.contains("set_config('app.break_glass', 'on', true)"));
+        // Only transaction-local settings.
+        assert_eq!(sql.matches(", true)").count(), 4);
+        assert!(!sql.contains("false)"));
+    }
+}

@@ -1,0 +1,143 @@
+//! The route registry (AZ-03, AZ-02): every route is declared, and the declarations are
+//! enforced and walked by tests.
+
+use lockdev::auth::policy::{self, Principal, ProxyScopes, StaffRole};
+use lockdev::db::ids::PatientId;
+use lockdev::web::{Access, Phi};
+
+use crate::fixtures::{context, phi_routes, two_tenants};
+use crate::helpers::{repo_root, spawn_app};
+
+#[test]
+fn no_route_is_added_outside_the_registry() {
+    // The router is built from declarations only; `.route(` anywhere else in src/ would
+    // add an undeclared route.
+    let mut offenders = Vec::new();
+    let mut stack = vec![repo_root().join("src")];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .expect("dir")
+                    .map(|e| e.expect("entry").path()),
+            );
+            continue;
+        }
+        if path.ends_with("src/web/routes.rs") || path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains(".route(")
+                || code.contains(".nest(")
+                || code.contains(".fallback(")
+                || code.contains(".nest_service(")
+            {
+                offenders.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "routes added outside src/web/routes.rs:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn every_declaration_is_consistent() {
+    let routes = lockdev::web::routes().merge(phi_routes());
+    let specs = routes.specs();
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        assert!(
+            seen.insert((spec.method.clone(), spec.path)),
+            "declared twice: {} {}",
+            spec.method,
+            spec.path
+        );
+        if spec.phi != Phi::None {
+            assert!(
+                matches!(spec.access, Access::Tenant(_)),
+                "{} {} touches PHI but is declared {:?}",
+                spec.method,
+                spec.path,
+                spec.access
+            );
+        }
+        if spec.method == axum::http::Method::GET && spec.phi == Phi::Writes {
+            panic!("{} {}: a GET must not write", spec.method, spec.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_tenant_route_refuses_signed_out_callers_and_every_role_without_its_permission() {
+    let app = spawn_app().routes(phi_routes()).spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let patient = tenants.a.patients[0];
+    let principals: Vec<Principal> = StaffRole::ALL
+        .map(Principal::Staff)
+        .into_iter()
+        .chain([
+            Principal::Patient {
+                patient_id: PatientId::new(),
+            },
+            Principal::Proxy {
+                patient_id: PatientId::new(),
+                scopes: ProxyScopes {
+                    clinical: true,
+                    billing: true,
+                    scheduling: true,
+                    messaging: true,
+                },
+                expires_at: None,
+            },
+            Principal::SuperAdmin { break_glass: None },
+            Principal::Auditor,
+            Principal::Service,
+        ])
+        .collect();
+    let tenant_routes: Vec<_> = app
+        .registry
+        .iter()
+        .filter(|r| matches!(r.access, Access::Tenant(_)))
+        .cloned()
+        .collect();
+    assert!(!tenant_routes.is_empty());
+    for route in tenant_routes {
+        let Access::Tenant(permission) = route.access else {
+            unreachable!()
+        };
+        let path = route.path.replace("{patient_id}", &patient.to_string());
+        app.act_as(None);
+        let res = app
+            .client
+            .request(route.method.clone(), app.url(&path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 401, "signed out: {} {}", route.method, route.path);
+        for principal in &principals {
+            if policy::grants(*principal, permission) {
+                continue;
+            }
+            app.act_as(Some(context(tenants.a.org, tenants.a.desk_user, *principal)));
+            let res = app
+                .client
+                .request(route.method.clone(), app.url(&path))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(
+                res.status(),
+                403,
+                "{principal:?}: {} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+}
