@@ -14,6 +14,12 @@ Floors measured now:
 Scenarios measured against them (more arrive with the features they exercise):
   stack/health  GET /health through the full middleware stack, vs F_http
   stack/page    GET / (the base page rendered by askama) through the full stack, vs F_http
+  S5 envelope   the tenant envelope exactly as TenantTx sends it (BEGIN and the four
+                transaction-local settings in one message, the read, COMMIT: 3 round trips)
+                around an index lookup of one patient among 20,000 under row-level
+                security, vs the same lookup alone with the tenant set for the session
+                (1 round trip). Both in pgbench's simple protocol, which is what carries
+                the combined BEGIN message.
 
 Needs LOCKDEV_DATABASE_URL / LOCKDEV_MIGRATION_DATABASE_URL (`just bench` provides a
 throw-away cluster), wrk, and pgbench. Load targets 127.0.0.1 only, bounded in time.
@@ -123,15 +129,15 @@ def wrk(url, seconds, connections):
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
 
 
-def pgbench(url, script, seconds, clients):
+def pgbench(url, script, seconds, clients, mode="prepared", env=None):
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
         path = f.name
     try:
         out = subprocess.run(
-            [tool("pgbench", "postgresql-contrib"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+            [tool("pgbench", "postgresql-contrib"), "-n", "-M", mode, "-c", str(clients), "-j", "2",
              "-T", str(seconds), "-f", path, url],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env=env,
         ).stdout
     finally:
         os.unlink(path)
@@ -191,6 +197,16 @@ def main():
          "ANALYZE bench_floor; GRANT SELECT ON bench_floor TO lockdev_runtime;")
     floor_url = with_database(runtime_url, floor_db)
 
+    # One clinic with 20,000 patients in the application schema, for the tenant envelope.
+    bench_org = "01000000-0000-4000-8000-000000000001"
+    bench_user = "01000000-0000-4000-8000-000000000002"
+    psql(owner_url,
+         f"BEGIN; SELECT set_config('app.organization_id', '{bench_org}', true);"
+         f"INSERT INTO organizations (id, name) VALUES ('{bench_org}', 'Benchmark Clinic') ON CONFLICT DO NOTHING;"
+         f"INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex) "
+         f"SELECT '{bench_org}', 'B' || g, 'Given' || g, 'Family' || g, DATE '1950-01-01' + g % 20000, 'unknown' "
+         f"FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING; COMMIT; ANALYZE patients;")
+
     floor_port, app_port = free_port(), free_port()
     floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
                              stdout=subprocess.DEVNULL)
@@ -210,10 +226,23 @@ def main():
                                  "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
                                  args.seconds, args.clients)
 
+        lookup = "SELECT given_name FROM patients WHERE mrn = 'B' || :n;\n"
+        bare = lambda: pgbench(runtime_url, "\\set n random(1, 20000)\n" + lookup, args.seconds, args.clients,
+                               mode="simple",
+                               env=dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org}"))
+        envelope = lambda: pgbench(
+            runtime_url,
+            "\\set n random(1, 20000)\n"
+            f"BEGIN \\; SELECT set_config('app.organization_id', '{bench_org}', true), "
+            f"set_config('app.user_id', '{bench_user}', true), set_config('app.acting_for_user_id', '', true), "
+            "set_config('app.break_glass', 'off', true);\n" + lookup + "COMMIT;\n",
+            args.seconds, args.clients, mode="simple")
+
         results = {
             "F_sql(pk) vs F_sql(1)": alternate("F_sql(pk)/F_sql(1)", sql_one, sql_pk, args.pairs),
             "stack/health vs F_http": alternate("stack/health", f_http, health, args.pairs),
             "stack/page vs F_http": alternate("stack/page", f_http, page, args.pairs),
+            "S5 tenant envelope vs bare read": alternate("S5 envelope", bare, envelope, args.pairs),
         }
         loaded_rss = rss_kib(app.pid)
     finally:
@@ -234,7 +263,9 @@ def main():
             "F_http": results["stack/health vs F_http"]["baseline"],
             "F_sql(1)": results["F_sql(pk) vs F_sql(1)"]["baseline"],
             "F_sql(pk)": results["F_sql(pk) vs F_sql(1)"]["candidate"],
+            "bare read under RLS (tenant set per session)": results["S5 tenant envelope vs bare read"]["baseline"],
         },
+        "round_trips": {"S5 tenant envelope": 3, "S5 bare read": 1},
         "scenarios": results,
         "process": {
             "binary_bytes": binary.stat().st_size,
@@ -284,6 +315,8 @@ def write(report):
         pairs = ", ".join(f"{r:.3f}" for r in result["ratios"])
         lines.append(f"| {name} | **{result['ratio']:.3f}** | {pairs} | {shown} | "
                      f"{before and f'{before:.3f}' or '-'} | {change} |")
+    lines += ["", "Round trips per request: tenant envelope 3 (BEGIN with the settings, the read, COMMIT), "
+              "bare read 1: the envelope adds 2."]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",
