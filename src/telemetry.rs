@@ -266,7 +266,7 @@ where
                     "{timestamp} {:>5} {}: {}",
                     meta.level(),
                     meta.target(),
-                    escape(&message)
+                    escape_message(&message)
                 );
                 for (key, value) in fields {
                     let shown = match value {
@@ -284,7 +284,18 @@ where
     }
 }
 
-/// Text lines keep to one physical line: control characters are escaped.
+/// A message is shown as written unless it holds control characters (which could start
+/// a forged line).
+fn escape_message(message: &str) -> String {
+    if message.chars().any(char::is_control) {
+        format!("{message:?}")
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Text lines keep to one physical line: control characters are escaped, and values
+/// with spaces are quoted so `key=value` pairs stay unambiguous.
 fn escape(value: &str) -> String {
     if value.chars().any(char::is_control) || value.contains(' ') {
         format!("{value:?}")

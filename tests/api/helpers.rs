@@ -435,6 +435,25 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every file under `dir` (relative to the repository root), recursively.
+pub fn files_under(dir: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![repo_root().join(dir)];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .expect("read dir")
+                    .map(|e| e.expect("dir entry").path()),
+            );
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
 /// A PostgreSQL cluster of one test's own, for tests that stop and start the server.
 pub struct DedicatedCluster {
     dir: PathBuf,

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use crate::helpers::{repo_root, spawn_app};
+use crate::helpers::{files_under, repo_root, spawn_app};
 
 #[tokio::test]
 async fn the_start_page_renders_with_landmarks_and_the_configured_htmx() {
@@ -108,25 +108,17 @@ fn vendored_htmx_matches_its_recorded_checksum() {
 
 #[test]
 fn every_asset_named_in_a_template_exists() {
-    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).expect("read templates") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                walk(&path, found);
-            } else {
-                let text = std::fs::read_to_string(&path).expect("template");
-                for part in text
-                    .split("assets::url(\"")
-                    .skip(1)
-                    .chain(text.split("assets::integrity(\"").skip(1))
-                {
-                    found.push(part.split('"').next().expect("name").to_owned());
-                }
-            }
+    let mut names = Vec::new();
+    for path in files_under("templates") {
+        let text = std::fs::read_to_string(&path).expect("template");
+        for part in text
+            .split("assets::url(\"")
+            .skip(1)
+            .chain(text.split("assets::integrity(\"").skip(1))
+        {
+            names.push(part.split('"').next().expect("name").to_owned());
         }
     }
-    let mut names = Vec::new();
-    walk(&repo_root().join("templates"), &mut names);
     assert!(!names.is_empty());
     for name in names {
         assert!(

@@ -6,23 +6,14 @@ use lockdev::db::ids::PatientId;
 use lockdev::web::{Access, Phi};
 
 use crate::fixtures::{context, phi_routes, two_tenants};
-use crate::helpers::{repo_root, spawn_app};
+use crate::helpers::{files_under, spawn_app};
 
 #[test]
 fn no_route_is_added_outside_the_registry() {
     // The router is built from declarations only; `.route(` anywhere else in src/ would
     // add an undeclared route.
     let mut offenders = Vec::new();
-    let mut stack = vec![repo_root().join("src")];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .expect("dir")
-                    .map(|e| e.expect("entry").path()),
-            );
-            continue;
-        }
+    for path in files_under("src") {
         if path.ends_with("src/web/routes.rs") || path.extension().is_none_or(|e| e != "rs") {
             continue;
         }

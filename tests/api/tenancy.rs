@@ -6,7 +6,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
 use crate::fixtures::{CANARY_B, TwoTenants, two_tenants};
-use crate::helpers::{TestDatabase, repo_root};
+use crate::helpers::{TestDatabase, files_under};
 
 /// Tables that hold no tenant data and need no row-level security.
 const WITHOUT_RLS: &[&str] = &["_sqlx_migrations"];
@@ -449,37 +449,26 @@ async fn a_pooled_connection_reused_for_another_tenant_carries_nothing_of_the_fi
 fn no_code_sets_a_session_scoped_tenant_setting() {
     // TEN-10, the lint half: settings are only ever set transaction-locally.
     let mut offenders = Vec::new();
-    for dir in ["src", "migrations", "scripts"] {
-        let mut stack = vec![repo_root().join(dir)];
-        while let Some(path) = stack.pop() {
-            if path.is_dir() {
-                stack.extend(
-                    std::fs::read_dir(&path)
-                        .expect("dir")
-                        .map(|e| e.expect("entry").path()),
-                );
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap_or_default().to_lowercase();
-            let compact: String = text.split_whitespace().collect();
-            if compact.contains(",false)") && compact.contains("set_config(") {
-                // Look closer: a set_config call whose last argument is false.
-                for (i, _) in compact.match_indices("set_config(") {
-                    let call: String = compact[i..].chars().take_while(|c| *c != ';').collect();
-                    if let Some(end) = call.find(')')
-                        && call[..=end].ends_with(",false)")
-                    {
-                        offenders.push(path.display().to_string());
-                    }
-                }
-            }
-            for line in text.lines() {
-                let line = line.trim_start();
-                if (line.starts_with("set app.") || line.starts_with("set session app."))
-                    && !line.starts_with("set local")
+    for path in ["src", "migrations", "scripts"].into_iter().flat_map(files_under) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default().to_lowercase();
+        let compact: String = text.split_whitespace().collect();
+        if compact.contains(",false)") && compact.contains("set_config(") {
+            // Look closer: a set_config call whose last argument is false.
+            for (i, _) in compact.match_indices("set_config(") {
+                let call: String = compact[i..].chars().take_while(|c| *c != ';').collect();
+                if let Some(end) = call.find(')')
+                    && call[..=end].ends_with(",false)")
                 {
-                    offenders.push(format!("{}: {line}", path.display()));
+                    offenders.push(path.display().to_string());
                 }
+            }
+        }
+        for line in text.lines() {
+            let line = line.trim_start();
+            if (line.starts_with("set app.") || line.starts_with("set session app."))
+                && !line.starts_with("set local")
+            {
+                offenders.push(format!("{}: {line}", path.display()));
             }
         }
     }
