@@ -45,6 +45,19 @@ BEGIN
 END
 $$;
 
+-- A DEA registration number: two letters (registrant type, then the registrant's initial
+-- or 9) and seven digits, the last a check digit over the other six.
+CREATE FUNCTION dea_number_is_valid(dea text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    -- CASE, not AND: SQL does not promise to test the pattern before casting the digits.
+    SELECT CASE WHEN dea ~ '^[A-Z][A-Z9][0-9]{7}$' THEN
+               ((substr(dea, 3, 1)::int + substr(dea, 5, 1)::int + substr(dea, 7, 1)::int)
+                + 2 * (substr(dea, 4, 1)::int + substr(dea, 6, 1)::int + substr(dea, 8, 1)::int)) % 10
+               = substr(dea, 9, 1)::int
+           ELSE false END
+$$;
+
 -- updated_at maintained by the database, so no code path can forget it.
 CREATE FUNCTION touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql

@@ -39,8 +39,7 @@ CREATE TABLE providers (
     id uuid NOT NULL DEFAULT new_ulid(),
     user_id uuid NOT NULL REFERENCES users (id),
     npi text NOT NULL CHECK (npi_is_valid(npi)),
-    -- Two letters and seven digits; the check digit is validated by the application.
-    dea_number text CHECK (dea_number ~ '^[A-Z]{2}[0-9]{7}$'),
+    dea_number text CHECK (dea_number_is_valid(dea_number)),
     credentials text NOT NULL CHECK (credentials IN ('MD', 'DO', 'NP', 'PA')),
     specialty text,
     created_at timestamptz NOT NULL DEFAULT now(),

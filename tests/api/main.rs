@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit_log;
 mod cli;
+mod data_model;
 mod headers;
 mod health;
 mod history;
