@@ -29,20 +29,15 @@ fn main() {
             continue;
         };
         let bytes = fs::read(&path).expect("read static file");
-        let logical = path
-            .strip_prefix(&static_dir)
-            .expect("file under static/")
-            .to_string_lossy()
-            .replace('\\', "/");
+        let logical =
+            path.strip_prefix(&static_dir).expect("file under static/").to_string_lossy().replace('\\', "/");
         let hash = hex(&Sha256::digest(&bytes)[..6]);
         let url = match logical.rsplit_once('.') {
             Some((stem, ext)) => format!("/static/{stem}.{hash}.{ext}"),
             None => format!("/static/{logical}.{hash}"),
         };
-        let integrity = format!(
-            "sha384-{}",
-            base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&bytes))
-        );
+        let integrity =
+            format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&bytes)));
         writeln!(
             out,
             "    Asset {{ logical: {logical:?}, url: {url:?}, content_type: {content_type:?}, \

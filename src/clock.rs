@@ -32,9 +32,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self {
-            now: Mutex::new(start),
-        }
+        Self { now: Mutex::new(start) }
     }
 
     pub fn advance(&self, by: TimeDelta) {
@@ -59,9 +57,7 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-03-08T06:59:00Z")
-            .expect("valid")
-            .to_utc();
+        let start = DateTime::parse_from_rfc3339("2026-03-08T06:59:00Z").expect("valid").to_utc();
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(TimeDelta::minutes(2));

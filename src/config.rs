@@ -48,10 +48,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(variable: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            variable,
-            problem: problem.into(),
-        }
+        Self { variable, problem: problem.into() }
     }
 }
 
@@ -128,13 +125,51 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// Sessions, factors and secrets at rest.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// 32 bytes that encrypt TOTP secrets at rest (ChaCha20-Poly1305).
+    pub data_key: Secret<[u8; 32]>,
+    /// Idle timeouts, measured on user actions.
+    pub staff_idle: Duration,
+    pub patient_idle: Duration,
+    /// Re-authentication after this long, whatever the activity.
+    pub absolute: Duration,
+    /// `Secure` cookies with the `__Host-` prefix: on unless the public URL is plain http.
+    pub secure_cookies: bool,
+}
+
+/// Where account e-mail (invitations, resets, verification) goes.
+#[derive(Debug, Clone)]
+pub enum MailerConfig {
+    /// Stored in the database and shown at `/dev/mailbox`. Development only.
+    DevMailbox,
+    /// An SMTP relay (`smtp://` or `smtps://`, credentials in the URL).
+    Smtp { url: Secret<String> },
+    /// Amazon SES v2; `endpoint` overrides the AWS endpoint (tests, local emulators).
+    Ses { region: String, endpoint: Option<Url> },
+}
+
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub mailer: MailerConfig,
+    /// The From address, e.g. `Lockdev <no-reply@clinic.example.com>`.
+    pub from: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
 }
+
+/// The key used when none is configured in development: known to everyone, so it is
+/// refused in production.
+const DEVELOPMENT_DATA_KEY: [u8; 32] = *b"lockdev-development-only-key-32b";
 
 impl Config {
     /// Reads the process environment.
@@ -144,11 +179,7 @@ impl Config {
 
     /// Reads settings through `lookup`; an empty value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
 
         let environment = match get("LOCKDEV_ENV").as_deref() {
             None | Some("production") => Environment::Production,
@@ -169,7 +200,7 @@ impl Config {
             production,
         )?;
 
-        let bind = parse_or(
+        let bind: SocketAddr = parse_or(
             get("LOCKDEV_BIND"),
             "LOCKDEV_BIND",
             "127.0.0.1:3000".parse().expect("valid literal"),
@@ -194,12 +225,21 @@ impl Config {
                     "required in production: the https:// address users reach this server at",
                 ));
             }
-            None => Url::parse(&format!("http://{bind}")).map_err(|_| {
-                ConfigError::new(
-                    "LOCKDEV_PUBLIC_URL",
-                    "could not derive a default from LOCKDEV_BIND; set it",
-                )
-            })?,
+            // Passkeys need a host name (WebAuthn refuses IP addresses), and browsers treat
+            // http://localhost as a secure context: a loopback bind is served as localhost.
+            None => {
+                let host = if bind.ip().is_loopback() || bind.ip().is_unspecified() {
+                    "localhost".to_owned()
+                } else {
+                    bind.ip().to_string()
+                };
+                Url::parse(&format!("http://{host}:{}", bind.port())).map_err(|_| {
+                    ConfigError::new(
+                        "LOCKDEV_PUBLIC_URL",
+                        "could not derive a default from LOCKDEV_BIND; set it",
+                    )
+                })?
+            }
         };
         if production && public_url.scheme() != "https" {
             return Err(ConfigError::new(
@@ -210,11 +250,8 @@ impl Config {
 
         let trusted_hosts = match get("LOCKDEV_TRUSTED_HOSTS") {
             Some(raw) => {
-                let hosts: Vec<String> = raw
-                    .split(',')
-                    .map(|h| h.trim().to_ascii_lowercase())
-                    .filter(|h| !h.is_empty())
-                    .collect();
+                let hosts: Vec<String> =
+                    raw.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
                 if let Some(bad) = hosts.iter().find(|h| !is_host_name(h)) {
                     return Err(ConfigError::new(
                         "LOCKDEV_TRUSTED_HOSTS",
@@ -284,10 +321,7 @@ impl Config {
             1..=1_000_000,
             "the number of requests a client may send at once",
         )?;
-        let rate_limit = (per_second > 0).then_some(RateLimit {
-            per_second: f64::from(per_second),
-            burst,
-        });
+        let rate_limit = (per_second > 0).then_some(RateLimit { per_second: f64::from(per_second), burst });
 
         let max_connections = parse_in_range(
             get("LOCKDEV_DB_MAX_CONNECTIONS"),
@@ -322,6 +356,106 @@ impl Config {
             ));
         }
 
+        let data_key = match get("LOCKDEV_DATA_KEY") {
+            Some(raw) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(raw.as_bytes()).ok();
+                let key: Option<[u8; 32]> = bytes.and_then(|b| b.try_into().ok());
+                Secret::new(key.ok_or_else(|| {
+                    ConfigError::new(
+                        "LOCKDEV_DATA_KEY",
+                        "expected 32 random bytes in base64 (e.g. `openssl rand -base64 32`); value not shown",
+                    )
+                })?)
+            }
+            None if production => {
+                return Err(ConfigError::new(
+                    "LOCKDEV_DATA_KEY",
+                    "required in production: 32 random bytes in base64 that encrypt second-factor secrets",
+                ));
+            }
+            None => Secret::new(DEVELOPMENT_DATA_KEY),
+        };
+        let staff_idle = Duration::from_secs(
+            60 * parse_in_range(
+                get("LOCKDEV_SESSION_IDLE_STAFF_MINUTES"),
+                "LOCKDEV_SESSION_IDLE_STAFF_MINUTES",
+                15,
+                1..=60,
+                "minutes of inactivity before staff sign in again",
+            )?,
+        );
+        let patient_idle = Duration::from_secs(
+            60 * parse_in_range(
+                get("LOCKDEV_SESSION_IDLE_PATIENT_MINUTES"),
+                "LOCKDEV_SESSION_IDLE_PATIENT_MINUTES",
+                30,
+                1..=120,
+                "minutes of inactivity before patients and proxies sign in again",
+            )?,
+        );
+        let absolute = Duration::from_secs(
+            3600 * parse_in_range(
+                get("LOCKDEV_SESSION_ABSOLUTE_HOURS"),
+                "LOCKDEV_SESSION_ABSOLUTE_HOURS",
+                12,
+                1..=12,
+                "hours after sign-in when everyone signs in again",
+            )?,
+        );
+        let secure_cookies = public_url.scheme() == "https";
+
+        let mailer = match get("LOCKDEV_MAILER").as_deref() {
+            None if !production => MailerConfig::DevMailbox,
+            Some("dev") if !production => MailerConfig::DevMailbox,
+            Some("dev") => {
+                return Err(ConfigError::new(
+                    "LOCKDEV_MAILER",
+                    "`dev` keeps mail in the database for developers; use `smtp` or `ses` in production",
+                ));
+            }
+            Some("smtp") => {
+                let url = get("LOCKDEV_SMTP_URL").ok_or_else(|| {
+                    ConfigError::new(
+                        "LOCKDEV_SMTP_URL",
+                        "required with LOCKDEV_MAILER=smtp: smtps://user:password@host:465",
+                    )
+                })?;
+                let parsed = Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "smtp" | "smtps"));
+                if parsed.is_none() {
+                    return Err(ConfigError::new(
+                        "LOCKDEV_SMTP_URL",
+                        "expected smtp://host:port or smtps://user:password@host:port (value not shown)",
+                    ));
+                }
+                MailerConfig::Smtp { url: Secret::new(url) }
+            }
+            Some("ses") => {
+                let region = get("LOCKDEV_SES_REGION").ok_or_else(|| {
+                    ConfigError::new("LOCKDEV_SES_REGION", "required with LOCKDEV_MAILER=ses, e.g. us-east-1")
+                })?;
+                let endpoint = match get("LOCKDEV_SES_ENDPOINT") {
+                    None => None,
+                    Some(raw) => Some(Url::parse(&raw).map_err(|_| {
+                        ConfigError::new("LOCKDEV_SES_ENDPOINT", format!("expected a URL, got {raw:?}"))
+                    })?),
+                };
+                MailerConfig::Ses { region, endpoint }
+            }
+            None => {
+                return Err(ConfigError::new("LOCKDEV_MAILER", "required in production: `smtp` or `ses`"));
+            }
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOCKDEV_MAILER",
+                    format!("expected `dev`, `smtp` or `ses`, got {other:?}"),
+                ));
+            }
+        };
+        let from = get("LOCKDEV_MAIL_FROM").unwrap_or_else(|| {
+            format!("Lockdev <no-reply@{}>", public_url.host_str().unwrap_or("localhost"))
+        });
+
         Ok(Self {
             environment,
             http: HttpConfig {
@@ -333,12 +467,9 @@ impl Config {
                 body_limit_bytes,
                 rate_limit,
             },
-            database: DatabaseConfig {
-                runtime_url,
-                migration_url,
-                max_connections,
-                acquire_timeout,
-            },
+            database: DatabaseConfig { runtime_url, migration_url, max_connections, acquire_timeout },
+            auth: AuthConfig { data_key, staff_idle, patient_idle, absolute, secure_cookies },
+            mail: MailConfig { mailer, from },
             log: LogConfig { format, filter },
         })
     }
@@ -381,9 +512,9 @@ fn parse_or<T: FromStr>(
 ) -> Result<T, ConfigError> {
     match raw {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| ConfigError::new(variable, format!("expected {expected}, got {raw:?}"))),
+        Some(raw) => {
+            raw.parse().map_err(|_| ConfigError::new(variable, format!("expected {expected}, got {raw:?}")))
+        }
     }
 }
 
@@ -397,22 +528,14 @@ fn parse_in_range<T>(
 where
     T: FromStr + PartialOrd + fmt::Display + Copy,
 {
-    let value = parse_or(
-        raw,
-        variable,
-        default,
-        &format!("{what} between {} and {}", range.start(), range.end()),
-    )?;
+    let value =
+        parse_or(raw, variable, default, &format!("{what} between {} and {}", range.start(), range.end()))?;
     if range.contains(&value) {
         Ok(value)
     } else {
         Err(ConfigError::new(
             variable,
-            format!(
-                "expected {what} between {} and {}, got {value}",
-                range.start(),
-                range.end()
-            ),
+            format!("expected {what} between {} and {}, got {value}", range.start(), range.end()),
         ))
     }
 }
@@ -421,9 +544,7 @@ fn is_host_name(host: &str) -> bool {
     let bracketed_v6 = host.starts_with('[') && host.ends_with(']');
     bracketed_v6
         || (!host.contains([':', '/', ' '])
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
 }
 
 #[cfg(test)]
@@ -433,10 +554,8 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -444,7 +563,7 @@ mod tests {
     fn development_defaults_are_complete() {
         let c = config(&[("LOCKDEV_ENV", "development")]).expect("valid");
         assert_eq!(c.http.bind.to_string(), "127.0.0.1:3000");
-        assert_eq!(c.http.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(c.http.public_url.as_str(), "http://localhost:3000/");
         assert!(c.http.trusted_hosts.contains(&"localhost".to_owned()));
         assert_eq!(c.database.max_connections, 10);
         assert!(c.database.runtime_url().is_err());
@@ -456,7 +575,13 @@ mod tests {
         assert_eq!(err.variable, "LOCKDEV_PUBLIC_URL");
         let err = config(&[("LOCKDEV_PUBLIC_URL", "http://clinic.example.com")]).expect_err("http refused");
         assert_eq!(err.variable, "LOCKDEV_PUBLIC_URL");
-        let ok = config(&[("LOCKDEV_PUBLIC_URL", "https://clinic.example.com")]).expect("https accepted");
+        let ok = config(&[
+            ("LOCKDEV_PUBLIC_URL", "https://clinic.example.com"),
+            ("LOCKDEV_DATA_KEY", "bG9ja2Rldi10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE="),
+            ("LOCKDEV_MAILER", "ses"),
+            ("LOCKDEV_SES_REGION", "us-east-1"),
+        ])
+        .expect("https accepted");
         assert_eq!(ok.http.trusted_hosts, vec!["clinic.example.com".to_owned()]);
     }
 
@@ -470,21 +595,19 @@ mod tests {
         assert_eq!(err.variable, "LOCKDEV_DATABASE_URL");
         config(&[
             ("LOCKDEV_PUBLIC_URL", "https://clinic.example.com"),
-            (
-                "LOCKDEV_DATABASE_URL",
-                "postgres://app:pw@db.internal/lockdev?sslmode=verify-full",
-            ),
+            ("LOCKDEV_DATABASE_URL", "postgres://app:pw@db.internal/lockdev?sslmode=verify-full"),
+            ("LOCKDEV_DATA_KEY", "bG9ja2Rldi10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE="),
+            ("LOCKDEV_MAILER", "smtp"),
+            ("LOCKDEV_SMTP_URL", "smtps://u:p@mail.example.com:465"),
         ])
         .expect("verify-full accepted");
     }
 
     #[test]
     fn a_bad_database_url_is_named_without_echoing_the_password() {
-        let err = config(&[
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_DATABASE_URL", "mysql://u:hunter2@x/y"),
-        ])
-        .expect_err("not postgres");
+        let err =
+            config(&[("LOCKDEV_ENV", "development"), ("LOCKDEV_DATABASE_URL", "mysql://u:hunter2@x/y")])
+                .expect_err("not postgres");
         assert_eq!(err.variable, "LOCKDEV_DATABASE_URL");
         assert!(!err.to_string().contains("hunter2"));
         let debug = format!("{:?}", Secret::new("hunter2"));
@@ -509,17 +632,12 @@ mod tests {
 
     #[test]
     fn trusted_proxies_accept_addresses_and_ranges_only() {
-        let c = config(&[
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7"),
-        ])
-        .expect("valid");
+        let c =
+            config(&[("LOCKDEV_ENV", "development"), ("LOCKDEV_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7")])
+                .expect("valid");
         assert_eq!(c.http.trusted_proxies.len(), 2);
-        let err = config(&[
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_TRUSTED_PROXIES", "lb.internal"),
-        ])
-        .expect_err("names are not addresses");
+        let err = config(&[("LOCKDEV_ENV", "development"), ("LOCKDEV_TRUSTED_PROXIES", "lb.internal")])
+            .expect_err("names are not addresses");
         assert_eq!(err.variable, "LOCKDEV_TRUSTED_PROXIES");
     }
 
@@ -533,12 +651,28 @@ mod tests {
     }
 
     #[test]
+    fn production_needs_its_own_data_key_and_a_real_mailer() {
+        let base = [("LOCKDEV_PUBLIC_URL", "https://clinic.example.com")];
+        let err = config(&base).expect_err("no key");
+        assert_eq!(err.variable, "LOCKDEV_DATA_KEY");
+        let err = config(&[base[0], ("LOCKDEV_DATA_KEY", "c2hvcnQ=")]).expect_err("short key");
+        assert_eq!(err.variable, "LOCKDEV_DATA_KEY");
+        let key = ("LOCKDEV_DATA_KEY", "bG9ja2Rldi10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE=");
+        let err = config(&[base[0], key]).expect_err("no mailer");
+        assert_eq!(err.variable, "LOCKDEV_MAILER");
+        let err = config(&[base[0], key, ("LOCKDEV_MAILER", "dev")]).expect_err("dev mailbox");
+        assert_eq!(err.variable, "LOCKDEV_MAILER");
+        let c = config(&[base[0], key, ("LOCKDEV_MAILER", "ses"), ("LOCKDEV_SES_REGION", "eu-west-1")])
+            .expect("valid");
+        assert!(c.auth.secure_cookies);
+        assert_eq!(c.auth.staff_idle, Duration::from_secs(15 * 60));
+        assert_eq!(c.auth.absolute, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
     fn rate_limit_zero_turns_it_off() {
-        let c = config(&[
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_RATE_LIMIT_PER_SECOND", "0"),
-        ])
-        .expect("valid");
+        let c =
+            config(&[("LOCKDEV_ENV", "development"), ("LOCKDEV_RATE_LIMIT_PER_SECOND", "0")]).expect("valid");
         assert!(c.http.rate_limit.is_none());
     }
 }

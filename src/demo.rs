@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use ulid::Ulid;
 use uuid::Uuid;
 
+use crate::auth::crypto::DataKey;
 use crate::auth::password;
 use crate::db;
 use crate::db::ids::{OrganizationId, PatientId, ProviderId, UserId};
@@ -61,12 +62,7 @@ struct Person {
 }
 
 const PEOPLE: &[Person] = &[
-    Person {
-        n: 1,
-        email: "admin@riverside.example",
-        name: "Avery Admin",
-        about: "org admin, Riverside",
-    },
+    Person { n: 1, email: "admin@riverside.example", name: "Avery Admin", about: "org admin, Riverside" },
     Person {
         n: 2,
         email: "dr.osei@riverside.example",
@@ -91,12 +87,7 @@ const PEOPLE: &[Person] = &[
         name: "Luis Ruiz",
         about: "call center, Riverside",
     },
-    Person {
-        n: 6,
-        email: "admin@lakeside.example",
-        name: "Blake Admin",
-        about: "org admin, Lakeside",
-    },
+    Person { n: 6, email: "admin@lakeside.example", name: "Blake Admin", about: "org admin, Lakeside" },
     Person {
         n: 7,
         email: "desk.nguyen@lakeside.example",
@@ -268,30 +259,20 @@ const CONTACTS: &[DemoContact] = &[
     },
 ];
 
-pub async fn seed(owner: &PgPool, production: bool) -> anyhow::Result<SeedSummary> {
-    anyhow::ensure!(
-        !production,
-        "seed-demo refuses to run with LOCKDEV_ENV=production"
-    );
+/// The demo clinician's authenticator-app secret (base32), printed so a person can add it
+/// to an app and sign in. Demo data only.
+pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+pub async fn seed(owner: &PgPool, production: bool, key: &DataKey) -> anyhow::Result<SeedSummary> {
+    anyhow::ensure!(!production, "seed-demo refuses to run with LOCKDEV_ENV=production");
     let status = db::migration_status(owner).await?;
-    anyhow::ensure!(
-        status.is_current(),
-        "the database schema is not current: run `lockdev migrate` first"
-    );
+    anyhow::ensure!(status.is_current(), "the database schema is not current: run `lockdev migrate` first");
 
     let mut summary = SeedSummary::default();
     let hash = password::hash_blocking(DEMO_PASSWORD);
     let orgs = [
-        (
-            OrganizationId::from_ulid(demo_id(1)),
-            "Riverside Family Clinic",
-            "America/New_York",
-        ),
-        (
-            OrganizationId::from_ulid(demo_id(2)),
-            "Lakeside Family Clinic",
-            "America/Chicago",
-        ),
+        (OrganizationId::from_ulid(demo_id(1)), "Riverside Family Clinic", "America/New_York"),
+        (OrganizationId::from_ulid(demo_id(2)), "Lakeside Family Clinic", "America/Chicago"),
     ];
 
     // Platform level: the clinics, the people, the terms of service.
@@ -320,9 +301,7 @@ pub async fn seed(owner: &PgPool, production: bool) -> anyhow::Result<SeedSummar
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        summary
-            .sign_ins
-            .push(format!("{:<32} {DEMO_PASSWORD}   {}", person.email, person.about));
+        summary.sign_ins.push(format!("{:<32} {DEMO_PASSWORD}   {}", person.email, person.about));
     }
     summary.created += sqlx::query!(
         r#"INSERT INTO consent_documents (id, organization_id, kind, version, title, body, effective_at)
@@ -342,6 +321,31 @@ pub async fn seed(owner: &PgPool, production: bool) -> anyhow::Result<SeedSummar
         summary.created += seed_clinic(&mut tx, index, *org, name).await?;
         tx.commit().await?;
     }
+
+    // Dr. Osei has an authenticator app already, so a person can try signing in with a code.
+    let osei = user(2);
+    let secret = totp_rs::Secret::Encoded(DEMO_TOTP_SECRET.to_owned())
+        .to_bytes()
+        .map_err(|_| anyhow::anyhow!("demo secret"))?;
+    let mut tx = begin_system(owner, &SystemContext { user_id: Some(osei), ..Default::default() }).await?;
+    summary.created += sqlx::query!(
+        r#"INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, $3)
+           ON CONFLICT (user_id) DO NOTHING"#,
+        osei.as_uuid(),
+        key.encrypt(&secret),
+        effective()
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    summary.sign_ins.push(format!(
+        "authenticator-app secret of dr.osei@riverside.example (demo only): {DEMO_TOTP_SECRET}"
+    ));
+    summary.sign_ins.push(
+        "staff without a second factor are asked to set one up at first sign-in; patients and proxies may skip it"
+            .to_owned(),
+    );
     Ok(summary)
 }
 
@@ -408,11 +412,7 @@ async fn seed_clinic(
     for p in PATIENTS {
         // Sam Rivera is a patient at Riverside only (he is a provider at Lakeside); the
         // namesakes elsewhere are separate people with no login.
-        let linked = if index == 0 {
-            p.login.map(|person| user(person).as_uuid())
-        } else {
-            None
-        };
+        let linked = if index == 0 { p.login.map(|person| user(person).as_uuid()) } else { None };
         let (y, m, d) = p.born;
         created += sqlx::query!(
             r#"INSERT INTO patients (organization_id, id, user_id, mrn, given_name, family_name, date_of_birth,
@@ -476,16 +476,11 @@ async fn seed_clinic(
         // Leo Park (a minor) has two parents with different scopes; the grants end on
         // his 18th birthday.
         let majority = DateTime::<Utc>::from_naive_utc_and_offset(
-            NaiveDate::from_ymd_opt(2034, 9, 3)
-                .expect("valid")
-                .and_hms_opt(0, 0, 0)
-                .expect("valid"),
+            NaiveDate::from_ymd_opt(2034, 9, 3).expect("valid").and_hms_opt(0, 0, 0).expect("valid"),
             Utc,
         );
-        let grants: &[(u128, u128, bool, bool, bool, bool)] = &[
-            (1, 10, true, true, true, true),
-            (2, 11, false, false, true, false),
-        ];
+        let grants: &[(u128, u128, bool, bool, bool, bool)] =
+            &[(1, 10, true, true, true, true), (2, 11, false, false, true, false)];
         for (n, person, clinical, billing, scheduling, messaging) in grants {
             created += sqlx::query!(
                 r#"INSERT INTO patient_proxy_assignments

@@ -3,14 +3,22 @@
 //! `main.rs` is the command line; everything else lives here so integration tests build
 //! exactly the application production runs (see [`build_app`]).
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contexts;
 pub mod db;
 pub mod demo;
+pub mod dev_mailbox;
 pub mod health;
 pub mod home;
+pub mod integrations;
+pub mod invitations;
+pub mod members;
+pub mod patient_access;
+pub mod signin;
 pub mod telemetry;
 pub mod web;
 

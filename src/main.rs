@@ -14,11 +14,7 @@ use lockdev::{AppState, db, demo, telemetry, web};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 #[derive(Parser)]
-#[command(
-    name = "lockdev",
-    version,
-    about = "Practice platform for clinics: one binary over PostgreSQL."
-)]
+#[command(name = "lockdev", version, about = "Practice platform for clinics: one binary over PostgreSQL.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -115,7 +111,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let owner = db::owner_pool(config.database.migration_url()?)
                 .await
                 .context("connecting as the owner role")?;
-            let summary = demo::seed(&owner, config.is_production()).await?;
+            let key = lockdev::auth::crypto::DataKey::new(config.auth.data_key.expose());
+            let summary = demo::seed(&owner, config.is_production(), &key).await?;
             if summary.created == 0 {
                 println!("demo data: already present, nothing to create");
             } else {
@@ -137,22 +134,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("  request timeout:  {:?}", config.http.request_timeout);
             println!("  body limit:       {} bytes", config.http.body_limit_bytes);
             println!("  rate limit:       {:?}", config.http.rate_limit);
-            println!(
-                "  database pool:    {} connections",
-                config.database.max_connections
-            );
+            println!("  database pool:    {} connections", config.database.max_connections);
             println!(
                 "  migration url:    {}",
-                if config.database.migration_url.is_some() {
-                    "set"
-                } else {
-                    "not set"
-                }
+                if config.database.migration_url.is_some() { "set" } else { "not set" }
             );
-            println!(
-                "  log:              {:?} {}",
-                config.log.format, config.log.filter
-            );
+            println!("  log:              {:?} {}", config.log.format, config.log.filter);
         }
         Command::Healthcheck => return healthcheck(config.http.bind).await,
         Command::Audit { command } => return audit_command(command, &config).await,
@@ -178,10 +165,7 @@ async fn audit_command(command: AuditCommand, config: &Config) -> anyhow::Result
             for chain in chains {
                 let report = chain::verify(&pool, chain).await?;
                 match &report.problem {
-                    None => println!(
-                        "ok      {chain}: {} sealed, {} pending",
-                        report.sealed, report.pending
-                    ),
+                    None => println!("ok      {chain}: {} sealed, {} pending", report.sealed, report.pending),
                     Some(problem) => {
                         broken += 1;
                         println!("BROKEN  {chain}: {problem}");
@@ -224,19 +208,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // so a failure here (database still starting) is logged, not fatal.
     match ensure_audit_partitions(&pool).await {
         Ok(created) => tracing::info!(created, "audit partitions ensured"),
-        Err(error) => tracing::warn!(
-            error.variant = web::error::sqlx_variant(&error),
-            "audit partitions not ensured"
-        ),
+        Err(error) => {
+            tracing::warn!(error.variant = web::error::sqlx_variant(&error), "audit partitions not ensured");
+        }
     }
     spawn_sealer(pool.clone());
     let bind = config.http.bind;
     let public_url = config.http.public_url.to_string();
-    let state = AppState::new(config, pool.clone(), Arc::new(SystemClock));
+    let state = AppState::new(config, pool.clone(), Arc::new(SystemClock))?;
     let app = lockdev::build_app(state);
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     tracing::info!(listen = %listener.local_addr()?, url = %public_url, "listening");
     web::serve(listener, app, shutdown_signal()).await?;
     pool.close().await;
@@ -281,9 +262,7 @@ async fn healthcheck(bind: SocketAddr) -> anyhow::Result<ExitCode> {
     }
     let probe = async {
         let mut stream = tokio::net::TcpStream::connect(target).await?;
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await?;
+        stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head).await?;
         Ok::<_, std::io::Error>(head.starts_with(b"HTTP/1.1 200"))
@@ -298,8 +277,6 @@ async fn healthcheck(bind: SocketAddr) -> anyhow::Result<ExitCode> {
 async fn bench_floor(bind: SocketAddr) -> anyhow::Result<()> {
     let app = web::routes::bench_floor();
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }

@@ -85,9 +85,7 @@ const SENSITIVE_SUBSTRINGS: &[&str] = &[
 pub fn is_sensitive_field(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SENSITIVE_SUBSTRINGS.iter().any(|s| lower.contains(s))
-        || lower
-            .split(['_', '.', '-'])
-            .any(|segment| SENSITIVE_SEGMENTS.contains(&segment))
+        || lower.split(['_', '.', '-']).any(|segment| SENSITIVE_SEGMENTS.contains(&segment))
 }
 
 /// The global subscriber for the `lockdev` process, writing to stdout.
@@ -105,9 +103,7 @@ where
     // The filter was validated with the rest of the configuration; fall back to `info`
     // rather than fail if a caller built a LogConfig by hand.
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    Registry::default()
-        .with(filter)
-        .with(RedactingLayer::new(config.format, writer))
+    Registry::default().with(filter).with(RedactingLayer::new(config.format, writer))
 }
 
 /// Logs a panic as one redacted event instead of the default hook's free text on stderr.
@@ -115,10 +111,7 @@ where
 /// logged only when `include_message` is set (development).
 pub fn install_panic_hook(include_message: bool) {
     std::panic::set_hook(Box::new(move |info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         if include_message {
             let message = info
                 .payload()
@@ -165,11 +158,7 @@ impl FieldCollector<'_> {
             };
             return;
         }
-        let value = if is_sensitive_field(name) {
-            Value::String(REDACTED.to_owned())
-        } else {
-            value
-        };
+        let value = if is_sensitive_field(name) { Value::String(REDACTED.to_owned()) } else { value };
         self.fields.insert(name.to_owned(), value);
     }
 }
@@ -211,10 +200,7 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Map::new();
-        attrs.record(&mut FieldCollector {
-            fields: &mut fields,
-            message: None,
-        });
+        attrs.record(&mut FieldCollector { fields: &mut fields, message: None });
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(SpanFields(fields));
         }
@@ -224,10 +210,7 @@ where
         if let Some(span) = ctx.span(id) {
             let mut extensions = span.extensions_mut();
             if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
-                values.record(&mut FieldCollector {
-                    fields,
-                    message: None,
-                });
+                values.record(&mut FieldCollector { fields, message: None });
             }
         }
     }
@@ -244,10 +227,7 @@ where
             }
         }
         let mut message = String::new();
-        event.record(&mut FieldCollector {
-            fields: &mut fields,
-            message: Some(&mut message),
-        });
+        event.record(&mut FieldCollector { fields: &mut fields, message: Some(&mut message) });
 
         let meta = event.metadata();
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -287,11 +267,7 @@ where
 /// A message is shown as written unless it holds control characters (which could start
 /// a forged line).
 fn escape_message(message: &str) -> String {
-    if message.chars().any(char::is_control) {
-        format!("{message:?}")
-    } else {
-        message.to_owned()
-    }
+    if message.chars().any(char::is_control) { format!("{message:?}") } else { message.to_owned() }
 }
 
 /// Text lines keep to one physical line: control characters are escaped, and values
@@ -331,15 +307,7 @@ mod tests {
         ] {
             assert!(is_sensitive_field(name), "{name} should be masked");
         }
-        for name in [
-            "route",
-            "status",
-            "method",
-            "latency_ms",
-            "request_id",
-            "organization_id",
-            "count",
-        ] {
+        for name in ["route", "status", "method", "latency_ms", "request_id", "organization_id", "count"] {
             assert!(!is_sensitive_field(name), "{name} should be kept");
         }
     }

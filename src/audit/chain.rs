@@ -79,10 +79,9 @@ fn canonical(event: &EventRow) -> Vec<u8> {
         serde_json::Value::String(event.id.to_string()),
         serde_json::Value::String(event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
     ];
-    values.extend(event.fields.iter().map(|f| {
-        f.clone()
-            .map_or(serde_json::Value::Null, serde_json::Value::String)
-    }));
+    values.extend(
+        event.fields.iter().map(|f| f.clone().map_or(serde_json::Value::Null, serde_json::Value::String)),
+    );
     serde_json::to_vec(&values).expect("a JSON array of strings serializes")
 }
 
@@ -143,11 +142,7 @@ async fn fetch_unsealed(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| EventRow {
-            id: row.id,
-            occurred_at: row.occurred_at,
-            fields: event_fields!(row),
-        })
+        .map(|row| EventRow { id: row.id, occurred_at: row.occurred_at, fields: event_fields!(row) })
         .collect())
 }
 
@@ -223,9 +218,7 @@ pub async fn chains(pool: &PgPool) -> Result<Vec<Chain>, sqlx::Error> {
         .fetch_all(&mut *tx)
         .await?;
     tx.rollback().await?;
-    Ok(std::iter::once(Chain::Platform)
-        .chain(ids.into_iter().map(Chain::Organization))
-        .collect())
+    Ok(std::iter::once(Chain::Platform).chain(ids.into_iter().map(Chain::Organization)).collect())
 }
 
 /// Seals every chain; returns the number of events sealed.
@@ -268,31 +261,17 @@ pub async fn verify(pool: &PgPool, chain: Chain) -> Result<ChainReport, sqlx::Er
     .fetch_all(&mut *tx)
     .await?;
 
-    let mut report = ChainReport {
-        chain,
-        sealed: rows.len() as i64,
-        pending: 0,
-        problem: None,
-    };
+    let mut report = ChainReport { chain, sealed: rows.len() as i64, pending: 0, problem: None };
     let mut prev = GENESIS.to_vec();
     let mut frontier = DateTime::<Utc>::UNIX_EPOCH;
     for (index, row) in rows.into_iter().enumerate() {
         let expected_seq = index as i64 + 1;
         let problem = if row.seq != expected_seq {
-            Some(format!(
-                "seal {expected_seq} is missing (found seal {} in its place)",
-                row.seq
-            ))
+            Some(format!("seal {expected_seq} is missing (found seal {} in its place)", row.seq))
         } else if row.prev_hash != prev {
-            Some(format!(
-                "seal {} does not continue the chain (previous hash differs)",
-                row.seq
-            ))
+            Some(format!("seal {} does not continue the chain (previous hash differs)", row.seq))
         } else if row.id.is_none() {
-            Some(format!(
-                "seal {}: event {} is missing (deleted?)",
-                row.seq, row.seal_event_id
-            ))
+            Some(format!("seal {}: event {} is missing (deleted?)", row.seq, row.seal_event_id))
         } else {
             let event = EventRow {
                 id: row.id.unwrap_or_default(),

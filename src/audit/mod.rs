@@ -34,6 +34,14 @@ pub enum Action {
     MfaEnrolled,
     MfaRemoved,
     PasswordChanged,
+    PasswordResetRequested,
+    RecoveryCodesGenerated,
+    SessionsEnded,
+    EmailChanged,
+    InvitationSent,
+    InvitationAccepted,
+    ConsentAccepted,
+    ContextEntered,
     /// The authorization policy refused; see `details.reason`.
     AuthzDenied,
     BreakGlassStarted,
@@ -57,6 +65,14 @@ impl Action {
             Self::MfaEnrolled => "mfa_enrolled",
             Self::MfaRemoved => "mfa_removed",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::RecoveryCodesGenerated => "recovery_codes_generated",
+            Self::SessionsEnded => "sessions_ended",
+            Self::EmailChanged => "email_changed",
+            Self::InvitationSent => "invitation_sent",
+            Self::InvitationAccepted => "invitation_accepted",
+            Self::ConsentAccepted => "consent_accepted",
+            Self::ContextEntered => "context_entered",
             Self::AuthzDenied => "authz_denied",
             Self::BreakGlassStarted => "break_glass_started",
             Self::ImpersonationStarted => "impersonation_started",
@@ -172,11 +188,7 @@ pub async fn record_platform(
     context: &SystemContext,
     event: &AuditEvent,
 ) -> Result<AuditEventId, sqlx::Error> {
-    let actor_kind = if context.user_id.is_some() {
-        ActorKind::User
-    } else {
-        ActorKind::System
-    };
+    let actor_kind = if context.user_id.is_some() { ActorKind::User } else { ActorKind::System };
     insert(
         conn,
         None,

@@ -9,6 +9,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use crate::auth::password_policy::normalize;
+
 /// Memory in KiB, passes, lanes: OWASP's recommended minimum for Argon2id.
 pub const MEMORY_KIB: u32 = 19_456;
 pub const PASSES: u32 = 2;
@@ -22,18 +24,40 @@ fn argon2() -> Argon2<'static> {
     )
 }
 
-/// Hashes on the calling thread. Use [`PasswordHasher`] from async code.
+/// Hashes on the calling thread (after NFKC normalization). Use [`PasswordHasher`] from
+/// async code.
 pub fn hash_blocking(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(normalize(password).as_bytes(), &salt)
         .expect("hashing with valid parameters succeeds")
         .to_string()
 }
 
-/// Whether `password` matches the PHC string `hash` (any Argon2 parameters).
+/// Whether `password` matches the PHC string `hash` (whatever Argon2 parameters it was
+/// made with; they are read from the string).
 pub fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default().verify_password(normalize(password).as_bytes(), &parsed).is_ok()
+    })
+}
+
+/// Whether `hash` was made with weaker parameters (or another algorithm) than today's,
+/// so it should be replaced after the next successful sign-in.
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else { return true };
+    let Ok(params) = Params::try_from(&parsed) else { return true };
+    parsed.algorithm.as_str() != "argon2id"
+        || params.m_cost() < MEMORY_KIB
+        || params.t_cost() < PASSES
+        || params.p_cost() < LANES
+}
+
+/// A hash of nothing anyone knows, verified against when the e-mail is unknown, so that
+/// a sign-in for a non-existent account takes as long as one for a real account.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_blocking(&crate::auth::session::new_csrf_token()))
 }
 
 /// Hashes and verifies on the blocking pool, at most `permits` at a time.
@@ -45,31 +69,17 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// One permit per core: hashing is CPU-bound.
     pub fn new(permits: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
-        }
+        Self { permits: Arc::new(Semaphore::new(permits.max(1))) }
     }
 
     pub async fn hash(&self, password: String) -> String {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .expect("hashing does not panic")
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || hash_blocking(&password)).await.expect("hashing does not panic")
     }
 
     pub async fn verify(&self, password: String, hash: String) -> bool {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
-            .await
-            .unwrap_or(false)
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await.unwrap_or(false)
     }
 }
 
@@ -86,5 +96,18 @@ mod tests {
         assert!(verify_blocking("correct horse battery staple", &a));
         assert!(!verify_blocking("correct horse battery stapler", &a));
         assert!(!verify_blocking("anything", "not a hash"));
+        assert!(!needs_rehash(&a));
+    }
+
+    #[test]
+    fn weaker_hashes_are_flagged_for_an_upgrade_and_still_verify() {
+        let weak =
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8_192, 1, 1, None).expect("params"))
+                .hash_password(b"old but fine", &SaltString::generate(&mut OsRng))
+                .expect("hash")
+                .to_string();
+        assert!(verify_blocking("old but fine", &weak));
+        assert!(needs_rehash(&weak));
+        assert!(needs_rehash("$2b$12$abcdefghijklmnopqrstuv"), "anything not argon2id");
     }
 }

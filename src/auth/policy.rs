@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::db::ids::PatientId;
 
 /// Staff roles within one organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StaffRole {
     /// MD, DO, NP, PA.
     Provider,
@@ -54,13 +55,19 @@ impl StaffRole {
         })
     }
 
-    pub const ALL: [Self; 5] = [
-        Self::Provider,
-        Self::ClinicalStaff,
-        Self::AdminStaff,
-        Self::CallCenterAgent,
-        Self::OrgAdmin,
-    ];
+    /// How the role is named to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Provider => "Provider",
+            Self::ClinicalStaff => "Clinical staff",
+            Self::AdminStaff => "Front desk",
+            Self::CallCenterAgent => "Call center",
+            Self::OrgAdmin => "Clinic administrator",
+        }
+    }
+
+    pub const ALL: [Self; 5] =
+        [Self::Provider, Self::ClinicalStaff, Self::AdminStaff, Self::CallCenterAgent, Self::OrgAdmin];
 }
 
 /// What a proxy may do for the patient they act for.
@@ -95,6 +102,38 @@ pub enum Principal {
     Auditor,
     /// An API token: nothing until token scopes exist.
     Service,
+}
+
+/// Platform roles: not members of any clinic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformRole {
+    SuperAdmin,
+    Auditor,
+}
+
+impl PlatformRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SuperAdmin => "super_admin",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "super_admin" => Some(Self::SuperAdmin),
+            "auditor" => Some(Self::Auditor),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SuperAdmin => "Platform support",
+            Self::Auditor => "Compliance auditor",
+        }
+    }
 }
 
 /// Whether clinicians see every chart or only those of patients whose care team they
@@ -197,10 +236,9 @@ use Permission as P;
 /// The permissions a staff role has at all (function level).
 fn staff_has(role: StaffRole, permission: Permission) -> bool {
     match role {
-        StaffRole::Provider => !matches!(
-            permission,
-            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
-        ),
+        StaffRole::Provider => {
+            !matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog)
+        }
         StaffRole::ClinicalStaff => !matches!(
             permission,
             P::ManageMembers
@@ -231,10 +269,9 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
         StaffRole::CallCenterAgent => {
             matches!(permission, P::ScreenPop | P::ViewSchedule | P::ManageSchedule)
         }
-        StaffRole::OrgAdmin => matches!(
-            permission,
-            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
-        ),
+        StaffRole::OrgAdmin => {
+            matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog)
+        }
     }
 }
 
@@ -252,12 +289,7 @@ pub fn grants(principal: Principal, permission: Permission) -> bool {
         Principal::Patient { .. } => patient_has(permission),
         Principal::Proxy { .. } => proxy_scope(
             permission,
-            ProxyScopes {
-                clinical: true,
-                billing: true,
-                scheduling: true,
-                messaging: true,
-            },
+            ProxyScopes { clinical: true, billing: true, scheduling: true, messaging: true },
         )
         .unwrap_or(false),
         Principal::SuperAdmin { .. } => {
@@ -345,11 +377,7 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
                 _ => Deny(Denial::Hidden),
             }
         }
-        Principal::Proxy {
-            patient_id,
-            scopes,
-            expires_at,
-        } => {
+        Principal::Proxy { patient_id, scopes, expires_at } => {
             let Some(scope) = proxy_scope(permission, scopes) else {
                 return Deny(Denial::NotPermitted);
             };
@@ -422,27 +450,15 @@ mod tests {
     }
 
     fn ctx(principal: Principal) -> PolicyContext {
-        PolicyContext {
-            principal,
-            chart_access: ChartAccess::AllStaff,
-            now: now(),
-        }
+        PolicyContext { principal, chart_access: ChartAccess::AllStaff, now: now() }
     }
 
     fn patient(id: PatientId) -> Target {
-        Target::Patient(PatientFacts {
-            patient_id: id,
-            on_care_team: false,
-            sensitive: false,
-        })
+        Target::Patient(PatientFacts { patient_id: id, on_care_team: false, sensitive: false })
     }
 
     fn sensitive(id: PatientId, on_care_team: bool) -> Target {
-        Target::Patient(PatientFacts {
-            patient_id: id,
-            on_care_team,
-            sensitive: true,
-        })
+        Target::Patient(PatientFacts { patient_id: id, on_care_team, sensitive: true })
     }
 
     #[test]
@@ -450,14 +466,8 @@ mod tests {
         let desk = ctx(Principal::Staff(StaffRole::AdminStaff));
         let p = PatientId::new();
         assert!(may(&desk, P::ViewNoteList, patient(p)).is_allowed());
-        assert_eq!(
-            may(&desk, P::ReadNoteBody, patient(p)),
-            Decision::Deny(Denial::NotPermitted)
-        );
-        assert_eq!(
-            may(&desk, P::WriteNote, patient(p)),
-            Decision::Deny(Denial::NotPermitted)
-        );
+        assert_eq!(may(&desk, P::ReadNoteBody, patient(p)), Decision::Deny(Denial::NotPermitted));
+        assert_eq!(may(&desk, P::WriteNote, patient(p)), Decision::Deny(Denial::NotPermitted));
         assert!(may(&desk, P::EditDemographics, patient(p)).is_allowed());
         assert!(may(&desk, P::ViewBilling, patient(p)).is_allowed());
     }
@@ -466,10 +476,7 @@ mod tests {
     fn an_org_admin_has_no_patient_data_and_no_one_else_administers() {
         let admin = ctx(Principal::Staff(StaffRole::OrgAdmin));
         for permission in ALL_PERMISSIONS {
-            let admin_only = matches!(
-                permission,
-                P::ManageMembers | P::ManageOrganization | P::ViewAuditLog
-            );
+            let admin_only = matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog);
             assert_eq!(
                 may(&admin, permission, Target::Organization).is_allowed(),
                 admin_only,
@@ -505,20 +512,11 @@ mod tests {
         let p = PatientId::new();
         let provider = ctx(Principal::Staff(StaffRole::Provider));
         assert!(may(&provider, P::ReadNoteBody, sensitive(p, true)).is_allowed());
-        assert_eq!(
-            may(&provider, P::ReadNoteBody, sensitive(p, false)),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert_eq!(may(&provider, P::ReadNoteBody, sensitive(p, false)), Decision::Deny(Denial::Hidden));
         let nurse = ctx(Principal::Staff(StaffRole::ClinicalStaff));
-        assert_eq!(
-            may(&nurse, P::ReadNoteBody, sensitive(p, true)),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert_eq!(may(&nurse, P::ReadNoteBody, sensitive(p, true)), Decision::Deny(Denial::Hidden));
         let desk = ctx(Principal::Staff(StaffRole::AdminStaff));
-        assert_eq!(
-            may(&desk, P::ViewNoteList, sensitive(p, true)),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert_eq!(may(&desk, P::ViewNoteList, sensitive(p, true)), Decision::Deny(Denial::Hidden));
     }
 
     #[test]
@@ -526,15 +524,8 @@ mod tests {
         let p = PatientId::new();
         let mut provider = ctx(Principal::Staff(StaffRole::Provider));
         provider.chart_access = ChartAccess::CareTeamOnly;
-        assert_eq!(
-            may(&provider, P::ReadNoteBody, patient(p)),
-            Decision::Deny(Denial::Hidden)
-        );
-        let on_team = Target::Patient(PatientFacts {
-            patient_id: p,
-            on_care_team: true,
-            sensitive: false,
-        });
+        assert_eq!(may(&provider, P::ReadNoteBody, patient(p)), Decision::Deny(Denial::Hidden));
+        let on_team = Target::Patient(PatientFacts { patient_id: p, on_care_team: true, sensitive: false });
         assert!(may(&provider, P::ReadNoteBody, on_team).is_allowed());
         // Demographics stay available (registration, scheduling need them).
         assert!(may(&provider, P::ViewDemographics, patient(p)).is_allowed());
@@ -560,41 +551,15 @@ mod tests {
         let child = PatientId::new();
         for scopes in [
             ProxyScopes::default(),
-            ProxyScopes {
-                clinical: true,
-                ..Default::default()
-            },
-            ProxyScopes {
-                billing: true,
-                ..Default::default()
-            },
-            ProxyScopes {
-                scheduling: true,
-                messaging: true,
-                ..Default::default()
-            },
+            ProxyScopes { clinical: true, ..Default::default() },
+            ProxyScopes { billing: true, ..Default::default() },
+            ProxyScopes { scheduling: true, messaging: true, ..Default::default() },
         ] {
-            let proxy = ctx(Principal::Proxy {
-                patient_id: child,
-                scopes,
-                expires_at: None,
-            });
-            assert_eq!(
-                may(&proxy, P::ReadNoteBody, patient(child)).is_allowed(),
-                scopes.clinical
-            );
-            assert_eq!(
-                may(&proxy, P::ViewBilling, patient(child)).is_allowed(),
-                scopes.billing
-            );
-            assert_eq!(
-                may(&proxy, P::ManageSchedule, patient(child)).is_allowed(),
-                scopes.scheduling
-            );
-            assert_eq!(
-                may(&proxy, P::MessagePatient, patient(child)).is_allowed(),
-                scopes.messaging
-            );
+            let proxy = ctx(Principal::Proxy { patient_id: child, scopes, expires_at: None });
+            assert_eq!(may(&proxy, P::ReadNoteBody, patient(child)).is_allowed(), scopes.clinical);
+            assert_eq!(may(&proxy, P::ViewBilling, patient(child)).is_allowed(), scopes.billing);
+            assert_eq!(may(&proxy, P::ManageSchedule, patient(child)).is_allowed(), scopes.scheduling);
+            assert_eq!(may(&proxy, P::MessagePatient, patient(child)).is_allowed(), scopes.messaging);
             assert!(may(&proxy, P::ViewDemographics, patient(child)).is_allowed());
             // Another family's child, whatever the scopes.
             assert_eq!(
@@ -602,34 +567,19 @@ mod tests {
                 Decision::Deny(Denial::Hidden)
             );
             // Sensitive categories never reach a proxy.
-            assert_eq!(
-                may(&proxy, P::ReadNoteBody, sensitive(child, true)),
-                Decision::Deny(Denial::Hidden)
-            );
+            assert_eq!(may(&proxy, P::ReadNoteBody, sensitive(child, true)), Decision::Deny(Denial::Hidden));
         }
     }
 
     #[test]
     fn an_expired_proxy_grant_is_refused_at_once() {
         let child = PatientId::new();
-        let all = ProxyScopes {
-            clinical: true,
-            billing: true,
-            scheduling: true,
-            messaging: true,
-        };
-        let mut proxy = ctx(Principal::Proxy {
-            patient_id: child,
-            scopes: all,
-            expires_at: Some(now()),
-        });
+        let all = ProxyScopes { clinical: true, billing: true, scheduling: true, messaging: true };
+        let mut proxy = ctx(Principal::Proxy { patient_id: child, scopes: all, expires_at: Some(now()) });
         proxy.now = now() - TimeDelta::seconds(1);
         assert!(may(&proxy, P::ViewDemographics, patient(child)).is_allowed());
         proxy.now = now();
-        assert_eq!(
-            may(&proxy, P::ViewDemographics, patient(child)),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert_eq!(may(&proxy, P::ViewDemographics, patient(child)), Decision::Deny(Denial::Hidden));
     }
 
     #[test]
@@ -637,69 +587,37 @@ mod tests {
         let p = PatientId::new();
         let no_grant = ctx(Principal::SuperAdmin { break_glass: None });
         for permission in ALL_PERMISSIONS {
-            assert!(
-                !may(&no_grant, permission, patient(p)).is_allowed(),
-                "{permission:?}"
-            );
+            assert!(!may(&no_grant, permission, patient(p)).is_allowed(), "{permission:?}");
         }
         let until = now() + TimeDelta::minutes(60);
-        let granted = ctx(Principal::SuperAdmin {
-            break_glass: Some((p, until)),
-        });
+        let granted = ctx(Principal::SuperAdmin { break_glass: Some((p, until)) });
         assert!(may(&granted, P::ReadNoteBody, patient(p)).is_allowed());
-        assert!(
-            !may(&granted, P::EditDemographics, patient(p)).is_allowed(),
-            "read only"
-        );
-        assert_eq!(
-            may(&granted, P::ReadNoteBody, patient(PatientId::new())),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert!(!may(&granted, P::EditDemographics, patient(p)).is_allowed(), "read only");
+        assert_eq!(may(&granted, P::ReadNoteBody, patient(PatientId::new())), Decision::Deny(Denial::Hidden));
         let mut expired = granted;
         expired.now = until;
-        assert_eq!(
-            may(&expired, P::ReadNoteBody, patient(p)),
-            Decision::Deny(Denial::Hidden)
-        );
+        assert_eq!(may(&expired, P::ReadNoteBody, patient(p)), Decision::Deny(Denial::Hidden));
     }
 
     #[test]
     fn the_function_level_check_agrees_with_the_decision() {
         let p = PatientId::new();
-        let everything = ProxyScopes {
-            clinical: true,
-            billing: true,
-            scheduling: true,
-            messaging: true,
-        };
+        let everything = ProxyScopes { clinical: true, billing: true, scheduling: true, messaging: true };
         let principals = StaffRole::ALL.map(Principal::Staff).into_iter().chain([
             Principal::Patient { patient_id: p },
-            Principal::Proxy {
-                patient_id: p,
-                scopes: everything,
-                expires_at: None,
-            },
-            Principal::SuperAdmin {
-                break_glass: Some((p, now() + TimeDelta::minutes(5))),
-            },
+            Principal::Proxy { patient_id: p, scopes: everything, expires_at: None },
+            Principal::SuperAdmin { break_glass: Some((p, now() + TimeDelta::minutes(5))) },
             Principal::Auditor,
             Principal::Service,
         ]);
         for principal in principals {
             for permission in ALL_PERMISSIONS {
                 let c = ctx(principal);
-                let on_team = Target::Patient(PatientFacts {
-                    patient_id: p,
-                    on_care_team: true,
-                    sensitive: false,
-                });
+                let on_team =
+                    Target::Patient(PatientFacts { patient_id: p, on_care_team: true, sensitive: false });
                 let ever = may(&c, permission, on_team).is_allowed()
                     || may(&c, permission, Target::Organization).is_allowed();
-                assert_eq!(
-                    grants(principal, permission),
-                    ever,
-                    "{principal:?} {permission:?}"
-                );
+                assert_eq!(grants(principal, permission), ever, "{principal:?} {permission:?}");
             }
         }
     }

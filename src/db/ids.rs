@@ -149,11 +149,7 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 26);
         assert_eq!(text.parse::<PatientId>(), Ok(id));
-        assert_eq!(
-            text.to_lowercase().parse::<PatientId>(),
-            Ok(id),
-            "lower case is accepted"
-        );
+        assert_eq!(text.to_lowercase().parse::<PatientId>(), Ok(id), "lower case is accepted");
         assert_eq!(PatientId::from_uuid(id.as_uuid()), id);
     }
 

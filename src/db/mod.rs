@@ -40,10 +40,7 @@ pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// A small pool as the owner role, for migrations and seeding only.
 pub async fn owner_pool(url: &Secret<String>) -> anyhow::Result<PgPool> {
     let options = connect_options(url)?.application_name("lockdev-migrate");
-    Ok(PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?)
+    Ok(PgPoolOptions::new().max_connections(2).connect_with(options).await?)
 }
 
 fn connect_options(url: &Secret<String>) -> anyhow::Result<PgConnectOptions> {
@@ -86,12 +83,7 @@ pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Er
     let rows = sqlx::query!("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
         .fetch_all(pool)
         .await?;
-    let mut status = MigrationStatus {
-        applied: 0,
-        pending: vec![],
-        mismatched: vec![],
-        unknown: vec![],
-    };
+    let mut status = MigrationStatus { applied: 0, pending: vec![], mismatched: vec![], unknown: vec![] };
     for migration in MIGRATOR.iter() {
         match rows.iter().find(|r| r.version == migration.version) {
             None => status.pending.push(migration.version),
@@ -101,11 +93,8 @@ pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Er
             Some(_) => status.applied += 1,
         }
     }
-    status.unknown = rows
-        .iter()
-        .filter(|r| !MIGRATOR.iter().any(|m| m.version == r.version))
-        .map(|r| r.version)
-        .collect();
+    status.unknown =
+        rows.iter().filter(|r| !MIGRATOR.iter().any(|m| m.version == r.version)).map(|r| r.version).collect();
     Ok(status)
 }
 

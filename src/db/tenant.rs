@@ -132,8 +132,7 @@ pub async fn begin_system(
     pool: &PgPool,
     context: &SystemContext,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(begin_statement(None, context.user_id, None, false))
-        .await
+    pool.begin_with(begin_statement(None, context.user_id, None, false)).await
 }
 
 #[cfg(test)]

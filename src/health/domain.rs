@@ -52,12 +52,7 @@ impl HealthReport {
         };
         let role = db::runtime_role_check(pool).await;
 
-        let database = Check {
-            name: "database",
-            label: "Database",
-            ok: true,
-            detail: "reachable".into(),
-        };
+        let database = Check { name: "database", label: "Database", ok: true, detail: "reachable".into() };
         let migrations = Check {
             name: "migrations",
             label: "Database schema",
@@ -92,9 +87,7 @@ impl HealthReport {
                 detail: describe_unreachable(&error).into(),
             },
         };
-        Self {
-            checks: vec![database, migrations, runtime_role],
-        }
+        Self { checks: vec![database, migrations, runtime_role] }
     }
 
     fn database_down(detail: impl Into<String>) -> Self {
@@ -107,12 +100,7 @@ impl HealthReport {
         };
         Self {
             checks: vec![
-                Check {
-                    name: "database",
-                    label: "Database",
-                    ok: false,
-                    detail,
-                },
+                Check { name: "database", label: "Database", ok: false, detail },
                 skipped("migrations", "Database schema"),
                 skipped("runtime_role", "Database access role"),
             ],

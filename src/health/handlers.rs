@@ -17,11 +17,7 @@ pub async fn live() -> impl IntoResponse {
 /// Readiness: 200 when every check passes, else 503 naming what fails.
 pub async fn deep(State(state): State<AppState>) -> Response {
     let report = HealthReport::gather(&state.db).await;
-    let status = if report.ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if report.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": if report.ok() { "ok" } else { "fail" },
         "failing": report.failing(),

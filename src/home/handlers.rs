@@ -1,6 +1,117 @@
-use super::views::HomePage;
-use crate::web::Page;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::views::{Card, HomePage, PersonaHome};
+use crate::audit::{Action, AuditEvent};
+use crate::auth::middleware::Authenticated;
+use crate::auth::policy::{PatientFacts, Permission, Principal, StaffRole, Target};
+use crate::auth::session::{self, ContextClaim};
+use crate::web::{AppResult, Page, TenantTx};
 
 pub async fn index() -> Page<HomePage> {
     Page(HomePage)
+}
+
+/// Each persona's home.
+pub async fn home(auth: Authenticated) -> Response {
+    let to = match auth.context {
+        None => "/contexts",
+        Some(ContextClaim::Staff { role: StaffRole::OrgAdmin, .. }) => "/members",
+        Some(ContextClaim::Staff { .. }) => "/workspace",
+        Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }) => "/portal",
+        Some(ContextClaim::Platform { role: crate::auth::policy::PlatformRole::SuperAdmin }) => "/platform",
+        Some(ContextClaim::Platform { .. }) => "/compliance",
+    };
+    Redirect::to(to).into_response()
+}
+
+async fn context_label(session: &Session) -> AppResult<String> {
+    Ok(session::load(session).await?.user.and_then(|u| u.context_label).unwrap_or_default())
+}
+
+fn card(title: &str, text: &str, link: Option<(&str, &str)>) -> Card {
+    Card { title: title.into(), text: text.into(), link: link.map(|(l, h)| (l.into(), h.into())) }
+}
+
+pub async fn workspace(session: Session) -> AppResult<Page<PersonaHome>> {
+    Ok(Page(PersonaHome {
+        heading: "Workspace".into(),
+        context: context_label(&session).await?,
+        cards: vec![
+            card(
+                "Your account",
+                "Passkeys, authenticator app, recovery codes and where you are signed in.",
+                Some(("Account security", "/account")),
+            ),
+            card(
+                "Other roles",
+                "If you work at another clinic or in another role, switch here.",
+                Some(("Switch context", "/contexts")),
+            ),
+        ],
+    }))
+}
+
+/// The patient portal's home: whose record this is (read, so audited).
+pub async fn portal(session: Session, tx: TenantTx) -> AppResult<Page<PersonaHome>> {
+    let patient = match tx.context().principal {
+        Principal::Patient { patient_id } | Principal::Proxy { patient_id, .. } => patient_id,
+        _ => return Err(crate::web::AppError::Forbidden),
+    };
+    let facts = PatientFacts { patient_id: patient, on_care_team: false, sensitive: false };
+    tx.authorize(Permission::ViewDemographics, Target::Patient(facts), "patient").await?;
+    let name = {
+        let mut db = tx.conn().await?;
+        sqlx::query!("SELECT given_name, family_name FROM patients WHERE id = $1", patient.as_uuid())
+            .fetch_optional(&mut *db)
+            .await?
+    };
+    let Some(name) = name else { return Err(tx.not_found("patient", patient.as_uuid()).await) };
+    tx.audit(&AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("portal.home"))
+        .await?;
+    let acting_for = matches!(tx.context().principal, Principal::Proxy { .. });
+    Ok(Page(PersonaHome {
+        heading: if acting_for {
+            format!("Caring for {} {}", name.given_name, name.family_name)
+        } else {
+            format!("Welcome, {}", name.given_name)
+        },
+        context: context_label(&session).await?,
+        cards: vec![
+            card(
+                "Your account",
+                "Sign-in, passkeys and where you are signed in.",
+                Some(("Account security", "/account")),
+            ),
+            card(
+                "Someone else's care",
+                "If you also look after a family member, switch to them here.",
+                Some(("Switch", "/contexts")),
+            ),
+        ],
+    }))
+}
+
+pub async fn platform(session: Session) -> AppResult<Page<PersonaHome>> {
+    Ok(Page(PersonaHome {
+        heading: "Platform".into(),
+        context: context_label(&session).await?,
+        cards: vec![card(
+            "Patient data",
+            "Platform support sees no patient data. Emergency access is granted per patient, with a reason, and is audited.",
+            None,
+        )],
+    }))
+}
+
+pub async fn compliance(session: Session) -> AppResult<Page<PersonaHome>> {
+    Ok(Page(PersonaHome {
+        heading: "Compliance".into(),
+        context: context_label(&session).await?,
+        cards: vec![card(
+            "Audit log integrity",
+            "Every clinic's audit log is sealed into a hash chain; `lockdev audit verify` recomputes it.",
+            None,
+        )],
+    }))
 }

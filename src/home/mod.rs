@@ -1,10 +1,17 @@
-//! The start page.
+//! The start page, and each persona's home: `/home` sends a signed-in person to theirs.
 
 mod handlers;
 mod views;
 
+use crate::auth::policy::{Permission, PlatformRole};
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    Routes::new().get("/", Access::Public, Phi::None, handlers::index)
+    Routes::new()
+        .get("/", Access::Public, Phi::None, handlers::index)
+        .get("/home", Access::SignedIn, Phi::None, handlers::home)
+        .get("/workspace", Access::Tenant(Permission::ViewSchedule), Phi::None, handlers::workspace)
+        .get("/portal", Access::Tenant(Permission::ViewDemographics), Phi::Reads, handlers::portal)
+        .get("/platform", Access::Platform(PlatformRole::SuperAdmin), Phi::None, handlers::platform)
+        .get("/compliance", Access::Platform(PlatformRole::Auditor), Phi::None, handlers::compliance)
 }

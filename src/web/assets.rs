@@ -51,17 +51,11 @@ pub fn routes() -> Routes {
 
 async fn serve(Path(path): Path<String>) -> Result<Response, AppError> {
     let wanted = format!("/static/{path}");
-    let asset = ASSETS
-        .iter()
-        .find(|a| a.url == wanted)
-        .ok_or(AppError::NotFound)?;
+    let asset = ASSETS.iter().find(|a| a.url == wanted).ok_or(AppError::NotFound)?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         ],
         asset.bytes,
     )

@@ -84,14 +84,8 @@ mod tests {
     #[test]
     fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
-        assert_eq!(
-            resolve(ip("203.0.113.9"), &headers("1.2.3.4"), &proxies),
-            ip("203.0.113.9")
-        );
-        assert_eq!(
-            resolve(ip("203.0.113.9"), &headers("1.2.3.4"), &[]),
-            ip("203.0.113.9")
-        );
+        assert_eq!(resolve(ip("203.0.113.9"), &headers("1.2.3.4"), &proxies), ip("203.0.113.9"));
+        assert_eq!(resolve(ip("203.0.113.9"), &headers("1.2.3.4"), &[]), ip("203.0.113.9"));
     }
 
     #[test]
@@ -105,13 +99,7 @@ mod tests {
     #[test]
     fn garbage_stops_the_walk_at_the_last_trusted_hop() {
         let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
-        assert_eq!(
-            resolve(ip("10.0.0.5"), &headers("not-an-ip, 10.2.2.2"), &proxies),
-            ip("10.2.2.2")
-        );
-        assert_eq!(
-            resolve(ip("10.0.0.5"), &HeaderMap::new(), &proxies),
-            ip("10.0.0.5")
-        );
+        assert_eq!(resolve(ip("10.0.0.5"), &headers("not-an-ip, 10.2.2.2"), &proxies), ip("10.2.2.2"));
+        assert_eq!(resolve(ip("10.0.0.5"), &HeaderMap::new(), &proxies), ip("10.0.0.5"));
     }
 }

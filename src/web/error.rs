@@ -20,9 +20,7 @@ pub struct ErrorInfo {
 
 impl ErrorInfo {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
+        Self { message: message.into() }
     }
 }
 
@@ -63,6 +61,10 @@ pub enum AppError {
     /// Any other database failure: a bug or a broken invariant (500).
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The context the session claims no longer holds (membership ended, proxy grant
+    /// revoked or expired): choose another (403).
+    #[error("context ended")]
+    ContextEnded,
     /// The server is wired wrongly (a bug, logged where it is found) (500).
     #[error("internal error")]
     Internal,
@@ -88,7 +90,7 @@ impl AppError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::ContextEnded => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +100,10 @@ impl AppError {
     fn public_message(&self) -> Option<String> {
         match self {
             Self::BadRequest(message) => Some(message.clone()),
+            Self::ContextEnded => Some(
+                "Your access in this context has ended. Choose another context, or ask the clinic if you think this is a mistake."
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -131,7 +137,12 @@ impl AppError {
             Self::Render(source) => {
                 tracing::error!(error.kind = "render", error.detail = %source, "request failed");
             }
-            Self::Unauthorized | Self::NotFound | Self::Forbidden | Self::BadRequest(_) | Self::Internal => {}
+            Self::Unauthorized
+            | Self::NotFound
+            | Self::Forbidden
+            | Self::ContextEnded
+            | Self::BadRequest(_)
+            | Self::Internal => {}
         }
     }
 }

@@ -22,11 +22,7 @@ pub fn host_name(authority: &str) -> String {
     let authority = authority.trim().to_ascii_lowercase();
     if authority.starts_with('[') {
         // [v6]:port -> [v6]
-        return authority
-            .split_inclusive(']')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        return authority.split_inclusive(']').next().unwrap_or_default().to_owned();
     }
     authority.split(':').next().unwrap_or_default().to_owned()
 }

@@ -46,9 +46,7 @@ pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
                     .on_response(log_response)
                     .on_failure(()),
             )
-            .layer(from_fn(move |req, next| {
-                security_headers::layer(production, req, next)
-            }))
+            .layer(from_fn(move |req, next| security_headers::layer(production, req, next)))
             .layer(CompressionLayer::new())
             .layer(from_fn(render::layer))
             .layer(TimeoutLayer::with_status_code(
@@ -65,10 +63,7 @@ pub fn apply(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
 fn request_span(req: &Request<Body>) -> Span {
     let request_id = req.extensions().get::<RequestId>().map_or("", RequestId::as_str);
     // The route template (`/patients/{id}`), never the concrete path or query.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("<unmatched>", MatchedPath::as_str);
+    let route = req.extensions().get::<MatchedPath>().map_or("<unmatched>", MatchedPath::as_str);
     tracing::info_span!("request", request_id, method = %req.method(), route)
 }
 

@@ -22,13 +22,17 @@ use axum::extract::DefaultBodyLimit;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use crate::auth::crypto::DataKey;
+use crate::auth::passkeys::Passkeys;
+use crate::auth::password::PasswordHasher;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::integrations::mail::Mailer;
 
 pub use error::{AppError, AppResult};
 pub use render::Page;
 pub use routes::{Access, Phi, RouteSpec, Routes};
-pub use tenant_tx::{ActiveContext, TenantTx};
+pub use tenant_tx::{ActiveContext, RequestInfo, TenantTx};
 
 /// Everything a handler may need, cheap to clone (all shared behind `Arc`s or pools).
 #[derive(Clone)]
@@ -39,18 +43,48 @@ pub struct AppState {
     pub db: PgPool,
     pub clock: SharedClock,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    pub auth: Arc<AuthServices>,
+}
+
+/// What authentication needs, built once from the configuration.
+pub struct AuthServices {
+    /// Argon2id, at most one hash per core at a time.
+    pub passwords: PasswordHasher,
+    pub data_key: DataKey,
+    pub passkeys: Passkeys,
+    pub mailer: Arc<dyn Mailer>,
+    /// Per-address limits on the endpoints attackers hammer.
+    pub sign_in_limit: rate_limit::RateLimiter,
+    pub second_factor_limit: rate_limit::RateLimiter,
+    pub reset_limit: rate_limit::RateLimiter,
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool, clock: SharedClock) -> Self {
+    pub fn new(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<Self> {
         let rate_limiter = Arc::new(rate_limit::RateLimiter::new(config.http.rate_limit));
-        Self {
-            config: Arc::new(config),
-            db,
-            clock,
-            rate_limiter,
-        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        // Ten attempts at once, then one every five seconds, per client address.
+        let auth_limit =
+            || rate_limit::RateLimiter::new(Some(crate::config::RateLimit { per_second: 0.2, burst: 10 }));
+        let auth = AuthServices {
+            passwords: PasswordHasher::new(cores),
+            data_key: DataKey::new(config.auth.data_key.expose()),
+            passkeys: Passkeys::new(&config.http.public_url),
+            mailer: crate::integrations::mail::from_config(&config.mail, db.clone())?,
+            sign_in_limit: auth_limit(),
+            second_factor_limit: auth_limit(),
+            reset_limit: auth_limit(),
+        };
+        Ok(Self { config: Arc::new(config), db, clock, rate_limiter, auth: Arc::new(auth) })
     }
+}
+
+/// Reads a form body after the handler has authorized the request (so that a request for
+/// something the caller may not see gets 404 whatever its body holds).
+pub fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
+    serde_urlencoded::from_bytes(body).map_err(|_| {
+        AppError::BadRequest("The form could not be read. Nothing was saved; please try again.".into())
+    })
 }
 
 /// Every feature's declared routes. Tests merge extra declared routes into this (a
@@ -60,6 +94,13 @@ pub fn routes() -> Routes {
         .merge(crate::home::routes())
         .merge(crate::health::routes())
         .merge(assets::routes())
+        .merge(crate::signin::routes())
+        .merge(crate::account::routes())
+        .merge(crate::contexts::routes())
+        .merge(crate::dev_mailbox::routes())
+        .merge(crate::invitations::routes())
+        .merge(crate::members::routes())
+        .merge(crate::patient_access::routes())
 }
 
 /// The complete application: `routes` behind the full middleware stack.
@@ -67,13 +108,46 @@ pub fn app(state: AppState, routes: Routes) -> Router {
     let router = routes
         .into_router(&state)
         // Innermost: commits or rolls back the request's tenant transaction.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            tenant_tx::finish,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), tenant_tx::finish))
+        // Who is asking (one session read), timeouts, the CSRF token.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
+        // Cross-origin requests are refused before any session is touched.
+        .layer(origin_check(&state))
+        .layer(session_layer(&state))
         // Extractors enforce the same limit as the body-limit layer, not axum's own 2 MB.
         .layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes));
     middleware::apply(router, &state).with_state(state)
+}
+
+/// The session cookie: `__Host-` prefixed and `Secure` whenever the site is served over
+/// https (plain-http development on localhost drops both, or the browser would refuse the
+/// cookie), `HttpOnly`, `SameSite=Lax`, host-only, for the whole site. Its server-side
+/// expiry follows the idle and absolute timeouts.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-lockdev" } else { "lockdev_session" }
+}
+
+fn session_layer(
+    state: &AppState,
+) -> tower_sessions::SessionManagerLayer<crate::auth::session_store::PostgresSessionStore> {
+    let secure = state.config.auth.secure_cookies;
+    tower_sessions::SessionManagerLayer::new(crate::auth::session_store::PostgresSessionStore::new(
+        state.db.clone(),
+    ))
+    .with_name(session_cookie_name(secure))
+    .with_secure(secure)
+    .with_http_only(true)
+    .with_same_site(tower_sessions::cookie::SameSite::Lax)
+    .with_path("/")
+}
+
+/// Refuses state-changing requests from other origins (`Origin`, `Sec-Fetch-Site`)
+/// before the per-session CSRF token is even looked at.
+fn origin_check(state: &AppState) -> tower_http::csrf::CsrfLayer {
+    let origin = state.config.http.public_url.origin().ascii_serialization();
+    tower_http::csrf::CsrfLayer::new()
+        .add_trusted_origin(&origin)
+        .unwrap_or_else(|_| tower_http::csrf::CsrfLayer::new())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.

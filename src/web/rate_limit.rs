@@ -64,10 +64,7 @@ impl RateLimiter {
         if buckets.len() > PRUNE_ABOVE {
             buckets.retain(|_, b| refill(b) < capacity);
         }
-        let bucket = buckets.entry(key).or_insert(Bucket {
-            tokens: capacity,
-            updated: now,
-        });
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: capacity, updated: now });
         let tokens = refill(bucket);
         bucket.updated = now;
         if tokens >= 1.0 {
@@ -108,9 +105,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
                     if retry_after == 1 { "" } else { "s" }
                 ),
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
     }
@@ -128,10 +123,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_refused_then_refilled() {
-        let limiter = RateLimiter::new(Some(RateLimit {
-            per_second: 2.0,
-            burst: 3,
-        }));
+        let limiter = RateLimiter::new(Some(RateLimit { per_second: 2.0, burst: 3 }));
         let ip: IpAddr = "198.51.100.1".parse().expect("ip");
         for _ in 0..3 {
             assert_eq!(limiter.check(ip, at(0)), Ok(()));
@@ -145,20 +137,10 @@ mod tests {
 
     #[test]
     fn ipv6_neighbours_in_one_slash_64_share_a_bucket() {
-        let limiter = RateLimiter::new(Some(RateLimit {
-            per_second: 1.0,
-            burst: 1,
-        }));
+        let limiter = RateLimiter::new(Some(RateLimit { per_second: 1.0, burst: 1 }));
         assert_eq!(limiter.check("2001:db8::1".parse().expect("ip"), at(0)), Ok(()));
-        assert!(
-            limiter
-                .check("2001:db8::ffff".parse().expect("ip"), at(0))
-                .is_err()
-        );
-        assert_eq!(
-            limiter.check("2001:db8:0:1::1".parse().expect("ip"), at(0)),
-            Ok(())
-        );
+        assert!(limiter.check("2001:db8::ffff".parse().expect("ip"), at(0)).is_err());
+        assert_eq!(limiter.check("2001:db8:0:1::1".parse().expect("ip"), at(0)), Ok(()));
     }
 
     #[test]

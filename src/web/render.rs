@@ -21,6 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HX_BOOSTED, HX_REQUEST, HX_RESWAP, HX_RETARGET};
 
+use crate::auth::middleware::CsrfToken;
 use crate::web::error::ErrorInfo;
 use crate::web::request_id::RequestId;
 use crate::web::security_headers::CspNonce;
@@ -35,10 +36,9 @@ struct Deferred(Arc<dyn DynTemplate + Send + Sync>);
 impl<T: Template + Send + Sync + 'static> IntoResponse for Page<T> {
     fn into_response(self) -> Response {
         let mut response = Response::new(Body::empty());
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         response.extensions_mut().insert(Deferred(Arc::new(self.0)));
         response
     }
@@ -48,6 +48,25 @@ impl<T: Template + Send + Sync + 'static> IntoResponse for Page<T> {
 pub struct RenderValues {
     pub csp_nonce: String,
     pub request_id: String,
+    /// The session's CSRF token, for `hx-headers` and hidden form fields.
+    pub csrf_token: String,
+    pub chrome: Chrome,
+}
+
+/// The page header for who is signed in: their context and the navigation of their
+/// persona. Never patient data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chrome {
+    pub signed_in: bool,
+    /// "Provider · Riverside Family Clinic".
+    pub context_label: Option<String>,
+    pub nav: Vec<NavItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
 }
 
 impl askama::Values for RenderValues {
@@ -55,6 +74,8 @@ impl askama::Values for RenderValues {
         match key {
             "csp_nonce" => Some(&self.csp_nonce),
             "request_id" => Some(&self.request_id),
+            "csrf_token" => Some(&self.csrf_token),
+            "chrome" => Some(&self.chrome),
             _ => None,
         }
     }
@@ -68,19 +89,20 @@ pub fn wants_fragment(headers: &HeaderMap) -> bool {
 /// Middleware: renders deferred templates and dresses bare error statuses.
 pub async fn layer(req: Request, next: Next) -> Response {
     let values = RenderValues {
-        csp_nonce: req
-            .extensions()
-            .get::<CspNonce>()
-            .map(|n| n.0.clone())
-            .unwrap_or_default(),
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        csp_nonce: req.extensions().get::<CspNonce>().map(|n| n.0.clone()).unwrap_or_default(),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
+        csrf_token: String::new(),
+        chrome: Chrome::default(),
     };
     let fragment = wants_fragment(req.headers());
     let mut response = next.run(req).await;
+    let mut values = values;
+    if let Some(CsrfToken(token)) = response.extensions_mut().remove::<CsrfToken>() {
+        values.csrf_token = token;
+    }
+    if let Some(chrome) = response.extensions_mut().remove::<Chrome>() {
+        values.chrome = chrome;
+    }
 
     if let Some(Deferred(template)) = response.extensions_mut().remove::<Deferred>() {
         match template.dyn_render_with_values(&values) {
@@ -101,24 +123,12 @@ pub async fn layer(req: Request, next: Next) -> Response {
         let (title, default_message) = describe(status);
         let message = message.unwrap_or_else(|| default_message.to_owned());
         let rendered = if fragment {
-            ErrorToast {
-                title,
-                message: &message,
-            }
-            .render_with_values(&values)
+            ErrorToast { title, message: &message }.render_with_values(&values)
         } else {
-            ErrorPage {
-                status: status.as_u16(),
-                title,
-                message: &message,
-            }
-            .render_with_values(&values)
+            ErrorPage { status: status.as_u16(), title, message: &message }.render_with_values(&values)
         };
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
         headers.remove(header::CONTENT_LENGTH);
         if fragment {
             // Land in the toast region whatever the triggering element targeted.
@@ -133,20 +143,22 @@ pub async fn layer(req: Request, next: Next) -> Response {
     response
 }
 
+/// Marks an error response whose body must be sent as it is (an htmx redirect).
+#[derive(Debug, Clone, Copy)]
+pub struct KeepBody;
+
 /// Error statuses without a body of their own (or with framework plain text) get ours;
 /// JSON and HTML that a handler chose deliberately are left alone.
 fn needs_error_page(response: &Response) -> bool {
-    if !(response.status().is_client_error() || response.status().is_server_error()) {
+    if !(response.status().is_client_error() || response.status().is_server_error())
+        || response.extensions().get::<KeepBody>().is_some()
+    {
         return false;
     }
     if response.extensions().get::<ErrorInfo>().is_some() {
         return true;
     }
-    match response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
+    match response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(content_type) => content_type.starts_with("text/plain"),
     }
@@ -166,14 +178,12 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
         ),
         StatusCode::METHOD_NOT_ALLOWED => ("Not allowed", "That action is not available at this address."),
         StatusCode::REQUEST_TIMEOUT => ("Took too long", "The request took too long. Please try again."),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "Too large",
-            "What you sent is larger than this server accepts. Nothing was saved.",
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => (
-            "Request not understood",
-            "The form could not be read. Nothing was saved; please try again.",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("Too large", "What you sent is larger than this server accepts. Nothing was saved.")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
+            ("Request not understood", "The form could not be read. Nothing was saved; please try again.")
+        }
         StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Please wait a moment and try again."),
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => (
             "Temporarily unavailable",

@@ -27,9 +27,7 @@ impl RequestId {
 /// Whether an incoming id is acceptable as is.
 pub fn is_well_formed(id: &str) -> bool {
     (8..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Outermost middleware: settles the id, stores it, echoes it on the response.
@@ -54,11 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Only absent if a handler runs outside the middleware stack (a unit test).
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId(Ulid::new().to_string())))
+        Ok(parts.extensions.get::<RequestId>().cloned().unwrap_or_else(|| RequestId(Ulid::new().to_string())))
     }
 }
 
@@ -70,13 +64,9 @@ mod tests {
     fn only_plain_tokens_are_accepted() {
         assert!(is_well_formed("01JD6Z3K4M5N6P7Q8R9S0T1V2W"));
         assert!(is_well_formed("4bf92f35-77b3-4da6-a3ce-929d0e0e4736"));
-        for bad in [
-            "short",
-            "has space in it",
-            "line\nbreak-xxxxxxxx",
-            "<script>alert(1)</script>",
-            &"x".repeat(65),
-        ] {
+        for bad in
+            ["short", "has space in it", "line\nbreak-xxxxxxxx", "<script>alert(1)</script>", &"x".repeat(65)]
+        {
             assert!(!is_well_formed(bad), "{bad:?}");
         }
     }

@@ -6,23 +6,29 @@
 //! headers, CSRF, cross-tenant probes and audit coverage run over every route, including
 //! the ones added after the tests were written.
 //!
-//! The declared [`Access`] is enforced before the handler runs (a context whose role can
-//! never have the permission gets 403 and an `authz_denied` event); the per-patient
-//! decision stays with the handler, through `TenantTx::authorize`.
-
-use std::sync::Arc;
+//! The declared [`Access`] is enforced before the handler runs: a signed-out caller is
+//! sent to sign in (an htmx request gets 401 with `HX-Redirect`, never a sign-in form
+//! swapped into a fragment), a person owing a second factor is sent to it, a person
+//! without a context to the context picker, and a context whose role can never have the
+//! permission gets 403 and an `authz_denied` event. The per-patient decision stays with
+//! the handler, through `TenantTx::authorize`.
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
+use axum_htmx::{HX_CURRENT_URL, HX_REDIRECT};
 
 use crate::audit::AuditEvent;
-use crate::auth::policy::{self, Permission};
-use crate::web::tenant_tx::{ActiveContext, record_after_rollback, request_meta};
+use crate::auth::middleware::Authenticated;
+use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
+use crate::auth::session::{ContextClaim, safe_return_path};
+use crate::db::tenant::{ActorKind, TenantContext};
+use crate::web::render::wants_fragment;
+use crate::web::tenant_tx::{record_after_rollback, request_meta};
 use crate::web::{AppError, AppState};
 
 /// Who may call a route.
@@ -30,8 +36,16 @@ use crate::web::{AppError, AppState};
 pub enum Access {
     /// Anyone, signed in or not (health, static files, the start page, sign-in).
     Public,
-    /// A context (organization and role) whose role can have this permission.
+    /// Signed in with the first factor; the second may still be owed (the second-factor
+    /// pages, sign-out).
+    FirstFactor,
+    /// Fully signed in; no context needed (context picker, consent, account security).
+    SignedIn,
+    /// Fully signed in, in a clinic context whose role can have this permission, with the
+    /// context's consents accepted.
     Tenant(Permission),
+    /// Fully signed in with this platform role as the context.
+    Platform(PlatformRole),
 }
 
 /// Whether a route reads or writes protected health information. Every PHI route must
@@ -67,10 +81,7 @@ impl Default for Routes {
 
 impl Routes {
     pub fn new() -> Self {
-        Self {
-            specs: Vec::new(),
-            router: Router::new(),
-        }
+        Self { specs: Vec::new(), router: Router::new() }
     }
 
     /// Declares and adds one route.
@@ -90,19 +101,12 @@ impl Routes {
         let method_router = on(filter, handler);
         let method_router = match access {
             Access::Public => method_router,
-            Access::Tenant(permission) => {
-                method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-                    require_permission(permission, req, next)
-                }))
-            }
+            _ => method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+                require(access, req, next)
+            })),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec {
-            method,
-            path,
-            access,
-            phi,
-        });
+        self.specs.push(RouteSpec { method, path, access, phi });
         self
     }
 
@@ -134,8 +138,7 @@ impl Routes {
 
     /// The router, with the middleware that records function-level denials.
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
-        self.router
-            .layer(from_fn_with_state(state.clone(), record_function_denials))
+        self.router.layer(from_fn_with_state(state.clone(), record_function_denials))
     }
 }
 
@@ -143,36 +146,145 @@ impl Routes {
 #[derive(Debug, Clone, Copy)]
 struct FunctionDenied(Permission);
 
-async fn require_permission(permission: Permission, req: Request, next: Next) -> Response {
-    let Some(context) = req.extensions().get::<Arc<ActiveContext>>() else {
-        return AppError::Unauthorized.into_response();
-    };
-    if policy::grants(context.principal, permission) {
-        next.run(req).await
-    } else {
-        let mut response = AppError::Forbidden.into_response();
-        response.extensions_mut().insert(FunctionDenied(permission));
+/// The principal a claimed context would have, for the function-level check (a proxy
+/// with every scope: which scopes it really has is decided per request, in the
+/// transaction).
+pub fn claimed_principal(claim: ContextClaim) -> Principal {
+    match claim {
+        ContextClaim::Staff { role, .. } => Principal::Staff(role),
+        ContextClaim::Patient { patient_id, .. } => Principal::Patient { patient_id },
+        ContextClaim::Proxy { patient_id, .. } => Principal::Proxy {
+            patient_id,
+            scopes: ProxyScopes { clinical: true, billing: true, scheduling: true, messaging: true },
+            expires_at: None,
+        },
+        ContextClaim::Platform { role: PlatformRole::SuperAdmin } => {
+            Principal::SuperAdmin { break_glass: None }
+        }
+        ContextClaim::Platform { role: PlatformRole::Auditor } => Principal::Auditor,
+    }
+}
+
+/// Sends the caller elsewhere: htmx requests get 401 + `HX-Redirect` (the page, not the
+/// fragment, must change), others 303 See Other.
+pub fn redirect(req_headers: &axum::http::HeaderMap, to: &str) -> Response {
+    let location = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/"));
+    if wants_fragment(req_headers) {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        response.headers_mut().insert(HX_REDIRECT, location);
+        // A body of our own so the render layer does not dress it as an error toast.
         response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        response.extensions_mut().insert(crate::web::render::KeepBody);
+        response
+    } else {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        response.headers_mut().insert(header::LOCATION, location);
+        response
+    }
+}
+
+/// The sign-in page, remembering where the person was going (for htmx, the page they
+/// were on).
+fn to_sign_in(req: &Request) -> Response {
+    let wanted = if wants_fragment(req.headers()) {
+        req.headers()
+            .get(HX_CURRENT_URL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|url| url::Url::parse(url).ok())
+            .map(|url| match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            })
+    } else if req.method() == Method::GET {
+        req.uri().path_and_query().map(|pq| pq.as_str().to_owned())
+    } else {
+        None
+    };
+    let target = match wanted.as_deref().and_then(safe_return_path) {
+        Some(path) => format!(
+            "/sign-in?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        ),
+        None => "/sign-in".to_owned(),
+    };
+    redirect(req.headers(), &target)
+}
+
+async fn require(access: Access, req: Request, next: Next) -> Response {
+    let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
+        return to_sign_in(&req);
+    };
+    if access == Access::FirstFactor {
+        return next.run(req).await;
+    }
+    if !auth.second_factor_satisfied {
+        let to = if auth.second_factor_enrolled { "/mfa" } else { "/mfa/enrol" };
+        return redirect(req.headers(), to);
+    }
+    match access {
+        Access::Public | Access::FirstFactor | Access::SignedIn => next.run(req).await,
+        Access::Tenant(permission) => {
+            let Some(claim) = auth.context.filter(|c| c.organization_id().is_some()) else {
+                return redirect(req.headers(), "/contexts");
+            };
+            if !auth.consents_accepted {
+                return redirect(req.headers(), "/consent");
+            }
+            if policy::grants(claimed_principal(claim), permission) {
+                next.run(req).await
+            } else {
+                let mut response = AppError::Forbidden.into_response();
+                response.extensions_mut().insert(FunctionDenied(permission));
+                response
+            }
+        }
+        Access::Platform(role) => match auth.context {
+            Some(ContextClaim::Platform { role: held }) if held == role => next.run(req).await,
+            None => redirect(req.headers(), "/contexts"),
+            Some(_) => AppError::Forbidden.into_response(),
+        },
     }
 }
 
 /// Writes the `authz_denied` event for a route refused by its declared access (no
 /// transaction was opened for that request, so one is opened here).
 async fn record_function_denials(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let context = req.extensions().get::<Arc<ActiveContext>>().map(|established| {
-        let mut context = ActiveContext::clone(established);
-        context.tenant.request = request_meta(req.extensions(), req.headers());
-        context
-    });
+    let auth = req.extensions().get::<Authenticated>().cloned();
+    let request = request_meta(req.extensions(), req.headers());
     let response = next.run(req).await;
-    if let (Some(FunctionDenied(permission)), Some(context)) =
-        (response.extensions().get::<FunctionDenied>(), context)
-    {
-        let mut event = AuditEvent::denied("route", None, "role_lacks_permission");
-        event.purpose = Some(format!("{permission:?}"));
-        record_after_rollback(&state.db, &context.tenant, &[event]).await;
-    }
+    let Some(FunctionDenied(permission)) = response.extensions().get::<FunctionDenied>().copied() else {
+        return response;
+    };
+    let Some((auth, organization_id)) =
+        auth.and_then(|a| a.context.and_then(|c| c.organization_id()).map(|o| (a, o)))
+    else {
+        return response;
+    };
+    let tenant = TenantContext {
+        organization_id,
+        user_id: Some(auth.user_id),
+        actor_kind: ActorKind::User,
+        role: auth.context.map(|c| claim_role(&c).to_owned()),
+        acting_for: None,
+        break_glass: None,
+        request,
+    };
+    let mut event = AuditEvent::denied("route", None, "role_lacks_permission");
+    event.purpose = Some(format!("{permission:?}"));
+    record_after_rollback(&state.db, &tenant, &[event]).await;
     response
+}
+
+/// The role name recorded with audit events for a context.
+pub fn claim_role(claim: &ContextClaim) -> &'static str {
+    match claim {
+        ContextClaim::Staff { role, .. } => role.as_str(),
+        ContextClaim::Patient { .. } => "patient",
+        ContextClaim::Proxy { .. } => "proxy",
+        ContextClaim::Platform { role } => role.as_str(),
+    }
 }
 
 /// The benchmark floor (F_http): one static handler, no middleware, no registry. Served

@@ -30,11 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<CspNonce>()
-            .cloned()
-            .unwrap_or_else(CspNonce::generate))
+        Ok(parts.extensions.get::<CspNonce>().cloned().unwrap_or_else(CspNonce::generate))
     }
 }
 
@@ -84,9 +80,7 @@ fn apply(headers: &mut HeaderMap, csp: &str) {
     }
     // Dynamic responses may hold patient data: no browser or proxy keeps a copy. Static
     // assets set their own long-lived Cache-Control before reaching this point.
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     let is_html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -107,12 +101,9 @@ mod tests {
         assert!(csp.contains("script-src 'self' 'nonce-abc'"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(!csp.contains("unsafe-eval"));
-        for directive in [
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-            "form-action 'self'",
-        ] {
+        for directive in
+            ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"]
+        {
             assert!(csp.contains(directive), "{directive}");
         }
     }

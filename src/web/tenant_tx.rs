@@ -19,13 +19,16 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::audit::{self, AuditEvent};
+use crate::auth::contexts;
+use crate::auth::middleware::Authenticated;
 use crate::auth::policy::{
     self, ChartAccess, Decision, Denial, Permission, PolicyContext, Principal, Target,
 };
-use crate::db::tenant::{RequestMeta, TenantContext, begin_tenant};
+use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::sqlx_variant;
 use crate::web::request_id::RequestId;
+use crate::web::routes::claim_role;
 use crate::web::{AppError, AppResult, AppState};
 
 /// The context a request acts in, established by authentication (tenant, person, role).
@@ -38,6 +41,8 @@ pub struct ActiveContext {
 
 struct OpenTx {
     tx: Transaction<'static, Postgres>,
+    /// The context the transaction was opened with, for writing denials.
+    tenant: TenantContext,
     denials: Vec<AuditEvent>,
 }
 
@@ -59,31 +64,47 @@ impl FromRequestParts<AppState> for TenantTx {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let established = parts
-            .extensions
-            .get::<Arc<ActiveContext>>()
-            .ok_or(AppError::Unauthorized)?;
-        // Where this request came from, for every audit event it writes.
-        let mut context = ActiveContext::clone(established);
-        context.tenant.request = request_meta(&parts.extensions, &parts.headers);
-        let context = Arc::new(context);
+        let auth = parts.extensions.get::<Authenticated>().cloned().ok_or(AppError::Unauthorized)?;
+        let claim = auth.context.ok_or(AppError::Unauthorized)?;
+        let organization_id = claim.organization_id().ok_or(AppError::Forbidden)?;
         let slot = parts.extensions.get::<TxSlot>().cloned().ok_or_else(|| {
-            tracing::error!(
-                error.kind = "wiring",
-                "TenantTx used on a route without the finishing layer"
-            );
+            tracing::error!(error.kind = "wiring", "TenantTx used on a route without the finishing layer");
             AppError::Internal
         })?;
-        let tx = begin_tenant(&state.db, &context.tenant).await?;
-        *slot.0.lock().await = Some(OpenTx {
-            tx,
-            denials: Vec::new(),
-        });
-        Ok(Self {
-            slot,
-            context,
-            now: state.clock.now(),
-        })
+        let tenant = TenantContext {
+            organization_id,
+            user_id: Some(auth.user_id),
+            actor_kind: ActorKind::User,
+            role: Some(claim_role(&claim).to_owned()),
+            acting_for: None,
+            break_glass: None,
+            request: request_meta(&parts.extensions, &parts.headers),
+        };
+        let now = state.clock.now();
+        let mut tx = begin_tenant(&state.db, &tenant).await?;
+        // The claimed context is checked again on every request, in this transaction: a
+        // membership ended or a proxy grant revoked a moment ago is refused now.
+        let Some(resolved) = contexts::resolve(&mut tx, auth.user_id, claim, now).await? else {
+            tx.rollback().await?;
+            return Err(AppError::ContextEnded);
+        };
+        *slot.0.lock().await = Some(OpenTx { tx, tenant: tenant.clone(), denials: Vec::new() });
+        let context =
+            ActiveContext { tenant, principal: resolved.principal, chart_access: resolved.chart_access };
+        Ok(Self { slot, context: Arc::new(context), now })
+    }
+}
+
+/// Extracts where the request came from, for handlers that audit outside a TenantTx
+/// (sign-in events).
+#[derive(Debug, Clone)]
+pub struct RequestInfo(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(request_meta(&parts.extensions, &parts.headers)))
     }
 }
 
@@ -168,20 +189,17 @@ impl TenantTx {
 pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = TxSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let context = req.extensions().get::<Arc<ActiveContext>>().cloned();
     let response = next.run(req).await;
 
     let Some(open) = slot.0.lock().await.take() else {
         return response;
     };
-    let OpenTx { mut tx, denials } = open;
+    let OpenTx { mut tx, tenant, denials } = open;
     let succeeded = response.status().is_success() || response.status().is_redirection();
     if succeeded {
         let result = async {
-            if let Some(context) = &context {
-                for event in &denials {
-                    audit::record(&mut tx, &context.tenant, event).await?;
-                }
+            for event in &denials {
+                audit::record(&mut tx, &tenant, event).await?;
             }
             tx.commit().await
         }
@@ -200,8 +218,8 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
             "rollback failed; the connection is discarded"
         );
     }
-    if let (Some(context), false) = (context, denials.is_empty()) {
-        record_after_rollback(&state.db, &context.tenant, &denials).await;
+    if !denials.is_empty() {
+        record_after_rollback(&state.db, &tenant, &denials).await;
     }
     response
 }

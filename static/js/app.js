@@ -45,6 +45,12 @@
     region.appendChild(toast);
   }
 
+  // Other scripts (passkeys.js) report problems through this event.
+  document.addEventListener("lockdev:toast", function (event) {
+    var detail = event.detail || {};
+    showLocalToast(detail.title || "Something went wrong", detail.message || "");
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showLocalToast("Cannot reach Lockdev", "Check your connection and try again. Nothing was sent.");
   });

@@ -29,20 +29,15 @@ fn an_invalid_value_names_the_variable_and_what_it_expects() {
         ("LOCKDEV_REQUEST_TIMEOUT_SECS", "0", "between 1 and 600"),
         ("LOCKDEV_TRUSTED_PROXIES", "proxy.internal", "CIDR"),
     ] {
-        let mut vars = vec![
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_DATABASE_URL", "postgres://a:b@127.0.0.1/c"),
-        ];
+        let mut vars =
+            vec![("LOCKDEV_ENV", "development"), ("LOCKDEV_DATABASE_URL", "postgres://a:b@127.0.0.1/c")];
         vars.retain(|(k, _)| *k != var);
         vars.push((var, value));
         let out = lockdev(&vars, &["check-config"]);
         assert_eq!(out.status.code(), Some(2), "{var}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{var}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!("lockdev: configuration error: {var}:")),
-            "{stderr}"
-        );
+        assert!(stderr.starts_with(&format!("lockdev: configuration error: {var}:")), "{stderr}");
         assert!(stderr.contains(expected), "{var}: {stderr}");
     }
 }
@@ -50,10 +45,7 @@ fn an_invalid_value_names_the_variable_and_what_it_expects() {
 #[test]
 fn a_bad_database_url_is_reported_without_its_password() {
     let out = lockdev(
-        &[
-            ("LOCKDEV_ENV", "development"),
-            ("LOCKDEV_DATABASE_URL", "mysql://app:s3cret-pw@db/x"),
-        ],
+        &[("LOCKDEV_ENV", "development"), ("LOCKDEV_DATABASE_URL", "mysql://app:s3cret-pw@db/x")],
         &["check-config"],
     );
     assert_eq!(out.status.code(), Some(2));
@@ -67,24 +59,15 @@ fn a_valid_configuration_is_printed_without_secrets() {
     let out = lockdev(
         &[
             ("LOCKDEV_ENV", "development"),
-            (
-                "LOCKDEV_DATABASE_URL",
-                "postgres://app:s3cret-pw@127.0.0.1/lockdev",
-            ),
-            (
-                "LOCKDEV_MIGRATION_DATABASE_URL",
-                "postgres://owner:0wner-pw@127.0.0.1/lockdev",
-            ),
+            ("LOCKDEV_DATABASE_URL", "postgres://app:s3cret-pw@127.0.0.1/lockdev"),
+            ("LOCKDEV_MIGRATION_DATABASE_URL", "postgres://owner:0wner-pw@127.0.0.1/lockdev"),
         ],
         &["check-config"],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("configuration is valid"));
-    assert!(
-        !stdout.contains("s3cret-pw") && !stdout.contains("0wner-pw"),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("s3cret-pw") && !stdout.contains("0wner-pw"), "{stdout}");
 }
 
 #[test]

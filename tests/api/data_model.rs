@@ -80,16 +80,12 @@ async fn the_database_refuses_malformed_clinical_identifiers_and_contacts() {
         ),
     ];
     for (what, sql) in cases {
-        let mut tx = begin_tenant(&runtime, &TenantContext::system(org))
-            .await
-            .expect("tx");
+        let mut tx = begin_tenant(&runtime, &TenantContext::system(org)).await.expect("tx");
         let result = sqlx::raw_sql(&sql).execute(&mut *tx).await;
         assert!(result.is_err(), "{what} was accepted");
     }
     // The same MRN in another clinic is fine: uniqueness is per tenant.
-    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.b.org))
-        .await
-        .expect("tx");
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.b.org)).await.expect("tx");
     sqlx::raw_sql(&format!(
         "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex) VALUES ('{}', 'MRN-0', 'A', 'B', '1990-01-01', 'female')",
         tenants.b.org.as_uuid()
@@ -97,9 +93,7 @@ async fn the_database_refuses_malformed_clinical_identifiers_and_contacts() {
     .execute(&mut *tx)
     .await
     .expect_err("B already has MRN-0 of its own");
-    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.b.org))
-        .await
-        .expect("tx");
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.b.org)).await.expect("tx");
     sqlx::raw_sql(&format!(
         "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex) VALUES ('{}', 'MRN-7', 'A', 'B', '1990-01-01', 'female')",
         tenants.b.org.as_uuid()
@@ -120,10 +114,7 @@ async fn ids_made_by_the_database_are_ulids_in_time_order() {
     let now_ms = chrono::Utc::now().timestamp_millis() as u64;
     for id in &ids {
         let ulid = ulid::Ulid::from(*id);
-        assert!(
-            ulid.timestamp_ms().abs_diff(now_ms) < 60_000,
-            "timestamp part is now"
-        );
+        assert!(ulid.timestamp_ms().abs_diff(now_ms) < 60_000, "timestamp part is now");
     }
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len());

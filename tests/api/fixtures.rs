@@ -7,10 +7,12 @@ use axum::Form;
 use axum::extract::Path;
 use chrono::NaiveDate;
 use lockdev::audit::{Action, AuditEvent};
-use lockdev::auth::policy::{ChartAccess, PatientFacts, Permission, Principal, StaffRole, Target};
+use lockdev::auth::middleware::Authenticated;
+use lockdev::auth::policy::{PatientFacts, Permission, StaffRole, Target};
+use lockdev::auth::session::ContextClaim;
 use lockdev::db::ids::{OrganizationId, PatientId, ProviderId, UserId};
-use lockdev::db::tenant::{ActorKind, RequestMeta, SystemContext, TenantContext, begin_system, begin_tenant};
-use lockdev::web::{Access, ActiveContext, AppError, AppResult, Phi, Routes, TenantTx};
+use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
+use lockdev::web::{Access, AppError, AppResult, Phi, Routes, TenantTx};
 use serde::Deserialize;
 use sqlx::{PgPool, Row};
 
@@ -48,27 +50,17 @@ async fn tenant(owner: &PgPool, name: &str, canary: &str, patients_each: usize) 
     let provider_user = UserId::new();
     let desk_user = UserId::new();
     let admin_user = UserId::new();
-    let mut tx = begin_system(owner, &SystemContext::default())
-        .await
-        .expect("system tx");
+    let mut tx = begin_system(owner, &SystemContext::default()).await.expect("system tx");
     sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, $2)")
         .bind(org)
         .bind(name)
         .execute(&mut *tx)
         .await
         .expect("organization");
-    for (user, label) in [
-        (provider_user, "provider"),
-        (desk_user, "desk"),
-        (admin_user, "admin"),
-    ] {
+    for (user, label) in [(provider_user, "provider"), (desk_user, "desk"), (admin_user, "admin")] {
         sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)")
             .bind(user)
-            .bind(format!(
-                "{label}.{}@{}.example",
-                user.to_string().to_lowercase(),
-                canary.to_lowercase()
-            ))
+            .bind(format!("{label}.{}@{}.example", user.to_string().to_lowercase(), canary.to_lowercase()))
             .bind(format!("{label} {canary}"))
             .execute(&mut *tx)
             .await
@@ -76,14 +68,8 @@ async fn tenant(owner: &PgPool, name: &str, canary: &str, patients_each: usize) 
     }
     tx.commit().await.expect("commit");
 
-    let mut tx = begin_tenant(owner, &TenantContext::system(org))
-        .await
-        .expect("tenant tx");
-    for (user, role) in [
-        (provider_user, "provider"),
-        (desk_user, "admin_staff"),
-        (admin_user, "org_admin"),
-    ] {
+    let mut tx = begin_tenant(owner, &TenantContext::system(org)).await.expect("tenant tx");
+    for (user, role) in [(provider_user, "provider"), (desk_user, "admin_staff"), (admin_user, "org_admin")] {
         sqlx::query("INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3)")
             .bind(org)
             .bind(user)
@@ -138,56 +124,37 @@ async fn tenant(owner: &PgPool, name: &str, canary: &str, patients_each: usize) 
             .expect("care team");
     }
     tx.commit().await.expect("commit");
-    Tenant {
-        org,
-        provider_user,
-        provider,
-        desk_user,
-        admin_user,
-        patients,
+    Tenant { org, provider_user, provider, desk_user, admin_user, patients }
+}
+
+/// `user`, fully signed in, acting in `claim` with its consents accepted.
+pub fn signed_in(user: UserId, claim: ContextClaim) -> Authenticated {
+    Authenticated {
+        user_id: user,
+        second_factor_satisfied: true,
+        second_factor_enrolled: true,
+        context: Some(claim),
+        consents_accepted: true,
+        reauthenticated_at: chrono::Utc::now(),
     }
 }
 
-/// The context of `user` acting as `principal` in `org`.
-pub fn context(org: OrganizationId, user: UserId, principal: Principal) -> ActiveContext {
-    let role = match principal {
-        Principal::Staff(role) => role.as_str().to_owned(),
-        Principal::Patient { .. } => "patient".into(),
-        Principal::Proxy { .. } => "proxy".into(),
-        Principal::SuperAdmin { .. } => "super_admin".into(),
-        Principal::Auditor => "auditor".into(),
-        Principal::Service => "service".into(),
-    };
-    ActiveContext {
-        tenant: TenantContext {
-            organization_id: org,
-            user_id: Some(user),
-            actor_kind: ActorKind::User,
-            role: Some(role),
-            acting_for: None,
-            break_glass: None,
-            request: RequestMeta::default(),
-        },
-        principal,
-        chart_access: ChartAccess::AllStaff,
-    }
+/// The claim of `role` at `org`.
+pub fn staff(org: OrganizationId, role: StaffRole) -> ContextClaim {
+    ContextClaim::Staff { organization_id: org, role }
 }
 
 impl Tenant {
-    pub fn provider_context(&self) -> ActiveContext {
-        context(
-            self.org,
-            self.provider_user,
-            Principal::Staff(StaffRole::Provider),
-        )
+    pub fn provider_context(&self) -> Authenticated {
+        signed_in(self.provider_user, staff(self.org, StaffRole::Provider))
     }
 
-    pub fn desk_context(&self) -> ActiveContext {
-        context(self.org, self.desk_user, Principal::Staff(StaffRole::AdminStaff))
+    pub fn desk_context(&self) -> Authenticated {
+        signed_in(self.desk_user, staff(self.org, StaffRole::AdminStaff))
     }
 
-    pub fn admin_context(&self) -> ActiveContext {
-        context(self.org, self.admin_user, Principal::Staff(StaffRole::OrgAdmin))
+    pub fn admin_context(&self) -> Authenticated {
+        signed_in(self.admin_user, staff(self.org, StaffRole::OrgAdmin))
     }
 }
 
@@ -203,12 +170,7 @@ pub fn phi_routes() -> Routes {
             Phi::Reads,
             show_patient,
         )
-        .post(
-            "/test/patients",
-            Access::Tenant(Permission::RegisterPatient),
-            Phi::Writes,
-            register_patient,
-        )
+        .post("/test/patients", Access::Tenant(Permission::RegisterPatient), Phi::Writes, register_patient)
         .post(
             "/test/patients/{patient_id}/family-name",
             Access::Tenant(Permission::EditDemographics),
@@ -232,34 +194,23 @@ async fn facts(tx: &TenantTx, patient: PatientId) -> AppResult<PatientFacts> {
     .await?;
     drop(db);
     match on_care_team {
-        Some(on_care_team) => Ok(PatientFacts {
-            patient_id: patient,
-            on_care_team,
-            sensitive: false,
-        }),
+        Some(on_care_team) => Ok(PatientFacts { patient_id: patient, on_care_team, sensitive: false }),
         None => Err(tx.not_found("patient", patient.as_uuid()).await),
     }
 }
 
 async fn show_patient(tx: TenantTx, Path(patient): Path<PatientId>) -> AppResult<String> {
     let facts = facts(&tx, patient).await?;
-    tx.authorize(Permission::ViewDemographics, Target::Patient(facts), "patient")
-        .await?;
+    tx.authorize(Permission::ViewDemographics, Target::Patient(facts), "patient").await?;
     let row = sqlx::query("SELECT given_name, family_name FROM patients WHERE id = $1")
         .bind(patient)
         .fetch_one(&mut *tx.conn().await?)
         .await?;
     tx.audit(
-        &AuditEvent::success(Action::Read, "patient", patient)
-            .patient(patient)
-            .purpose("test.demographics"),
+        &AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("test.demographics"),
     )
     .await?;
-    Ok(format!(
-        "{} {}",
-        row.get::<String, _>("given_name"),
-        row.get::<String, _>("family_name")
-    ))
+    Ok(format!("{} {}", row.get::<String, _>("given_name"), row.get::<String, _>("family_name")))
 }
 
 #[derive(Deserialize)]
@@ -274,8 +225,7 @@ pub struct NewPatient {
 }
 
 async fn register_patient(tx: TenantTx, Form(form): Form<NewPatient>) -> AppResult<String> {
-    tx.authorize(Permission::RegisterPatient, Target::Organization, "patient")
-        .await?;
+    tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
     let id = PatientId::new();
     let org = tx.context().tenant.organization_id;
     sqlx::query(
@@ -291,8 +241,7 @@ async fn register_patient(tx: TenantTx, Form(form): Form<NewPatient>) -> AppResu
     .execute(&mut *tx.conn().await?)
     .await
     .map_err(|_| AppError::BadRequest("That patient could not be registered.".into()))?;
-    tx.audit(&AuditEvent::success(Action::Create, "patient", id).patient(id))
-        .await?;
+    tx.audit(&AuditEvent::success(Action::Create, "patient", id).patient(id)).await?;
     Ok(id.to_string())
 }
 
@@ -307,17 +256,14 @@ async fn rename_patient(
     Form(form): Form<Rename>,
 ) -> AppResult<String> {
     let facts = facts(&tx, patient).await?;
-    tx.authorize(Permission::EditDemographics, Target::Patient(facts), "patient")
-        .await?;
+    tx.authorize(Permission::EditDemographics, Target::Patient(facts), "patient").await?;
     sqlx::query("UPDATE patients SET family_name = $2 WHERE id = $1")
         .bind(patient)
         .bind(&form.family_name)
         .execute(&mut *tx.conn().await?)
         .await?;
     tx.audit(
-        &AuditEvent::success(Action::Update, "patient", patient)
-            .patient(patient)
-            .purpose("test.rename"),
+        &AuditEvent::success(Action::Update, "patient", patient).patient(patient).purpose("test.rename"),
     )
     .await?;
     Ok("renamed".into())

@@ -18,12 +18,8 @@ async fn deep_health_is_ok_when_the_database_is_migrated_and_the_role_is_unprivi
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["failing"], serde_json::json!([]));
-    let names: Vec<&str> = body["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
+    let names: Vec<&str> =
+        body["checks"].as_array().expect("checks").iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["database", "migrations", "runtime_role"]);
 }
 
@@ -43,10 +39,7 @@ async fn deep_health_names_the_database_when_it_is_unreachable() {
 async fn deep_health_reports_pending_migrations() {
     let app = spawn_app().spawn().await;
     let owner = app.database().owner_pool().await;
-    sqlx::query("DELETE FROM _sqlx_migrations")
-        .execute(&owner)
-        .await
-        .expect("forget migrations");
+    sqlx::query("DELETE FROM _sqlx_migrations").execute(&owner).await.expect("forget migrations");
     let res = app.get("/health/deep").await;
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.expect("json");

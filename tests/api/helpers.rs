@@ -18,9 +18,10 @@ use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use lockdev::auth::middleware::Authenticated;
 use lockdev::clock::ManualClock;
 use lockdev::config::{Config, LogConfig, LogFormat};
-use lockdev::web::{self, ActiveContext, AppState, RouteSpec, Routes};
+use lockdev::web::{self, AppState, RouteSpec, Routes};
 use sha2::Digest as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgConnection, PgPool};
@@ -48,19 +49,12 @@ async fn template_database(owner_url: &str) -> String {
         digest.update(migration.version.to_le_bytes());
         digest.update(&*migration.checksum);
     }
-    let hash: String = digest.finalize()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash: String = digest.finalize()[..6].iter().map(|b| format!("{b:02x}")).collect();
     let template = format!("lockdev_tpl_{hash}");
 
-    let mut admin = PgConnection::connect(&with_database(owner_url, "postgres"))
-        .await
-        .expect("connect as owner");
-    sqlx::query("SELECT pg_advisory_lock(7262021)")
-        .execute(&mut admin)
-        .await
-        .expect("lock");
+    let mut admin =
+        PgConnection::connect(&with_database(owner_url, "postgres")).await.expect("connect as owner");
+    sqlx::query("SELECT pg_advisory_lock(7262021)").execute(&mut admin).await.expect("lock");
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
         .bind(&template)
         .fetch_one(&mut admin)
@@ -70,10 +64,7 @@ async fn template_database(owner_url: &str) -> String {
         // Build under a temporary name, rename when complete: a half-migrated template is
         // never visible to a concurrent test.
         let building = format!("{template}_building");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}"))
-            .execute(&mut admin)
-            .await
-            .expect("drop");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {building}")).execute(&mut admin).await.expect("drop");
         sqlx::query(&format!("CREATE DATABASE {building}"))
             .execute(&mut admin)
             .await
@@ -91,10 +82,7 @@ async fn template_database(owner_url: &str) -> String {
             .expect("rename template");
         drop_stale_databases(&mut admin, &template).await;
     }
-    sqlx::query("SELECT pg_advisory_unlock(7262021)")
-        .execute(&mut admin)
-        .await
-        .expect("unlock");
+    sqlx::query("SELECT pg_advisory_unlock(7262021)").execute(&mut admin).await.expect("unlock");
     template
 }
 
@@ -137,9 +125,7 @@ impl TestDatabase {
         let runtime_url = env_url(RUNTIME_URL);
         let template = template_database(&owner_url).await;
         let name = format!("lockdev_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let mut admin = PgConnection::connect(&with_database(&owner_url, "postgres"))
-            .await
-            .expect("connect");
+        let mut admin = PgConnection::connect(&with_database(&owner_url, "postgres")).await.expect("connect");
         sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
             .execute(&mut admin)
             .await
@@ -153,11 +139,7 @@ impl TestDatabase {
 
     /// A pool as the runtime role (what the application uses).
     pub async fn runtime_pool(&self) -> PgPool {
-        PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&self.runtime_url)
-            .await
-            .expect("runtime pool")
+        PgPoolOptions::new().max_connections(2).connect(&self.runtime_url).await.expect("runtime pool")
     }
 
     /// A connection as a superuser (row-level security and privileges do not apply), for
@@ -165,18 +147,12 @@ impl TestDatabase {
     pub async fn superuser(&self) -> PgConnection {
         let url = std::env::var("LOCKDEV_TEST_SUPERUSER_URL")
             .expect("LOCKDEV_TEST_SUPERUSER_URL is not set: run the tests with `just test`");
-        PgConnection::connect(&with_database(&url, &self.name))
-            .await
-            .expect("connect as superuser")
+        PgConnection::connect(&with_database(&url, &self.name)).await.expect("connect as superuser")
     }
 
     /// A pool as the owner role, for looking at what the app did from outside it.
     pub async fn owner_pool(&self) -> PgPool {
-        PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&self.owner_url)
-            .await
-            .expect("owner pool")
+        PgPoolOptions::new().max_connections(2).connect(&self.owner_url).await.expect("owner pool")
     }
 }
 
@@ -246,11 +222,7 @@ impl TestAppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
-        let database = if self.database {
-            Some(TestDatabase::create().await)
-        } else {
-            None
-        };
+        let database = if self.database { Some(TestDatabase::create().await) } else { None };
         let mut vars: HashMap<String, String> = [
             ("LOCKDEV_ENV", "development"),
             ("LOCKDEV_BIND", "127.0.0.1:0"),
@@ -267,10 +239,7 @@ impl TestAppBuilder {
                 vars.insert(OWNER_URL.into(), db.owner_url.clone());
             }
             None => {
-                vars.insert(
-                    RUNTIME_URL.into(),
-                    "postgres://nobody:nothing@127.0.0.1:1/none".into(),
-                );
+                vars.insert(RUNTIME_URL.into(), "postgres://nobody:nothing@127.0.0.1:1/none".into());
                 vars.insert("LOCKDEV_DB_ACQUIRE_TIMEOUT_MS".into(), "200".into());
             }
         }
@@ -284,6 +253,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// Keeps cookies like a browser; does not follow redirects (tests look at them).
     pub client: reqwest::Client,
+    /// The client's cookies (the session cookie), readable for raw requests.
+    pub cookies: Arc<reqwest::cookie::Jar>,
     pub clock: Arc<ManualClock>,
     pub database: Option<TestDatabase>,
     pub logs: LogCapture,
@@ -291,24 +262,20 @@ pub struct TestApp {
     pub pool: PgPool,
     /// Every declared route, production and test.
     pub registry: Vec<RouteSpec>,
-    acting: Arc<Mutex<Option<Arc<ActiveContext>>>>,
+    acting: Arc<Mutex<Option<Authenticated>>>,
     _log_guard: Option<tracing::subscriber::DefaultGuard>,
 }
 
 pub fn spawn_app() -> TestAppBuilder {
-    TestAppBuilder {
-        vars: HashMap::new(),
-        routes: Routes::new(),
-        database: true,
-        capture_logs: false,
-    }
+    TestAppBuilder { vars: HashMap::new(), routes: Routes::new(), database: true, capture_logs: false }
 }
 
 /// A fixed, ordinary moment for tests: 2026-03-09 15:00 UTC.
+/// The moment the test clock starts: now, to the second. (Session records are read by
+/// the database against its own clock, so the test clock must start where it is; tests
+/// then move it forward.)
 pub fn test_epoch() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-09T15:00:00Z")
-        .expect("valid")
-        .to_utc()
+    DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("valid")
 }
 
 impl TestApp {
@@ -322,20 +289,17 @@ impl TestApp {
             Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid");
         let logs = LogCapture::default();
         let log_guard = capture_logs.then(|| {
-            let log_config = LogConfig {
-                format: LogFormat::Json,
-                filter: "info".into(),
-            };
+            let log_config = LogConfig { format: LogFormat::Json, filter: "info".into() };
             tracing::subscriber::set_default(lockdev::telemetry::subscriber(&log_config, logs.clone()))
         });
         let pool = lockdev::db::runtime_pool(&config.database).expect("runtime pool");
         let clock = Arc::new(ManualClock::new(test_epoch()));
-        let state = AppState::new(config, pool.clone(), clock.clone());
+        let state = AppState::new(config, pool.clone(), clock.clone()).expect("application state");
         let all_routes = web::routes().merge(routes);
         let registry = all_routes.specs().to_vec();
         // Stands in for authentication until sign-in exists: the context a test chose
         // with `act_as` is attached to every request.
-        let acting: Arc<Mutex<Option<Arc<ActiveContext>>>> = Arc::default();
+        let acting: Arc<Mutex<Option<Authenticated>>> = Arc::default();
         let acting_for_layer = acting.clone();
         let app = web::app(state, all_routes).layer(axum::middleware::from_fn(
             move |mut req: axum::extract::Request, next: axum::middleware::Next| {
@@ -351,14 +315,16 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(web::serve(listener, app, std::future::pending()));
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(cookies.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
         Self {
             address,
             client,
+            cookies,
             clock,
             database,
             logs,
@@ -369,9 +335,43 @@ impl TestApp {
         }
     }
 
-    /// Makes every following request act in `context` (`None`: signed out).
-    pub fn act_as(&self, context: Option<ActiveContext>) {
-        *self.acting.lock().expect("context") = context.map(Arc::new);
+    /// Makes every following request act as `who` without signing in (`None`: only what
+    /// the session says). For tests of what lies behind sign-in; sign-in itself is tested
+    /// through the real pages.
+    pub fn act_as(&self, who: Option<Authenticated>) {
+        *self.acting.lock().expect("context") = who;
+    }
+
+    /// The CSRF token of this client's session (creating an anonymous session if needed),
+    /// read from the sign-in form like a browser would.
+    pub async fn csrf_token(&self) -> String {
+        let html = self
+            .client
+            .get(self.url("/sign-in"))
+            .send()
+            .await
+            .expect("sign-in page")
+            .text()
+            .await
+            .expect("body");
+        csrf_from(&html).unwrap_or_else(|| panic!("no CSRF token on the sign-in page:\n{html}"))
+    }
+
+    /// A form POST as a browser sends it (with the session's CSRF token field).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client.post(self.url(path)).form(&form).send().await.expect("request")
+    }
+
+    /// The `Cookie` header value the client would send.
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore as _;
+        self.cookies
+            .cookies(&self.url("/").parse().expect("url"))
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -384,27 +384,18 @@ impl TestApp {
 
     /// A GET as htmx sends it.
     pub async fn get_fragment(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .header("HX-Request", "true")
-            .send()
-            .await
-            .expect("request")
+        self.client.get(self.url(path)).header("HX-Request", "true").send().await.expect("request")
     }
 
     pub fn database(&self) -> &TestDatabase {
-        self.database
-            .as_ref()
-            .expect("this app was spawned with a database")
+        self.database.as_ref().expect("this app was spawned with a database")
     }
 
     /// Sends raw bytes and returns the raw response (for what an HTTP client library
     /// would not send: chunked bodies, odd headers).
     pub async fn raw(&self, request: &[u8]) -> String {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut stream = tokio::net::TcpStream::connect(self.address)
-            .await
-            .expect("connect");
+        let mut stream = tokio::net::TcpStream::connect(self.address).await.expect("connect");
         stream.write_all(request).await.expect("write");
         let mut response = Vec::new();
         let _ = stream.read_to_end(&mut response).await;
@@ -425,9 +416,19 @@ async fn echo(body: axum::body::Bytes) -> String {
 /// answers with the length of the body it read.
 pub fn test_routes() -> Routes {
     use lockdev::web::{Access, Phi};
-    Routes::new()
-        .get("/test/panic", Access::Public, Phi::None, panics)
-        .post("/test/echo", Access::Public, Phi::None, echo)
+    Routes::new().get("/test/panic", Access::Public, Phi::None, panics).post(
+        "/test/echo",
+        Access::Public,
+        Phi::None,
+        echo,
+    )
+}
+
+/// The CSRF token in a page: the hidden form field, else the `hx-headers` of `<body>`.
+pub fn csrf_from(html: &str) -> Option<String> {
+    let field = html.split("name=\"csrf_token\" value=\"").nth(1).and_then(|s| s.split('"').next());
+    let header = html.split("\"X-CSRF-Token\": \"").nth(1).and_then(|s| s.split('"').next());
+    field.or(header).filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
 /// The repository root (for scripts and files the tests read).
@@ -441,11 +442,7 @@ pub fn files_under(dir: &str) -> Vec<PathBuf> {
     let mut stack = vec![repo_root().join(dir)];
     while let Some(path) = stack.pop() {
         if path.is_dir() {
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .expect("read dir")
-                    .map(|e| e.expect("dir entry").path()),
-            );
+            stack.extend(std::fs::read_dir(&path).expect("read dir").map(|e| e.expect("dir entry").path()));
         } else {
             files.push(path);
         }
@@ -472,11 +469,7 @@ impl DedicatedCluster {
                 .map(str::to_owned)
                 .unwrap_or_else(|| panic!("{key} in the cluster env file"))
         };
-        let cluster = Self {
-            runtime_url: value(RUNTIME_URL),
-            owner_url: value(OWNER_URL),
-            dir,
-        };
+        let cluster = Self { runtime_url: value(RUNTIME_URL), owner_url: value(OWNER_URL), dir };
         let owner = lockdev::db::owner_pool(&lockdev::config::Secret::new(cluster.owner_url.clone()))
             .await
             .expect("owner pool");
@@ -509,18 +502,14 @@ impl DedicatedCluster {
 
 impl Drop for DedicatedCluster {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/pg.sh"))
-            .args(["reset", "--dir"])
-            .arg(&self.dir)
-            .output();
+        let _ =
+            Command::new(repo_root().join("scripts/pg.sh")).args(["reset", "--dir"]).arg(&self.dir).output();
     }
 }
 
 /// Connects as the runtime role to `url`'s database, for assertions.
 pub async fn connect(url: &str) -> PgConnection {
-    PgConnection::connect_with(&PgConnectOptions::from_str(url).expect("url"))
-        .await
-        .expect("connect")
+    PgConnection::connect_with(&PgConnectOptions::from_str(url).expect("url")).await.expect("connect")
 }
 
 /// Writes to stderr without going through the test harness capture (debugging aid).

@@ -42,20 +42,12 @@ async fn a_change_made_with_plain_sql_outside_the_app_is_in_the_history_with_bot
     .expect("a history row for the update");
     let old: Value = row.get("old_row");
     let new: Value = row.get("new_row");
-    assert!(
-        old["family_name"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("ALPHA-CANARY")),
-        "{old}"
-    );
+    assert!(old["family_name"].as_str().is_some_and(|n| n.starts_with("ALPHA-CANARY")), "{old}");
     assert_eq!(new["family_name"], "Quietly-Changed");
     assert_eq!(row.get::<String, _>("actor_label"), "unknown");
     assert_eq!(row.get::<Option<uuid::Uuid>, _>("actor_user_id"), None);
     assert_eq!(row.get::<String, _>("db_role"), "lockdev_owner");
-    assert_eq!(
-        row.get::<Option<uuid::Uuid>, _>("organization_id"),
-        Some(tenants.a.org.as_uuid())
-    );
+    assert_eq!(row.get::<Option<uuid::Uuid>, _>("organization_id"), Some(tenants.a.org.as_uuid()));
 }
 
 #[tokio::test]
@@ -68,6 +60,7 @@ async fn a_change_through_the_app_names_the_user_and_shares_the_audit_events_tra
     let res = app
         .client
         .post(app.url(&format!("/test/patients/{patient}/family-name")))
+        .header("X-CSRF-Token", app.csrf_token().await)
         .form(&[("family_name", "Renamed")])
         .send()
         .await
@@ -84,10 +77,7 @@ async fn a_change_through_the_app_names_the_user_and_shares_the_audit_events_tra
     .await
     .expect("history");
     assert_eq!(history.get::<String, _>("actor_label"), "user");
-    assert_eq!(
-        history.get::<Option<uuid::Uuid>, _>("actor_user_id"),
-        Some(tenants.a.desk_user.as_uuid())
-    );
+    assert_eq!(history.get::<Option<uuid::Uuid>, _>("actor_user_id"), Some(tenants.a.desk_user.as_uuid()));
     let audit_txid: i64 =
         sqlx::query_scalar("SELECT txid FROM audit_events WHERE action = 'update' AND patient_id = $1")
             .bind(patient)
@@ -102,9 +92,7 @@ async fn secrets_stay_out_of_the_history_images() {
     let db = TestDatabase::create().await;
     let owner = db.owner_pool().await;
     let tenants = two_tenants(&owner, 0).await;
-    let mut tx = lockdev::db::tenant::begin_system(&owner, &Default::default())
-        .await
-        .expect("tx");
+    let mut tx = lockdev::db::tenant::begin_system(&owner, &Default::default()).await.expect("tx");
     sqlx::query(
         "UPDATE users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$SECRET-CANARY' WHERE id = $1",
     )
@@ -122,9 +110,7 @@ async fn secrets_stay_out_of_the_history_images() {
     .expect("history");
     assert!(!images.is_empty());
     assert!(
-        images
-            .iter()
-            .all(|i| !i.contains("SECRET-CANARY") && !i.contains("password_hash")),
+        images.iter().all(|i| !i.contains("SECRET-CANARY") && !i.contains("password_hash")),
         "{images:?}"
     );
 }
@@ -136,31 +122,19 @@ async fn the_history_is_append_only_for_the_runtime_and_the_owner_role() {
     let tenants = two_tenants(&owner, 1).await;
     let runtime = db.runtime_pool().await;
     for (who, pool) in [("runtime", &runtime), ("owner", &owner)] {
-        let mut tx = lockdev::db::tenant::begin_tenant(pool, &TenantContext::system(tenants.a.org))
-            .await
-            .expect("tx");
-        sqlx::query("SAVEPOINT s")
-            .execute(&mut *tx)
-            .await
-            .expect("savepoint");
-        for statement in [
-            "UPDATE row_history SET actor_label = 'user'",
-            "DELETE FROM row_history",
-            "TRUNCATE row_history",
-        ] {
-            let error = sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .expect_err(statement);
+        let mut tx =
+            lockdev::db::tenant::begin_tenant(pool, &TenantContext::system(tenants.a.org)).await.expect("tx");
+        sqlx::query("SAVEPOINT s").execute(&mut *tx).await.expect("savepoint");
+        for statement in
+            ["UPDATE row_history SET actor_label = 'user'", "DELETE FROM row_history", "TRUNCATE row_history"]
+        {
+            let error = sqlx::query(statement).execute(&mut *tx).await.expect_err(statement);
             let text = error.to_string();
             assert!(
                 text.contains("append-only") || text.contains("permission denied"),
                 "{who}: {statement}: {text}"
             );
-            sqlx::query("ROLLBACK TO SAVEPOINT s")
-                .execute(&mut *tx)
-                .await
-                .expect("rollback to savepoint");
+            sqlx::query("ROLLBACK TO SAVEPOINT s").execute(&mut *tx).await.expect("rollback to savepoint");
         }
     }
 }

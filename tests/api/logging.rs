@@ -5,13 +5,8 @@ use lockdev::web::{Access, Phi, Routes};
 
 use crate::helpers::spawn_app;
 
-const CANARIES: [&str; 5] = [
-    "canary-pw-7731",
-    "canary@patient.example",
-    "1987-04-12",
-    "CANARY-MRN-55",
-    "canary-session-cookie",
-];
+const CANARIES: [&str; 5] =
+    ["canary-pw-7731", "canary@patient.example", "1987-04-12", "CANARY-MRN-55", "canary-session-cookie"];
 
 fn logging_route() -> Routes {
     Routes::new().get("/test/log", Access::Public, Phi::None, || async {
@@ -39,10 +34,8 @@ async fn sensitive_fields_never_reach_the_log_output() {
     for canary in CANARIES {
         assert!(!logs.contains(canary), "{canary} leaked into the logs:\n{logs}");
     }
-    let line = logs
-        .lines()
-        .find(|l| l.contains("handled a sensitive request"))
-        .expect("the event was logged");
+    let line =
+        logs.lines().find(|l| l.contains("handled a sensitive request")).expect("the event was logged");
     let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
     assert_eq!(event["password"], "[redacted]");
     assert_eq!(event["patient_email"], "[redacted]");
@@ -57,10 +50,7 @@ async fn every_request_is_logged_with_its_id_route_status_and_latency_but_never_
     let res = app.get("/?name=CANARY-QUERY-NAME&dob=1987-04-12").await;
     let request_id = res.headers()["x-request-id"].to_str().expect("ascii").to_owned();
     let logs = app.logs.contents();
-    assert!(
-        !logs.contains("CANARY-QUERY-NAME") && !logs.contains("1987-04-12"),
-        "{logs}"
-    );
+    assert!(!logs.contains("CANARY-QUERY-NAME") && !logs.contains("1987-04-12"), "{logs}");
     let response_line = logs
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
@@ -75,15 +65,10 @@ async fn every_request_is_logged_with_its_id_route_status_and_latency_but_never_
 #[tokio::test]
 async fn cr_lf_in_logged_values_cannot_forge_a_log_line() {
     let app = spawn_app()
-        .routes(
-            Routes::new().get("/test/forge", Access::Public, Phi::None, || async {
-                tracing::info!(
-                    detail = "ok\n{\"level\":\"INFO\",\"message\":\"forged\"}",
-                    "attempt"
-                );
-                "done"
-            }),
-        )
+        .routes(Routes::new().get("/test/forge", Access::Public, Phi::None, || async {
+            tracing::info!(detail = "ok\n{\"level\":\"INFO\",\"message\":\"forged\"}", "attempt");
+            "done"
+        }))
         .capture_logs()
         .spawn()
         .await;

@@ -1,11 +1,13 @@
 //! The route registry (AZ-03, AZ-02): every route is declared, and the declarations are
 //! enforced and walked by tests.
 
-use lockdev::auth::policy::{self, Principal, ProxyScopes, StaffRole};
+use lockdev::auth::policy::{self, StaffRole};
+use lockdev::auth::session::ContextClaim;
 use lockdev::db::ids::PatientId;
+use lockdev::web::routes::claimed_principal;
 use lockdev::web::{Access, Phi};
 
-use crate::fixtures::{context, phi_routes, two_tenants};
+use crate::fixtures::{phi_routes, signed_in, staff, two_tenants};
 use crate::helpers::{files_under, spawn_app};
 
 #[test]
@@ -29,11 +31,7 @@ fn no_route_is_added_outside_the_registry() {
             }
         }
     }
-    assert!(
-        offenders.is_empty(),
-        "routes added outside src/web/routes.rs:\n{}",
-        offenders.join("\n")
-    );
+    assert!(offenders.is_empty(), "routes added outside src/web/routes.rs:\n{}", offenders.join("\n"));
 }
 
 #[test]
@@ -50,7 +48,7 @@ fn every_declaration_is_consistent() {
         );
         if spec.phi != Phi::None {
             assert!(
-                matches!(spec.access, Access::Tenant(_)),
+                spec.access != Access::Public,
                 "{} {} touches PHI but is declared {:?}",
                 spec.method,
                 spec.path,
@@ -69,66 +67,60 @@ async fn every_tenant_route_refuses_signed_out_callers_and_every_role_without_it
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 1).await;
     let patient = tenants.a.patients[0];
-    let principals: Vec<Principal> = StaffRole::ALL
-        .map(Principal::Staff)
+    let org = tenants.a.org;
+    let claims: Vec<ContextClaim> = StaffRole::ALL
+        .map(|role| staff(org, role))
         .into_iter()
         .chain([
-            Principal::Patient {
-                patient_id: PatientId::new(),
-            },
-            Principal::Proxy {
-                patient_id: PatientId::new(),
-                scopes: ProxyScopes {
-                    clinical: true,
-                    billing: true,
-                    scheduling: true,
-                    messaging: true,
-                },
-                expires_at: None,
-            },
-            Principal::SuperAdmin { break_glass: None },
-            Principal::Auditor,
-            Principal::Service,
+            ContextClaim::Patient { organization_id: org, patient_id: PatientId::new() },
+            ContextClaim::Proxy { organization_id: org, patient_id: PatientId::new() },
         ])
         .collect();
-    let tenant_routes: Vec<_> = app
-        .registry
-        .iter()
-        .filter(|r| matches!(r.access, Access::Tenant(_)))
-        .cloned()
-        .collect();
+    let tenant_routes: Vec<_> =
+        app.registry.iter().filter(|r| matches!(r.access, Access::Tenant(_))).cloned().collect();
     assert!(!tenant_routes.is_empty());
     for route in tenant_routes {
-        let Access::Tenant(permission) = route.access else {
-            unreachable!()
-        };
-        let path = route.path.replace("{patient_id}", &patient.to_string());
+        let Access::Tenant(permission) = route.access else { unreachable!() };
+        let path = route
+            .path
+            .replace("{patient_id}", &patient.to_string())
+            .replace("{membership_id}", &PatientId::new().to_string())
+            .replace("{assignment_id}", &PatientId::new().to_string());
+        // Signed out: to the sign-in page (an htmx request gets 401 and HX-Redirect).
         app.act_as(None);
+        let token = app.csrf_token().await;
         let res = app
             .client
             .request(route.method.clone(), app.url(&path))
+            .header("X-CSRF-Token", &token)
             .send()
             .await
             .expect("request");
-        assert_eq!(res.status(), 401, "signed out: {} {}", route.method, route.path);
-        for principal in &principals {
-            if policy::grants(*principal, permission) {
+        assert_eq!(res.status(), 303, "signed out: {} {}", route.method, route.path);
+        assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+        let res = app
+            .client
+            .request(route.method.clone(), app.url(&path))
+            .header("HX-Request", "true")
+            .header("X-CSRF-Token", &token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 401, "signed out, htmx: {} {}", route.method, route.path);
+        assert!(res.headers()["hx-redirect"].to_str().expect("ascii").starts_with("/sign-in"));
+        for claim in &claims {
+            if policy::grants(claimed_principal(*claim), permission) {
                 continue;
             }
-            app.act_as(Some(context(tenants.a.org, tenants.a.desk_user, *principal)));
+            app.act_as(Some(signed_in(tenants.a.desk_user, *claim)));
             let res = app
                 .client
                 .request(route.method.clone(), app.url(&path))
+                .header("X-CSRF-Token", &token)
                 .send()
                 .await
                 .expect("request");
-            assert_eq!(
-                res.status(),
-                403,
-                "{principal:?}: {} {}",
-                route.method,
-                route.path
-            );
+            assert_eq!(res.status(), 403, "{claim:?}: {} {}", route.method, route.path);
         }
     }
 }

@@ -20,11 +20,7 @@ fn seed(db: &TestDatabase) -> std::process::Output {
 async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
     let db = TestDatabase::create().await;
     let first = seed(&db);
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(out.contains("rows created"), "{out}");
     assert!(out.contains("dr.osei@riverside.example"), "{out}");
@@ -43,28 +39,20 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
         "consent_documents",
         "row_history",
     ] {
-        let n: i64 = sqlx::query_scalar(&counts(table))
-            .fetch_one(&mut su)
-            .await
-            .expect("count");
+        let n: i64 = sqlx::query_scalar(&counts(table)).fetch_one(&mut su).await.expect("count");
         before.push((table, n));
     }
     let second = seed(&db);
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("already present"));
     for (table, n) in &before {
-        let again: i64 = sqlx::query_scalar(&counts(table))
-            .fetch_one(&mut su)
-            .await
-            .expect("count");
+        let again: i64 = sqlx::query_scalar(&counts(table)).fetch_one(&mut su).await.expect("count");
         assert_eq!(again, *n, "{table} changed on the second run");
     }
 
     // The shape the demo promises.
-    let orgs: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
-        .fetch_one(&mut su)
-        .await
-        .expect("count");
+    let orgs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&mut su).await.expect("count");
     assert_eq!(orgs, 2);
     let same_names: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT given_name, family_name FROM patients GROUP BY 1, 2 HAVING count(DISTINCT organization_id) = 2) t",
@@ -84,16 +72,7 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
         .fetch_all(&mut su)
         .await
         .expect("roles");
-    assert_eq!(
-        roles,
-        [
-            "admin_staff",
-            "call_center_agent",
-            "clinical_staff",
-            "org_admin",
-            "provider"
-        ]
-    );
+    assert_eq!(roles, ["admin_staff", "call_center_agent", "clinical_staff", "org_admin", "provider"]);
     let two_clinic_provider: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT user_id FROM memberships WHERE role = 'provider' GROUP BY 1 HAVING count(DISTINCT organization_id) = 2) t",
     )
@@ -107,21 +86,14 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
     .fetch_all(&mut su)
     .await
     .expect("proxies");
-    assert_eq!(
-        proxies,
-        [(true, true), (false, true)],
-        "a dependent with two proxies of different scopes"
-    );
+    assert_eq!(proxies, [(true, true), (false, true)], "a dependent with two proxies of different scopes");
     let patient_and_provider: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM patients p JOIN memberships m ON m.user_id = p.user_id AND m.organization_id <> p.organization_id AND m.role = 'provider'",
     )
     .fetch_one(&mut su)
     .await
     .expect("count");
-    assert_eq!(
-        patient_and_provider, 1,
-        "one person is a patient at one clinic and a provider at the other"
-    );
+    assert_eq!(patient_and_provider, 1, "one person is a patient at one clinic and a provider at the other");
     let unsafe_contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_methods WHERE NOT (is_safe_for_voicemail OR is_safe_for_sms OR is_safe_for_email)")
         .fetch_one(&mut su)
         .await
@@ -133,12 +105,12 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
 async fn seeding_is_refused_in_production() {
     let db = TestDatabase::create().await;
     let owner = db.owner_pool().await;
-    let error = lockdev::demo::seed(&owner, true).await.expect_err("refused");
+    let error = lockdev::demo::seed(&owner, true, &lockdev::auth::crypto::DataKey::new(&[0; 32]))
+        .await
+        .expect_err("refused");
     assert!(error.to_string().contains("production"));
     let mut su = db.superuser().await;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut su)
-        .await
-        .expect("count");
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut su).await.expect("count");
     assert_eq!(users, 0);
 }

@@ -1,0 +1,70 @@
+use askama::Template;
+
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub disabled: bool,
+}
+
+pub struct SessionRow {
+    pub current: bool,
+    pub device: String,
+    pub since: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account/security.html")]
+pub struct SecurityPage {
+    pub notice: Option<String>,
+    pub email: String,
+    pub has_totp: bool,
+    pub can_remove_totp: bool,
+    pub recovery_left: i64,
+    pub passkeys: Vec<PasskeyRow>,
+    pub sessions: Vec<SessionRow>,
+    pub min_length: usize,
+    pub password_error: Option<String>,
+    pub new_email: String,
+    pub email_error: Option<String>,
+}
+
+/// The QR code is SVG drawn by the server from the provisioning URI, so it is marked
+/// safe in the template; nothing in it comes from a person.
+#[derive(Template)]
+#[template(path = "account/totp.html")]
+pub struct TotpPage {
+    pub qr_svg: String,
+    pub secret: String,
+    /// A working app is being replaced (it stopped working when this secret was made).
+    pub replacing: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account/recovery_offer.html")]
+pub struct RecoveryCodesOffer {
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub codes: Vec<String>,
+    pub continue_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/reauthenticate.html")]
+pub struct ReauthenticatePage {
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account/verify_email.html")]
+pub struct VerifyEmailPage {
+    pub new_email: Option<String>,
+}

@@ -1,0 +1,185 @@
+//! The authentication middleware: reads the session once, enforces the idle and
+//! absolute timeouts with the injected clock, checks the CSRF token of every
+//! state-changing request, and tells the rest of the request who is asking.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use subtle::ConstantTimeEq as _;
+use tower_sessions::Session;
+
+use crate::auth::policy::StaffRole;
+use crate::auth::session::{self, ACTIVITY_GRANULARITY, ContextClaim, SessionData};
+use crate::db::ids::UserId;
+use crate::web::AppState;
+use crate::web::error::{AppError, error_response};
+use crate::web::render::{Chrome, NavItem};
+
+/// The header htmx requests carry the CSRF token in (set with `hx-headers` on `<body>`).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The form field plain forms carry it in.
+pub const CSRF_FIELD: &str = "csrf_token";
+/// Requests that are not a person acting (htmx polling) carry this header; they do not
+/// count as activity, so a page left open does not keep its session alive.
+pub const BACKGROUND_HEADER: &str = "x-lockdev-background";
+
+/// Who is asking, for requests with a signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub user_id: UserId,
+    pub second_factor_satisfied: bool,
+    pub second_factor_enrolled: bool,
+    pub context: Option<ContextClaim>,
+    pub consents_accepted: bool,
+    pub reauthenticated_at: DateTime<Utc>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Authenticated>().cloned().ok_or(AppError::Unauthorized)
+    }
+}
+
+/// Marks a request whose session just timed out (the sign-in page says so).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionExpired;
+
+/// The CSRF token of the response's session, for the render layer (forms, `hx-headers`).
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Static files and health probes never need to know who is asking: no session read.
+    let path = req.uri().path();
+    if path.starts_with("/static/") || path.starts_with("/health") {
+        return next.run(req).await;
+    }
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        tracing::error!(error.kind = "wiring", "authentication without a session layer");
+        return AppError::Internal.into_response();
+    };
+    let now = state.clock.now();
+    let absolute = TimeDelta::from_std(state.config.auth.absolute).unwrap_or(TimeDelta::hours(12));
+    let mut data = match session::load(&session).await {
+        Ok(data) => data,
+        Err(error) => return error.into_response(),
+    };
+
+    let mut dirty = false;
+    if let Some(user) = &mut data.user {
+        let timed_out =
+            now - user.authenticated_at >= absolute || now - user.last_activity >= user.idle_limit();
+        if timed_out {
+            let user_id = user.user_id;
+            if let Err(error) = session::end(&session).await {
+                return error.into_response();
+            }
+            crate::auth::sessions::forget(&state.db, user_id, session.id().map(|id| id.to_string())).await;
+            data = SessionData::default();
+            req.extensions_mut().insert(SessionExpired);
+        } else if !req.headers().contains_key(BACKGROUND_HEADER)
+            && now - user.last_activity >= ACTIVITY_GRANULARITY
+        {
+            user.last_activity = now;
+            dirty = true;
+        }
+    }
+
+    if is_state_changing(req.method()) {
+        let (checked, request) = match csrf_ok(req, &data.csrf).await {
+            Ok(result) => result,
+            Err(response) => return response,
+        };
+        req = request;
+        if !checked {
+            tracing::warn!(reason = "csrf_token", "request refused");
+            return error_response(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this site. Reload the page and try again.",
+            );
+        }
+    }
+
+    if let Some(user) = &data.user {
+        req.extensions_mut().insert(Authenticated {
+            user_id: user.user_id,
+            second_factor_satisfied: user.second_factor_satisfied(),
+            second_factor_enrolled: user.second_factor_enrolled,
+            context: user.context,
+            consents_accepted: user.consents_accepted,
+            reauthenticated_at: user.reauthenticated_at,
+        });
+    }
+    if dirty
+        && let Err(error) = session::store(&session, &data, session::expiry_for(&data, now, absolute)).await
+    {
+        return error.into_response();
+    }
+
+    let mut response = next.run(req).await;
+    // The session as the handler left it (sign-in rotates the token; the sign-in page
+    // creates one): no query, the record is already loaded.
+    let data = session::load(&session).await.unwrap_or_default();
+    response.extensions_mut().insert(chrome(&data));
+    response.extensions_mut().insert(CsrfToken(data.csrf));
+    response
+}
+
+/// The page header for this session's persona.
+fn chrome(data: &SessionData) -> Chrome {
+    let Some(user) = data.user.as_ref().filter(|u| u.second_factor_satisfied()) else {
+        return Chrome { signed_in: data.user.is_some(), context_label: None, nav: Vec::new() };
+    };
+    let mut nav = Vec::new();
+    match user.context {
+        Some(ContextClaim::Staff { role: StaffRole::OrgAdmin, .. }) => {
+            nav.push(NavItem { label: "Members", href: "/members" });
+        }
+        Some(ContextClaim::Staff { .. }) => nav.push(NavItem { label: "Workspace", href: "/home" }),
+        Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }) => {
+            nav.push(NavItem { label: "Portal", href: "/home" });
+        }
+        Some(ContextClaim::Platform { .. }) => nav.push(NavItem { label: "Platform", href: "/home" }),
+        None => {}
+    }
+    nav.push(NavItem { label: "Contexts", href: "/contexts" });
+    nav.push(NavItem { label: "Account", href: "/account" });
+    Chrome { signed_in: true, context_label: user.context_label.clone(), nav }
+}
+
+/// Whether the request carries the session's CSRF token, in the header or (for plain
+/// forms) the form body; returns the request with its body intact.
+async fn csrf_ok(req: Request, expected: &str) -> Result<(bool, Request), Response> {
+    let matches =
+        |presented: &str| !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+    if let Some(presented) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        let ok = matches(presented);
+        return Ok((ok, req));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((false, req));
+    }
+    let (parts, body) = req.into_parts();
+    // The body-limit layer has already bounded the size.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+    };
+    let ok = url::form_urlencoded::parse(&bytes).any(|(name, value)| name == CSRF_FIELD && matches(&value));
+    Ok((ok, Request::from_parts(parts, Body::from(bytes))))
+}

@@ -1,0 +1,112 @@
+//! Our index of each person's sessions (tower-sessions' table has no user column), so
+//! that all of a person's sessions can be listed and ended: on password change or reset,
+//! on a change of second factors, on account disable, and by "sign out my other sessions".
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::db::ids::UserId;
+use crate::db::tenant::{RequestMeta, SystemContext, begin_system};
+use crate::web::error::sqlx_variant;
+
+fn context(user: UserId) -> SystemContext {
+    SystemContext { user_id: Some(user), request: RequestMeta::default() }
+}
+
+/// Records that `session_id` belongs to `user` (after sign-in, under the new id), and
+/// forgets index entries whose sessions have ended on their own.
+pub async fn remember(
+    pool: &PgPool,
+    user: UserId,
+    session_id: &str,
+    request: &RequestMeta,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin_system(pool, &context(user)).await?;
+    sqlx::query!(
+        r#"INSERT INTO user_sessions (session_id, user_id, ip, user_agent) VALUES ($1, $2, $3::text::inet, $4)
+           ON CONFLICT (session_id) DO NOTHING"#,
+        session_id,
+        user.as_uuid(),
+        request.ip.map(|ip| ip.to_string()),
+        request.user_agent.as_deref().map(|ua| &ua[..ua.len().min(500)])
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        r#"DELETE FROM user_sessions u WHERE u.user_id = $1
+             AND NOT EXISTS (SELECT 1 FROM tower_sessions.session s WHERE s.id = u.session_id)"#,
+        user.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Removes one index entry (the session itself is already gone). Best effort: a
+/// leftover entry points at nothing and is removed at the next sign-in.
+pub async fn forget(pool: &PgPool, user: UserId, session_id: Option<String>) {
+    let Some(session_id) = session_id else { return };
+    let result = async {
+        let mut tx = begin_system(pool, &context(user)).await?;
+        sqlx::query!("DELETE FROM user_sessions WHERE session_id = $1", session_id).execute(&mut *tx).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(error.variant = sqlx_variant(&error), "session index entry not removed");
+    }
+}
+
+/// Ends every session of `user` except `keep`; returns how many ended.
+pub async fn end_all(pool: &PgPool, user: UserId, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let mut tx = begin_system(pool, &context(user)).await?;
+    let ended = sqlx::query!(
+        r#"DELETE FROM tower_sessions.session s USING user_sessions u
+            WHERE u.session_id = s.id AND u.user_id = $1 AND u.session_id IS DISTINCT FROM $2"#,
+        user.as_uuid(),
+        keep
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query!(
+        "DELETE FROM user_sessions WHERE user_id = $1 AND session_id IS DISTINCT FROM $2",
+        user.as_uuid(),
+        keep
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// One of a person's sessions, for the account page.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub created_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub async fn list(pool: &PgPool, user: UserId) -> Result<Vec<SessionSummary>, sqlx::Error> {
+    let mut tx = begin_system(pool, &context(user)).await?;
+    let rows = sqlx::query!(
+        r#"SELECT u.session_id, u.created_at, host(u.ip) AS ip, u.user_agent
+             FROM user_sessions u JOIN tower_sessions.session s ON s.id = u.session_id AND s.expiry_date > now()
+            WHERE u.user_id = $1 ORDER BY u.created_at DESC"#,
+        user.as_uuid()
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SessionSummary {
+            session_id: r.session_id,
+            created_at: r.created_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        })
+        .collect())
+}

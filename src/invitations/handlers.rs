@@ -1,0 +1,284 @@
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::views::{AcceptPage, Invitation, Step};
+use crate::audit::{self, Action, AuditEvent, Outcome};
+use crate::auth::password_policy;
+use crate::auth::session::{self, SessionData};
+use crate::auth::signin::{self, FirstFactor};
+use crate::auth::tokens::{self, Purpose, Token};
+use crate::db::ids::{OrganizationId, UserId};
+use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, begin_system, begin_tenant};
+use crate::web::{AppError, AppResult, AppState, Page, RequestInfo};
+
+const PENDING: &str = "invitation";
+
+fn absolute(state: &AppState) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(state.config.auth.absolute).unwrap_or(chrono::TimeDelta::hours(12))
+}
+
+/// The link from the e-mail: keep the token server-side, show the invitation.
+pub async fn link(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let now = state.clock.now();
+    let mut data = session::load(&session).await?;
+    data.pending_token = Some((PENDING.to_owned(), token));
+    if data.csrf.is_empty() {
+        data.csrf = session::new_csrf_token();
+    }
+    session::store(&session, &data, session::expiry_for(&data, now, absolute(&state))).await?;
+    Ok(Redirect::to("/invite").into_response())
+}
+
+fn pending(data: &SessionData) -> Option<&str> {
+    data.pending_token.as_ref().filter(|(purpose, _)| purpose == PENDING).map(|(_, token)| token.as_str())
+}
+
+/// The account an invitation is for: (has a password, is the signed-in person).
+struct Invitee {
+    user: UserId,
+    display_name: String,
+    has_password: bool,
+}
+
+async fn invitee(state: &AppState, token: &Token) -> AppResult<Option<Invitee>> {
+    let Some(user) = token.user_id else { return Ok(None) };
+    let mut tx =
+        begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
+    let row = sqlx::query!(
+        "SELECT display_name, password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 AND disabled_at IS NULL",
+        user.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| Invitee {
+        user,
+        display_name: r.display_name,
+        has_password: r.has_password.unwrap_or(false),
+    }))
+}
+
+async fn clinic_name(state: &AppState, org: Option<OrganizationId>) -> AppResult<String> {
+    let Some(org) = org else { return Ok("A clinic".into()) };
+    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
+    let name = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", org.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or_else(|| "A clinic".into());
+    tx.commit().await?;
+    Ok(name)
+}
+
+async fn describe(state: &AppState, token: &Token, step: Step) -> AppResult<Invitation> {
+    let clinic = clinic_name(state, token.organization_id).await?;
+    let (headline, detail) = match token.purpose {
+        Purpose::StaffInvitation => {
+            let roles = token.payload["role_labels"].as_str().unwrap_or("staff").to_owned();
+            (format!("{clinic} invited you"), format!("You are invited to work at {clinic} on Lockdev as: {roles}."))
+        }
+        Purpose::PatientActivation => (
+            format!("{clinic} invited you to its patient portal"),
+            "Set up your sign-in to see your appointments and records online.".to_owned(),
+        ),
+        _ => (
+            format!("{clinic} gave you access"),
+            "You can help manage the care of a patient of this clinic. You will see who once your account is set up."
+                .to_owned(),
+        ),
+    };
+    Ok(Invitation {
+        headline,
+        detail,
+        email: token.email.clone(),
+        expires: token.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        min_length: if token.purpose == Purpose::StaffInvitation {
+            password_policy::MIN_LENGTH_STAFF
+        } else {
+            password_policy::MIN_LENGTH
+        },
+        step,
+    })
+}
+
+fn step_for(signed_in: Option<UserId>, invitee: &Invitee) -> Step {
+    match signed_in {
+        Some(user) if user == invitee.user => Step::Accept,
+        Some(_) => Step::WrongAccount,
+        None if invitee.has_password => Step::SignIn,
+        None => Step::CreateAccount,
+    }
+}
+
+fn unavailable() -> Response {
+    let page = AcceptPage {
+        invitation: None,
+        display_name: String::new(),
+        error: None,
+        name_error: None,
+        password_error: None,
+    };
+    (StatusCode::GONE, Page(page)).into_response()
+}
+
+pub async fn page(State(state): State<AppState>, session: Session) -> AppResult<Response> {
+    let data = session::load(&session).await?;
+    let Some(text) = pending(&data) else { return Ok(unavailable()) };
+    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
+    let token = tokens::peek_invitation(&mut tx, text, state.clock.now()).await?;
+    tx.commit().await?;
+    let Some(token) = token else { return Ok(unavailable()) };
+    let Some(invitee) = invitee(&state, &token).await? else { return Ok(unavailable()) };
+    let signed_in = data.user.as_ref().filter(|u| u.second_factor_satisfied()).map(|u| u.user_id);
+    let step = step_for(signed_in, &invitee);
+    let invitation = describe(&state, &token, step).await?;
+    Ok(Page(AcceptPage {
+        invitation: Some(invitation),
+        display_name: invitee.display_name,
+        error: None,
+        name_error: None,
+        password_error: None,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    display_name: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    session: Session,
+    RequestInfo(request): RequestInfo,
+    Form(form): Form<AcceptForm>,
+) -> AppResult<Response> {
+    let now = state.clock.now();
+    let mut data = session::load(&session).await?;
+    let Some(text) = pending(&data).map(str::to_owned) else { return Ok(unavailable()) };
+    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
+    let peeked = tokens::peek_invitation(&mut tx, &text, now).await?;
+    tx.commit().await?;
+    let Some(peeked) = peeked else { return Ok(unavailable()) };
+    let Some(invitee) = invitee(&state, &peeked).await? else { return Ok(unavailable()) };
+    let signed_in = data.user.as_ref().filter(|u| u.second_factor_satisfied()).map(|u| u.user_id);
+    let step = step_for(signed_in, &invitee);
+
+    // A new account: name and password first, with errors next to the fields.
+    let mut new_password = None;
+    let mut display_name = invitee.display_name.clone();
+    match step {
+        Step::Accept => {}
+        Step::CreateAccount => {
+            display_name = form.display_name.unwrap_or_default().trim().to_owned();
+            let password = form.password.unwrap_or_default();
+            let name_error = (display_name.is_empty() || display_name.chars().count() > 200)
+                .then(|| "Enter your name.".to_owned());
+            let staff = peeked.purpose == Purpose::StaffInvitation;
+            let password_error = password_policy::check(&password, staff, &[&peeked.email, &display_name])
+                .err()
+                .map(|r| r.to_string());
+            if name_error.is_some() || password_error.is_some() {
+                let invitation = describe(&state, &peeked, step).await?;
+                let page = AcceptPage {
+                    invitation: Some(invitation),
+                    display_name,
+                    error: None,
+                    name_error,
+                    password_error,
+                };
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+            }
+            new_password = Some(state.auth.passwords.hash(password).await);
+        }
+        Step::SignIn | Step::WrongAccount => return Ok(Redirect::to("/invite").into_response()),
+    }
+
+    // Spend the token and set up the account in one platform transaction.
+    let user = invitee.user;
+    let mut tx =
+        begin_system(&state.db, &SystemContext { user_id: Some(user), request: request.clone() }).await?;
+    let Some(token) = tokens::redeem(&mut tx, peeked.purpose, &text, now).await? else {
+        return Ok(unavailable());
+    };
+    if let Some(hash) = &new_password {
+        sqlx::query!(
+            "UPDATE users SET password_hash = $2, display_name = $3, email_verified_at = coalesce(email_verified_at, $4)
+              WHERE id = $1 AND password_hash IS NULL",
+            user.as_uuid(),
+            hash,
+            display_name,
+            now
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    activate(&state, &token, user, &request).await?;
+
+    data.pending_token = None;
+    session::store(&session, &data, session::expiry_for(&data, now, absolute(&state))).await?;
+    let next = if step == Step::CreateAccount {
+        // The invitation e-mail proved the address: signed in with the new password,
+        // still owing a second factor where the role needs one.
+        signin::start(&state, &session, user, FirstFactor::Password, &request).await?
+    } else {
+        "/contexts".to_owned()
+    };
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// Turns on what the invitation grants, inside the inviting clinic.
+async fn activate(state: &AppState, token: &Token, user: UserId, request: &RequestMeta) -> AppResult<()> {
+    let org = token.organization_id.ok_or(AppError::NotFound)?;
+    let context =
+        TenantContext { user_id: Some(user), request: request.clone(), ..TenantContext::system(org) };
+    let mut tx = begin_tenant(&state.db, &context).await?;
+    let id = |key: &str| token.payload[key].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok());
+    let mut event = AuditEvent::new(Action::InvitationAccepted, Outcome::Success).resource("user", user);
+    match token.purpose {
+        Purpose::StaffInvitation => {
+            sqlx::query!(
+                "UPDATE memberships SET status = 'active' WHERE user_id = $1 AND status = 'invited'",
+                user.as_uuid()
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Purpose::PatientActivation => {
+            let patient = id("patient_id").ok_or(AppError::NotFound)?;
+            sqlx::query!(
+                "UPDATE patients SET user_id = $2, is_self_managed = true WHERE id = $1 AND user_id IS NULL AND deleted_at IS NULL",
+                patient,
+                user.as_uuid()
+            )
+            .execute(&mut *tx)
+            .await?;
+            event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
+        }
+        Purpose::ProxyInvitation => {
+            let assignment = id("assignment_id").ok_or(AppError::NotFound)?;
+            let patient = sqlx::query_scalar!(
+                "UPDATE patient_proxy_assignments SET status = 'active'
+                  WHERE id = $1 AND proxy_user_id = $2 AND status = 'pending' RETURNING patient_id",
+                assignment,
+                user.as_uuid()
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            event.patient_id = patient.map(crate::db::ids::PatientId::from_uuid);
+        }
+        Purpose::EmailVerification | Purpose::PasswordReset => return Err(AppError::NotFound),
+    }
+    event.details = serde_json::json!({ "purpose": token.purpose.as_str() });
+    audit::record(&mut tx, &context, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::views::{InviteErrors, InviteForm, MemberRow, MembersPage, PendingRow};
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::emails::StaffInvitation;
+use crate::auth::policy::{Permission, StaffRole, Target};
+use crate::auth::tokens::{self, NewToken, Purpose};
+use crate::db::ids::{MembershipId, UserId};
+use crate::db::tenant::{SystemContext, begin_system};
+use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
+
+fn roles() -> Vec<(&'static str, &'static str)> {
+    StaffRole::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
+}
+
+async fn render(
+    tx: &TenantTx,
+    notice: Option<String>,
+    form: InviteForm,
+    errors: InviteErrors,
+) -> AppResult<MembersPage> {
+    let me = tx.context().tenant.user_id;
+    let org = tx.context().tenant.organization_id;
+    let mut db = tx.conn().await?;
+    let clinic = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", org.as_uuid())
+        .fetch_one(&mut *db)
+        .await?;
+    let members = sqlx::query!(
+        r#"SELECT m.id AS "id: MembershipId", m.role, m.status, m.user_id AS "user_id: UserId",
+                  u.display_name, u.email::text AS "email!"
+             FROM memberships m JOIN users u ON u.id = m.user_id
+            ORDER BY u.display_name, m.role"#
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let pending = sqlx::query!(
+        r#"SELECT email::text AS "email!", expires_at FROM auth_tokens
+            WHERE purpose = 'staff_invitation' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+            ORDER BY created_at DESC"#
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(MembersPage {
+        clinic,
+        notice,
+        members: members
+            .into_iter()
+            .map(|m| MemberRow {
+                id: m.id.to_string(),
+                is_me: Some(m.user_id) == me,
+                name: m.display_name,
+                email: m.email,
+                role: m.role,
+                status: m.status,
+            })
+            .collect(),
+        pending: pending
+            .into_iter()
+            .map(|p| PendingRow { email: p.email, expires: p.expires_at.format("%Y-%m-%d").to_string() })
+            .collect(),
+        roles: roles(),
+        form,
+        errors,
+    })
+}
+
+pub async fn page(tx: TenantTx) -> AppResult<Page<MembersPage>> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    Ok(Page(render(&tx, None, InviteForm::default(), InviteErrors::default()).await?))
+}
+
+/// The person with this e-mail address, created (without a password, so only an
+/// invitation can finish it) when there is none. Platform work: people belong to no clinic.
+pub async fn find_or_create_person(
+    state: &AppState,
+    email: &str,
+    display_name: &str,
+    request: &crate::db::tenant::RequestMeta,
+) -> AppResult<UserId> {
+    let mut tx = begin_system(&state.db, &SystemContext { user_id: None, request: request.clone() }).await?;
+    let id = sqlx::query_scalar!(
+        r#"WITH created AS (
+               INSERT INTO users (email, display_name) VALUES ($1, $2)
+               ON CONFLICT (email) DO NOTHING RETURNING id)
+           SELECT id AS "id!: UserId" FROM created
+           UNION ALL SELECT id FROM users WHERE email = $1
+           LIMIT 1"#,
+        email,
+        display_name
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    tx: TenantTx,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let mut form = InviteForm::default();
+    for (name, value) in url::form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            "display_name" => form.display_name = value.trim().to_owned(),
+            "email" => form.email = value.trim().to_owned(),
+            "role" => form.roles.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    let chosen: Vec<StaffRole> = form.roles.iter().filter_map(|r| StaffRole::parse(r)).collect();
+    let errors = InviteErrors {
+        name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
+            .then(|| "Enter the person's name.".into()),
+        email: (!valid_email(&form.email))
+            .then(|| "Enter an e-mail address such as name@example.com.".into()),
+        roles: chosen.is_empty().then(|| "Choose at least one role.".into()),
+    };
+    if errors.name.is_some() || errors.email.is_some() || errors.roles.is_some() {
+        let page = render(&tx, None, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let context = tx.context().tenant.clone();
+    let now = state.clock.now();
+    let person = find_or_create_person(&state, &form.email, &form.display_name, &context.request).await?;
+    let (token, clinic, inviter) = {
+        let mut db = tx.conn().await?;
+        for role in &chosen {
+            sqlx::query!(
+                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by)
+                 VALUES ($1, $2, $3, 'invited', $4)
+                 ON CONFLICT (organization_id, user_id, role) DO NOTHING",
+                context.organization_id.as_uuid(),
+                person.as_uuid(),
+                role.as_str(),
+                context.user_id.map(|u| u.as_uuid())
+            )
+            .execute(&mut *db)
+            .await?;
+        }
+        let labels = chosen.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
+        let token = tokens::issue(
+            &mut db,
+            NewToken {
+                purpose: Purpose::StaffInvitation,
+                email: &form.email,
+                user_id: Some(person),
+                organization_id: Some(context.organization_id),
+                payload: json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
+                created_by: context.user_id,
+            },
+            now,
+        )
+        .await?;
+        let clinic = sqlx::query_scalar!(
+            "SELECT name FROM organizations WHERE id = $1",
+            context.organization_id.as_uuid()
+        )
+        .fetch_one(&mut *db)
+        .await?;
+        let inviter = match context.user_id {
+            Some(me) => {
+                sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", me.as_uuid())
+                    .fetch_one(&mut *db)
+                    .await?
+            }
+            None => "Your clinic".into(),
+        };
+        (token, clinic, (inviter, labels))
+    };
+    let (inviter, labels) = inviter;
+    let message = StaffInvitation {
+        inviter,
+        clinic,
+        roles: labels,
+        link: format!("{}invite/{token}", state.config.http.public_url),
+        expires: (now + Purpose::StaffInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+    .render(&form.email)?;
+    if state.auth.mailer.send(&message).await.is_err() {
+        return Err(AppError::BadRequest(
+            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
+        ));
+    }
+    let mut event = AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", person);
+    event.details = json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
+    tx.audit(&event).await?;
+    let notice = Some(format!("Invitation sent to {}.", form.email));
+    Ok(Page(render(&tx, notice, InviteForm::default(), InviteErrors::default()).await?).into_response())
+}
+
+fn membership(id: &str) -> AppResult<MembershipId> {
+    id.parse().map_err(|_| AppError::NotFound)
+}
+
+#[derive(serde::Deserialize)]
+pub struct RoleForm {
+    role: String,
+}
+
+pub async fn change_role(
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let form: RoleForm = crate::web::parse_form(&body)?;
+    let id = membership(&id)?;
+    let role = StaffRole::parse(&form.role)
+        .ok_or_else(|| AppError::BadRequest("Choose a role from the list.".into()))?;
+    let changed = {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            "UPDATE memberships SET role = $2 WHERE id = $1
+               AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = memberships.user_id AND o.role = $2)",
+            id.as_uuid(),
+            role.as_str()
+        )
+        .execute(&mut *db)
+        .await?
+        .rows_affected()
+    };
+    let notice = if changed == 1 {
+        tx.audit(
+            &AuditEvent::success(Action::Update, "membership", id).details(json!({ "role": role.as_str() })),
+        )
+        .await?;
+        "Role changed.".to_owned()
+    } else {
+        "That person already has that role, or is no longer a member.".to_owned()
+    };
+    Ok(Page(render(&tx, Some(notice), InviteForm::default(), InviteErrors::default()).await?).into_response())
+}
+
+async fn set_status(tx: TenantTx, id: String, status: &'static str) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let id = membership(&id)?;
+    let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
+    let changed = {
+        let mut db = tx.conn().await?;
+        // Administrators cannot lock themselves out.
+        sqlx::query!(
+            "UPDATE memberships SET status = $2 WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status <> 'removed'",
+            id.as_uuid(),
+            status,
+            me
+        )
+        .execute(&mut *db)
+        .await?
+        .rows_affected()
+    };
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({ "status": status })))
+        .await?;
+    let notice = if status == "active" {
+        "Member reactivated."
+    } else {
+        "Member deactivated: their access here ends now."
+    };
+    Ok(Page(render(&tx, Some(notice.into()), InviteForm::default(), InviteErrors::default()).await?)
+        .into_response())
+}
+
+pub async fn deactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    set_status(tx, id, "suspended").await
+}
+
+pub async fn reactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    set_status(tx, id, "active").await
+}

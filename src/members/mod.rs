@@ -1,0 +1,20 @@
+//! The clinic administrator's members page: who works here in which role, invitations,
+//! role changes and deactivation. (The full administration console comes later.)
+
+mod handlers;
+mod views;
+
+pub use handlers::{find_or_create_person, valid_email as handlers_valid_email};
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let manage = Access::Tenant(Permission::ManageMembers);
+    Routes::new()
+        .get("/members", manage, Phi::None, handlers::page)
+        .post("/members/invite", manage, Phi::None, handlers::invite)
+        .post("/members/{membership_id}/role", manage, Phi::None, handlers::change_role)
+        .post("/members/{membership_id}/deactivate", manage, Phi::None, handlers::deactivate)
+        .post("/members/{membership_id}/reactivate", manage, Phi::None, handlers::reactivate)
+}

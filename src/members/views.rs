@@ -1,0 +1,47 @@
+use askama::Template;
+
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+    pub is_me: bool,
+}
+
+pub struct PendingRow {
+    pub email: String,
+    pub expires: String,
+}
+
+#[derive(Default)]
+pub struct InviteForm {
+    pub display_name: String,
+    pub email: String,
+    pub roles: Vec<String>,
+}
+
+impl InviteForm {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+#[derive(Default)]
+pub struct InviteErrors {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "members/index.html")]
+pub struct MembersPage {
+    pub clinic: String,
+    pub notice: Option<String>,
+    pub members: Vec<MemberRow>,
+    pub pending: Vec<PendingRow>,
+    pub roles: Vec<(&'static str, &'static str)>,
+    pub form: InviteForm,
+    pub errors: InviteErrors,
+}

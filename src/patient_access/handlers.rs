@@ -1,0 +1,370 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, TimeZone as _, Utc};
+use serde_json::json;
+
+use super::views::{AccessPage, ProxyErrors, ProxyForm, ProxyRow};
+use crate::audit::{Action, AuditEvent};
+use crate::auth::emails::{PatientInvitation, ProxyInvitation};
+use crate::auth::policy::{PatientFacts, Permission, Target};
+use crate::auth::tokens::{self, NewToken, Purpose};
+use crate::db::ids::{PatientId, ProxyAssignmentId, UserId};
+use crate::members::find_or_create_person;
+use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
+
+const RELATIONSHIPS: [(&str, &str); 5] = [
+    ("parent", "Parent"),
+    ("guardian", "Legal guardian"),
+    ("poa", "Power of attorney"),
+    ("spouse", "Spouse or partner"),
+    ("other", "Other"),
+];
+
+/// The patient, checked visible and permitted (404 otherwise, audited either way).
+async fn patient(tx: &TenantTx, id: &str) -> AppResult<(PatientId, String)> {
+    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
+    let row = {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            "SELECT given_name, family_name FROM patients WHERE id = $1 AND deleted_at IS NULL",
+            id.as_uuid()
+        )
+        .fetch_optional(&mut *db)
+        .await?
+    };
+    let Some(row) = row else { return Err(tx.not_found("patient", id.as_uuid()).await) };
+    tx.authorize(
+        Permission::ManageProxies,
+        Target::Patient(PatientFacts { patient_id: id, on_care_team: false, sensitive: false }),
+        "patient",
+    )
+    .await?;
+    Ok((id, format!("{} {}", row.given_name, row.family_name)))
+}
+
+async fn render(
+    tx: &TenantTx,
+    patient: PatientId,
+    name: String,
+    notice: Option<String>,
+    portal: (String, Option<String>),
+    proxy_form: ProxyForm,
+    proxy_errors: ProxyErrors,
+) -> AppResult<AccessPage> {
+    let mut db = tx.conn().await?;
+    let portal_email = sqlx::query_scalar!(
+        r#"SELECT u.email::text AS "email!" FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1"#,
+        patient.as_uuid()
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    let proxies = sqlx::query!(
+        r#"SELECT a.id AS "id: ProxyAssignmentId", u.display_name, u.email::text AS "email!", a.relationship, a.status,
+                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at
+             FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
+            WHERE a.patient_id = $1 ORDER BY a.created_at"#,
+        patient.as_uuid()
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(AccessPage {
+        patient_id: patient.to_string(),
+        patient_name: name,
+        notice,
+        portal_email,
+        portal_form_email: portal.0,
+        portal_error: portal.1,
+        proxies: proxies
+            .into_iter()
+            .map(|p| {
+                let scopes: Vec<&str> = [
+                    (p.can_view_clinical, "clinical"),
+                    (p.can_view_billing, "billing"),
+                    (p.can_schedule, "scheduling"),
+                    (p.can_message, "messages"),
+                ]
+                .into_iter()
+                .filter_map(|(on, label)| on.then_some(label))
+                .collect();
+                ProxyRow {
+                    id: p.id.to_string(),
+                    name: p.display_name,
+                    email: p.email,
+                    relationship: RELATIONSHIPS
+                        .iter()
+                        .find(|(v, _)| *v == p.relationship)
+                        .map_or("Other", |(_, l)| l)
+                        .to_owned(),
+                    scopes: if scopes.is_empty() { "no access yet".into() } else { scopes.join(", ") },
+                    expires: p.expires_at.map(|e| e.format("%Y-%m-%d").to_string()),
+                    status: p.status,
+                }
+            })
+            .collect(),
+        relationships: RELATIONSHIPS.to_vec(),
+        proxy_form,
+        proxy_errors,
+    })
+}
+
+fn empty_proxy_form() -> ProxyForm {
+    ProxyForm { relationship: "parent".into(), ..ProxyForm::default() }
+}
+
+pub async fn page(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<AccessPage>> {
+    let (patient, name) = patient(&tx, &id).await?;
+    tx.audit(&AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("chart.access"))
+        .await?;
+    Ok(Page(
+        render(&tx, patient, name, None, (String::new(), None), empty_proxy_form(), ProxyErrors::default())
+            .await?,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct PortalForm {
+    email: String,
+}
+
+pub async fn invite_patient(
+    State(state): State<AppState>,
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let (patient, name) = patient(&tx, &id).await?;
+    let form: PortalForm = crate::web::parse_form(&body)?;
+    let email = form.email.trim().to_owned();
+    if !crate::members::handlers_valid_email(&email) {
+        let page = render(
+            &tx,
+            patient,
+            name,
+            None,
+            (email, Some("Enter an e-mail address such as name@example.com.".into())),
+            empty_proxy_form(),
+            ProxyErrors::default(),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let context = tx.context().tenant.clone();
+    let now = state.clock.now();
+    let person = find_or_create_person(&state, &email, &name, &context.request).await?;
+    let token = {
+        let mut db = tx.conn().await?;
+        tokens::issue(
+            &mut db,
+            NewToken {
+                purpose: Purpose::PatientActivation,
+                email: &email,
+                user_id: Some(person),
+                organization_id: Some(context.organization_id),
+                payload: json!({ "patient_id": patient.as_uuid().to_string() }),
+                created_by: context.user_id,
+            },
+            now,
+        )
+        .await?
+    };
+    let message = PatientInvitation {
+        link: format!("{}invite/{token}", state.config.http.public_url),
+        expires: (now + Purpose::PatientActivation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+    .render(&email)?;
+    if state.auth.mailer.send(&message).await.is_err() {
+        return Err(AppError::BadRequest(
+            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
+        ));
+    }
+    tx.audit(
+        &AuditEvent::success(Action::InvitationSent, "patient", patient)
+            .patient(patient)
+            .purpose("portal_activation"),
+    )
+    .await?;
+    let page = render(
+        &tx,
+        patient,
+        name,
+        Some(format!("Portal invitation sent to {email}.")),
+        (String::new(), None),
+        empty_proxy_form(),
+        ProxyErrors::default(),
+    )
+    .await?;
+    Ok(Page(page).into_response())
+}
+
+fn parse_proxy_form(body: &[u8]) -> ProxyForm {
+    let mut form = ProxyForm::default();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "display_name" => form.display_name = value.trim().to_owned(),
+            "email" => form.email = value.trim().to_owned(),
+            "relationship" => form.relationship = value.into_owned(),
+            "clinical" => form.clinical = true,
+            "billing" => form.billing = true,
+            "scheduling" => form.scheduling = true,
+            "messaging" => form.messaging = true,
+            "expires_on" => form.expires_on = value.trim().to_owned(),
+            _ => {}
+        }
+    }
+    form
+}
+
+pub async fn invite_proxy(
+    State(state): State<AppState>,
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let (patient, name) = patient(&tx, &id).await?;
+    let form = parse_proxy_form(&body);
+    let now = state.clock.now();
+    let expires = if form.expires_on.is_empty() {
+        Ok(None)
+    } else {
+        NaiveDate::parse_from_str(&form.expires_on, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| Utc.from_utc_datetime(&d))
+            .filter(|d| *d > now)
+            .map(Some)
+            .ok_or("Enter a date in the future, or leave it empty.")
+    };
+    let errors = ProxyErrors {
+        name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
+            .then(|| "Enter their name.".into()),
+        email: (!crate::members::handlers_valid_email(&form.email))
+            .then(|| "Enter an e-mail address such as name@example.com.".into()),
+        expires: expires.as_ref().err().map(|e| (*e).to_owned()),
+    };
+    let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
+    if errors.name.is_some() || errors.email.is_some() || errors.expires.is_some() || relationship.is_none() {
+        let page = render(&tx, patient, name, None, (String::new(), None), form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let expires = expires.ok().flatten();
+    let context = tx.context().tenant.clone();
+    let person: UserId =
+        find_or_create_person(&state, &form.email, &form.display_name, &context.request).await?;
+    let (assignment, token) = {
+        let mut db = tx.conn().await?;
+        let assignment = sqlx::query_scalar!(
+            r#"INSERT INTO patient_proxy_assignments
+                   (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
+                    can_schedule, can_message, starts_at, expires_at, status, granted_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11)
+               ON CONFLICT DO NOTHING
+               RETURNING id AS "id: ProxyAssignmentId""#,
+            context.organization_id.as_uuid(),
+            patient.as_uuid(),
+            person.as_uuid(),
+            relationship,
+            form.clinical,
+            form.billing,
+            form.scheduling,
+            form.messaging,
+            now,
+            expires,
+            context.user_id.map(|u| u.as_uuid())
+        )
+        .fetch_optional(&mut *db)
+        .await?;
+        let Some(assignment) = assignment else {
+            drop(db);
+            let errors = ProxyErrors {
+                email: Some("This person already has access (or an invitation) for this patient.".into()),
+                ..ProxyErrors::default()
+            };
+            let page = render(&tx, patient, name, None, (String::new(), None), form, errors).await?;
+            return Ok((StatusCode::CONFLICT, Page(page)).into_response());
+        };
+        let token = tokens::issue(
+            &mut db,
+            NewToken {
+                purpose: Purpose::ProxyInvitation,
+                email: &form.email,
+                user_id: Some(person),
+                organization_id: Some(context.organization_id),
+                payload: json!({ "assignment_id": assignment.as_uuid().to_string() }),
+                created_by: context.user_id,
+            },
+            now,
+        )
+        .await?;
+        (assignment, token)
+    };
+    let message = ProxyInvitation {
+        link: format!("{}invite/{token}", state.config.http.public_url),
+        expires: (now + Purpose::ProxyInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+    .render(&form.email)?;
+    if state.auth.mailer.send(&message).await.is_err() {
+        return Err(AppError::BadRequest(
+            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
+        ));
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Create, "proxy_assignment", assignment)
+            .patient(patient)
+            .purpose("proxy_grant"),
+    )
+    .await?;
+    let page = render(
+        &tx,
+        patient,
+        name,
+        Some(format!("Invitation sent to {}.", form.email)),
+        (String::new(), None),
+        empty_proxy_form(),
+        ProxyErrors::default(),
+    )
+    .await?;
+    Ok(Page(page).into_response())
+}
+
+pub async fn revoke_proxy(
+    tx: TenantTx,
+    Path((id, assignment)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let (patient, name) = patient(&tx, &id).await?;
+    let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
+    let by = tx.context().tenant.user_id.map(|u| u.as_uuid());
+    let revoked = {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            "UPDATE patient_proxy_assignments SET status = 'revoked', revoked_at = now(), revoked_by = $3
+              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
+            assignment.as_uuid(),
+            patient.as_uuid(),
+            by
+        )
+        .execute(&mut *db)
+        .await?
+        .rows_affected()
+    };
+    if revoked == 0 {
+        return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "proxy_assignment", assignment)
+            .patient(patient)
+            .purpose("proxy_revoke"),
+    )
+    .await?;
+    let page = render(
+        &tx,
+        patient,
+        name,
+        Some("Access revoked. It ends on their next request.".into()),
+        (String::new(), None),
+        empty_proxy_form(),
+        ProxyErrors::default(),
+    )
+    .await?;
+    Ok(Page(page).into_response())
+}

@@ -1,0 +1,40 @@
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "signin/sign_in.html")]
+pub struct SignInPage {
+    pub email: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub expired: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signin/mfa.html")]
+pub struct ChallengePage {
+    pub has_totp: bool,
+    pub has_passkey: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signin/enrol.html")]
+pub struct EnrolPage {
+    pub required: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signin/forgot.html")]
+pub struct ForgotPage {
+    pub email: String,
+    pub sent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signin/reset.html")]
+pub struct ResetPage {
+    pub valid: bool,
+    pub email: String,
+    pub min_length: usize,
+    pub error: Option<String>,
+}
