@@ -64,22 +64,52 @@ pub fn dummy_hash() -> &'static str {
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// How many hashes ran at once, at most, since start (observability and tests).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    peak: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PasswordHasher {
     /// One permit per core: hashing is CPU-bound.
     pub fn new(permits: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(permits.max(1))) }
+        Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            in_flight: Arc::default(),
+            peak: Arc::default(),
+        }
     }
 
     pub async fn hash(&self, password: String) -> String {
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _counted = self.count();
         tokio::task::spawn_blocking(move || hash_blocking(&password)).await.expect("hashing does not panic")
     }
 
     pub async fn verify(&self, password: String, hash: String) -> bool {
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _counted = self.count();
         tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await.unwrap_or(false)
+    }
+
+    /// The most hashes that ever ran at the same time.
+    pub fn peak_concurrency(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self) -> InFlight {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.peak.fetch_max(now, Relaxed);
+        InFlight(self.in_flight.clone())
+    }
+}
+
+/// Decrements the in-flight count when a hash finishes (or its caller is dropped).
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -13,8 +13,13 @@ fn context(user: UserId) -> SystemContext {
     SystemContext { user_id: Some(user), request: RequestMeta::default() }
 }
 
-/// Records that `session_id` belongs to `user` (after sign-in, under the new id), and
-/// forgets index entries whose sessions have ended on their own.
+/// A person may be signed in on this many browsers and devices at once; signing in on one
+/// more ends the oldest session.
+pub const MAX_SESSIONS: i64 = 10;
+
+/// Records that `session_id` belongs to `user` (after sign-in, under the new id), forgets
+/// index entries whose sessions have ended on their own, and ends the oldest sessions
+/// beyond [`MAX_SESSIONS`].
 pub async fn remember(
     pool: &PgPool,
     user: UserId,
@@ -39,7 +44,32 @@ pub async fn remember(
     )
     .execute(&mut *tx)
     .await?;
+    let excess = sqlx::query_scalar!(
+        "SELECT session_id FROM user_sessions WHERE user_id = $1 ORDER BY created_at DESC, session_id OFFSET $2",
+        user.as_uuid(),
+        MAX_SESSIONS
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if !excess.is_empty() {
+        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = ANY($1)", &excess)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query!("DELETE FROM user_sessions WHERE session_id = ANY($1)", &excess)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
+}
+
+/// Disables an account: it can no longer sign in, and every session it has ends now.
+pub async fn disable_account(pool: &PgPool, user: UserId) -> Result<u64, sqlx::Error> {
+    let mut tx = begin_system(pool, &context(user)).await?;
+    sqlx::query!("UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1", user.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    end_all(pool, user, None).await
 }
 
 /// Removes one index entry (the session itself is already gone). Best effort: a

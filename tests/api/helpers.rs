@@ -21,6 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lockdev::auth::middleware::Authenticated;
 use lockdev::clock::ManualClock;
 use lockdev::config::{Config, LogConfig, LogFormat};
+use lockdev::db::ids::{OrganizationId, UserId};
 use lockdev::web::{self, AppState, RouteSpec, Routes};
 use sha2::Digest as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -229,6 +230,8 @@ impl TestAppBuilder {
             ("LOCKDEV_RATE_LIMIT_PER_SECOND", "0"),
             ("LOCKDEV_DB_MAX_CONNECTIONS", "4"),
             ("LOCKDEV_LOG", "info"),
+            // WebAuthn needs a host name; soft authenticators in tests use this origin.
+            ("LOCKDEV_PUBLIC_URL", "http://localhost"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -365,6 +368,113 @@ impl TestApp {
         self.client.post(self.url(path)).form(&form).send().await.expect("request")
     }
 
+    /// A second (third...) browser with its own session.
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.address)
+    }
+
+    /// The default browser, the one `client` belongs to.
+    pub fn default_browser(&self) -> Browser {
+        Browser {
+            client: self.client.clone(),
+            cookies: self.cookies.clone(),
+            base: format!("http://{}", self.address),
+        }
+    }
+
+    /// Creates a person who can sign in with `password` (system work, as the owner).
+    pub async fn person(&self, email: &str, password: &str) -> Person {
+        let db = self.database();
+        let owner = db.owner_pool().await;
+        let id = UserId::new();
+        let hash = lockdev::auth::password::hash_blocking(password);
+        let mut tx = lockdev::db::tenant::begin_system(&owner, &Default::default()).await.expect("tx");
+        sqlx::query("INSERT INTO users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(email)
+            .bind(email.split('@').next().unwrap_or("Someone"))
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .expect("user");
+        tx.commit().await.expect("commit");
+        Person { id, email: email.to_owned(), password: password.to_owned(), totp: None }
+    }
+
+    /// Gives `person` a confirmed authenticator app; returns the person with its secret.
+    pub async fn with_totp(&self, mut person: Person) -> Person {
+        let owner = self.database().owner_pool().await;
+        let secret = lockdev::auth::totp::new_secret();
+        let key = lockdev::auth::crypto::DataKey::new(&DEV_DATA_KEY);
+        let context = lockdev::db::tenant::SystemContext { user_id: Some(person.id), ..Default::default() };
+        let mut tx = lockdev::db::tenant::begin_system(&owner, &context).await.expect("tx");
+        sqlx::query(
+            "INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())",
+        )
+        .bind(person.id)
+        .bind(key.encrypt(&secret))
+        .execute(&mut *tx)
+        .await
+        .expect("totp");
+        tx.commit().await.expect("commit");
+        person.totp = Some(secret);
+        person
+    }
+
+    /// A clinic.
+    pub async fn organization(&self, name: &str) -> OrganizationId {
+        let owner = self.database().owner_pool().await;
+        let id = OrganizationId::new();
+        let mut tx = lockdev::db::tenant::begin_system(&owner, &Default::default()).await.expect("tx");
+        sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, $2)")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .expect("org");
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// Makes `person` a member of `org` with `role`.
+    pub async fn member(&self, org: OrganizationId, person: &Person, role: &str) {
+        let owner = self.database().owner_pool().await;
+        let mut tx =
+            lockdev::db::tenant::begin_tenant(&owner, &lockdev::db::tenant::TenantContext::system(org))
+                .await
+                .expect("tx");
+        sqlx::query("INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(org)
+            .bind(person.id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await
+            .expect("membership");
+        tx.commit().await.expect("commit");
+    }
+
+    /// The e-mail the development mailbox holds, newest first: (to, subject, text).
+    pub async fn mailbox(&self) -> Vec<(String, String, String)> {
+        let mut su = self.database().superuser().await;
+        sqlx::query_as(
+            "SELECT to_address, subject, text_body FROM dev_mailbox ORDER BY created_at DESC, id DESC",
+        )
+        .fetch_all(&mut su)
+        .await
+        .expect("mailbox")
+    }
+
+    /// The first link in the newest message to `to`.
+    pub async fn link_sent_to(&self, to: &str) -> String {
+        let mail = self.mailbox().await;
+        let (_, _, text) =
+            mail.iter().find(|(t, _, _)| t == to).unwrap_or_else(|| panic!("no mail to {to}: {mail:?}"));
+        let link = text.split_whitespace().find(|w| w.starts_with("http")).expect("a link in the mail");
+        // The path part: the tests talk to the server directly.
+        let url: reqwest::Url = link.parse().expect("url");
+        url.path().to_owned()
+    }
+
     /// The `Cookie` header value the client would send.
     pub fn cookie_header(&self) -> String {
         use reqwest::cookie::CookieStore as _;
@@ -422,6 +532,132 @@ pub fn test_routes() -> Routes {
         Phi::None,
         echo,
     )
+}
+
+/// The development data key (what the tests' configuration uses), to store TOTP secrets.
+pub const DEV_DATA_KEY: [u8; 32] = *b"lockdev-development-only-key-32b";
+
+/// A person the tests made, with what they sign in with.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: UserId,
+    pub email: String,
+    pub password: String,
+    pub totp: Option<Vec<u8>>,
+}
+
+/// An independent browser: its own cookie jar, so its own session.
+#[derive(Clone)]
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub cookies: Arc<reqwest::cookie::Jar>,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(address: SocketAddr) -> Self {
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(cookies.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self { client, cookies, base: format!("http://{address}") }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// The session cookie's value (empty when there is none).
+    pub fn session_cookie(&self) -> String {
+        use reqwest::cookie::CookieStore as _;
+        self.cookies
+            .cookies(&self.url("/").parse().expect("url"))
+            .and_then(|v| {
+                v.to_str().ok().and_then(|all| {
+                    all.split("; ").find_map(|c| c.strip_prefix("lockdev_session=").map(str::to_owned))
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// Replaces the session cookie (to replay an old one).
+    pub fn set_session_cookie(&self, value: &str) {
+        let url: reqwest::Url = self.url("/").parse().expect("url");
+        self.cookies.add_cookie_str(&format!("lockdev_session={value}; Path=/"), &url);
+    }
+
+    /// The CSRF token of this browser's session: from a page of the session if it has
+    /// one (the account page), else from the sign-in form.
+    pub async fn csrf_token(&self) -> String {
+        for path in ["/account", "/sign-in"] {
+            let res = self.get(path).await;
+            if res.status() != 200 {
+                continue;
+            }
+            if let Some(token) = csrf_from(&res.text().await.expect("body")) {
+                return token;
+            }
+        }
+        let html = self.get("/mfa").await.text().await.unwrap_or_default();
+        csrf_from(&html).unwrap_or_else(|| panic!("no CSRF token found for this session"))
+    }
+
+    /// A form POST as a browser sends it (with the session's CSRF token field).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client.post(self.url(path)).form(&form).send().await.expect("request")
+    }
+
+    /// Submits the sign-in form.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        let html = self.get("/sign-in").await.text().await.expect("sign-in page");
+        let token = csrf_from(&html).expect("the sign-in form has a CSRF token");
+        self.client
+            .post(self.url("/sign-in"))
+            .form(&[("email", email), ("password", password), ("csrf_token", &token)])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Signs in and passes the second factor if the person has TOTP; returns where the
+    /// last step sent the browser.
+    pub async fn sign_in_fully(&self, person: &Person, clock: &ManualClock) -> String {
+        let res = self.sign_in(&person.email, &person.password).await;
+        assert_eq!(
+            res.status(),
+            303,
+            "sign-in of {}: {}",
+            person.email,
+            res.text().await.unwrap_or_default()
+        );
+        let mut location = res.headers()["location"].to_str().expect("ascii").to_owned();
+        if location == "/mfa" {
+            let secret = person.totp.as_ref().expect("a TOTP secret for a person asked for a second factor");
+            // Each code is accepted once (the replay guard), so a second sign-in by the
+            // same person waits for the next 30-second step, as a person would.
+            clock.advance(TimeDelta::seconds(30));
+            let code = totp_code(secret, clock);
+            let res = self.post_form("/mfa/totp", &[("code", &code)]).await;
+            assert_eq!(res.status(), 303, "second factor: {}", res.text().await.unwrap_or_default());
+            location = res.headers()["location"].to_str().expect("ascii").to_owned();
+        }
+        location
+    }
+}
+
+/// The current TOTP code for `secret` on the test clock.
+pub fn totp_code(secret: &[u8], clock: &ManualClock) -> String {
+    use lockdev::clock::Clock as _;
+    lockdev::auth::totp::code_for_step(secret, lockdev::auth::totp::step_at(clock.now()))
 }
 
 /// The CSRF token in a page: the hidden form field, else the `hx-headers` of `<body>`.

@@ -18,4 +18,5 @@ mod pages;
 mod pipeline;
 mod registry;
 mod seed;
+mod sessions;
 mod tenancy;

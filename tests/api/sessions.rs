@@ -1,0 +1,295 @@
+//! Sessions: fixation, sign-out, timeouts, cookie attributes, revocation, hygiene,
+//! concurrent sessions, step-up (SES-01..03, SES-05..12).
+
+use chrono::TimeDelta;
+use lockdev::auth::sessions::MAX_SESSIONS;
+use lockdev::clock::Clock as _;
+
+use crate::fixtures::{CANARY_A, two_tenants};
+use crate::helpers::{Browser, TestApp, spawn_app};
+
+async fn staff_app() -> (TestApp, crate::helpers::Person) {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Session Clinic").await;
+    let nurse = app.with_totp(app.person("nurse@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    (app, nurse)
+}
+
+async fn signed_in(app: &TestApp, browser: &Browser, person: &crate::helpers::Person) {
+    let landed = browser.sign_in_fully(person, &app.clock).await;
+    assert_eq!(landed, "/home", "a single context is entered at once");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in_and_the_old_one_is_worthless() {
+    // SES-01
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    browser.get("/sign-in").await;
+    let before = browser.session_cookie();
+    assert!(!before.is_empty(), "the sign-in form has a pre-session (for its CSRF token)");
+    let res = browser.sign_in(&nurse.email, &nurse.password).await;
+    let after_password = browser.session_cookie();
+    assert_ne!(before, after_password, "cycled at the password step");
+    assert_eq!(res.headers()["location"], "/mfa");
+    let code = crate::helpers::totp_code(nurse.totp.as_ref().expect("totp"), &app.clock);
+    browser.post_form("/mfa/totp", &[("code", &code)]).await;
+    let after_factor = browser.session_cookie();
+    assert_ne!(after_password, after_factor, "cycled again at the second factor");
+    assert_eq!(browser.get("/account").await.status(), 200);
+
+    // An attacker holding either earlier id has nothing.
+    for old in [before, after_password] {
+        let attacker = app.browser();
+        attacker.set_session_cookie(&old);
+        let res = attacker.get("/account").await;
+        assert_eq!(res.status(), 303, "old id {old}");
+        assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+    }
+}
+
+#[tokio::test]
+async fn sign_out_deletes_the_server_record_and_clears_the_browser() {
+    // SES-02
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    let cookie = browser.session_cookie();
+    let res = browser.post_form("/sign-out", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["clear-site-data"], "\"cache\", \"cookies\", \"storage\"");
+    let mut su = app.database().superuser().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session WHERE id = $1")
+        .bind(&cookie)
+        .fetch_one(&mut su)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0);
+    let replay = app.browser();
+    replay.set_session_cookie(&cookie);
+    assert_eq!(replay.get("/account").await.status(), 303);
+    // Sign-out is POST only.
+    assert_eq!(browser.get("/sign-out").await.status(), 405);
+}
+
+#[tokio::test]
+async fn after_the_idle_timeout_a_page_asks_to_sign_in_and_htmx_gets_a_redirect_header() {
+    // SES-03
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    app.clock.advance(TimeDelta::minutes(14));
+    assert_eq!(browser.get("/account").await.status(), 200, "14 minutes idle is fine");
+    app.clock.advance(TimeDelta::minutes(14));
+    assert_eq!(browser.get("/account").await.status(), 200, "the last request counted as activity");
+
+    // Background polling does not keep the session alive.
+    for _ in 0..4 {
+        app.clock.advance(TimeDelta::minutes(4));
+        let res = browser
+            .client
+            .get(browser.url("/status"))
+            .header("X-Lockdev-Background", "1")
+            .send()
+            .await
+            .expect("poll");
+        assert_eq!(res.status(), 200);
+    }
+    let res = browser
+        .client
+        .get(browser.url("/account"))
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", "http://localhost/account")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["hx-redirect"], "/sign-in?next=%2Faccount");
+    let page = browser.get("/account").await;
+    assert_eq!(page.status(), 303);
+}
+
+#[tokio::test]
+async fn twelve_hours_after_sign_in_everyone_signs_in_again_however_active() {
+    // SES-05
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    for _ in 0..(12 * 6 - 1) {
+        app.clock.advance(TimeDelta::minutes(10));
+        assert_eq!(browser.get("/account").await.status(), 200);
+    }
+    app.clock.advance(TimeDelta::minutes(10));
+    let res = browser.get("/account").await;
+    assert_eq!(res.status(), 303, "forced re-authentication at the absolute timeout");
+}
+
+#[tokio::test]
+async fn the_server_side_expiry_follows_the_idle_timeout_not_a_two_week_default() {
+    // SES-06
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    let mut su = app.database().superuser().await;
+    let expiry: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT expiry_date FROM tower_sessions.session WHERE id = $1")
+            .bind(browser.session_cookie())
+            .fetch_one(&mut su)
+            .await
+            .expect("session row");
+    assert!(expiry <= app.clock.now() + TimeDelta::minutes(15), "{expiry}");
+    assert!(expiry > app.clock.now() + TimeDelta::minutes(14), "{expiry}");
+}
+
+#[tokio::test]
+async fn cookie_attributes_are_strict_and_host_only() {
+    // SES-07, over https (the __Host- prefix and Secure) and plain-http development.
+    let app = spawn_app().env("LOCKDEV_PUBLIC_URL", "https://localhost").spawn().await;
+    let res = app.get("/sign-in").await;
+    let cookie = res.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    assert!(cookie.starts_with("__Host-lockdev="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+
+    let dev = spawn_app().spawn().await;
+    let cookie = dev.get("/sign-in").await.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    assert!(cookie.starts_with("lockdev_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session() {
+    // SES-08
+    let (app, nurse) = staff_app().await;
+    let first = app.browser();
+    let second = app.browser();
+    signed_in(&app, &first, &nurse).await;
+    signed_in(&app, &second, &nurse).await;
+    let res = first.post_form("/account/password", &[("password", "an entirely new passphrase")]).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(first.get("/account").await.status(), 200, "the session that made the change stays");
+    assert_eq!(second.get("/account").await.status(), 303, "every other session ended");
+}
+
+#[tokio::test]
+async fn disabling_an_account_ends_all_its_sessions_and_stops_sign_in() {
+    // SES-08, account disable
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    lockdev::auth::sessions::disable_account(&app.pool, nurse.id).await.expect("disable");
+    assert_eq!(browser.get("/account").await.status(), 303);
+    let res = app.browser().sign_in(&nurse.email, &nurse.password).await;
+    assert_eq!(res.status(), 422, "a disabled account cannot sign in");
+}
+
+#[tokio::test]
+async fn the_session_record_holds_no_patient_data_no_secrets_no_passwords() {
+    // SES-09: after a patient looks at their portal, decode every session record.
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let patient_person = app.person("patient@home.example", "a long enough secret phrase").await;
+    let mut tx =
+        lockdev::db::tenant::begin_tenant(&owner, &lockdev::db::tenant::TenantContext::system(tenants.a.org))
+            .await
+            .expect("tx");
+    sqlx::query("UPDATE patients SET user_id = $1 WHERE id = $2")
+        .bind(patient_person.id)
+        .bind(tenants.a.patients[0])
+        .execute(&mut *tx)
+        .await
+        .expect("link");
+    tx.commit().await.expect("commit");
+    let browser = app.browser();
+    assert_eq!(browser.sign_in_fully(&patient_person, &app.clock).await, "/home");
+    let portal = browser.get("/portal").await;
+    assert_eq!(portal.status(), 200);
+    assert!(portal.text().await.expect("body").contains("Pat0"), "the portal shows the patient's name");
+
+    let mut su = app.database().superuser().await;
+    let rows: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT data FROM tower_sessions.session").fetch_all(&mut su).await.expect("rows");
+    assert!(!rows.is_empty());
+    for data in rows {
+        // The record is MessagePack: strings appear in it as their UTF-8 bytes.
+        let text = String::from_utf8_lossy(&data);
+        for canary in [CANARY_A, "Pat0", "a long enough secret phrase", "argon2"] {
+            assert!(!text.contains(canary), "{canary} in a session record: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_session_id_never_reaches_logs_or_pages() {
+    // SES-10
+    let app = spawn_app().capture_logs().spawn().await;
+    let org = app.organization("Log Clinic").await;
+    let nurse = app.with_totp(app.person("logs@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.default_browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let cookie = browser.session_cookie();
+    let mut bodies = String::new();
+    for path in ["/account", "/contexts", "/workspace", "/no/such/page"] {
+        bodies.push_str(&browser.get(path).await.text().await.expect("body"));
+    }
+    assert!(!bodies.contains(&cookie), "the session id appeared in a page");
+    assert!(!app.logs.contents().contains(&cookie), "the session id appeared in the logs");
+    assert!(!app.logs.contents().contains(&nurse.password));
+}
+
+#[tokio::test]
+async fn a_person_sees_their_sessions_can_end_the_others_and_at_most_ten_live() {
+    // SES-11
+    let (app, nurse) = staff_app().await;
+    let browsers: Vec<Browser> = (0..3).map(|_| app.browser()).collect();
+    for browser in &browsers {
+        signed_in(&app, browser, &nurse).await;
+    }
+    let page = browsers[0].get("/account").await.text().await.expect("body");
+    assert_eq!(page.matches("Since ").count(), 3, "three sessions listed");
+    let res = browsers[0].post_form("/account/sessions/end-others", &[]).await;
+    assert!(res.text().await.expect("body").contains("Signed out of 2 other session(s)."));
+    assert_eq!(browsers[1].get("/account").await.status(), 303);
+    assert_eq!(browsers[2].get("/account").await.status(), 303);
+    assert_eq!(browsers[0].get("/account").await.status(), 200);
+
+    // The documented limit: the oldest session ends when an eleventh begins.
+    let many: Vec<Browser> = (0..MAX_SESSIONS).map(|_| app.browser()).collect();
+    for browser in &many {
+        app.clock.advance(TimeDelta::seconds(1));
+        signed_in(&app, browser, &nurse).await;
+    }
+    assert_eq!(browsers[0].get("/account").await.status(), 303, "the oldest of eleven ended");
+    assert_eq!(many[0].get("/account").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_sensitive_change_needs_a_fresh_proof_of_identity() {
+    // SES-12
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    app.clock.advance(TimeDelta::minutes(6));
+    let res = browser.post_form("/account/password", &[("password", "another long passphrase here")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account/reauthenticate?next=%2Faccount");
+    let wrong = browser
+        .post_form("/account/reauthenticate", &[("password", "not it at all"), ("next", "/account")])
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let ok = browser
+        .post_form("/account/reauthenticate", &[("password", &nurse.password), ("next", "/account")])
+        .await;
+    assert_eq!(ok.status(), 303);
+    let res = browser.post_form("/account/password", &[("password", "another long passphrase here")]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("body").contains("Your password was changed"));
+}
