@@ -9,7 +9,7 @@ use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::views::{
     PasskeyRow, ReauthenticatePage, RecoveryCodesOffer, RecoveryCodesPage, SecurityPage, SessionRow,
-    TotpPage, VerifyEmailPage,
+    TotpPage, TotpSetup, VerifyEmailPage,
 };
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::emails::EmailVerification;
@@ -57,7 +57,7 @@ async fn facts(state: &AppState, user: UserId) -> AppResult<Facts> {
         sqlx::query_scalar!(r#"SELECT email::text AS "email!" FROM users WHERE id = $1"#, user.as_uuid())
             .fetch_one(&mut *tx)
             .await?;
-    let has_totp = totp::load(&mut tx, &state.auth.data_key, user).await?.is_some_and(|c| c.confirmed);
+    let has_totp = totp::load(&mut tx, &state.auth.data_key, user).await?.is_some();
     let recovery_left = recovery::remaining(&mut tx, user).await?;
     let keys = passkeys::list(&mut tx, user).await?;
     let usable_passkeys = passkeys::count_usable(&mut tx, user).await?;
@@ -196,7 +196,7 @@ pub async fn reauthenticate(
         .await?
         .unwrap_or_else(|| password::dummy_hash().to_owned());
     tx.commit().await?;
-    if !state.auth.passwords.verify(form.password, hash).await {
+    if !state.auth.passwords.verify(form.password, hash).await? {
         let mut event = AuditEvent::new(Action::LoginFailed, Outcome::Failure).resource("user", auth.user_id);
         event.details = json!({ "method": "password", "reason": "step_up" });
         audit_platform(&state, Some(auth.user_id), &request, event).await?;
@@ -207,29 +207,58 @@ pub async fn reauthenticate(
     Ok(Redirect::to(&next).into_response())
 }
 
-/// Starts (or restarts) setting up an authenticator app: a new secret, shown once.
-/// Replacing a working app is a change of factor (step-up first), and the old app stops
-/// working as soon as the new secret is made, as the page says.
+/// Who may set up an authenticator app now: a person with no factor yet, or one who
+/// passed the second factor, and (when replacing a working app) proved who they are in
+/// the last few minutes. Anyone else is sent where they can do that.
+async fn totp_gate(state: &AppState, auth: &Authenticated) -> AppResult<Result<Facts, Response>> {
+    if !may_enrol(auth) {
+        return Ok(Err(Redirect::to("/mfa").into_response()));
+    }
+    let facts = facts(state, auth.user_id).await?;
+    if facts.has_totp && !recently_reauthenticated(auth.reauthenticated_at, state.clock.now()) {
+        return Ok(Err(step_up("/account/totp")));
+    }
+    Ok(Ok(facts))
+}
+
+/// The authenticator-app set-up page: the pending secret as a QR code if one was made
+/// in the last half hour, else a button that makes one. Reading it changes nothing.
 pub async fn totp_page(State(state): State<AppState>, auth: Authenticated) -> AppResult<Response> {
-    if !may_enrol(&auth) {
-        return Ok(Redirect::to("/mfa").into_response());
-    }
+    let facts = match totp_gate(&state, &auth).await? {
+        Ok(facts) => facts,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let now = state.clock.now();
-    let facts = facts(&state, auth.user_id).await?;
-    if facts.has_totp && !recently_reauthenticated(auth.reauthenticated_at, now) {
-        return Ok(step_up("/account/totp"));
-    }
-    let secret = totp::new_secret();
     let mut tx = begin_system(&state.db, &system(auth.user_id, &RequestMeta::default())).await?;
-    totp::begin_enrolment(&mut tx, &state.auth.data_key, auth.user_id, &secret).await?;
+    let pending = totp::pending_enrolment(&mut tx, &state.auth.data_key, auth.user_id, now, false).await?;
     tx.commit().await?;
     Ok(Page(TotpPage {
-        qr_svg: totp::qr_svg(&totp::provisioning_uri(&secret, &facts.email, "Lockdev")),
-        secret: totp::secret_text(&secret),
+        setup: pending.map(|secret| totp_setup(&secret, &facts.email)),
         replacing: facts.has_totp,
         error: None,
     })
     .into_response())
+}
+
+fn totp_setup(secret: &[u8], email: &str) -> TotpSetup {
+    TotpSetup {
+        qr_svg: totp::qr_svg(&totp::provisioning_uri(secret, email, "Lockdev")),
+        secret: totp::secret_text(secret),
+    }
+}
+
+/// Makes a new secret to scan. Replacing a working app is a change of factor (step-up
+/// first); the working app keeps working until the new one is confirmed.
+pub async fn totp_start(State(state): State<AppState>, auth: Authenticated) -> AppResult<Response> {
+    if let Err(elsewhere) = totp_gate(&state, &auth).await? {
+        return Ok(elsewhere);
+    }
+    let now = state.clock.now();
+    let secret = totp::new_secret();
+    let mut tx = begin_system(&state.db, &system(auth.user_id, &RequestMeta::default())).await?;
+    totp::begin_enrolment(&mut tx, &state.auth.data_key, auth.user_id, &secret, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/account/totp").into_response())
 }
 
 #[derive(Deserialize)]
@@ -250,22 +279,21 @@ pub async fn totp_confirm(
     let now = state.clock.now();
     let user = auth.user_id;
     let mut tx = begin_system(&state.db, &system(user, &request)).await?;
-    let pending = totp::load(&mut tx, &state.auth.data_key, user).await?.filter(|c| !c.confirmed);
+    let pending = totp::pending_enrolment(&mut tx, &state.auth.data_key, user, now, true).await?;
     let Some(pending) = pending else {
         tx.rollback().await?;
         return Ok(Redirect::to("/account/totp").into_response());
     };
-    let confirmed = match totp::matching_step(&pending.secret, &form.code, now) {
-        Some(step) => totp::spend_step(&mut tx, user, step, true).await?,
+    let confirmed = match totp::matching_step(&pending, &form.code, now) {
+        Some(step) => totp::confirm_enrolment(&mut tx, user, step).await?,
         None => false,
     };
     if !confirmed {
         tx.rollback().await?;
-        let email = facts(&state, user).await?.email;
+        let facts = facts(&state, user).await?;
         let page = TotpPage {
-            qr_svg: totp::qr_svg(&totp::provisioning_uri(&pending.secret, &email, "Lockdev")),
-            secret: totp::secret_text(&pending.secret),
-            replacing: false,
+            setup: Some(totp_setup(&pending, &facts.email)),
+            replacing: facts.has_totp,
             error: Some("That code did not match. Enter the code the app shows now.".into()),
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
@@ -569,7 +597,7 @@ pub async fn change_password(
             render_security(&state, &session, auth.user_id, None, Some(refusal.to_string()), None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     }
-    let hash = state.auth.passwords.hash(form.password).await;
+    let hash = state.auth.passwords.hash(form.password).await?;
     let mut tx = begin_system(&state.db, &system(auth.user_id, &request)).await?;
     sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", auth.user_id.as_uuid(), hash)
         .execute(&mut *tx)

@@ -15,6 +15,7 @@ pub fn routes() -> Routes {
         .post("/account/reauthenticate", Access::SignedIn, Phi::None, handlers::reauthenticate)
         // Reachable before the second factor: a first factor is set up here at first sign-in.
         .get("/account/totp", Access::FirstFactor, Phi::None, handlers::totp_page)
+        .post("/account/totp/start", Access::FirstFactor, Phi::None, handlers::totp_start)
         .post("/account/totp", Access::FirstFactor, Phi::None, handlers::totp_confirm)
         .post("/account/totp/remove", Access::SignedIn, Phi::None, handlers::totp_remove)
         .get("/account/recovery-codes", Access::SignedIn, Phi::None, handlers::recovery_codes_offer)

@@ -36,11 +36,16 @@ pub struct SecurityPage {
 #[derive(Template)]
 #[template(path = "account/totp.html")]
 pub struct TotpPage {
-    pub qr_svg: String,
-    pub secret: String,
-    /// A working app is being replaced (it stopped working when this secret was made).
+    /// The pending secret, once the person asked for one.
+    pub setup: Option<TotpSetup>,
+    /// A working app will be replaced when the new one is confirmed.
     pub replacing: bool,
     pub error: Option<String>,
+}
+
+pub struct TotpSetup {
+    pub qr_svg: String,
+    pub secret: String,
 }
 
 #[derive(Template)]

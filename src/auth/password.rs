@@ -3,6 +3,8 @@
 //! starve every other request.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -60,56 +62,88 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_blocking(&crate::auth::session::new_csrf_token()))
 }
 
-/// Hashes and verifies on the blocking pool, at most `permits` at a time.
+/// Hashes and verifies on the blocking pool, at most `permits` at a time, with a bounded
+/// queue: beyond it a request is turned away at once ([`Busy`], a 503 with Retry-After)
+/// rather than held for seconds while every other sign-in waits behind it.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    max_waiting: usize,
+    waiting: Arc<AtomicUsize>,
     /// How many hashes ran at once, at most, since start (observability and tests).
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
-    peak: Arc<std::sync::atomic::AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
 }
+
+/// Too many hashes are already queued: try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is saturated")]
+pub struct Busy;
+
+/// Hashes allowed to wait per permit. One hash takes a few tens of milliseconds on one
+/// core, so a full queue drains in well under a second.
+const WAITING_PER_PERMIT: usize = 32;
 
 impl PasswordHasher {
     /// One permit per core: hashing is CPU-bound.
     pub fn new(permits: usize) -> Self {
+        let permits = permits.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
+            permits: Arc::new(Semaphore::new(permits)),
+            max_waiting: permits * WAITING_PER_PERMIT,
+            waiting: Arc::default(),
             in_flight: Arc::default(),
             peak: Arc::default(),
         }
     }
 
-    pub async fn hash(&self, password: String) -> String {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-        let _counted = self.count();
-        tokio::task::spawn_blocking(move || hash_blocking(&password)).await.expect("hashing does not panic")
+    pub async fn hash(&self, password: String) -> Result<String, Busy> {
+        self.run(move || hash_blocking(&password)).await
     }
 
-    pub async fn verify(&self, password: String, hash: String) -> bool {
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool, Busy> {
+        self.run(move || verify_blocking(&password, &hash)).await
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        let queued = Counted::enter(&self.waiting);
+        if queued.count > self.max_waiting {
+            return Err(Busy);
+        }
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-        let _counted = self.count();
-        tokio::task::spawn_blocking(move || verify_blocking(&password, &hash)).await.unwrap_or(false)
+        drop(queued);
+        let running = Counted::enter(&self.in_flight);
+        self.peak.fetch_max(running.count, Relaxed);
+        // A panic inside argon2 would be a bug; it surfaces as a failed verification
+        // (or an error page for a new hash) rather than taking the worker down.
+        let result = tokio::task::spawn_blocking(work).await;
+        drop(running);
+        result.map_err(|_| Busy)
     }
 
     /// The most hashes that ever ran at the same time.
     pub fn peak_concurrency(&self) -> usize {
-        self.peak.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn count(&self) -> InFlight {
-        use std::sync::atomic::Ordering::Relaxed;
-        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
-        self.peak.fetch_max(now, Relaxed);
-        InFlight(self.in_flight.clone())
+        self.peak.load(Relaxed)
     }
 }
 
-/// Decrements the in-flight count when a hash finishes (or its caller is dropped).
-struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+/// Holds one place in a counter, given back when dropped (also when the request that
+/// holds it is cancelled).
+struct Counted<'a> {
+    counter: &'a AtomicUsize,
+    count: usize,
+}
 
-impl Drop for InFlight {
+impl<'a> Counted<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        let count = counter.fetch_add(1, Relaxed) + 1;
+        Self { counter, count }
+    }
+}
+
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.counter.fetch_sub(1, Relaxed);
     }
 }
 
@@ -139,5 +173,33 @@ mod tests {
         assert!(verify_blocking("old but fine", &weak));
         assert!(needs_rehash(&weak));
         assert!(needs_rehash("$2b$12$abcdefghijklmnopqrstuv"), "anything not argon2id");
+    }
+
+    #[tokio::test]
+    async fn a_burst_beyond_the_queue_is_turned_away_and_hashing_stays_bounded() {
+        let hasher = PasswordHasher::new(1);
+        let hash = hash_blocking("the right one");
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..(1 + WAITING_PER_PERMIT + 7) {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            burst.spawn(async move { hasher.verify("the right one".into(), hash).await });
+        }
+        let (mut verified, mut busy) = (0, 0);
+        while let Some(result) = burst.join_next().await {
+            match result.expect("task") {
+                Ok(matched) => {
+                    assert!(matched, "a correct password failed");
+                    verified += 1;
+                }
+                Err(Busy) => busy += 1,
+            }
+        }
+        assert_eq!(
+            (verified, busy),
+            (1 + WAITING_PER_PERMIT, 7),
+            "one running, a full queue, the rest refused"
+        );
+        assert_eq!(hasher.peak_concurrency(), 1);
+        assert_eq!(hasher.verify("the right one".into(), hash).await, Ok(true), "the queue drained");
     }
 }

@@ -205,7 +205,7 @@ pub fn safe_return_path(candidate: &str) -> Option<String> {
     let ok = candidate.starts_with('/')
         && !candidate.starts_with("//")
         && !candidate.starts_with("/\\")
-        && !candidate.contains(['\\', '\r', '\n', '\t'])
+        && !candidate.contains(|c: char| c == '\\' || c.is_control())
         && candidate.len() <= 512;
     ok.then(|| candidate.to_owned())
 }
@@ -259,5 +259,19 @@ mod tests {
         let tokens: std::collections::HashSet<String> = (0..1000).map(|_| new_csrf_token()).collect();
         assert_eq!(tokens.len(), 1000);
         assert!(tokens.iter().all(|t| t.len() == 43));
+    }
+
+    proptest::proptest! {
+        /// WEB-09 as a property: whatever the string, a path that is accepted resolves to
+        /// this site when a browser follows it.
+        #[test]
+        fn an_accepted_return_path_never_leaves_the_site(candidate in "\\PC{0,40}|/[/\\\\a-z.:@%?#]{0,20}") {
+            if let Some(path) = safe_return_path(&candidate) {
+                let base = url::Url::parse("https://clinic.example/sign-in").expect("base");
+                let target = base.join(&path).expect("a relative path joins");
+                proptest::prop_assert_eq!(target.host_str(), Some("clinic.example"), "{:?}", candidate);
+                proptest::prop_assert_eq!(target.scheme(), "https");
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! moves `last_used_step` forward in one atomic UPDATE, so the same code cannot be used
 //! twice — not even by two requests racing each other.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::RngCore as _;
 use sqlx::PgConnection;
 use subtle::ConstantTimeEq as _;
@@ -90,67 +90,110 @@ pub fn matching_step(secret: &[u8], code: &str, at: DateTime<Utc>) -> Option<i64
     found
 }
 
-/// A person's TOTP credential as stored.
+/// A person's working TOTP credential.
 pub struct Credential {
     pub secret: Vec<u8>,
-    pub confirmed: bool,
 }
 
-/// Loads and decrypts the credential of `user` (the transaction names that user).
+/// Loads and decrypts the working credential of `user` (the transaction names that user).
 pub async fn load(
     conn: &mut PgConnection,
     key: &DataKey,
     user: UserId,
 ) -> Result<Option<Credential>, sqlx::Error> {
-    let row = sqlx::query!(
-        "SELECT secret_ciphertext, confirmed_at FROM totp_credentials WHERE user_id = $1",
-        user.as_uuid()
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.and_then(|row| {
-        key.decrypt(&row.secret_ciphertext)
-            .ok()
-            .map(|secret| Credential { secret, confirmed: row.confirmed_at.is_some() })
-    }))
+    let row =
+        sqlx::query!("SELECT secret_ciphertext FROM totp_credentials WHERE user_id = $1", user.as_uuid())
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|row| key.decrypt(&row.secret_ciphertext).ok().map(|secret| Credential { secret })))
 }
 
-/// Starts (or restarts) enrolment: a new secret, unconfirmed until a code proves it.
+/// How long a new secret waits for its confirming code.
+pub const ENROLMENT_LIFETIME: TimeDelta = TimeDelta::minutes(30);
+
+/// Starts (or restarts) setting up an app: a new secret, pending until a code proves
+/// it. A working app keeps working until then.
 pub async fn begin_enrolment(
     conn: &mut PgConnection,
     key: &DataKey,
     user: UserId,
     secret: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        r#"INSERT INTO totp_credentials (user_id, secret_ciphertext) VALUES ($1, $2)
+        r#"INSERT INTO totp_enrolments (user_id, secret_ciphertext, created_at) VALUES ($1, $2, $3)
            ON CONFLICT (user_id) DO UPDATE SET secret_ciphertext = excluded.secret_ciphertext,
-                                               confirmed_at = NULL, last_used_step = NULL, created_at = now()"#,
+                                               created_at = excluded.created_at"#,
         user.as_uuid(),
-        key.encrypt(secret)
+        key.encrypt(secret),
+        now
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Spends `step` for `user`: true for exactly one caller per step, and only for a step
-/// later than every step used before.
-pub async fn spend_step(
+/// The pending secret of `user`, if one was made in the last half hour. `lock` holds the
+/// row until the transaction ends, so two confirmations of one secret run one at a time.
+pub async fn pending_enrolment(
+    conn: &mut PgConnection,
+    key: &DataKey,
+    user: UserId,
+    now: DateTime<Utc>,
+    lock: bool,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let since = now - ENROLMENT_LIFETIME;
+    let ciphertext = if lock {
+        sqlx::query_scalar!(
+            "SELECT secret_ciphertext FROM totp_enrolments WHERE user_id = $1 AND created_at > $2 FOR UPDATE",
+            user.as_uuid(),
+            since
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            "SELECT secret_ciphertext FROM totp_enrolments WHERE user_id = $1 AND created_at > $2",
+            user.as_uuid(),
+            since
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    Ok(ciphertext.and_then(|c| key.decrypt(&c).ok()))
+}
+
+/// Makes the pending secret the working one, `step` already spent (the code that
+/// confirmed it cannot be used again to sign in).
+pub async fn confirm_enrolment(
     conn: &mut PgConnection,
     user: UserId,
     step: i64,
-    confirm: bool,
 ) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query!(
-        r#"UPDATE totp_credentials
-              SET last_used_step = $2,
-                  confirmed_at = CASE WHEN $3 THEN coalesce(confirmed_at, now()) ELSE confirmed_at END
-            WHERE user_id = $1 AND (last_used_step IS NULL OR last_used_step < $2)
-              AND (confirmed_at IS NOT NULL OR $3)"#,
+    let moved = sqlx::query!(
+        r#"WITH pending AS (DELETE FROM totp_enrolments WHERE user_id = $1 RETURNING secret_ciphertext)
+           INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at, last_used_step)
+           SELECT $1, secret_ciphertext, now(), $2 FROM pending
+           ON CONFLICT (user_id) DO UPDATE SET secret_ciphertext = excluded.secret_ciphertext,
+                                               confirmed_at = now(), last_used_step = excluded.last_used_step,
+                                               created_at = now()"#,
         user.as_uuid(),
-        step,
-        confirm
+        step
+    )
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+/// Spends `step` for `user`: true for exactly one caller per step, and only for a step
+/// later than every step used before.
+pub async fn spend_step(conn: &mut PgConnection, user: UserId, step: i64) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query!(
+        r#"UPDATE totp_credentials SET last_used_step = $2
+            WHERE user_id = $1 AND (last_used_step IS NULL OR last_used_step < $2)"#,
+        user.as_uuid(),
+        step
     )
     .execute(conn)
     .await?
@@ -158,7 +201,11 @@ pub async fn spend_step(
     Ok(updated == 1)
 }
 
+/// Turns the app off (and drops any half-finished set-up).
 pub async fn remove(conn: &mut PgConnection, user: UserId) -> Result<bool, sqlx::Error> {
+    sqlx::query!("DELETE FROM totp_enrolments WHERE user_id = $1", user.as_uuid())
+        .execute(&mut *conn)
+        .await?;
     Ok(sqlx::query!("DELETE FROM totp_credentials WHERE user_id = $1", user.as_uuid())
         .execute(conn)
         .await?
@@ -168,7 +215,6 @@ pub async fn remove(conn: &mut PgConnection, user: UserId) -> Result<bool, sqlx:
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeDelta;
 
     use super::*;
 

@@ -196,7 +196,7 @@ pub async fn accept(
                 };
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
             }
-            new_password = Some(state.auth.passwords.hash(password).await);
+            new_password = Some(state.auth.passwords.hash(password).await?);
         }
         Step::SignIn | Step::WrongAccount => return Ok(Redirect::to("/invite").into_response()),
     }

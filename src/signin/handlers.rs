@@ -7,7 +7,7 @@ use serde_json::json;
 use tower_sessions::Session;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use super::views::{ChallengePage, EnrolPage, ForgotPage, ResetPage, SignInPage};
+use super::views::{ChallengePage, EnrolPage, ForgotPage, ResetPage, SignInPage, StrengthHint};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::emails::{PasswordReset, SecurityNotice};
 use crate::auth::middleware::{Authenticated, SessionExpired};
@@ -135,7 +135,7 @@ pub async fn sign_in(
         .filter(|a| !locked && !a.disabled)
         .and_then(|a| a.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_owned());
-    let verified = state.auth.passwords.verify(form.password.clone(), hash.clone()).await;
+    let verified = state.auth.passwords.verify(form.password.clone(), hash.clone()).await?;
 
     let succeeded =
         account.as_ref().is_some_and(|a| verified && !locked && !a.disabled && a.password_hash.is_some());
@@ -164,7 +164,7 @@ pub async fn sign_in(
     tx.commit().await?;
     // Hashes made with older, weaker parameters are replaced now that the password is known.
     if password::needs_rehash(&hash) {
-        let upgraded = state.auth.passwords.hash(form.password).await;
+        let upgraded = state.auth.passwords.hash(form.password).await?;
         let mut tx = begin_system(&state.db, &system_for(account.id, &request)).await?;
         sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", account.id.as_uuid(), upgraded)
             .execute(&mut *tx)
@@ -275,7 +275,7 @@ pub async fn sign_out(
 async fn factors(state: &AppState, user: UserId) -> AppResult<(bool, bool)> {
     let mut tx =
         begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
-    let totp = totp::load(&mut tx, &state.auth.data_key, user).await?.is_some_and(|c| c.confirmed);
+    let totp = totp::load(&mut tx, &state.auth.data_key, user).await?.is_some();
     let passkeys = crate::auth::passkeys::count_usable(&mut tx, user).await? > 0;
     tx.commit().await?;
     Ok((totp, passkeys))
@@ -347,10 +347,10 @@ pub async fn challenge_totp(
     let user = auth.user_id;
     let mut tx = begin_system(&state.db, &system_for(user, &request)).await?;
     let locked = throttle::locked_until(&mut tx, user, Factor::SecondFactor, now).await?.is_some();
-    let credential = totp::load(&mut tx, &state.auth.data_key, user).await?.filter(|c| c.confirmed);
+    let credential = totp::load(&mut tx, &state.auth.data_key, user).await?;
     let step = credential.as_ref().and_then(|c| totp::matching_step(&c.secret, &form.code, now));
     let accepted = match step {
-        Some(step) if !locked => totp::spend_step(&mut tx, user, step, false).await?,
+        Some(step) if !locked => totp::spend_step(&mut tx, user, step).await?,
         _ => false,
     };
     if accepted {
@@ -487,8 +487,33 @@ pub async fn notify(state: &AppState, user: UserId, what: &str) {
     }
 }
 
-pub async fn forgot_page() -> Page<ForgotPage> {
-    Page(ForgotPage { email: String::new(), sent: false })
+#[derive(Deserialize)]
+pub struct StrengthForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// How hard a new password would be to guess, for the hint under the field. Beyond the
+/// longest password accepted there is nothing to score.
+pub async fn password_strength(Form(form): Form<StrengthForm>) -> Page<StrengthHint> {
+    let hint = if form.password.len() > 4 * password_policy::MAX_LENGTH {
+        ""
+    } else {
+        password_policy::strength_hint(&form.password, &[])
+    };
+    Page(StrengthHint { hint })
+}
+
+/// The form to ask for a reset link; like the sign-in form it may be the first page of a
+/// visit, so it makes the pre-session CSRF token its form needs.
+pub async fn forgot_page(State(state): State<AppState>, session: Session) -> AppResult<Page<ForgotPage>> {
+    let mut data = session::load(&session).await?;
+    if data.csrf.is_empty() {
+        data.csrf = session::new_csrf_token();
+        session::store(&session, &data, session::expiry_for(&data, state.clock.now(), absolute(&state)))
+            .await?;
+    }
+    Ok(Page(ForgotPage { email: String::new(), sent: false }))
 }
 
 #[derive(Deserialize)]
@@ -505,17 +530,34 @@ pub async fn forgot(
     if let Some(response) = limited(&state.auth.reset_limit, ip, &state) {
         return Ok(response);
     }
-    let now = state.clock.now();
     let email = form.email.trim().to_owned();
-    // The same page whether or not the address has an account.
-    if let Some(account) = find_account(&state, &email).await?.filter(|a| !a.disabled) {
-        let mut tx = begin_system(&state.db, &system_for(account.id, &request)).await?;
+    // The same page at the same speed whether or not the address has an account: the
+    // look-up and the e-mail happen after the answer.
+    let background = (state, email.clone(), request);
+    tokio::spawn(async move {
+        let (state, email, request) = background;
+        if let Err(error) = send_reset_link(&state, &email, &request).await {
+            tracing::warn!(error.kind = "reset", error.detail = %error, "password reset link not sent");
+        }
+    });
+    Ok(Page(ForgotPage { email, sent: true }).into_response())
+}
+
+/// Issues a reset link for `email` if it belongs to an enabled account, and mails it.
+async fn send_reset_link(
+    state: &AppState,
+    email: &str,
+    request: &crate::db::tenant::RequestMeta,
+) -> AppResult<()> {
+    let now = state.clock.now();
+    if let Some(account) = find_account(state, email).await?.filter(|a| !a.disabled) {
+        let mut tx = begin_system(&state.db, &system_for(account.id, request)).await?;
         tokens::revoke_for_user(&mut tx, Purpose::PasswordReset, account.id).await?;
         let token = tokens::issue(
             &mut tx,
             NewToken {
                 purpose: Purpose::PasswordReset,
-                email: &email,
+                email,
                 user_id: Some(account.id),
                 organization_id: None,
                 payload: json!({}),
@@ -526,16 +568,16 @@ pub async fn forgot(
         .await?;
         tx.commit().await?;
         let link = format!("{}password/reset/{token}", state.config.http.public_url);
-        let message = PasswordReset { link }.render(&email)?;
+        let message = PasswordReset { link }.render(email)?;
         if state.auth.mailer.send(&message).await.is_err() {
             tracing::warn!(error.kind = "mail", "password reset e-mail not sent");
         }
         let mut event =
             AuditEvent::new(Action::PasswordResetRequested, Outcome::Success).resource("user", account.id);
         event.details = json!({});
-        audit_platform(&state, Some(account.id), &request, event).await?;
+        audit_platform(state, Some(account.id), request, event).await?;
     }
-    Ok(Page(ForgotPage { email, sent: true }).into_response())
+    Ok(())
 }
 
 /// The link in the e-mail: the token moves into the session and out of the address bar
@@ -610,7 +652,7 @@ pub async fn reset(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     }
-    let hash = state.auth.passwords.hash(form.password).await;
+    let hash = state.auth.passwords.hash(form.password).await?;
     let (_, text) = data.pending_token.take().ok_or(AppError::NotFound)?;
     let mut tx = begin_system(&state.db, &system_for(user, &request)).await?;
     // Spent in the same transaction as the change: a token works once.

@@ -21,6 +21,7 @@ pub fn routes() -> Routes {
         .post("/mfa/passkey/start", Access::FirstFactor, Phi::None, handlers::challenge_passkey_start)
         .post("/mfa/passkey/finish", Access::FirstFactor, Phi::None, handlers::challenge_passkey_finish)
         .get("/mfa/enrol", Access::FirstFactor, Phi::None, handlers::enrol_page)
+        .post("/password/strength", Access::Public, Phi::None, handlers::password_strength)
         .get("/password/forgot", Access::Public, Phi::None, handlers::forgot_page)
         .post("/password/forgot", Access::Public, Phi::None, handlers::forgot)
         .get("/password/reset/{token}", Access::Public, Phi::None, handlers::reset_link)

@@ -23,6 +23,13 @@ pub struct EnrolPage {
     pub required: bool,
 }
 
+/// The strength hint fragment for a new password as it is typed.
+#[derive(Template)]
+#[template(path = "signin/_strength.html")]
+pub struct StrengthHint {
+    pub hint: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "signin/forgot.html")]
 pub struct ForgotPage {

@@ -55,6 +55,9 @@ pub enum AppError {
     /// The request cannot be understood; the message is shown to the person.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Too many password hashes are queued: try again in a moment (503).
+    #[error("busy")]
+    Busy,
     /// The database cannot be reached or has no free connection: try again shortly (503).
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -71,6 +74,12 @@ pub enum AppError {
     /// A template failed to render (500).
     #[error("template rendering failed")]
     Render(#[from] askama::Error),
+}
+
+impl From<crate::auth::password::Busy> for AppError {
+    fn from(_: crate::auth::password::Busy) -> Self {
+        Self::Busy
+    }
 }
 
 impl From<sqlx::Error> for AppError {
@@ -92,7 +101,7 @@ impl AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden | Self::ContextEnded => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Render(_) | Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +109,7 @@ impl AppError {
     fn public_message(&self) -> Option<String> {
         match self {
             Self::BadRequest(message) => Some(message.clone()),
+            Self::Busy => Some("Many people are signing in right now. Please try again in a moment.".to_owned()),
             Self::ContextEnded => Some(
                 "Your access in this context has ended. Choose another context, or ask the clinic if you think this is a mistake."
                     .to_owned(),
@@ -137,6 +147,7 @@ impl AppError {
             Self::Render(source) => {
                 tracing::error!(error.kind = "render", error.detail = %source, "request failed");
             }
+            Self::Busy => tracing::warn!(error.kind = "busy", "password hashing saturated"),
             Self::Unauthorized
             | Self::NotFound
             | Self::Forbidden
@@ -166,9 +177,16 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        match self.public_message() {
+        let mut response = match self.public_message() {
             Some(message) => error_response(status, message),
             None => status.into_response(),
+        };
+        // Both causes of a 503 pass within a second or two.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
+        response
     }
 }

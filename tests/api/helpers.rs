@@ -265,6 +265,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// Every declared route, production and test.
     pub registry: Vec<RouteSpec>,
+    /// The application's state (its hasher, limiters and mailer), for tests to inspect.
+    pub state: AppState,
     acting: Arc<Mutex<Option<Authenticated>>>,
     _log_guard: Option<tracing::subscriber::DefaultGuard>,
 }
@@ -298,6 +300,7 @@ impl TestApp {
         let pool = lockdev::db::runtime_pool(&config.database).expect("runtime pool");
         let clock = Arc::new(ManualClock::new(test_epoch()));
         let state = AppState::new(config, pool.clone(), clock.clone()).expect("application state");
+        let app_state = state.clone();
         let all_routes = web::routes().merge(routes);
         let registry = all_routes.specs().to_vec();
         // Stands in for authentication until sign-in exists: the context a test chose
@@ -333,6 +336,7 @@ impl TestApp {
             logs,
             pool,
             registry,
+            state: app_state,
             acting,
             _log_guard: log_guard,
         }
@@ -462,6 +466,24 @@ impl TestApp {
         .fetch_all(&mut su)
         .await
         .expect("mailbox")
+    }
+
+    /// The first link in the newest message to `to`, waiting (up to ten seconds) for mail
+    /// that is sent after the response.
+    pub async fn eventual_link_to(&self, to: &str) -> String {
+        for _ in 0..500 {
+            if self.mailbox().await.iter().any(|(t, _, _)| t == to) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.link_sent_to(to).await
+    }
+
+    /// Empties the development mailbox.
+    pub async fn clear_mailbox(&self) {
+        let mut su = self.database().superuser().await;
+        sqlx::query("DELETE FROM dev_mailbox").execute(&mut su).await.expect("clear");
     }
 
     /// The first link in the newest message to `to`.

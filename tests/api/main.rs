@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit_log;
 mod cli;
+mod csrf;
 mod data_model;
 mod headers;
 mod health;
@@ -19,4 +20,5 @@ mod pipeline;
 mod registry;
 mod seed;
 mod sessions;
+mod sign_in;
 mod tenancy;

@@ -22,6 +22,7 @@ const DELETABLE: &[&str] = &[
     "recovery_codes",
     "sign_in_throttle",
     "totp_credentials",
+    "totp_enrolments",
     "user_sessions",
     "webauthn_ceremonies",
 ];
