@@ -20,6 +20,7 @@ pub mod members;
 pub mod patient_access;
 pub mod signin;
 pub mod telemetry;
+pub mod text_messages;
 pub mod web;
 
 use axum::Router;

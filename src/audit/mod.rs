@@ -41,6 +41,7 @@ pub enum Action {
     InvitationSent,
     InvitationAccepted,
     ConsentAccepted,
+    ConsentWithdrawn,
     ContextEntered,
     /// The authorization policy refused; see `details.reason`.
     AuthzDenied,
@@ -72,6 +73,7 @@ impl Action {
             Self::InvitationSent => "invitation_sent",
             Self::InvitationAccepted => "invitation_accepted",
             Self::ConsentAccepted => "consent_accepted",
+            Self::ConsentWithdrawn => "consent_withdrawn",
             Self::ContextEntered => "context_entered",
             Self::AuthzDenied => "authz_denied",
             Self::BreakGlassStarted => "break_glass_started",

@@ -113,7 +113,7 @@ async fn name_patients(
         };
         let mut tx = begin_tenant(pool, &context).await?;
         let rows = sqlx::query!(
-            r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, (p.user_id = $1) AS "is_self!"
+            r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, (p.user_id IS NOT DISTINCT FROM $1) AS "is_self!"
                  FROM patients p
                 WHERE p.deleted_at IS NULL
                   AND (p.user_id = $1 OR EXISTS (
@@ -249,7 +249,7 @@ pub async fn missing_consents(
                     WHERE effective_at <= $3
                       AND ((organization_id IS NULL AND kind = 'terms_of_service')
                            OR (organization_id = $2 AND kind = 'privacy_notice'))
-                    ORDER BY organization_id, kind, effective_at DESC) d
+                    ORDER BY organization_id, kind, effective_at DESC, created_at DESC) d
             WHERE NOT EXISTS (SELECT 1 FROM consents c
                                WHERE c.document_id = d.id AND c.user_id = $1 AND c.withdrawn_at IS NULL)
             ORDER BY d.title"#,

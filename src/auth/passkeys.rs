@@ -294,19 +294,13 @@ impl Passkeys {
             serde_json::from_value(state).map_err(|_| PasskeyError::NoCeremony)?;
         let (user_handle, credential_id) =
             self.rp()?.identify_discoverable_authentication(response).map_err(PasskeyError::Rejected)?;
-        // The user handle is our user id; the credential must be that user's, and usable.
-        let owner = sqlx::query_scalar!("SELECT passkey_owner($1)", credential_id)
-            .fetch_one(&mut *conn)
-            .await?
-            .ok_or(PasskeyError::Unknown)?;
-        if owner != user_handle {
-            return Err(PasskeyError::Unknown);
-        }
-        let user = UserId::from_uuid(owner);
-        // From here the transaction is about that person (their passkeys become visible).
-        sqlx::query_scalar!("SELECT set_config('app.user_id', $1, true)", owner.to_string())
+        // The user handle (our user id) is only a claim of whose passkey this is: the
+        // credential is looked for among that person's passkeys, and the signature checked
+        // below against the stored public key is the proof.
+        sqlx::query_scalar!("SELECT set_config('app.user_id', $1, true)", user_handle.to_string())
             .fetch_one(&mut *conn)
             .await?;
+        let user = UserId::from_uuid(user_handle);
         let passkey = list(&mut *conn, user)
             .await?
             .into_iter()

@@ -84,6 +84,11 @@ pub async fn portal(session: Session, tx: TenantTx) -> AppResult<Page<PersonaHom
                 Some(("Account security", "/account")),
             ),
             card(
+                "Text messages",
+                "Appointment reminders and care messages by text, if you want them.",
+                Some(("Text message settings", "/portal/text-messages")),
+            ),
+            card(
                 "Someone else's care",
                 "If you also look after a family member, switch to them here.",
                 Some(("Switch", "/contexts")),

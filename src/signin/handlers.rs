@@ -302,28 +302,49 @@ pub struct CodeForm {
     code: String,
 }
 
+/// Why a second-factor code was refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CodeRefused {
+    /// Not a valid code.
+    Wrong,
+    /// A valid code that was already used (a replay; the person is told).
+    Replayed,
+    /// Not even checked: too many recent failures.
+    Locked,
+}
+
+impl CodeRefused {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Wrong => "wrong_code",
+            Self::Replayed => "replayed",
+            Self::Locked => "locked",
+        }
+    }
+}
+
 /// A failed second factor: counted, audited, shown.
 async fn second_factor_failed(
     state: &AppState,
     user: UserId,
     request: &crate::db::tenant::RequestMeta,
     method: &'static str,
-    locked: bool,
+    refused: CodeRefused,
 ) -> AppResult<Response> {
     let now = state.clock.now();
-    if !locked {
+    if refused != CodeRefused::Locked {
         let mut tx = begin_system(&state.db, &system_for(user, request)).await?;
         throttle::record_failure(&mut tx, user, Factor::SecondFactor, now).await?;
         tx.commit().await?;
     }
     let mut event = AuditEvent::new(Action::MfaChallengeFailed, Outcome::Failure).resource("user", user);
-    event.details = json!({ "method": method, "reason": if locked { "locked" } else { "wrong_code" } });
+    event.details = json!({ "method": method, "reason": refused.as_str() });
     audit_platform(state, Some(user), request, event).await?;
     let (has_totp, has_passkey) = factors(state, user).await?;
-    let error = if locked {
-        "Too many wrong codes. Wait a few minutes, then try again."
-    } else {
-        "That code did not work. Check the time on your phone and try the newest code."
+    let error = match refused {
+        CodeRefused::Locked => "Too many wrong codes. Wait a few minutes, then try again.",
+        CodeRefused::Replayed => "That code was already used. Wait for the next code in your app.",
+        CodeRefused::Wrong => "That code did not work. Check the time on your phone and try the newest code.",
     };
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -361,12 +382,21 @@ pub async fn challenge_totp(
         let next = signin::complete_second_factor(&state, &session, "totp", &request).await?;
         return Ok(Redirect::to(&next).into_response());
     }
-    if step.is_some() && !locked {
-        // A right code that was already used: someone else may have it. Tell the person.
-        notify(&state, user, "A sign-in code for your account was used twice; the second use was refused")
+    let refused = match (locked, step) {
+        (true, _) => CodeRefused::Locked,
+        (false, None) => CodeRefused::Wrong,
+        (false, Some(_)) => {
+            // A right code that was already used: someone else may have it. Tell the person.
+            notify(
+                &state,
+                user,
+                "A sign-in code for your account was used twice; the second use was refused",
+            )
             .await;
-    }
-    second_factor_failed(&state, user, &request, "totp", locked).await
+            CodeRefused::Replayed
+        }
+    };
+    second_factor_failed(&state, user, &request, "totp", refused).await
 }
 
 pub async fn challenge_recovery(
@@ -391,7 +421,8 @@ pub async fn challenge_recovery(
     let remaining = recovery::remaining(&mut tx, user).await?;
     tx.commit().await?;
     if !spent {
-        return second_factor_failed(&state, user, &request, "recovery_code", locked).await;
+        let refused = if locked { CodeRefused::Locked } else { CodeRefused::Wrong };
+        return second_factor_failed(&state, user, &request, "recovery_code", refused).await;
     }
     notify(&state, user, &format!("A recovery code was used to sign in; {remaining} codes are left")).await;
     let next = signin::complete_second_factor(&state, &session, "recovery_code", &request).await?;
@@ -450,17 +481,12 @@ pub async fn challenge_passkey_finish(
     }
 }
 
-pub async fn enrol_page(
-    State(state): State<AppState>,
-    session: Session,
-    auth: Authenticated,
-) -> AppResult<Response> {
+pub async fn enrol_page(session: Session, auth: Authenticated) -> AppResult<Response> {
     let data = session::load(&session).await?;
     let required = data.user.as_ref().is_some_and(|u| u.second_factor_required);
     if auth.second_factor_satisfied && auth.second_factor_enrolled {
         return Ok(Redirect::to("/account").into_response());
     }
-    let _ = state;
     Ok(Page(EnrolPage { required }).into_response())
 }
 

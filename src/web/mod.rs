@@ -101,6 +101,7 @@ pub fn routes() -> Routes {
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
         .merge(crate::patient_access::routes())
+        .merge(crate::text_messages::routes())
 }
 
 /// The complete application: `routes` behind the full middleware stack.

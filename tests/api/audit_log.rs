@@ -24,7 +24,7 @@ async fn every_phi_route_writes_exactly_one_audit_event_with_who_what_whom_and_w
     app.act_as(Some(tenants.a.provider_context()));
 
     // The test routes here; each production PHI route has its own case where its feature
-    // is tested (see `access.rs`), and `every_phi_route_has_an_audit_case` checks none is
+    // is in `phi_audit.rs`, and `every_phi_route_has_an_audit_case` there checks none is
     // forgotten.
     let phi_routes: Vec<_> = app
         .registry

@@ -638,6 +638,18 @@ impl Browser {
         self.client.post(self.url(path)).form(&form).send().await.expect("request")
     }
 
+    /// A JSON POST as the passkey script sends it (the CSRF token in its header).
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        self.client
+            .post(self.url(path))
+            .header("X-CSRF-Token", token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Submits the sign-in form.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         let html = self.get("/sign-in").await.text().await.expect("sign-in page");

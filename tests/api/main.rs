@@ -9,13 +9,17 @@ mod helpers;
 
 mod audit_log;
 mod cli;
+mod consent;
 mod csrf;
 mod data_model;
 mod headers;
 mod health;
 mod history;
+mod invitations;
 mod logging;
+mod mfa;
 mod pages;
+mod phi_audit;
 mod pipeline;
 mod registry;
 mod seed;

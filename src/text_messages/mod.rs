@@ -1,0 +1,21 @@
+//! Consent to text messages (TCPA), kept apart from the documents that gate the app: a
+//! patient (or their proxy) agrees to the clinic's text-message terms for that patient's
+//! care, sees when they did, and can withdraw at any time. Automated texts (the
+//! safe-contact gate) read this record.
+
+mod handlers;
+mod store;
+mod views;
+
+pub use store::{SmsConsent, current_terms, status};
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let own = Access::Tenant(Permission::ViewDemographics);
+    Routes::new()
+        .get("/portal/text-messages", own, Phi::Reads, handlers::page)
+        .post("/portal/text-messages", own, Phi::Writes, handlers::agree)
+        .post("/portal/text-messages/withdraw", own, Phi::Writes, handlers::withdraw)
+}

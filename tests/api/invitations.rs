@@ -1,0 +1,254 @@
+//! Invitations end to end, as people do them: an organization admin invites staff, the
+//! front desk activates a patient's portal and grants a parent proxy access with scopes,
+//! and a revoked proxy loses access on the very next request. Tokens are single-use,
+//! expire after 72 hours and are stored hashed; the e-mails carry no patient data.
+
+use chrono::TimeDelta;
+use lockdev::db::ids::PatientId;
+
+use crate::fixtures::{CANARY_A, two_tenants};
+use crate::helpers::{Browser, Person, TestApp, spawn_app};
+
+struct Clinic {
+    app: TestApp,
+    patient: PatientId,
+    admin: Browser,
+    desk: Browser,
+}
+
+/// A clinic with an org admin and a front-desk member, both signed in.
+async fn clinic() -> Clinic {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let admin_person = app.with_totp(app.person("admin@alpha.example", "quiet lake morning 42").await).await;
+    let desk_person = app.with_totp(app.person("desk@alpha.example", "loud river evening 17").await).await;
+    app.member(tenants.a.org, &admin_person, "org_admin").await;
+    app.member(tenants.a.org, &desk_person, "admin_staff").await;
+    let (admin, desk) = (app.browser(), app.browser());
+    assert_eq!(admin.sign_in_fully(&admin_person, &app.clock).await, "/home");
+    assert_eq!(desk.sign_in_fully(&desk_person, &app.clock).await, "/home");
+    Clinic { patient: tenants.a.patients[0], app, admin, desk }
+}
+
+/// Follows an invitation link in a fresh browser and creates the account.
+async fn accept_as_new(
+    app: &TestApp,
+    link: &str,
+    name: &str,
+    password: &str,
+) -> (Browser, reqwest::Response) {
+    let browser = app.browser();
+    let res = browser.get(link).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/invite", "the token leaves the address bar");
+    let page = browser.get("/invite").await.text().await.expect("page");
+    assert!(page.contains("Choose a password"), "{page}");
+    let res = browser.post_form("/invite/accept", &[("display_name", name), ("password", password)]).await;
+    (browser, res)
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    let mut su = app.database().superuser().await;
+    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = $1")
+        .bind(action)
+        .fetch_one(&mut su)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn an_admin_invites_staff_who_set_a_password_and_must_enrol_a_second_factor() {
+    let Clinic { app, admin, .. } = clinic().await;
+    let page = admin.get("/members").await.text().await.expect("members");
+    assert!(page.contains("admin@alpha.example"));
+
+    // Bad input: errors next to the fields, what was typed kept, nothing sent.
+    let res =
+        admin.post_form("/members/invite", &[("display_name", "Dr New"), ("email", "not-an-address")]).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.expect("page");
+    assert!(page.contains("Enter an e-mail address") && page.contains("Choose at least one role"));
+    assert!(page.contains("value=\"Dr New\""), "the name typed is kept");
+    assert!(app.mailbox().await.is_empty());
+
+    let res = admin
+        .post_form(
+            "/members/invite",
+            &[("display_name", "Dr New"), ("email", "new.doc@alpha.example"), ("role", "provider")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("page").contains("Invitation sent to new.doc@alpha.example"));
+    let mail = app.mailbox().await;
+    let (_, subject, text) = mail.iter().find(|(to, _, _)| to == "new.doc@alpha.example").expect("mail");
+    assert!(subject.contains("Alpha Clinic"), "{subject}");
+    assert!(text.contains("Provider"), "the role is named: {text}");
+    let link = app.link_sent_to("new.doc@alpha.example").await;
+
+    // Stored hashed: the token in the link is nowhere in the database.
+    let token = link.rsplit('/').next().expect("token");
+    let mut su = app.database().superuser().await;
+    let found: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM auth_tokens t WHERE t::text LIKE '%' || $1 || '%'")
+            .bind(token)
+            .fetch_one(&mut su)
+            .await
+            .expect("search");
+    assert_eq!(found, 0);
+
+    // A weak password is refused next to the field; a staff password needs 12.
+    let (browser, res) = accept_as_new(&app, &link, "Dr New", "short pass").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("page").contains("id=\"password-error\""));
+    let res = browser
+        .post_form(
+            "/invite/accept",
+            &[("display_name", "Dr Nadia New"), ("password", "a long and private phrase")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/mfa/enrol", "staff enrol a second factor before anything else");
+    assert_eq!(browser.get("/workspace").await.status(), 303);
+
+    // Used once.
+    let again = app.browser();
+    again.get(&link).await;
+    assert_eq!(again.get("/invite").await.status(), 410);
+    assert_eq!(audit_count(&app, "invitation_sent").await, 1);
+    assert_eq!(audit_count(&app, "invitation_accepted").await, 1);
+
+    // The member list shows them active with their role; the role can be changed.
+    let page = admin.get("/members").await.text().await.expect("members");
+    assert!(page.contains("Dr Nadia New"), "{page}");
+}
+
+#[tokio::test]
+async fn an_invitation_expires_after_seventy_two_hours() {
+    let Clinic { app, admin, .. } = clinic().await;
+    admin
+        .post_form(
+            "/members/invite",
+            &[("display_name", "Late"), ("email", "late@alpha.example"), ("role", "clinical_staff")],
+        )
+        .await;
+    let link = app.link_sent_to("late@alpha.example").await;
+    app.clock.advance(TimeDelta::hours(71));
+    let early = app.browser();
+    early.get(&link).await;
+    assert_eq!(early.get("/invite").await.status(), 200, "still good at 71 hours");
+    app.clock.advance(TimeDelta::hours(2));
+    let late = app.browser();
+    late.get(&link).await;
+    assert_eq!(late.get("/invite").await.status(), 410);
+    let res = late
+        .post_form("/invite/accept", &[("display_name", "Late"), ("password", "a long and private phrase")])
+        .await;
+    assert_eq!(res.status(), 410);
+}
+
+#[tokio::test]
+async fn the_front_desk_activates_a_patient_portal_without_patient_data_in_the_mail() {
+    let Clinic { app, desk, patient, .. } = clinic().await;
+    let page = desk.get(&format!("/patients/{patient}/access")).await;
+    assert_eq!(page.status(), 200);
+    let res = desk
+        .post_form(&format!("/patients/{patient}/portal-invitation"), &[("email", "pat@home.example")])
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    let mail = app.mailbox().await;
+    let (_, subject, text) = mail.iter().find(|(to, _, _)| to == "pat@home.example").expect("mail");
+    for secret in [CANARY_A, "Pat0", "Alpha Clinic"] {
+        assert!(
+            !subject.contains(secret) && !text.contains(secret),
+            "{secret} in the invitation: {subject} {text}"
+        );
+    }
+    let link = app.link_sent_to("pat@home.example").await;
+    let (browser, res) = accept_as_new(&app, &link, "Pat Zero", "my own portal words").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/home", "a patient needs no second factor unless the clinic asks");
+    let portal = browser.get("/portal").await;
+    assert_eq!(portal.status(), 200);
+    assert!(portal.text().await.expect("page").contains("Welcome, Pat0"));
+}
+
+#[tokio::test]
+async fn a_proxy_gets_the_scopes_granted_and_loses_access_on_the_next_request_after_revocation() {
+    let Clinic { app, desk, patient, .. } = clinic().await;
+    let res = desk
+        .post_form(
+            &format!("/patients/{patient}/proxies"),
+            &[
+                ("display_name", "Parent One"),
+                ("email", "parent@home.example"),
+                ("relationship", "parent"),
+                ("scheduling", "on"),
+                ("messaging", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    let mut su = app.database().superuser().await;
+    let scopes: (bool, bool, bool, bool, String) = sqlx::query_as(
+        "SELECT can_view_clinical, can_view_billing, can_schedule, can_message, status FROM patient_proxy_assignments WHERE patient_id = $1",
+    )
+    .bind(patient)
+    .fetch_one(&mut su)
+    .await
+    .expect("assignment");
+    assert_eq!(
+        scopes,
+        (false, false, true, true, "pending".into()),
+        "the scopes chosen, pending until accepted"
+    );
+    let mail = app.mailbox().await;
+    let (_, _, text) = mail.iter().find(|(to, _, _)| to == "parent@home.example").expect("mail");
+    assert!(!text.contains("Pat0") && !text.contains(CANARY_A), "no patient data in the mail: {text}");
+
+    let link = app.link_sent_to("parent@home.example").await;
+    let (proxy, res) = accept_as_new(&app, &link, "Parent One", "caring for my child").await;
+    assert_eq!(res.status(), 303);
+    let portal = proxy.get("/portal").await;
+    assert_eq!(portal.status(), 200);
+    assert!(portal.text().await.expect("page").contains("Caring for Pat0"));
+
+    // Revoked: the proxy's very next request is refused.
+    let assignment: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM patient_proxy_assignments WHERE patient_id = $1")
+            .bind(patient)
+            .fetch_one(&mut su)
+            .await
+            .expect("id");
+    let assignment = lockdev::db::ids::ProxyAssignmentId::from_uuid(assignment);
+    let res = desk.post_form(&format!("/patients/{patient}/proxies/{assignment}/revoke"), &[]).await;
+    assert_eq!(res.status(), 200);
+    let after = proxy.get("/portal").await;
+    assert_eq!(after.status(), 403);
+    let body = after.text().await.expect("page");
+    assert!(body.contains("access in this context has ended") && !body.contains("Pat0"));
+}
+
+#[tokio::test]
+async fn a_person_who_already_has_an_account_signs_in_to_accept() {
+    let Clinic { app, admin, .. } = clinic().await;
+    let existing: Person =
+        app.with_totp(app.person("existing@else.example", "quiet lake morning 42").await).await;
+    admin
+        .post_form(
+            "/members/invite",
+            &[("display_name", "Existing"), ("email", &existing.email), ("role", "clinical_staff")],
+        )
+        .await;
+    let link = app.link_sent_to(&existing.email).await;
+    let browser = app.browser();
+    browser.get(&link).await;
+    let page = browser.get("/invite").await.text().await.expect("page");
+    assert!(page.contains("Sign in"), "{page}");
+    browser.sign_in_fully(&existing, &app.clock).await;
+    browser.get(&link).await;
+    let res = browser.post_form("/invite/accept", &[]).await;
+    assert_eq!(res.status(), 303);
+    let contexts = browser.get("/contexts").await.text().await.expect("page");
+    assert!(contexts.contains("Alpha Clinic"), "{contexts}");
+}
