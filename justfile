@@ -24,7 +24,7 @@ run:
 
 # Run every test against a throw-away PostgreSQL (or the configured one).
 test *args:
-    @scripts/with-test-db.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
+    @scripts/with-test-db.sh scripts/with-aws-emulator.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
 
 # Formatting, clippy (warnings are errors), sqlx offline data, Dockerfile and workflow lints.
 check:

@@ -3,7 +3,9 @@
 //! - [`DevMailbox`]: the local default, development only. Messages are stored in the
 //!   database and shown at `/dev/mailbox`; nothing leaves the machine.
 //! - [`SmtpMailer`]: any SMTP relay, through lettre (TLS via rustls for `smtps://`).
-//! - SES v2 arrives with the notification channels, behind the same trait.
+//! - [`SesMailer`]: Amazon SES v2 through the AWS SDK; credentials from the usual AWS
+//!   chain (environment, profile, instance role). Tested against a local emulator that
+//!   speaks the SES v2 protocol.
 //!
 //! Account e-mail (invitations, password reset, verification, security notices) goes to
 //! the address a person signs in with, and never carries patient data.
@@ -46,8 +48,8 @@ pub fn from_config(config: &MailConfig, pool: PgPool) -> Result<Arc<dyn Mailer>,
     Ok(match &config.mailer {
         MailerConfig::DevMailbox => Arc::new(DevMailbox { pool }),
         MailerConfig::Smtp { url } => Arc::new(SmtpMailer::new(url.expose(), &config.from)?),
-        MailerConfig::Ses { .. } => {
-            return Err(MailError::Delivery("the SES mailer is not available in this build".into()));
+        MailerConfig::Ses { region, endpoint } => {
+            Arc::new(SesMailer::new(region, endpoint.as_ref().map(url::Url::as_str), &config.from))
         }
     })
 }
@@ -103,6 +105,62 @@ impl Mailer for SmtpMailer {
             .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
             .map_err(|_| MailError::Build)?;
         self.transport.send(message).await.map_err(|e| MailError::Delivery(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Amazon SES v2. The SDK client is made on first use: loading AWS credentials is async
+/// and may reach the instance metadata service, which start-up should not wait for.
+pub struct SesMailer {
+    region: String,
+    endpoint: Option<String>,
+    from: String,
+    client: tokio::sync::OnceCell<aws_sdk_sesv2::Client>,
+}
+
+impl SesMailer {
+    pub fn new(region: &str, endpoint: Option<&str>, from: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            endpoint: endpoint.map(str::to_owned),
+            from: from.to_owned(),
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> &aws_sdk_sesv2::Client {
+        self.client
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(self.region.clone()));
+                if let Some(endpoint) = &self.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                aws_sdk_sesv2::Client::new(&loader.load().await)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage};
+        let utf8 =
+            |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|_| MailError::Build);
+        let message = SesMessage::builder()
+            .subject(utf8(&email.subject)?)
+            .body(Body::builder().text(utf8(&email.text)?).html(utf8(&email.html)?).build())
+            .build();
+        self.client()
+            .await
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| MailError::Delivery(aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string()))?;
         Ok(())
     }
 }

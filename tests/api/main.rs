@@ -17,6 +17,7 @@ mod health;
 mod history;
 mod invitations;
 mod logging;
+mod mail;
 mod mfa;
 mod pages;
 mod phi_audit;
