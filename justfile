@@ -22,8 +22,10 @@ run:
     echo; echo "Lockdev is running at ${LOCKDEV_PUBLIC_URL:-http://${LOCKDEV_BIND:-127.0.0.1:3000}}  (Ctrl-C to stop)"; echo; \
     exec cargo run --quiet --bin lockdev -- serve
 
-# Run every test against a throw-away PostgreSQL (or the configured one).
+# Run every test against a throw-away PostgreSQL (or the configured one), a local AWS
+# emulator and headless Chromium (installed on first use).
 test *args:
+    @scripts/ensure-browser.sh
     @scripts/with-test-db.sh scripts/with-aws-emulator.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
 
 # Formatting, clippy (warnings are errors), sqlx offline data, Dockerfile and workflow lints.

@@ -58,6 +58,7 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    lockdev::integrations::install_tls_provider();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -290,8 +290,10 @@ impl TestApp {
         database: Option<TestDatabase>,
         capture_logs: bool,
     ) -> Self {
+        lockdev::integrations::install_tls_provider();
         let config =
             Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid");
+        let config_bind = vars.get("LOCKDEV_BIND").cloned().unwrap_or_else(|| "127.0.0.1:0".into());
         let logs = LogCapture::default();
         let log_guard = capture_logs.then(|| {
             let log_config = LogConfig { format: LogFormat::Json, filter: "info".into() };
@@ -318,7 +320,9 @@ impl TestApp {
                 }
             },
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        // Usually a free port; a test that needs to know it before start (its public URL
+        // names it) chooses it with LOCKDEV_BIND.
+        let listener = tokio::net::TcpListener::bind(config_bind).await.expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(web::serve(listener, app, std::future::pending()));
         let cookies = Arc::new(reqwest::cookie::Jar::default());
@@ -692,6 +696,23 @@ impl Browser {
 pub fn totp_code(secret: &[u8], clock: &ManualClock) -> String {
     use lockdev::clock::Clock as _;
     lockdev::auth::totp::code_for_step(secret, lockdev::auth::totp::step_at(clock.now()))
+}
+
+/// Decodes the base32 key an authenticator app is given (RFC 4648, no padding needed).
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
+    for c in text.trim_end_matches('=').bytes() {
+        let index = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase()).expect("base32") as u64;
+        value = (value << 5) | index;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+            value &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 /// The CSRF token in a page: the hidden form field, else the `hx-headers` of `<body>`.

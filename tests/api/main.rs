@@ -8,6 +8,7 @@ mod fixtures;
 mod helpers;
 
 mod audit_log;
+mod browser;
 mod cli;
 mod consent;
 mod csrf;

@@ -14,7 +14,7 @@ use webauthn_authenticator_rs::{AuthenticatorBackend, WebauthnAuthenticator};
 use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse};
 
 use crate::fixtures::{CANARY_A, phi_routes, two_tenants};
-use crate::helpers::{Browser, Person, TestApp, spawn_app, totp_code};
+use crate::helpers::{Browser, Person, TestApp, base32_decode, spawn_app, totp_code};
 
 const ORIGIN: &str = "http://localhost";
 
@@ -284,22 +284,6 @@ async fn a_new_authenticator_secret_is_long_encrypted_shown_once_and_counts_only
     assert!(!after.contains(&key[..16]), "the secret is not shown again");
     // And now it counts: the next sign-in asks for a code.
     assert_eq!(location(&app.browser().sign_in(&nurse.email, &nurse.password).await), "/mfa");
-}
-
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
-    for c in text.trim_end_matches('=').bytes() {
-        let index = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase()).expect("base32") as u64;
-        value = (value << 5) | index;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((value >> bits) as u8);
-            value &= (1 << bits) - 1;
-        }
-    }
-    out
 }
 
 fn codes_in(page: &str) -> Vec<String> {
