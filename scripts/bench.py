@@ -20,6 +20,14 @@ Scenarios measured against them (more arrive with the features they exercise):
                 security, vs the same lookup alone with the tenant set for the session
                 (1 round trip). Both in pgbench's simple protocol, which is what carries
                 the combined BEGIN message.
+  S6 login storm   p99 of a page (GET /, at a steady 40 requests a second) while 16
+                clients sign in as fast as they can (CSRF token, Argon2id, session insert,
+                each from its own forwarded address), vs the same page alone. The ratio is
+                of p99 latencies (storm / alone; the bar is <= 2). Sign-ins per second and
+                refusals (503 when the hashing queue is full) are reported.
+  S7 session    queries and row writes per request for a signed-in person whose session is
+                not modified (GET /home): from pg_stat_database over a burst of requests,
+                minus a quiet window of the same length (the bar: 1 query, 0 writes).
 
 Needs LOCKDEV_DATABASE_URL / LOCKDEV_MIGRATION_DATABASE_URL (`just bench` provides a
 throw-away cluster), wrk, and pgbench. Load targets 127.0.0.1 only, bounded in time.
@@ -164,6 +172,194 @@ def alternate(name, baseline, candidate, pairs, key="rps"):
     }
 
 
+# ---- signing in over HTTP (S6, S7) ------------------------------------------------------
+
+DEMO_PATIENT = ("maria.lopez@example.com", "lockdev-demo-2026")
+
+
+class Browser:
+    """One cookie jar over one keep-alive connection, like a person's browser tab."""
+
+    def __init__(self, port, forwarded_for=None):
+        import http.client
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = None
+        self.forwarded_for = forwarded_for
+
+    def request(self, method, path, form=None):
+        import urllib.parse
+        headers = {"Host": "localhost"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if self.forwarded_for:
+            headers["X-Forwarded-For"] = self.forwarded_for
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, body=body, headers=headers)
+        res = self.connection.getresponse()
+        text = res.read().decode("utf-8", "replace")
+        for name, value in res.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("lockdev_session="):
+                self.cookie = value.split(";", 1)[0]
+        return res.status, res.getheader("Location"), text
+
+    def token(self, html):
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        return found.group(1) if found else None
+
+    def sign_in(self, email, password):
+        _, _, page = self.request("GET", "/sign-in")
+        return self.request("POST", "/sign-in",
+                            {"email": email, "password": password, "csrf_token": self.token(page)})
+
+    def close(self):
+        self.connection.close()
+
+
+def probe(port, seconds, rate=40):
+    """GET / at a steady rate on one connection; latencies in ms."""
+    browser = Browser(port)
+    latencies, interval = [], 1.0 / rate
+    deadline = time.monotonic() + seconds
+    next_at = time.monotonic()
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        status, _, _ = browser.request("GET", "/")
+        latencies.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise RuntimeError(f"GET / answered {status} during the probe")
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    browser.close()
+    latencies.sort()
+    return {"p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "samples": len(latencies)}
+
+
+def login_storm(port, seconds, clients=16):
+    """Clients signing in back to back, each attempt with a fresh session and address."""
+    import random
+    import threading
+    counts, lock = {}, threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run(worker):
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            address = f"10.{worker}.{n // 250 % 250}.{n % 250 + 1}"
+            browser = Browser(port, forwarded_for=address)
+            try:
+                status, _, _ = browser.sign_in(*DEMO_PATIENT)
+            except OSError:
+                status = "error"
+            browser.close()
+            with lock:
+                counts[status] = counts.get(status, 0) + 1
+
+    threads = [threading.Thread(target=run, args=(i + 1,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts
+
+
+def s6_login_storm(port, seconds, pairs):
+    """Alternates: the probe alone, then the probe during a storm."""
+    import threading
+    ratios, alone_runs, storm_runs, storms = [], [], [], []
+    for i in range(pairs):
+        alone = probe(port, seconds)
+        result = {}
+        storm = threading.Thread(target=lambda: result.update(login_storm(port, seconds + 1)))
+        storm.start()
+        time.sleep(0.5)
+        during = probe(port, seconds)
+        storm.join()
+        alone_runs.append(alone)
+        storm_runs.append(during)
+        storms.append(result)
+        ratios.append(during["p99_ms"] / alone["p99_ms"])
+        log(f"S6 pair {i + 1}/{pairs}: p99 {during['p99_ms']:.2f} ms during the storm / {alone['p99_ms']:.2f} ms "
+            f"alone = {ratios[-1]:.2f}; sign-ins {result}")
+    signed_in = [s.get(303, 0) / (seconds + 1) for s in storms]
+    refused = sum(s.get(503, 0) for s in storms)
+    unexpected = {k: v for s in storms for k, v in s.items() if k not in (303, 503)}
+    if unexpected:
+        raise RuntimeError(f"S6: unexpected sign-in answers {unexpected}")
+    return {
+        "ratio": statistics.median(ratios), "ratios": ratios,
+        "baseline": {k: statistics.median(r[k] for r in alone_runs) for k in ("p50_ms", "p99_ms")},
+        "candidate": {k: statistics.median(r[k] for r in storm_runs) for k in ("p50_ms", "p99_ms")},
+        "sign_ins_per_second": statistics.median(signed_in),
+        "refused_503": refused,
+    }
+
+
+def database_counters(owner_url):
+    out = subprocess.run(
+        [tool("psql", "postgresql-client"), "-X", "-A", "-t", owner_url, "-c",
+         "SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted "
+         "FROM pg_stat_database WHERE datname = current_database()"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    transactions, writes = out.split("|")
+    return int(transactions), int(writes)
+
+
+def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
+    """Queries and writes per request for an unmodified signed-in session (GET /home).
+
+    Statistics reach pg_stat_database when a backend flushes them (at most every second,
+    and within ten seconds of going idle), so each window ends with a settle period; the
+    same window without requests measures the background (the audit sealer, our reads)."""
+    browser = Browser(port)
+    status, location, _ = browser.sign_in(*DEMO_PATIENT)
+    if status != 303:
+        raise RuntimeError(f"S7: the demo patient could not sign in ({status})")
+    if location == "/consent":
+        _, _, page = browser.request("GET", "/consent")
+        form = [("accept", v) for v in re.findall(r'name="accept" value="([^"]+)"', page)]
+        form.append(("csrf_token", browser.token(page)))
+        import urllib.parse
+        browser.connection.request("POST", "/consent", body=urllib.parse.urlencode(form), headers={
+            "Host": "localhost", "Cookie": browser.cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        browser.connection.getresponse().read()
+    for _ in range(20):
+        browser.request("GET", "/home")
+    # The audit events of earlier scenarios (thousands of sign-ins) are sealed now, so the
+    # server's sealer has nothing left to write during the windows.
+    seal()
+    time.sleep(settle)
+
+    before = database_counters(owner_url)
+    started = time.monotonic()
+    for _ in range(requests):
+        status, location, _ = browser.request("GET", "/home")
+        if status != 303 or location in ("/sign-in", None):
+            raise RuntimeError(f"S7: GET /home answered {status} {location}")
+    burst = time.monotonic() - started
+    time.sleep(settle)
+    after = database_counters(owner_url)
+
+    quiet_before = database_counters(owner_url)
+    time.sleep(burst + settle)
+    quiet_after = database_counters(owner_url)
+    browser.close()
+
+    background = [quiet_after[i] - quiet_before[i] for i in range(2)]
+    loaded = [after[i] - before[i] for i in range(2)]
+    return {
+        "requests": requests,
+        "queries_per_request": (loaded[0] - background[0]) / requests,
+        "writes_per_request": (loaded[1] - background[1]) / requests,
+        "background": {"transactions": background[0], "row_writes": background[1]},
+        "requests_per_second": requests / burst,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5, help="baseline/candidate pairs per scenario (>= 5)")
@@ -186,6 +382,8 @@ def main():
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
     subprocess.run([str(binary), "migrate"], env=env, check=True, capture_output=True)
+    # The demo's patient signs in during S6 and S7.
+    subprocess.run([str(binary), "seed-demo"], env=env, check=True, capture_output=True)
 
     # The PK floor's table lives in a database of its own, outside the application schema.
     floor_db = "lockdev_bench_floor"
@@ -210,7 +408,8 @@ def main():
     floor_port, app_port = free_port(), free_port()
     floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
                              stdout=subprocess.DEVNULL)
-    app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}")
+    # The login storm comes from many forwarded addresses, as through a load balancer.
+    app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}", LOCKDEV_TRUSTED_PROXIES="127.0.0.1/32")
     spawned = time.monotonic()
     app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=subprocess.DEVNULL)
     try:
@@ -244,6 +443,9 @@ def main():
             "stack/page vs F_http": alternate("stack/page", f_http, page, args.pairs),
             "S5 tenant envelope vs bare read": alternate("S5 envelope", bare, envelope, args.pairs),
         }
+        login = s6_login_storm(app_port, args.seconds, args.pairs)
+        seal = lambda: subprocess.run([str(binary), "audit", "seal"], env=env, check=True, capture_output=True)
+        session = s7_session_overhead(app_port, owner_url, seal)
         loaded_rss = rss_kib(app.pid)
     finally:
         for proc in (app, floor):
@@ -266,6 +468,8 @@ def main():
             "bare read under RLS (tenant set per session)": results["S5 tenant envelope vs bare read"]["baseline"],
         },
         "round_trips": {"S5 tenant envelope": 3, "S5 bare read": 1},
+        "S6 login storm": login,
+        "S7 session overhead": session,
         "scenarios": results,
         "process": {
             "binary_bytes": binary.stat().st_size,
@@ -317,6 +521,21 @@ def write(report):
                      f"{before and f'{before:.3f}' or '-'} | {change} |")
     lines += ["", "Round trips per request: tenant envelope 3 (BEGIN with the settings, the read, COMMIT), "
               "bare read 1: the envelope adds 2."]
+    s6 = report["S6 login storm"]
+    lines += ["", "## S6 login storm", "",
+              f"p99 of GET / at 40 requests/s: **{s6['ratio']:.2f}x** during a storm of sign-ins vs alone "
+              f"(pairs: {', '.join(f'{r:.2f}' for r in s6['ratios'])}; bar <= 2); "
+              f"alone p50 {s6['baseline']['p50_ms']:.2f} ms, p99 {s6['baseline']['p99_ms']:.2f} ms; "
+              f"during p50 {s6['candidate']['p50_ms']:.2f} ms, p99 {s6['candidate']['p99_ms']:.2f} ms. "
+              f"Sign-ins completed: {s6['sign_ins_per_second']:.1f}/s; refused with 503 (queue full): "
+              f"{s6['refused_503']}."]
+    s7 = report["S7 session overhead"]
+    lines += ["", "## S7 session overhead", "",
+              f"GET /home with an unmodified signed-in session, {s7['requests']} requests: "
+              f"**{s7['queries_per_request']:.3f} queries** and **{s7['writes_per_request']:.3f} row writes** "
+              f"per request (bar: 1 and 0), after subtracting a quiet window of the same length "
+              f"({s7['background']['transactions']} transactions, {s7['background']['row_writes']} row writes "
+              f"in the background); {s7['requests_per_second']:.0f} requests/s on one connection."]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",

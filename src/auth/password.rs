@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 
+use std::cell::RefCell;
+
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 use crate::auth::password_policy::normalize;
@@ -18,30 +21,85 @@ pub const MEMORY_KIB: u32 = 19_456;
 pub const PASSES: u32 = 2;
 pub const LANES: u32 = 1;
 
-fn argon2() -> Argon2<'static> {
-    Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant parameters are valid"),
-    )
+fn current_params() -> Params {
+    Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant parameters are valid")
 }
 
-/// Hashes on the calling thread (after NFKC normalization). Use [`PasswordHasher`] from
-/// async code.
+/// Runs `f` with this thread's Argon2 working memory, `blocks` KiB blocks long. The
+/// memory stays with the thread between hashes: faulting in 19 MiB of fresh pages for
+/// every hash would cost more than a third of the hash itself, and by an amount that
+/// depends on the allocator's mood, which would show up in sign-in timings.
+fn with_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    thread_local! {
+        static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        f(&mut memory[..blocks])
+    })
+}
+
+/// The raw Argon2 output for `password` and `salt` into `out`.
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    with_memory(blocks, |memory| argon2.hash_password_into_with_memory(password, salt, out, memory))
+}
+
+/// Hashes on the calling thread (after NFKC normalization) into a PHC string. Use
+/// [`PasswordHasher`] from async code.
 pub fn hash_blocking(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(normalize(password).as_bytes(), &salt)
-        .expect("hashing with valid parameters succeeds")
-        .to_string()
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buffer).expect("a generated salt decodes");
+    let params = current_params();
+    let mut out = [0u8; 32];
+    compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.clone(),
+        normalize(password).as_bytes(),
+        salt_bytes,
+        &mut out,
+    )
+    .expect("hashing with valid parameters succeeds");
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).expect("constant parameters encode"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("a 32-byte output is valid")),
+    }
+    .to_string()
 }
 
-/// Whether `password` matches the PHC string `hash` (whatever Argon2 parameters it was
-/// made with; they are read from the string).
+/// Whether `password` matches the PHC string `hash` (whatever Argon2 variant and
+/// parameters it was made with; they are read from the string). Compared in constant
+/// time.
 pub fn verify_blocking(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default().verify_password(normalize(password).as_bytes(), &parsed).is_ok()
-    })
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let mut salt_buffer = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buffer) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    compute(algorithm, version, params, normalize(password).as_bytes(), salt_bytes, &mut out).is_ok()
+        && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// Whether `hash` was made with weaker parameters (or another algorithm) than today's,
@@ -62,9 +120,15 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_blocking(&crate::auth::session::new_csrf_token()))
 }
 
-/// Hashes and verifies on the blocking pool, at most `permits` at a time, with a bounded
-/// queue: beyond it a request is turned away at once ([`Busy`], a 503 with Retry-After)
-/// rather than held for seconds while every other sign-in waits behind it.
+/// Hashes and verifies on threads of its own, one per permit, with a bounded queue:
+/// beyond it a request is turned away at once ([`Busy`], a 503 with Retry-After) rather
+/// than held for seconds while every other sign-in waits behind it.
+///
+/// The hashing threads run at a lower scheduling priority (nice 10) than the threads that
+/// serve pages: during a storm of sign-ins the CPU goes to pages first and hashing takes
+/// what is left, so the clinic keeps working while the sign-ins queue. Their own threads
+/// (not tokio's blocking pool) also bound the memory Argon2 keeps: one 19 MiB arena per
+/// hashing thread, not per blocking thread that ever hashed.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
@@ -73,7 +137,10 @@ pub struct PasswordHasher {
     /// How many hashes ran at once, at most, since start (observability and tests).
     in_flight: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Too many hashes are already queued: try again shortly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -84,8 +151,40 @@ pub struct Busy;
 /// core, so a full queue drains in well under a second.
 const WAITING_PER_PERMIT: usize = 32;
 
+/// How much less CPU priority hashing gets than serving (the nice value added).
+const HASHING_NICENESS: i32 = 10;
+
+/// Starts `threads` hashing threads that take jobs until every sender is gone.
+fn start_pool(threads: usize) -> std::sync::mpsc::Sender<Job> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+    let receiver = Arc::new(std::sync::Mutex::new(receiver));
+    for n in 0..threads {
+        let receiver = receiver.clone();
+        let spawned = std::thread::Builder::new().name(format!("password-hash-{n}")).spawn(move || {
+            // Linux keeps the nice value per thread. Failing to lower it only costs fairness.
+            if rustix::process::nice(HASHING_NICENESS).is_err() {
+                tracing::warn!(error.kind = "scheduling", "hashing thread keeps normal priority");
+            }
+            loop {
+                let job = match receiver.lock() {
+                    Ok(receiver) => receiver.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            }
+        });
+        if spawned.is_err() {
+            tracing::error!(error.kind = "threads", "a password hashing thread could not start");
+        }
+    }
+    sender
+}
+
 impl PasswordHasher {
-    /// One permit per core: hashing is CPU-bound.
+    /// One permit (and one hashing thread) per core: hashing is CPU-bound.
     pub fn new(permits: usize) -> Self {
         let permits = permits.max(1);
         Self {
@@ -94,6 +193,7 @@ impl PasswordHasher {
             waiting: Arc::default(),
             in_flight: Arc::default(),
             peak: Arc::default(),
+            jobs: start_pool(permits),
         }
     }
 
@@ -114,11 +214,20 @@ impl PasswordHasher {
         drop(queued);
         let running = Counted::enter(&self.in_flight);
         self.peak.fetch_max(running.count, Relaxed);
-        // A panic inside argon2 would be a bug; it surfaces as a failed verification
-        // (or an error page for a new hash) rather than taking the worker down.
-        let result = tokio::task::spawn_blocking(work).await;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A panic inside argon2 would be a bug; it surfaces as a failed request
+            // rather than taking the hashing thread down.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            let _ = reply.send(result);
+        });
+        self.jobs.send(job).map_err(|_| Busy)?;
+        let result = answer.await;
         drop(running);
-        result.map_err(|_| Busy)
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(Busy),
+        }
     }
 
     /// The most hashes that ever ran at the same time.
@@ -149,6 +258,8 @@ impl Drop for Counted<'_> {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::PasswordHasher as _;
+
     use super::*;
 
     #[test]
@@ -201,5 +312,26 @@ mod tests {
         );
         assert_eq!(hasher.peak_concurrency(), 1);
         assert_eq!(hasher.verify("the right one".into(), hash).await, Ok(true), "the queue drained");
+    }
+
+    #[test]
+    fn hashes_made_by_the_reference_implementation_verify_here_and_the_other_way_round() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let reference = Argon2::default()
+            .hash_password(normalize("same words").as_bytes(), &SaltString::generate(&mut OsRng))
+            .expect("hash")
+            .to_string();
+        assert!(verify_blocking("same words", &reference));
+        assert!(!verify_blocking("other words", &reference));
+        let ours = hash_blocking("same words");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(Argon2::default().verify_password(normalize("same words").as_bytes(), &parsed).is_ok());
+        let argon2i =
+            Argon2::new(Algorithm::Argon2i, Version::V0x10, Params::new(8_192, 2, 1, None).expect("params"))
+                .hash_password(b"legacy", &SaltString::generate(&mut OsRng))
+                .expect("hash")
+                .to_string();
+        assert!(verify_blocking("legacy", &argon2i), "older variants and versions still verify");
+        assert!(needs_rehash(&argon2i));
     }
 }

@@ -206,8 +206,6 @@ pub async fn enter(
         .into_iter()
         .find(|o| o.claim == claim)
         .ok_or(AppError::ContextEnded)?;
-    // Second factors: a workforce context always needs one, even if sign-in did not.
-    let needs_factor = claim.is_workforce();
     let missing = match claim.organization_id() {
         Some(org) => {
             let context = TenantContext {
@@ -232,7 +230,10 @@ pub async fn enter(
             missing
         }
     };
-    let idle = org_idle_minutes(state, claim, user_id).await?;
+    let policy = clinic_policy(state, claim, user_id).await?;
+    // Second factors: a workforce context always needs one, even if sign-in did not; a
+    // patient or proxy context needs one where the clinic asks for it.
+    let needs_factor = claim.is_workforce() || policy.patients_need_second_factor;
     let user = data.user.as_mut().ok_or(AppError::Unauthorized)?;
     if needs_factor && !user.second_factor_required {
         user.second_factor_required = true;
@@ -243,7 +244,7 @@ pub async fn enter(
         None => option.role_label.clone(),
     });
     user.consents_accepted = missing.is_empty();
-    user.idle_minutes = idle;
+    user.idle_minutes = policy.idle_minutes;
     let old_id = session.id().map(|id| id.to_string());
     session::cycle(session).await?;
     session::store(session, &data, session::expiry_for(&data, now, absolute(state))).await?;
@@ -260,28 +261,42 @@ pub async fn enter(
     after_context(state, session, &mut data).await
 }
 
-/// The idle timeout for a context: 15 minutes for the workforce, 30 for patients and
-/// proxies, or shorter where the clinic says so.
-async fn org_idle_minutes(state: &AppState, claim: ContextClaim, user: UserId) -> AppResult<u32> {
+/// What a clinic decides about sessions in its contexts.
+struct ClinicPolicy {
+    /// 15 minutes for the workforce, 30 for patients and proxies, or shorter where the
+    /// clinic says so (`settings.session_idle_minutes`).
+    idle_minutes: u32,
+    /// `settings.require_patient_mfa`: patients and proxies need a second factor too.
+    patients_need_second_factor: bool,
+}
+
+async fn clinic_policy(state: &AppState, claim: ContextClaim, user: UserId) -> AppResult<ClinicPolicy> {
     let default = if claim.is_workforce() {
         minutes(state.config.auth.staff_idle)
     } else {
         minutes(state.config.auth.patient_idle)
     };
-    let Some(org) = claim.organization_id() else { return Ok(default) };
+    let Some(org) = claim.organization_id() else {
+        return Ok(ClinicPolicy { idle_minutes: default, patients_need_second_factor: false });
+    };
     let mut tx =
         begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
-    let configured = sqlx::query_scalar!(
-        r#"SELECT (settings ->> 'session_idle_minutes')::int AS "minutes" FROM organizations WHERE id = $1"#,
+    let row = sqlx::query!(
+        r#"SELECT (settings ->> 'session_idle_minutes')::int AS "minutes",
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!"
+             FROM organizations WHERE id = $1"#,
         org.as_uuid()
     )
     .fetch_optional(&mut *tx)
-    .await?
-    .flatten();
+    .await?;
     tx.commit().await?;
-    Ok(match configured {
-        Some(minutes) if minutes > 0 => default.min(minutes as u32),
-        _ => default,
+    let configured = row.as_ref().and_then(|r| r.minutes);
+    Ok(ClinicPolicy {
+        idle_minutes: match configured {
+            Some(minutes) if minutes > 0 => default.min(minutes as u32),
+            _ => default,
+        },
+        patients_need_second_factor: row.is_some_and(|r| r.patient_mfa),
     })
 }
 

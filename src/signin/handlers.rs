@@ -123,13 +123,12 @@ pub async fn sign_in(
     let account = find_account(&state, &email).await?;
 
     // A locked account is not even checked, but the work (and time) of a check is done
-    // all the same: against a dummy hash, like an unknown address.
-    let mut locked = false;
-    if let Some(account) = &account {
-        let mut tx = begin_system(&state.db, &system_for(account.id, &request)).await?;
-        locked = throttle::locked_until(&mut tx, account.id, Factor::Password, now).await?.is_some();
-        tx.commit().await?;
-    }
+    // all the same: against a dummy hash, like an unknown address. An unknown address
+    // also looks for a lock (of nobody), so both paths make the same round trips.
+    let probe = account.as_ref().map_or(UserId::from_uuid(uuid::Uuid::nil()), |a| a.id);
+    let mut tx = begin_system(&state.db, &system_for(probe, &request)).await?;
+    let locked = throttle::locked_until(&mut tx, probe, Factor::Password, now).await?.is_some();
+    tx.commit().await?;
     let hash = account
         .as_ref()
         .filter(|a| !locked && !a.disabled)
@@ -140,21 +139,22 @@ pub async fn sign_in(
     let succeeded =
         account.as_ref().is_some_and(|a| verified && !locked && !a.disabled && a.password_hash.is_some());
     let (Some(account), true) = (account.as_ref(), succeeded) else {
-        // Only real accounts count failures (and only outside a lock, so an attacker
-        // cannot stretch a lock forever).
+        // One transaction either way: the failure counted (real accounts only, and only
+        // outside a lock, so an attacker cannot stretch a lock forever) and audited.
         let failed_user = account.as_ref().map(|a| a.id);
-        if let (Some(user), false) = (failed_user, locked) {
-            let mut tx = begin_system(&state.db, &system_for(user, &request)).await?;
-            throttle::record_failure(&mut tx, user, Factor::Password, now).await?;
-            tx.commit().await?;
-        }
         let mut event = AuditEvent::new(Action::LoginFailed, Outcome::Failure);
         if let Some(user) = failed_user {
             event = event.resource("user", user);
         }
         event.details =
             json!({ "method": "password", "reason": if locked { "locked" } else { "credentials" } });
-        audit_platform(&state, failed_user, &request, event).await?;
+        let context = SystemContext { user_id: failed_user, request: request.clone() };
+        let mut tx = begin_system(&state.db, &context).await?;
+        if let (Some(user), false) = (failed_user, locked) {
+            throttle::record_failure(&mut tx, user, Factor::Password, now).await?;
+        }
+        crate::audit::record_platform(&mut tx, &context, &event).await?;
+        tx.commit().await?;
         let page = SignInPage { email, error: Some(SIGN_IN_FAILED.into()), notice: None, expired: false };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     };

@@ -37,14 +37,7 @@ async fn patient(app: &TestApp) -> (Person, OrganizationId, PatientId) {
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 1).await;
     let person = app.person("patient@home.example", "a long enough secret phrase").await;
-    let mut tx = begin_tenant(&owner, &TenantContext::system(tenants.a.org)).await.expect("tx");
-    sqlx::query("UPDATE patients SET user_id = $1 WHERE id = $2")
-        .bind(person.id)
-        .bind(tenants.a.patients[0])
-        .execute(&mut *tx)
-        .await
-        .expect("link");
-    tx.commit().await.expect("commit");
+    app.link_patient(tenants.a.org, tenants.a.patients[0], &person).await;
     (person, tenants.a.org, tenants.a.patients[0])
 }
 

@@ -461,6 +461,28 @@ impl TestApp {
         tx.commit().await.expect("commit");
     }
 
+    /// Gives `person` the portal login of `patient` at `org` (as an activated invitation
+    /// would).
+    pub async fn link_patient(
+        &self,
+        org: OrganizationId,
+        patient: lockdev::db::ids::PatientId,
+        person: &Person,
+    ) {
+        let owner = self.database().owner_pool().await;
+        let mut tx =
+            lockdev::db::tenant::begin_tenant(&owner, &lockdev::db::tenant::TenantContext::system(org))
+                .await
+                .expect("tx");
+        sqlx::query("UPDATE patients SET user_id = $1 WHERE id = $2")
+            .bind(person.id)
+            .bind(patient)
+            .execute(&mut *tx)
+            .await
+            .expect("link");
+        tx.commit().await.expect("commit");
+    }
+
     /// The e-mail the development mailbox holds, newest first: (to, subject, text).
     pub async fn mailbox(&self) -> Vec<(String, String, String)> {
         let mut su = self.database().superuser().await;

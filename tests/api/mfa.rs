@@ -85,6 +85,31 @@ async fn staff_without_a_second_factor_reach_only_enrolment() {
 }
 
 #[tokio::test]
+async fn patients_are_offered_a_second_factor_and_need_one_where_the_clinic_says_so() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let patient = app.person("patient@home.example", "a long enough secret phrase").await;
+    app.link_patient(tenants.a.org, tenants.a.patients[0], &patient).await;
+    let browser = app.browser();
+    assert_eq!(browser.sign_in_fully(&patient, &app.clock).await, "/home", "offered, not required");
+    assert_eq!(browser.get("/portal").await.status(), 200);
+
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"require_patient_mfa\": true}' WHERE id = $1",
+    )
+    .bind(tenants.a.org)
+    .execute(&mut su)
+    .await
+    .expect("require");
+    let browser = app.browser();
+    browser.sign_in_fully(&patient, &app.clock).await;
+    let res = browser.get("/portal").await;
+    assert_eq!(location(&res), "/mfa/enrol", "this clinic requires a second factor of its patients");
+}
+
+#[tokio::test]
 async fn the_password_step_alone_opens_nothing_and_the_session_id_changes_after_the_second_factor() {
     // MFA-02
     let app = spawn_app().routes(phi_routes()).spawn().await;

@@ -196,17 +196,7 @@ async fn the_session_record_holds_no_patient_data_no_secrets_no_passwords() {
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 1).await;
     let patient_person = app.person("patient@home.example", "a long enough secret phrase").await;
-    let mut tx =
-        lockdev::db::tenant::begin_tenant(&owner, &lockdev::db::tenant::TenantContext::system(tenants.a.org))
-            .await
-            .expect("tx");
-    sqlx::query("UPDATE patients SET user_id = $1 WHERE id = $2")
-        .bind(patient_person.id)
-        .bind(tenants.a.patients[0])
-        .execute(&mut *tx)
-        .await
-        .expect("link");
-    tx.commit().await.expect("commit");
+    app.link_patient(tenants.a.org, tenants.a.patients[0], &patient_person).await;
     let browser = app.browser();
     assert_eq!(browser.sign_in_fully(&patient_person, &app.clock).await, "/home");
     let portal = browser.get("/portal").await;
@@ -292,4 +282,29 @@ async fn a_sensitive_change_needs_a_fresh_proof_of_identity() {
     let res = browser.post_form("/account/password", &[("password", "another long passphrase here")]).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.expect("body").contains("Your password was changed"));
+}
+
+#[tokio::test]
+async fn a_clinic_can_shorten_the_idle_timeout_but_not_lengthen_it() {
+    let (app, nurse) = staff_app().await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 5}'")
+        .execute(&mut su)
+        .await
+        .expect("shorten");
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    app.clock.advance(TimeDelta::minutes(4));
+    assert_eq!(browser.get("/account").await.status(), 200);
+    app.clock.advance(TimeDelta::minutes(5) + TimeDelta::seconds(1));
+    assert_eq!(browser.get("/account").await.status(), 303, "five idle minutes, as the clinic asked");
+
+    sqlx::query("UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 600}'")
+        .execute(&mut su)
+        .await
+        .expect("lengthen");
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    app.clock.advance(TimeDelta::minutes(15) + TimeDelta::seconds(1));
+    assert_eq!(browser.get("/account").await.status(), 303, "never longer than the staff default");
 }
