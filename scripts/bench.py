@@ -269,16 +269,18 @@ def login_storm(port, seconds, clients=16):
 
 def s6_login_storm(port, seconds, pairs):
     """Alternates: the probe alone, then the probe during a storm."""
-    import threading
+    import multiprocessing
     ratios, alone_runs, storm_runs, storms = [], [], [], []
     for i in range(pairs):
         alone = probe(port, seconds)
-        result = {}
-        storm = threading.Thread(target=lambda: result.update(login_storm(port, seconds + 1)))
-        storm.start()
-        time.sleep(0.5)
-        during = probe(port, seconds)
-        storm.join()
+        # The storm runs in its own process: its sixteen client threads would otherwise
+        # hold this interpreter's lock for up to its 5 ms switch interval at a time, and
+        # the probe would measure Python, not the server.
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            pending = pool.apply_async(login_storm, (port, seconds + 1))
+            time.sleep(0.5)
+            during = probe(port, seconds)
+            result = pending.get()
         alone_runs.append(alone)
         storm_runs.append(during)
         storms.append(result)
@@ -309,6 +311,16 @@ def database_counters(owner_url):
     return int(transactions), int(writes)
 
 
+def table_writes(owner_url):
+    """Rows inserted, updated or deleted per table since the statistics were reset."""
+    out = subprocess.run(
+        [tool("psql", "postgresql-client"), "-X", "-A", "-t", owner_url, "-c",
+         "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
+         "FROM pg_stat_all_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0"],
+        check=True, capture_output=True, text=True).stdout
+    return {name: int(n) for name, n in (line.split("|") for line in out.splitlines() if line)}
+
+
 def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
     """Queries and writes per request for an unmodified signed-in session (GET /home).
 
@@ -334,7 +346,7 @@ def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
     seal()
     time.sleep(settle)
 
-    before = database_counters(owner_url)
+    before, tables_before = database_counters(owner_url), table_writes(owner_url)
     started = time.monotonic()
     for _ in range(requests):
         status, location, _ = browser.request("GET", "/home")
@@ -342,12 +354,15 @@ def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
             raise RuntimeError(f"S7: GET /home answered {status} {location}")
     burst = time.monotonic() - started
     time.sleep(settle)
-    after = database_counters(owner_url)
+    after, tables_after = database_counters(owner_url), table_writes(owner_url)
 
-    quiet_before = database_counters(owner_url)
+    quiet_before, tables_quiet_before = database_counters(owner_url), table_writes(owner_url)
     time.sleep(burst + settle)
-    quiet_after = database_counters(owner_url)
+    quiet_after, tables_quiet_after = database_counters(owner_url), table_writes(owner_url)
     browser.close()
+
+    def changed(first, last):
+        return {t: last[t] - first.get(t, 0) for t in last if last[t] != first.get(t, 0)}
 
     background = [quiet_after[i] - quiet_before[i] for i in range(2)]
     loaded = [after[i] - before[i] for i in range(2)]
@@ -355,7 +370,9 @@ def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
         "requests": requests,
         "queries_per_request": (loaded[0] - background[0]) / requests,
         "writes_per_request": (loaded[1] - background[1]) / requests,
-        "background": {"transactions": background[0], "row_writes": background[1]},
+        "background": {"transactions": background[0], "row_writes": background[1],
+                       "tables": changed(tables_quiet_before, tables_quiet_after)},
+        "tables_written_during_requests": changed(tables_before, tables_after),
         "requests_per_second": requests / burst,
     }
 
@@ -535,7 +552,12 @@ def write(report):
               f"**{s7['queries_per_request']:.3f} queries** and **{s7['writes_per_request']:.3f} row writes** "
               f"per request (bar: 1 and 0), after subtracting a quiet window of the same length "
               f"({s7['background']['transactions']} transactions, {s7['background']['row_writes']} row writes "
-              f"in the background); {s7['requests_per_second']:.0f} requests/s on one connection."]
+              f"in the background); {s7['requests_per_second']:.0f} requests/s on one connection.",
+              "",
+              "Rows written per table while the requests ran: "
+              + (", ".join(f"{t} {n}" for t, n in sorted(s7['tables_written_during_requests'].items())) or "none")
+              + "; in the quiet window: "
+              + (", ".join(f"{t} {n}" for t, n in sorted(s7['background']['tables'].items())) or "none") + "."]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",

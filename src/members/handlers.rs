@@ -244,7 +244,10 @@ pub async fn change_role(
     Ok(Page(render(&tx, Some(notice), InviteForm::default(), InviteErrors::default()).await?).into_response())
 }
 
-async fn set_status(tx: TenantTx, id: String, status: &'static str) -> AppResult<Response> {
+/// Moves a membership to `status` from one of the states in `from`: deactivating ends an
+/// active membership or cancels an invitation; reactivating only restores a suspended one
+/// (an invitation becomes active only when the invited person accepts it).
+async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static str) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
     let id = membership(&id)?;
     let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
@@ -252,10 +255,12 @@ async fn set_status(tx: TenantTx, id: String, status: &'static str) -> AppResult
         let mut db = tx.conn().await?;
         // Administrators cannot lock themselves out.
         sqlx::query!(
-            "UPDATE memberships SET status = $2 WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status <> 'removed'",
+            "UPDATE memberships SET status = $2
+             WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status = ANY($4)",
             id.as_uuid(),
             status,
-            me
+            me,
+            &from.iter().map(|s| s.to_string()).collect::<Vec<_>>()
         )
         .execute(&mut *db)
         .await?
@@ -276,9 +281,9 @@ async fn set_status(tx: TenantTx, id: String, status: &'static str) -> AppResult
 }
 
 pub async fn deactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
-    set_status(tx, id, "suspended").await
+    set_status(tx, id, &["active", "invited"], "suspended").await
 }
 
 pub async fn reactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
-    set_status(tx, id, "active").await
+    set_status(tx, id, &["suspended"], "active").await
 }

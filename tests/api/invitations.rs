@@ -123,6 +123,43 @@ async fn an_admin_invites_staff_who_set_a_password_and_must_enrol_a_second_facto
     assert!(page.contains("Dr Nadia New"), "{page}");
 }
 
+async fn membership_status(app: &TestApp, email: &str) -> String {
+    let mut su = app.database().superuser().await;
+    sqlx::query_scalar(
+        "SELECT m.status FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_one(&mut su)
+    .await
+    .expect("membership status")
+}
+
+#[tokio::test]
+async fn an_invitation_can_be_cancelled_but_not_switched_on_by_the_admin() {
+    let Clinic { app, admin, .. } = clinic().await;
+    admin
+        .post_form(
+            "/members/invite",
+            &[("display_name", "Maybe"), ("email", "maybe@alpha.example"), ("role", "provider")],
+        )
+        .await;
+    let page = admin.get("/members").await.text().await.expect("members");
+    assert!(page.contains("Cancel invitation"), "an invited member is offered cancellation");
+    let marker = "/deactivate";
+    let row = page.find("maybe@alpha.example").expect("the invited row");
+    let action = page[row..].find(marker).expect("an action") + row;
+    let id = page[..action].rsplit('/').next().expect("membership id").to_owned();
+
+    // Only the invited person can turn an invitation into access.
+    let res = admin.post_form(&format!("/members/{id}/reactivate"), &[]).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(membership_status(&app, "maybe@alpha.example").await, "invited");
+
+    let res = admin.post_form(&format!("/members/{id}/deactivate"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(membership_status(&app, "maybe@alpha.example").await, "suspended");
+}
+
 #[tokio::test]
 async fn an_invitation_expires_after_seventy_two_hours() {
     let Clinic { app, admin, .. } = clinic().await;
