@@ -72,13 +72,8 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     // The patient has a login; the clinic has text-message terms; a proxy grant exists to revoke.
     let person = app.person("audited@home.example", "a long enough secret phrase").await;
     let parent = app.person("granted@home.example", "another long phrase here").await;
+    app.link_patient(org, patient, &person).await;
     let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
-    sqlx::query("UPDATE patients SET user_id = $1 WHERE id = $2")
-        .bind(person.id)
-        .bind(patient)
-        .execute(&mut *tx)
-        .await
-        .expect("link");
     sqlx::query(
         "INSERT INTO consent_documents (organization_id, kind, version, title, body, effective_at)
          VALUES ($1, 'sms', '1', 'Text terms', 'Texts about care.', now() - interval '1 day')",
