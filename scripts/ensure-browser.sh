@@ -3,6 +3,16 @@
 # browser tests. Needs root (or passwordless sudo) the first time on a machine.
 set -euo pipefail
 
+# axe-core (accessibility rules) for the browser tests, from the npm registry, pinned;
+# kept under target/ with the other build outputs.
+axe_version=4.11.4
+axe_dir="$(dirname "$0")/../target/e2e"
+if ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
+  echo "ensure-browser: installing axe-core $axe_version" >&2
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --no-save --prefix "$axe_dir" "axe-core@$axe_version" >/dev/null
+fi
+
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   exit 0
 fi

@@ -516,6 +516,8 @@ async fn seed_clinic(
         .rows_affected();
     }
 
+    created += seed_schedule_and_notes(conn, index, org).await?;
+
     for (n, kind, title) in [
         (1u128, "privacy_notice", "Notice of privacy practices"),
         (2, "sms", "Text message terms"),
@@ -530,6 +532,152 @@ async fn seed_clinic(
             format!("{name}: {title}"),
             format!("Demonstration text of {name}'s {title}. Not a real document."),
             effective()
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(created)
+}
+
+/// Visit kinds, working hours (Monday to Friday, 09:00-17:00 clinic time), today's
+/// appointments, and notes: a signed note, a draft, and a behavioural-health note only
+/// the care team's providers see. Maria Lopez asked for confidential communication (her
+/// home number is unsafe for messages).
+async fn seed_schedule_and_notes(
+    conn: &mut PgConnection,
+    index: usize,
+    org: OrganizationId,
+) -> anyhow::Result<u64> {
+    let mut created = 0;
+    let local = |n: u128| demo_uuid(100_000 * (index as u128 + 1) + n);
+    let patient = |n: u128| local(1_000 + n);
+    let provider = local(200 + 2);
+    created += sqlx::query!(
+        "UPDATE patients SET confidential_communication = true,
+                confidential_note = 'Do not leave messages on the home phone. Mobile only.'
+          WHERE organization_id = $1 AND id = $2 AND NOT confidential_communication",
+        org.as_uuid(),
+        patient(1)
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    for (n, name, minutes) in [(1u128, "New patient", 40), (2, "Follow-up", 20), (3, "Annual physical", 30)] {
+        created += sqlx::query!(
+            "INSERT INTO appointment_types (organization_id, id, name, duration_minutes) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            org.as_uuid(),
+            local(7_000 + n),
+            name,
+            minutes
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    for weekday in 1..=5i16 {
+        created += sqlx::query!(
+            "INSERT INTO provider_working_hours (organization_id, id, provider_id, weekday, starts, ends)
+             VALUES ($1, $2, $3, $4, '09:00', '17:00') ON CONFLICT DO NOTHING",
+            org.as_uuid(),
+            local(7_100 + weekday as u128),
+            provider,
+            weekday
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    // Today (on the clinic's clock) at 09:00, 09:30 and 10:30; whatever day the demo is
+    // loaded, so the front desk's day view has something on it.
+    let zone: chrono_tz::Tz = chrono_tz::America::New_York;
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let visits: [(u128, u128, u32, u32, i64, &str); 3] = [
+        (1, 1, 9, 0, 20, "Blood pressure check"),
+        (2, 3, 9, 30, 30, "Annual physical"),
+        (3, 4, 10, 30, 40, "New to the clinic"),
+    ];
+    for (n, who, hour, minute, minutes, reason) in visits {
+        let Some(start) = crate::appointments::domain::instant(
+            zone,
+            today,
+            chrono::NaiveTime::from_hms_opt(hour, minute, 0).expect("valid time"),
+        )
+        .ok() else {
+            continue;
+        };
+        let kind = match minutes {
+            20 => 2u128,
+            30 => 3,
+            _ => 1,
+        };
+        created += sqlx::query!(
+            "INSERT INTO appointments (organization_id, id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            org.as_uuid(),
+            local(7_200 + n),
+            patient(who),
+            provider,
+            local(7_000 + kind),
+            start,
+            start + TimeDelta::minutes(minutes),
+            reason
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    let signed_at = effective();
+    // (n, title, subjective, objective, plan, sensitive category, signed)
+    type DemoNote =
+        (u128, &'static str, &'static str, &'static str, &'static str, Option<&'static str>, bool);
+    let notes: [DemoNote; 3] = [
+        (
+            1,
+            "Follow-up: blood pressure",
+            "Feels well. Home readings in the 130s over 80s.",
+            "BP 132/84, HR 72.",
+            "Continue lisinopril 10 mg; recheck in 3 months.",
+            None,
+            true,
+        ),
+        (
+            2,
+            "Counselling session",
+            "Reports low mood for several weeks.",
+            "Alert, engaged.",
+            "Weekly sessions; safety plan reviewed.",
+            Some("behavioral_health"),
+            true,
+        ),
+        (
+            3,
+            "Phone call",
+            "Asked about a medication refill.",
+            "",
+            "Refill sent; confirm at next visit.",
+            None,
+            false,
+        ),
+    ];
+    for (n, title, subjective, objective, plan, category, signed) in notes {
+        created += sqlx::query!(
+            "INSERT INTO clinical_notes (organization_id, id, patient_id, author_user_id, title, subjective, objective,
+                                         plan, sensitive_category, status, signed_at, signed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+            org.as_uuid(),
+            local(7_300 + n),
+            patient(1),
+            user(2).as_uuid(),
+            title,
+            subjective,
+            objective,
+            plan,
+            category,
+            if signed { "signed" } else { "draft" },
+            signed.then_some(signed_at),
+            signed.then(|| user(2).as_uuid())
         )
         .execute(&mut *conn)
         .await?

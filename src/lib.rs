@@ -4,10 +4,13 @@
 //! exactly the application production runs (see [`build_app`]).
 
 pub mod account;
+pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod care_team;
 pub mod clock;
 pub mod config;
+pub mod contacts;
 pub mod contexts;
 pub mod db;
 pub mod demo;
@@ -17,7 +20,9 @@ pub mod home;
 pub mod integrations;
 pub mod invitations;
 pub mod members;
+pub mod notes;
 pub mod patient_access;
+pub mod patients;
 pub mod signin;
 pub mod telemetry;
 pub mod text_messages;

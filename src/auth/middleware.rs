@@ -144,8 +144,15 @@ fn chrome(data: &SessionData) -> Chrome {
     match user.context {
         Some(ContextClaim::Staff { role: StaffRole::OrgAdmin, .. }) => {
             nav.push(NavItem { label: "Members", href: "/members" });
+            nav.push(NavItem { label: "Schedule set-up", href: "/schedule/setup" });
         }
-        Some(ContextClaim::Staff { .. }) => nav.push(NavItem { label: "Workspace", href: "/home" }),
+        Some(ContextClaim::Staff { role: StaffRole::CallCenterAgent, .. }) => {
+            nav.push(NavItem { label: "Schedule", href: "/schedule" });
+        }
+        Some(ContextClaim::Staff { .. }) => {
+            nav.push(NavItem { label: "Patients", href: "/patients" });
+            nav.push(NavItem { label: "Schedule", href: "/schedule" });
+        }
         Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }) => {
             nav.push(NavItem { label: "Portal", href: "/home" });
         }

@@ -170,6 +170,8 @@ pub enum Permission {
     ManageProxies,
     ViewSchedule,
     ManageSchedule,
+    /// Working hours and appointment types (clinic set-up, no patient data).
+    ConfigureSchedule,
     /// That notes exist, their dates and authors; not their bodies.
     ViewNoteList,
     ReadNoteBody,
@@ -236,9 +238,10 @@ use Permission as P;
 /// The permissions a staff role has at all (function level).
 fn staff_has(role: StaffRole, permission: Permission) -> bool {
     match role {
-        StaffRole::Provider => {
-            !matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog)
-        }
+        StaffRole::Provider => !matches!(
+            permission,
+            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog | P::ConfigureSchedule
+        ),
         StaffRole::ClinicalStaff => !matches!(
             permission,
             P::ManageMembers
@@ -246,6 +249,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::ViewAuditLog
                 | P::ManageCareTeam
                 | P::EditContactSafety
+                | P::ConfigureSchedule
         ),
         StaffRole::AdminStaff => matches!(
             permission,
@@ -262,6 +266,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::ManageProxies
                 | P::ViewSchedule
                 | P::ManageSchedule
+                | P::ConfigureSchedule
                 | P::ViewNoteList
                 | P::ViewBilling
                 | P::MessagePatient
@@ -269,9 +274,10 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
         StaffRole::CallCenterAgent => {
             matches!(permission, P::ScreenPop | P::ViewSchedule | P::ManageSchedule)
         }
-        StaffRole::OrgAdmin => {
-            matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog)
-        }
+        StaffRole::OrgAdmin => matches!(
+            permission,
+            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog | P::ConfigureSchedule
+        ),
     }
 }
 
@@ -420,7 +426,7 @@ mod tests {
 
     use super::*;
 
-    const ALL_PERMISSIONS: [Permission; 22] = [
+    const ALL_PERMISSIONS: [Permission; 23] = [
         P::SearchPatients,
         P::RegisterPatient,
         P::ViewDemographics,
@@ -434,6 +440,7 @@ mod tests {
         P::ManageProxies,
         P::ViewSchedule,
         P::ManageSchedule,
+        P::ConfigureSchedule,
         P::ViewNoteList,
         P::ReadNoteBody,
         P::WriteNote,
@@ -477,9 +484,11 @@ mod tests {
         let admin = ctx(Principal::Staff(StaffRole::OrgAdmin));
         for permission in ALL_PERMISSIONS {
             let admin_only = matches!(permission, P::ManageMembers | P::ManageOrganization | P::ViewAuditLog);
+            // Clinic set-up without patient data: the admin, and the front desk who run it.
+            let setup = permission == P::ConfigureSchedule;
             assert_eq!(
                 may(&admin, permission, Target::Organization).is_allowed(),
-                admin_only,
+                admin_only || setup,
                 "{permission:?}"
             );
             for role in StaffRole::ALL.into_iter().filter(|r| *r != StaffRole::OrgAdmin) {

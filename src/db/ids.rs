@@ -137,6 +137,11 @@ typed_ids! {
     ConsentDocumentId;
     ConsentId;
     AuditEventId;
+    AppointmentId;
+    AppointmentTypeId;
+    WorkingHoursId;
+    ClinicalNoteId;
+    NoteAddendumId;
 }
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, TimeZone as _, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
 use serde_json::json;
 
 use super::views::{AccessPage, ProxyErrors, ProxyForm, ProxyRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::emails::{PatientInvitation, ProxyInvitation};
-use crate::auth::policy::{PatientFacts, Permission, Target};
+use crate::auth::policy::Permission;
 use crate::auth::tokens::{self, NewToken, Purpose};
-use crate::db::ids::{PatientId, ProxyAssignmentId, UserId};
+use crate::db::ids::{ProxyAssignmentId, UserId};
 use crate::members::find_or_create_person;
-use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
+use crate::patients::chart::{self, Chart, ChartFrame};
+use crate::web::{AppError, AppResult, AppState, Framed, TenantTx};
+
+type Section = Framed<ChartFrame, AccessPage>;
 
 const RELATIONSHIPS: [(&str, &str); 5] = [
     ("parent", "Parent"),
@@ -21,37 +24,24 @@ const RELATIONSHIPS: [(&str, &str); 5] = [
     ("other", "Other"),
 ];
 
-/// The patient, checked visible and permitted (404 otherwise, audited either way).
-async fn patient(tx: &TenantTx, id: &str) -> AppResult<(PatientId, String)> {
-    let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    let row = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "SELECT given_name, family_name FROM patients WHERE id = $1 AND deleted_at IS NULL",
-            id.as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
-    let Some(row) = row else { return Err(tx.not_found("patient", id.as_uuid()).await) };
-    tx.authorize(
-        Permission::ManageProxies,
-        Target::Patient(PatientFacts { patient_id: id, on_care_team: false, sensitive: false }),
-        "patient",
-    )
-    .await?;
-    Ok((id, format!("{} {}", row.given_name, row.family_name)))
+/// The chart, checked visible and permitted for `permission` (404 otherwise, audited
+/// either way).
+async fn patient(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<(Chart, String)> {
+    let chart = chart::open(tx, id, permission).await?;
+    let name = chart.header.display_name();
+    Ok((chart, name))
 }
 
 async fn render(
     tx: &TenantTx,
-    patient: PatientId,
+    chart: &Chart,
     name: String,
     notice: Option<String>,
     portal: (String, Option<String>),
     proxy_form: ProxyForm,
     proxy_errors: ProxyErrors,
 ) -> AppResult<AccessPage> {
+    let patient = chart.id();
     let mut db = tx.conn().await?;
     let portal_email = sqlx::query_scalar!(
         r#"SELECT u.email::text AS "email!" FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1"#,
@@ -61,7 +51,7 @@ async fn render(
     .await?;
     let proxies = sqlx::query!(
         r#"SELECT a.id AS "id: ProxyAssignmentId", u.display_name, u.email::text AS "email!", a.relationship, a.status,
-                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at
+                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note
              FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
             WHERE a.patient_id = $1 ORDER BY a.created_at"#,
         patient.as_uuid()
@@ -99,12 +89,19 @@ async fn render(
                     scopes: if scopes.is_empty() { "no access yet".into() } else { scopes.join(", ") },
                     expires: p.expires_at.map(|e| e.format("%Y-%m-%d").to_string()),
                     status: p.status,
+                    clinical: p.can_view_clinical,
+                    billing: p.can_view_billing,
+                    scheduling: p.can_schedule,
+                    messaging: p.can_message,
+                    proof_note: p.proof_note,
                 }
             })
             .collect(),
         relationships: RELATIONSHIPS.to_vec(),
         proxy_form,
         proxy_errors,
+        can_manage: chart.allows(tx, Permission::ManageProxies),
+        row_error: None,
     })
 }
 
@@ -112,14 +109,15 @@ fn empty_proxy_form() -> ProxyForm {
     ProxyForm { relationship: "parent".into(), ..ProxyForm::default() }
 }
 
-pub async fn page(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<AccessPage>> {
-    let (patient, name) = patient(&tx, &id).await?;
+pub async fn page(tx: TenantTx, Path(id): Path<String>) -> AppResult<Section> {
+    let (chart, name) = patient(&tx, &id, Permission::ViewProxies).await?;
+    let patient = chart.id();
     tx.audit(&AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("chart.access"))
         .await?;
-    Ok(Page(
-        render(&tx, patient, name, None, (String::new(), None), empty_proxy_form(), ProxyErrors::default())
-            .await?,
-    ))
+    let page =
+        render(&tx, &chart, name, None, (String::new(), None), empty_proxy_form(), ProxyErrors::default())
+            .await?;
+    Ok(Framed(chart.frame("access"), page))
 }
 
 #[derive(serde::Deserialize)]
@@ -133,13 +131,14 @@ pub async fn invite_patient(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
-    let (patient, name) = patient(&tx, &id).await?;
+    let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
+    let patient = chart.id();
     let form: PortalForm = crate::web::parse_form(&body)?;
     let email = form.email.trim().to_owned();
     if !crate::members::handlers_valid_email(&email) {
         let page = render(
             &tx,
-            patient,
+            &chart,
             name,
             None,
             (email, Some("Enter an e-mail address such as name@example.com.".into())),
@@ -147,7 +146,7 @@ pub async fn invite_patient(
             ProxyErrors::default(),
         )
         .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
     }
     let context = tx.context().tenant.clone();
     let now = state.clock.now();
@@ -186,7 +185,7 @@ pub async fn invite_patient(
     .await?;
     let page = render(
         &tx,
-        patient,
+        &chart,
         name,
         Some(format!("Portal invitation sent to {email}.")),
         (String::new(), None),
@@ -194,7 +193,7 @@ pub async fn invite_patient(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Page(page).into_response())
+    Ok(Framed(chart.frame("access"), page).into_response())
 }
 
 fn parse_proxy_form(body: &[u8]) -> ProxyForm {
@@ -209,10 +208,25 @@ fn parse_proxy_form(body: &[u8]) -> ProxyForm {
             "scheduling" => form.scheduling = true,
             "messaging" => form.messaging = true,
             "expires_on" => form.expires_on = value.trim().to_owned(),
+            "proof_note" => form.proof_note = value.trim().to_owned(),
             _ => {}
         }
     }
     form
+}
+
+/// The day access ends (midnight UTC), if any; it must be in the future.
+fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, &'static str> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| Utc.from_utc_datetime(&d))
+        .filter(|d| *d > now)
+        .map(Some)
+        .ok_or("Enter a date in the future, or leave it empty.")
 }
 
 pub async fn invite_proxy(
@@ -221,31 +235,28 @@ pub async fn invite_proxy(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
-    let (patient, name) = patient(&tx, &id).await?;
+    let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
+    let patient = chart.id();
     let form = parse_proxy_form(&body);
     let now = state.clock.now();
-    let expires = if form.expires_on.is_empty() {
-        Ok(None)
-    } else {
-        NaiveDate::parse_from_str(&form.expires_on, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| Utc.from_utc_datetime(&d))
-            .filter(|d| *d > now)
-            .map(Some)
-            .ok_or("Enter a date in the future, or leave it empty.")
-    };
+    let expires = parse_expiry(&form.expires_on, now);
     let errors = ProxyErrors {
         name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
             .then(|| "Enter their name.".into()),
         email: (!crate::members::handlers_valid_email(&form.email))
             .then(|| "Enter an e-mail address such as name@example.com.".into()),
         expires: expires.as_ref().err().map(|e| (*e).to_owned()),
+        proof: (form.proof_note.chars().count() > 300).then(|| "Keep the note under 300 characters.".into()),
     };
     let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
-    if errors.name.is_some() || errors.email.is_some() || errors.expires.is_some() || relationship.is_none() {
-        let page = render(&tx, patient, name, None, (String::new(), None), form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    if errors.name.is_some()
+        || errors.email.is_some()
+        || errors.expires.is_some()
+        || errors.proof.is_some()
+        || relationship.is_none()
+    {
+        let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
     }
     let expires = expires.ok().flatten();
     let context = tx.context().tenant.clone();
@@ -256,8 +267,8 @@ pub async fn invite_proxy(
         let assignment = sqlx::query_scalar!(
             r#"INSERT INTO patient_proxy_assignments
                    (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
-                    can_schedule, can_message, starts_at, expires_at, status, granted_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11)
+                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)
                ON CONFLICT DO NOTHING
                RETURNING id AS "id: ProxyAssignmentId""#,
             context.organization_id.as_uuid(),
@@ -270,7 +281,8 @@ pub async fn invite_proxy(
             form.messaging,
             now,
             expires,
-            context.user_id.map(|u| u.as_uuid())
+            context.user_id.map(|u| u.as_uuid()),
+            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str())
         )
         .fetch_optional(&mut *db)
         .await?;
@@ -280,8 +292,8 @@ pub async fn invite_proxy(
                 email: Some("This person already has access (or an invitation) for this patient.".into()),
                 ..ProxyErrors::default()
             };
-            let page = render(&tx, patient, name, None, (String::new(), None), form, errors).await?;
-            return Ok((StatusCode::CONFLICT, Page(page)).into_response());
+            let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
+            return Ok((StatusCode::CONFLICT, Framed(chart.frame("access"), page)).into_response());
         };
         let token = tokens::issue(
             &mut db,
@@ -316,7 +328,7 @@ pub async fn invite_proxy(
     .await?;
     let page = render(
         &tx,
-        patient,
+        &chart,
         name,
         Some(format!("Invitation sent to {}.", form.email)),
         (String::new(), None),
@@ -324,14 +336,15 @@ pub async fn invite_proxy(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Page(page).into_response())
+    Ok(Framed(chart.frame("access"), page).into_response())
 }
 
 pub async fn revoke_proxy(
     tx: TenantTx,
     Path((id, assignment)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let (patient, name) = patient(&tx, &id).await?;
+    let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
+    let patient = chart.id();
     let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
     let by = tx.context().tenant.user_id.map(|u| u.as_uuid());
     let revoked = {
@@ -358,7 +371,7 @@ pub async fn revoke_proxy(
     .await?;
     let page = render(
         &tx,
-        patient,
+        &chart,
         name,
         Some("Access revoked. It ends on their next request.".into()),
         (String::new(), None),
@@ -366,5 +379,101 @@ pub async fn revoke_proxy(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Page(page).into_response())
+    Ok(Framed(chart.frame("access"), page).into_response())
+}
+
+/// Changes an existing grant's scopes, relationship, end date or proof note. Like a
+/// revoke, it holds from the proxy's very next request (the grant is read on each one).
+pub async fn update_proxy(
+    tx: TenantTx,
+    Path((id, assignment)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
+    let patient = chart.id();
+    let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
+    let live = {
+        let mut db = tx.conn().await?;
+        sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM patient_proxy_assignments
+                               WHERE id = $1 AND patient_id = $2 AND status <> 'revoked') AS "live!""#,
+            assignment.as_uuid(),
+            patient.as_uuid()
+        )
+        .fetch_one(&mut *db)
+        .await?
+    };
+    if !live {
+        return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
+    }
+    let form = parse_proxy_form(&body);
+    let expires = parse_expiry(&form.expires_on, tx.now());
+    let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
+    let problem = match (&expires, relationship) {
+        (Err(message), _) => Some((*message).to_owned()),
+        (_, None) => Some("Choose the relationship.".to_owned()),
+        _ if form.proof_note.chars().count() > 300 => Some("Keep the note under 300 characters.".to_owned()),
+        _ => None,
+    };
+    if let Some(message) = problem {
+        let mut page = render(
+            &tx,
+            &chart,
+            name,
+            None,
+            (String::new(), None),
+            empty_proxy_form(),
+            ProxyErrors::default(),
+        )
+        .await?;
+        page.row_error = Some((assignment.to_string(), message));
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
+    }
+    let updated = {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            "UPDATE patient_proxy_assignments
+                SET relationship = $3, can_view_clinical = $4, can_view_billing = $5, can_schedule = $6,
+                    can_message = $7, expires_at = $8, proof_note = $9
+              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
+            assignment.as_uuid(),
+            patient.as_uuid(),
+            relationship,
+            form.clinical,
+            form.billing,
+            form.scheduling,
+            form.messaging,
+            expires.ok().flatten(),
+            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str())
+        )
+        .execute(&mut *db)
+        .await?
+        .rows_affected()
+    };
+    if updated == 0 {
+        return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "proxy_assignment", assignment)
+            .patient(patient)
+            .purpose("proxy_scopes")
+            .details(json!({
+                "clinical": form.clinical, "billing": form.billing,
+                "scheduling": form.scheduling, "messaging": form.messaging,
+                "expires": !form.expires_on.is_empty(),
+            })),
+    )
+    .await?;
+    let (chart, name) = self::patient(&tx, &id, Permission::ManageProxies).await?;
+    let page = render(
+        &tx,
+        &chart,
+        name,
+        Some("Access changed. It applies from their next request.".into()),
+        (String::new(), None),
+        empty_proxy_form(),
+        ProxyErrors::default(),
+    )
+    .await?;
+    Ok(Framed(chart.frame("access"), page).into_response())
 }

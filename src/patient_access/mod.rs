@@ -10,11 +10,13 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
+    let view = Access::Tenant(Permission::ViewProxies);
     let manage = Access::Tenant(Permission::ManageProxies);
     Routes::new()
-        .get("/patients/{patient_id}/access", manage, Phi::Reads, handlers::page)
+        .get("/patients/{patient_id}/access", view, Phi::Reads, handlers::page)
         .post("/patients/{patient_id}/portal-invitation", manage, Phi::Writes, handlers::invite_patient)
         .post("/patients/{patient_id}/proxies", manage, Phi::Writes, handlers::invite_proxy)
+        .post("/patients/{patient_id}/proxies/{assignment_id}", manage, Phi::Writes, handlers::update_proxy)
         .post(
             "/patients/{patient_id}/proxies/{assignment_id}/revoke",
             manage,

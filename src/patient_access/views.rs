@@ -8,6 +8,11 @@ pub struct ProxyRow {
     pub scopes: String,
     pub expires: Option<String>,
     pub status: String,
+    pub clinical: bool,
+    pub billing: bool,
+    pub scheduling: bool,
+    pub messaging: bool,
+    pub proof_note: Option<String>,
 }
 
 #[derive(Default)]
@@ -20,6 +25,7 @@ pub struct ProxyForm {
     pub scheduling: bool,
     pub messaging: bool,
     pub expires_on: String,
+    pub proof_note: String,
 }
 
 #[derive(Default)]
@@ -27,6 +33,7 @@ pub struct ProxyErrors {
     pub name: Option<String>,
     pub email: Option<String>,
     pub expires: Option<String>,
+    pub proof: Option<String>,
 }
 
 #[derive(Template)]
@@ -42,4 +49,7 @@ pub struct AccessPage {
     pub relationships: Vec<(&'static str, &'static str)>,
     pub proxy_form: ProxyForm,
     pub proxy_errors: ProxyErrors,
+    pub can_manage: bool,
+    /// A change to one existing grant that could not be saved: (grant id, why).
+    pub row_error: Option<(String, String)>,
 }

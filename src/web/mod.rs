@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::integrations::mail::Mailer;
 
 pub use error::{AppError, AppResult};
-pub use render::Page;
+pub use render::{Framed, Page};
 pub use routes::{Access, Phi, RouteSpec, Routes};
 pub use tenant_tx::{ActiveContext, RequestInfo, TenantTx};
 
@@ -101,6 +101,11 @@ pub fn routes() -> Routes {
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
         .merge(crate::patient_access::routes())
+        .merge(crate::patients::routes())
+        .merge(crate::contacts::routes())
+        .merge(crate::care_team::routes())
+        .merge(crate::appointments::routes())
+        .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())
 }
 

@@ -44,6 +44,26 @@ impl<T: Template + Send + Sync + 'static> IntoResponse for Page<T> {
     }
 }
 
+/// A section inside a frame (the chart's header and tabs around one chart section). An
+/// htmx request gets the section alone; a normal request the whole page, the section
+/// placed where the frame reads the `section_html` value.
+pub struct Framed<F, S>(pub F, pub S);
+
+#[derive(Clone)]
+struct DeferredFrame(Arc<dyn DynTemplate + Send + Sync>);
+
+impl<F, S> IntoResponse for Framed<F, S>
+where
+    F: Template + Send + Sync + 'static,
+    S: Template + Send + Sync + 'static,
+{
+    fn into_response(self) -> Response {
+        let mut response = Page(self.1).into_response();
+        response.extensions_mut().insert(DeferredFrame(Arc::new(self.0)));
+        response
+    }
+}
+
 /// Values every template may read without a field for them in its struct.
 pub struct RenderValues {
     pub csp_nonce: String,
@@ -51,6 +71,8 @@ pub struct RenderValues {
     /// The session's CSRF token, for `hx-headers` and hidden form fields.
     pub csrf_token: String,
     pub chrome: Chrome,
+    /// The rendered section of a [`Framed`] page (already escaped by its own template).
+    pub section_html: String,
 }
 
 /// The page header for who is signed in: their context and the navigation of their
@@ -76,6 +98,7 @@ impl askama::Values for RenderValues {
             "request_id" => Some(&self.request_id),
             "csrf_token" => Some(&self.csrf_token),
             "chrome" => Some(&self.chrome),
+            "section_html" => Some(&self.section_html),
             _ => None,
         }
     }
@@ -93,6 +116,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
         csrf_token: String::new(),
         chrome: Chrome::default(),
+        section_html: String::new(),
     };
     let fragment = wants_fragment(req.headers());
     let mut response = next.run(req).await;
@@ -104,8 +128,16 @@ pub async fn layer(req: Request, next: Next) -> Response {
         values.chrome = chrome;
     }
 
+    let frame = response.extensions_mut().remove::<DeferredFrame>();
     if let Some(Deferred(template)) = response.extensions_mut().remove::<Deferred>() {
-        match template.dyn_render_with_values(&values) {
+        let rendered = template.dyn_render_with_values(&values).and_then(|html| match frame {
+            Some(DeferredFrame(frame)) if !fragment => {
+                values.section_html = html;
+                frame.dyn_render_with_values(&values)
+            }
+            _ => Ok(html),
+        });
+        match rendered {
             Ok(html) => {
                 *response.body_mut() = Body::from(html);
                 return response;

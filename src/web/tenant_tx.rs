@@ -131,6 +131,11 @@ impl TenantTx {
         &self.context
     }
 
+    /// The request's time, from the application clock (tests move it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
     /// Appends an audit event in this transaction.
     pub async fn audit(&self, event: &AuditEvent) -> AppResult<()> {
         let mut conn = self.conn().await?;

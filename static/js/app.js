@@ -66,3 +66,21 @@
     event.target.removeAttribute("aria-busy");
   });
 })();
+
+// Chart tabs load their section with htmx; keep the current tab marked for assistive
+// technology (aria-current), and move focus to the new section.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "chart-section") return;
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (trigger && trigger.hasAttribute("data-tab")) {
+      document.querySelectorAll("[data-tab]").forEach(function (tab) {
+        if (tab === trigger) tab.setAttribute("aria-current", "page");
+        else tab.removeAttribute("aria-current");
+      });
+      target.focus({ preventScroll: true });
+    }
+  });
+})();

@@ -121,6 +121,24 @@ async fn path(client: &Client) -> String {
     client.current_url().await.expect("url").path().to_owned()
 }
 
+/// The path once it is `expected`, or whatever it is after five seconds: a click that
+/// navigates returns before the next page has loaded when the machine is busy.
+pub async fn path_becomes(client: &Client, expected: &str) -> String {
+    for _ in 0..50 {
+        let now = path(client).await;
+        let ready = client
+            .execute("return document.readyState", vec![])
+            .await
+            .map(|v| v == json!("complete"))
+            .unwrap_or(false);
+        if now == expected && ready {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    path(client).await
+}
+
 async fn text(client: &Client) -> String {
     client.find(Locator::Css("main")).await.expect("main").text().await.expect("text")
 }
@@ -161,12 +179,12 @@ async fn a_new_staff_member_signs_in_enrols_an_authenticator_signs_out_and_back_
 
     fill(&client, "#password", &nurse.password).await;
     click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path(&client).await, "/mfa/enrol");
+    assert_eq!(path_becomes(&client, "/mfa/enrol").await, "/mfa/enrol");
     watch_csp(&client).await;
     look(&client, "03-enrol").await;
 
     click(&client, "form[action='/account/totp/start'] button").await;
-    assert_eq!(path(&client).await, "/account/totp");
+    assert_eq!(path_becomes(&client, "/account/totp").await, "/account/totp");
     watch_csp(&client).await;
     look(&client, "04-authenticator").await;
     assert!(client.find(Locator::Css("figure.qr svg")).await.is_ok(), "the QR code is on the page");
@@ -187,7 +205,7 @@ async fn a_new_staff_member_signs_in_enrols_an_authenticator_signs_out_and_back_
     watch_csp(&client).await;
     look(&client, "05-recovery-codes").await;
     click(&client, "a.button").await;
-    assert_eq!(path(&client).await, "/workspace", "home for staff is the workspace");
+    assert_eq!(path_becomes(&client, "/workspace").await, "/workspace", "home for staff is the workspace");
     assert!(text(&client).await.contains("Workspace"));
     watch_csp(&client).await;
     look(&client, "06-workspace").await;
@@ -197,23 +215,231 @@ async fn a_new_staff_member_signs_in_enrols_an_authenticator_signs_out_and_back_
     look(&client, "07-account").await;
 
     click(&client, "form[action='/sign-out'] button").await;
-    assert_eq!(path(&client).await, "/sign-in");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
     client.goto(&format!("{base}/workspace")).await.expect("workspace");
-    assert_eq!(path(&client).await, "/sign-in", "signed out: back to sign-in");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in", "signed out: back to sign-in");
 
     // Back in with the next code from the app.
     app.clock.advance(TimeDelta::seconds(30));
     fill(&client, "#email", &nurse.email).await;
     fill(&client, "#password", &nurse.password).await;
     click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path(&client).await, "/mfa");
+    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
     watch_csp(&client).await;
     look(&client, "08-second-factor").await;
     let person = crate::helpers::Person { totp: Some(secret), ..nurse.clone() };
     fill(&client, "#code", &totp_code(person.totp.as_ref().expect("secret"), &app.clock)).await;
     click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
-    assert_eq!(path(&client).await, "/workspace", "back to the page asked for before signing in");
+    assert_eq!(
+        path_becomes(&client, "/workspace").await,
+        "/workspace",
+        "back to the page asked for before signing in"
+    );
     assert!(text(&client).await.contains("Workspace"));
 
+    client.close().await.expect("close");
+}
+
+/// Runs axe-core on the page and fails on any serious or critical violation.
+async fn accessible(client: &Client, name: &str) {
+    let axe = std::fs::read_to_string(repo_root().join("target/e2e/node_modules/axe-core/axe.min.js"))
+        .expect("axe-core is installed by scripts/ensure-browser.sh (run the tests with `just test`)");
+    client.execute(&axe, vec![]).await.expect("load axe");
+    let result = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+                .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                                 .map(v => v.id + ' ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe");
+    assert_eq!(result, json!([]), "accessibility violations on {name}");
+}
+
+/// Waits until `selector` exists and its text contains `needle` (htmx swaps finish after
+/// the click returns).
+async fn wait_text(client: &Client, selector: &str, needle: &str) {
+    for _ in 0..100 {
+        if let Ok(element) = client.find(Locator::Css(selector)).await
+            && element.text().await.unwrap_or_default().contains(needle)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{selector} never showed {needle:?}; page: {}", text(client).await);
+}
+
+async fn set_value(client: &Client, selector: &str, value: &str) {
+    client
+        .execute(
+            "document.querySelector(arguments[0]).value = arguments[1];",
+            vec![json!(selector), json!(value)],
+        )
+        .await
+        .expect("set value");
+}
+
+#[tokio::test]
+async fn a_provider_finds_a_patient_and_works_through_the_chart() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let doctor = app.with_totp(app.person("dr.walk@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &doctor, "provider").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let provider: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1234567893', 'MD') RETURNING id",
+    )
+    .bind(org)
+    .bind(doctor.id)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("provider");
+    for (n, (given, family, born)) in
+        [("Ana", "García", "1984-03-09"), ("Ben", "Garrison", "1975-11-30")].iter().enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+             VALUES ($1, $2, $3, $4, $5::date, 'female')",
+        )
+        .bind(org)
+        .bind(format!("W-{n}"))
+        .bind(given)
+        .bind(family)
+        .bind(born)
+        .execute(&mut *tx)
+        .await
+        .expect("patient");
+    }
+    sqlx::query("INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'Follow-up', 20)")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .expect("kind");
+    for weekday in 1..=7i16 {
+        sqlx::query(
+            "INSERT INTO provider_working_hours (organization_id, provider_id, weekday, starts, ends) VALUES ($1, $2, $3, '08:00', '18:00')",
+        )
+        .bind(org)
+        .bind(provider)
+        .bind(weekday)
+        .execute(&mut *tx)
+        .await
+        .expect("hours");
+    }
+    tx.commit().await.expect("commit");
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/patients")).await.expect("registry");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
+    fill(&client, "#email", &doctor.email).await;
+    fill(&client, "#password", &doctor.password).await;
+    click(&client, "form[action='/sign-in'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
+    fill(&client, "#code", &totp_code(doctor.totp.as_ref().expect("secret"), &app.clock)).await;
+    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/patients").await, "/patients", "back to the registry");
+    watch_csp(&client).await;
+
+    // Find: typing narrows the list (htmx, debounced), keyboard only.
+    fill(&client, "#patient-search", "garc").await;
+    for _ in 0..50 {
+        let names = client.find_all(Locator::Css(".result__name")).await.expect("results");
+        if names.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_text(&client, "#results", "García, Ana").await;
+    assert!(!text(&client).await.contains("Garrison"));
+    look(&client, "20-registry-search").await;
+    accessible(&client, "registry").await;
+    click(&client, ".result__name").await;
+    for _ in 0..50 {
+        if path(&client).await.starts_with("/patients/") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chart = path(&client).await;
+    wait_text(&client, "#patient-name", "Ana García").await;
+    watch_csp(&client).await;
+    look(&client, "21-chart-summary").await;
+    accessible(&client, "chart summary").await;
+
+    // A contact with every channel left unsafe.
+    click(&client, "a.tabs__tab[href$='/contacts']").await;
+    wait_text(&client, "#chart-section", "Add a contact").await;
+    fill(&client, "#contact-value", "(617) 201-3344").await;
+    click(&client, "#chart-section form.form button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Mobile phone added").await;
+    wait_text(&client, ".contacts", "Not safe to text").await;
+    look(&client, "22-chart-contacts").await;
+    accessible(&client, "contacts").await;
+
+    // A proxy with scheduling only.
+    click(&client, "a.tabs__tab[href$='/access']").await;
+    wait_text(&client, "#chart-section", "Give someone access").await;
+    fill(&client, "#proxy-name", "Rosa García").await;
+    fill(&client, "#proxy-email", "rosa@home.example").await;
+    click(&client, "#chart-section input[name=scheduling]").await;
+    click(&client, "#chart-section form[action$='/proxies'] button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Invitation sent to rosa@home.example").await;
+    look(&client, "23-chart-proxies").await;
+    accessible(&client, "proxies").await;
+
+    // An appointment tomorrow at 10:00.
+    click(&client, "a.tabs__tab[href$='/appointments']").await;
+    wait_text(&client, "#chart-section", "Book a visit").await;
+    let tomorrow = (lockdev::clock::Clock::now(app.clock.as_ref())
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        + chrono::Duration::days(1))
+    .to_string();
+    set_value(&client, "#book-date", &tomorrow).await;
+    set_value(&client, "#book-time", "10:00").await;
+    fill(&client, "#book-reason", "Follow-up <b>bold</b>").await;
+    click(&client, "#chart-section form.form button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Booked for").await;
+    wait_text(&client, "#chart-section", "Follow-up <b>bold</b>").await;
+    look(&client, "24-chart-appointments").await;
+    accessible(&client, "appointments").await;
+
+    // A note, written and signed; its text is shown as text (no markup runs).
+    click(&client, "a.tabs__tab[href$='/notes']").await;
+    wait_text(&client, "#chart-section", "Clinical notes").await;
+    click(&client, "#chart-section a[href$='/notes/new']").await;
+    wait_text(&client, "#chart-section", "New note").await;
+    fill(&client, "#note-title", "Follow-up visit").await;
+    fill(&client, "#note-s", "<img src=x onerror=alert(1)> Feels well").await;
+    fill(&client, "#note-p", "Recheck in 3 months").await;
+    click(&client, "#chart-section form.form button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Draft note").await;
+    look(&client, "25-note-draft").await;
+    accessible(&client, "note draft").await;
+    click(&client, ".sign-form button[type=submit]").await;
+    client.accept_alert().await.expect("confirm signing");
+    wait_text(&client, "#chart-section", "Signed. The note is now final").await;
+    wait_text(&client, ".note__body", "<img src=x onerror=alert(1)> Feels well").await;
+    let images = client.find_all(Locator::Css(".note__body img")).await.expect("query");
+    assert!(images.is_empty(), "the note's markup was not rendered");
+    look(&client, "26-note-signed").await;
+    accessible(&client, "signed note").await;
+
+    // The front desk's day view tomorrow shows the booking.
+    client.goto(&format!("{base}/schedule?date={tomorrow}")).await.expect("schedule");
+    wait_text(&client, "main", "García, Ana").await;
+    watch_csp(&client).await;
+    look(&client, "27-schedule-day").await;
+    accessible(&client, "schedule").await;
+    assert!(chart.starts_with("/patients/"));
     client.close().await.expect("close");
 }

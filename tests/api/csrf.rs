@@ -11,7 +11,7 @@ use crate::helpers::{Browser, TestApp, spawn_app};
 
 /// A fingerprint of every table a request could change, except the ones a request may
 /// legitimately touch on a read (the audit trail and the session store).
-async fn fingerprint(app: &TestApp) -> Vec<(String, i64, String)> {
+pub async fn fingerprint(app: &TestApp) -> Vec<(String, i64, String)> {
     let mut su = app.database().superuser().await;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables
@@ -36,7 +36,7 @@ async fn fingerprint(app: &TestApp) -> Vec<(String, i64, String)> {
     prints
 }
 
-fn changed(before: &[(String, i64, String)], after: &[(String, i64, String)]) -> Vec<String> {
+pub fn changed(before: &[(String, i64, String)], after: &[(String, i64, String)]) -> Vec<String> {
     before.iter().zip(after).filter(|(b, a)| b != a).map(|(b, _)| b.0.clone()).collect()
 }
 
@@ -49,7 +49,7 @@ fn state_changing(app: &TestApp, patient: PatientId) -> Vec<(Method, String)> {
         .collect()
 }
 
-fn fill(path: &str, patient: PatientId) -> String {
+pub fn fill(path: &str, patient: PatientId) -> String {
     let mut filled = path.replace("{patient_id}", &patient.to_string());
     while let Some(start) = filled.find('{') {
         let end = filled[start..].find('}').expect("closing brace") + start;

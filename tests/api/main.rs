@@ -28,3 +28,4 @@ mod seed;
 mod sessions;
 mod sign_in;
 mod tenancy;
+mod workspace;

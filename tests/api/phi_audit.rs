@@ -14,28 +14,163 @@ use crate::helpers::{TestApp, spawn_app};
 /// Who calls a route and with which form.
 enum Persona {
     Desk,
+    Provider,
     Patient,
 }
 
-/// A form, as (field, value) pairs.
+/// Whether the route's event names the patient, or is about the clinic's lists (the
+/// registry, the schedule) and names nobody.
+#[derive(PartialEq)]
+enum Names {
+    ThePatient,
+    Nobody,
+}
+
+/// A form, as (field, value) pairs; `{placeholders}` are filled in.
 type Form = &'static [(&'static str, &'static str)];
 
-/// The production PHI routes and how each is exercised: method, path, who, form.
-const CASES: &[(&str, &str, Persona, Form)] = &[
-    ("GET", "/contexts", Persona::Patient, &[]),
-    ("GET", "/portal", Persona::Patient, &[]),
-    ("GET", "/portal/text-messages", Persona::Patient, &[]),
-    ("POST", "/portal/text-messages", Persona::Patient, &[]),
-    ("POST", "/portal/text-messages/withdraw", Persona::Patient, &[]),
-    ("GET", "/patients/{patient_id}/access", Persona::Desk, &[]),
-    ("POST", "/patients/{patient_id}/portal-invitation", Persona::Desk, &[("email", "portal@home.example")]),
+use Names::{Nobody, ThePatient};
+use Persona::{Desk, Provider};
+
+/// The production PHI routes and how each is exercised, in an order that works
+/// (a draft is edited before it is signed, the patient removed last).
+const CASES: &[(&str, &str, Persona, Names, Form)] = &[
+    ("GET", "/contexts", Persona::Patient, ThePatient, &[]),
+    ("GET", "/portal", Persona::Patient, ThePatient, &[]),
+    ("GET", "/portal/text-messages", Persona::Patient, ThePatient, &[]),
+    ("POST", "/portal/text-messages", Persona::Patient, ThePatient, &[]),
+    ("POST", "/portal/text-messages/withdraw", Persona::Patient, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/access", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/portal-invitation",
+        Desk,
+        ThePatient,
+        &[("email", "portal@home.example")],
+    ),
     (
         "POST",
         "/patients/{patient_id}/proxies",
-        Persona::Desk,
+        Desk,
+        ThePatient,
         &[("display_name", "A Parent"), ("email", "parent@home.example"), ("relationship", "parent")],
     ),
-    ("POST", "/patients/{patient_id}/proxies/{assignment_id}/revoke", Persona::Desk, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/proxies/{assignment_id}",
+        Desk,
+        ThePatient,
+        &[("relationship", "guardian"), ("clinical", "1")],
+    ),
+    ("POST", "/patients/{patient_id}/proxies/{assignment_id}/revoke", Desk, ThePatient, &[]),
+    ("GET", "/patients", Desk, Nobody, &[]),
+    ("POST", "/patients/search", Desk, Nobody, &[("q", "pat")]),
+    (
+        "POST",
+        "/patients",
+        Desk,
+        Nobody,
+        &[
+            ("given_name", "New"),
+            ("family_name", "Person"),
+            ("date_of_birth", "2001-02-03"),
+            ("legal_sex", "male"),
+        ],
+    ),
+    ("GET", "/patients/{patient_id}", Desk, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/edit", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}",
+        Desk,
+        ThePatient,
+        &[
+            ("given_name", "Edited"),
+            ("family_name", "Person"),
+            ("date_of_birth", "1980-01-01"),
+            ("legal_sex", "female"),
+        ],
+    ),
+    ("GET", "/patients/{patient_id}/contacts", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/contacts",
+        Desk,
+        ThePatient,
+        &[("kind", "home"), ("value", "6172013355")],
+    ),
+    ("GET", "/patients/{patient_id}/contacts/{contact_id}/edit", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/contacts/{contact_id}",
+        Desk,
+        ThePatient,
+        &[("kind", "mobile"), ("value", "6172013366"), ("safe_sms", "1")],
+    ),
+    ("POST", "/patients/{patient_id}/contacts/{contact_id}/verify", Desk, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/contacts/{contact_id}/remove", Desk, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/care-team", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/care-team",
+        Desk,
+        ThePatient,
+        &[("provider_id", "{second_provider_id}"), ("role", "specialist")],
+    ),
+    ("POST", "/patients/{patient_id}/care-team/{member_id}/remove", Desk, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/appointments", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/appointments",
+        Desk,
+        ThePatient,
+        &[
+            ("provider_id", "{provider_id}"),
+            ("type_id", "{type_id}"),
+            ("date", "{tomorrow}"),
+            ("time", "08:00"),
+            ("outside_hours", "1"),
+        ],
+    ),
+    ("GET", "/appointments/{appointment_id}", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/appointments/{later_appointment_id}/reschedule",
+        Desk,
+        ThePatient,
+        &[
+            ("provider_id", "{provider_id}"),
+            ("date", "{tomorrow}"),
+            ("time", "15:00"),
+            ("outside_hours", "1"),
+        ],
+    ),
+    ("POST", "/appointments/{later_appointment_id}/cancel", Desk, ThePatient, &[("reason", "Moved away")]),
+    ("POST", "/appointments/{appointment_id}/check-in", Desk, ThePatient, &[]),
+    ("POST", "/appointments/{appointment_id}/complete", Desk, ThePatient, &[]),
+    ("POST", "/appointments/{missed_appointment_id}/no-show", Desk, ThePatient, &[]),
+    ("GET", "/schedule", Desk, Nobody, &[]),
+    ("GET", "/schedule/providers/{provider_id}", Desk, Nobody, &[]),
+    ("GET", "/patients/{patient_id}/notes", Provider, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/notes/new", Provider, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/notes", Provider, ThePatient, &[("title", "Visit"), ("plan", "Rest")]),
+    ("GET", "/patients/{patient_id}/notes/{note_id}", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/notes/{note_id}",
+        Provider,
+        ThePatient,
+        &[("title", "Visit"), ("plan", "Rest, fluids")],
+    ),
+    ("POST", "/patients/{patient_id}/notes/{note_id}/sign", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/notes/{note_id}/addenda",
+        Provider,
+        ThePatient,
+        &[("body", "Called back: better.")],
+    ),
+    ("POST", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
 ];
 
 async fn events_for(app: &TestApp, patient: PatientId) -> i64 {
@@ -55,8 +190,15 @@ fn every_phi_route_has_an_audit_case() {
         .filter(|r| r.phi != Phi::None)
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
-    let cased: Vec<(String, String)> =
-        CASES.iter().map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let cased: Vec<(String, String)> = CASES
+        .iter()
+        .map(|(m, p, _, _, _)| {
+            let p = p
+                .replace("{later_appointment_id}", "{appointment_id}")
+                .replace("{missed_appointment_id}", "{appointment_id}");
+            ((*m).to_owned(), p)
+        })
+        .collect();
     let missing: Vec<_> = declared.iter().filter(|d| !cased.contains(d)).collect();
     assert!(missing.is_empty(), "PHI routes without an audit case in phi_audit.rs: {missing:?}");
     let stale: Vec<_> = cased.iter().filter(|c| !declared.contains(c)).collect();
@@ -92,28 +234,125 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     .fetch_one(&mut *tx)
     .await
     .expect("grant");
+    // Scheduling at a fixed noon in New York, so "today" is unambiguous.
+    let noon = chrono::Utc::now().date_naive().and_hms_opt(17, 0, 0).expect("valid").and_utc()
+        + chrono::Duration::days(1);
+    app.clock.set(noon);
+    let kind: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'Visit', 30) RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("kind");
+    let appointment_at = |offset_minutes: i64| {
+        let start = noon + chrono::Duration::minutes(offset_minutes);
+        (start, start + chrono::Duration::minutes(30))
+    };
+    let mut appointments = Vec::new();
+    for offset in [-10, -60, 24 * 60 + 120] {
+        let (start, end) = appointment_at(offset);
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(org)
+        .bind(patient)
+        .bind(tenants.a.provider)
+        .bind(kind)
+        .bind(start)
+        .bind(end)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("appointment");
+        appointments.push(lockdev::db::ids::AppointmentId::from_uuid(id));
+    }
+    let second_provider_user =
+        app.person("second.provider@clinic.example", "a long enough phrase here").await;
+    sqlx::query("INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'provider')")
+        .bind(org)
+        .bind(second_provider_user.id)
+        .execute(&mut *tx)
+        .await
+        .expect("membership");
+    let second_provider: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1245319599', 'DO') RETURNING id",
+    )
+    .bind(org)
+    .bind(second_provider_user.id)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("provider");
+    let contact: uuid::Uuid = sqlx::query_scalar("SELECT id FROM contact_methods WHERE patient_id = $1")
+        .bind(patient)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("contact");
+    let member: uuid::Uuid = sqlx::query_scalar("SELECT id FROM care_team_members WHERE patient_id = $1")
+        .bind(patient)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("member");
     tx.commit().await.expect("commit");
     let assignment = lockdev::db::ids::ProxyAssignmentId::from_uuid(assignment);
+    let ulid = |u: uuid::Uuid| ulid::Ulid::from(u).to_string();
+    let tomorrow = (noon + chrono::Duration::days(1)).date_naive().to_string();
+    let mut note_id = String::new();
 
-    for (method, path, persona, form) in CASES {
+    for (method, path, persona, names, form) in CASES {
         app.act_as(Some(match persona {
-            Persona::Desk => tenants.a.desk_context(),
+            Desk => tenants.a.desk_context(),
+            Provider => tenants.a.provider_context(),
             Persona::Patient => {
                 signed_in(person.id, ContextClaim::Patient { organization_id: org, patient_id: patient })
             }
         }));
-        let url = path
-            .replace("{patient_id}", &patient.to_string())
-            .replace("{assignment_id}", &assignment.to_string());
-        let before = events_for(&app, patient).await;
+        let fill = |text: &str| {
+            text.replace("{patient_id}", &patient.to_string())
+                .replace("{assignment_id}", &assignment.to_string())
+                .replace("{contact_id}", &ulid(contact))
+                .replace("{member_id}", &ulid(member))
+                .replace("{appointment_id}", &appointments[0].to_string())
+                .replace("{missed_appointment_id}", &appointments[1].to_string())
+                .replace("{later_appointment_id}", &appointments[2].to_string())
+                .replace("{provider_id}", &tenants.a.provider.to_string())
+                .replace("{second_provider_id}", &ulid(second_provider))
+                .replace("{type_id}", &ulid(kind))
+                .replace("{tomorrow}", &tomorrow)
+                .replace("{note_id}", &note_id)
+        };
+        let url = fill(path);
+        let form: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), fill(v))).collect();
+        let before = if *names == Nobody { all_events(&app).await } else { events_for(&app, patient).await };
         let method: Method = method.parse().expect("method");
         let mut request = app.client.request(method.clone(), app.url(&url));
         if method != Method::GET {
-            request = request.header("X-CSRF-Token", app.csrf_token().await).form(form);
+            request = request.header("X-CSRF-Token", app.csrf_token().await).form(&form);
         }
         let res = request.send().await.expect("request");
-        assert!(res.status().is_success(), "{method} {path}: {}", res.status());
-        let after = events_for(&app, patient).await;
-        assert!(after > before, "{method} {path}: no audit event names the patient");
+        let status = res.status();
+        if *path == "/patients/{patient_id}/notes" && method == Method::POST {
+            let location = res.headers()["location"].to_str().expect("ascii");
+            note_id = location.rsplit('/').next().expect("id").to_owned();
+        }
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{method} {path}: {status} {}",
+            res.text().await.unwrap_or_default()
+        );
+        let after = if *names == Nobody { all_events(&app).await } else { events_for(&app, patient).await };
+        assert!(
+            after > before,
+            "{method} {path}: no audit event{}",
+            if *names == Nobody { "" } else { " names the patient" }
+        );
     }
+}
+
+async fn all_events(app: &TestApp) -> i64 {
+    let mut su = app.database().superuser().await;
+    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action <> 'authz_denied'")
+        .fetch_one(&mut su)
+        .await
+        .expect("count")
 }

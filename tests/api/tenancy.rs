@@ -18,7 +18,11 @@ const MIXED_SCOPE: &[&str] =
 /// Tables whose rows may really be deleted: credentials and session bookkeeping, never
 /// clinical, identity or audit data (their history keeps the deletion on record).
 const DELETABLE: &[&str] = &[
+    // Derived search index, rebuilt by a trigger from the patient's names.
+    "patient_search_tokens",
     "passkeys",
+    // Clinic configuration (not clinical or identity data); row history keeps each change.
+    "provider_working_hours",
     "recovery_codes",
     "sign_in_throttle",
     "totp_credentials",

@@ -1,0 +1,35 @@
+//! Scheduling: providers' working hours (wall-clock, in the clinic's timezone),
+//! appointment types, booking, rescheduling, cancelling, check-in and no-shows, with
+//! double booking refused by an exclusion constraint in the database. Day view across
+//! providers for the front desk, week view per provider, and the chart's appointments
+//! section. Instants are stored in UTC and shown on the viewer's clock.
+
+pub mod domain;
+mod handlers;
+pub mod repo;
+mod views;
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let view = Access::Tenant(Permission::ViewSchedule);
+    let manage = Access::Tenant(Permission::ManageSchedule);
+    let configure = Access::Tenant(Permission::ConfigureSchedule);
+    Routes::new()
+        .get("/schedule", view, Phi::Reads, handlers::day)
+        .get("/schedule/providers/{provider_id}", view, Phi::Reads, handlers::week)
+        .get("/patients/{patient_id}/appointments", view, Phi::Reads, handlers::section)
+        .post("/patients/{patient_id}/appointments", manage, Phi::Writes, handlers::book)
+        .get("/appointments/{appointment_id}", view, Phi::Reads, handlers::detail)
+        .post("/appointments/{appointment_id}/reschedule", manage, Phi::Writes, handlers::reschedule)
+        .post("/appointments/{appointment_id}/check-in", manage, Phi::Writes, handlers::check_in)
+        .post("/appointments/{appointment_id}/complete", manage, Phi::Writes, handlers::complete)
+        .post("/appointments/{appointment_id}/no-show", manage, Phi::Writes, handlers::no_show)
+        .post("/appointments/{appointment_id}/cancel", manage, Phi::Writes, handlers::cancel)
+        .get("/schedule/setup", configure, Phi::None, handlers::setup)
+        .post("/schedule/setup/hours", configure, Phi::None, handlers::add_hours)
+        .post("/schedule/setup/hours/{hours_id}/remove", configure, Phi::None, handlers::remove_hours)
+        .post("/schedule/setup/types", configure, Phi::None, handlers::add_type)
+        .post("/schedule/setup/types/{type_id}/toggle", configure, Phi::None, handlers::toggle_type)
+}

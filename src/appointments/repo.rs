@@ -1,0 +1,294 @@
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono_tz::Tz;
+use sqlx::PgConnection;
+
+use super::domain::Hours;
+use crate::db::ids::{AppointmentId, AppointmentTypeId, PatientId, ProviderId, UserId, WorkingHoursId};
+
+/// The clinic's timezone and the viewer's (their own, else the clinic's).
+pub async fn zones(db: &mut PgConnection, viewer: Option<UserId>) -> Result<(Tz, Tz), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT o.timezone AS clinic, (SELECT timezone FROM users WHERE id = $1) AS viewer
+             FROM organizations o
+            WHERE o.id = nullif(current_setting('app.organization_id', true), '')::uuid"#,
+        viewer.map(|v| v.as_uuid())
+    )
+    .fetch_one(db)
+    .await?;
+    let clinic: Tz = row.clinic.parse().unwrap_or(chrono_tz::America::New_York);
+    let viewer = row.viewer.and_then(|v| v.parse().ok()).unwrap_or(clinic);
+    Ok((clinic, viewer))
+}
+
+pub struct ProviderOption {
+    pub id: ProviderId,
+    pub name: String,
+    pub credentials: String,
+}
+
+pub async fn providers(db: &mut PgConnection) -> Result<Vec<ProviderOption>, sqlx::Error> {
+    sqlx::query_as!(
+        ProviderOption,
+        r#"SELECT pr.id AS "id: ProviderId", u.display_name AS name, pr.credentials
+             FROM providers pr JOIN users u ON u.id = pr.user_id
+            WHERE pr.deleted_at IS NULL ORDER BY u.display_name"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub struct TypeOption {
+    pub id: AppointmentTypeId,
+    pub name: String,
+    pub duration_minutes: i32,
+    pub is_active: bool,
+}
+
+pub async fn types(db: &mut PgConnection) -> Result<Vec<TypeOption>, sqlx::Error> {
+    sqlx::query_as!(
+        TypeOption,
+        r#"SELECT id AS "id: AppointmentTypeId", name, duration_minutes, is_active
+             FROM appointment_types ORDER BY is_active DESC, name"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn hours(db: &mut PgConnection, provider: ProviderId) -> Result<Vec<Hours>, sqlx::Error> {
+    Ok(sqlx::query!(
+        "SELECT weekday, starts, ends FROM provider_working_hours WHERE provider_id = $1 ORDER BY weekday, starts",
+        provider.as_uuid()
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|h| Hours { weekday: h.weekday, starts: h.starts, ends: h.ends })
+    .collect())
+}
+
+pub struct HoursRow {
+    pub id: WorkingHoursId,
+    pub provider_id: ProviderId,
+    pub weekday: i16,
+    pub starts: NaiveTime,
+    pub ends: NaiveTime,
+}
+
+pub async fn all_hours(db: &mut PgConnection) -> Result<Vec<HoursRow>, sqlx::Error> {
+    sqlx::query_as!(
+        HoursRow,
+        r#"SELECT id AS "id: WorkingHoursId", provider_id AS "provider_id: ProviderId", weekday, starts, ends
+             FROM provider_working_hours ORDER BY weekday, starts"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One appointment as the schedule shows it.
+#[derive(Debug, Clone)]
+pub struct AppointmentRow {
+    pub id: AppointmentId,
+    pub patient_id: PatientId,
+    pub patient_name: String,
+    pub provider_id: ProviderId,
+    pub provider_name: String,
+    pub type_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// Appointments overlapping [from, to), optionally for one provider or one patient.
+pub async fn between(
+    db: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    provider: Option<ProviderId>,
+    patient: Option<PatientId>,
+) -> Result<Vec<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AppointmentRow,
+        r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
+                  p.family_name || ', ' || p.given_name AS "patient_name!",
+                  a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+             FROM appointments a
+             JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
+             JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+             JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE a.starts_at < $2 AND a.ends_at > $1
+              AND ($3::uuid IS NULL OR a.provider_id = $3)
+              AND ($4::uuid IS NULL OR a.patient_id = $4)
+            ORDER BY a.starts_at, u.display_name"#,
+        from,
+        to,
+        provider.map(|p| p.as_uuid()),
+        patient.map(|p| p.as_uuid())
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A patient's appointments, latest first.
+pub async fn for_patient(
+    db: &mut PgConnection,
+    patient: PatientId,
+) -> Result<Vec<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AppointmentRow,
+        r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
+                  p.family_name || ', ' || p.given_name AS "patient_name!",
+                  a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+             FROM appointments a
+             JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
+             JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+             JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE a.patient_id = $1
+            ORDER BY a.starts_at DESC
+            LIMIT 50"#,
+        patient.as_uuid()
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn find(db: &mut PgConnection, id: AppointmentId) -> Result<Option<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AppointmentRow,
+        r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
+                  p.family_name || ', ' || p.given_name AS "patient_name!",
+                  a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+             FROM appointments a
+             JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
+             JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+             JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE a.id = $1"#,
+        id.as_uuid()
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The booking to write.
+pub struct NewAppointment<'a> {
+    pub patient: PatientId,
+    pub provider: ProviderId,
+    pub appointment_type: AppointmentTypeId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<&'a str>,
+    pub booked_by: Option<UserId>,
+}
+
+/// Whether a database error is the no-double-booking exclusion constraint.
+pub fn is_double_booking(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| {
+        e.code().as_deref() == Some("23P01") && e.constraint() == Some("appointments_no_double_booking")
+    })
+}
+
+/// Inserts inside a savepoint, so a double booking refused by the database leaves the
+/// request's transaction usable (to re-render the form and audit).
+pub async fn insert(
+    db: &mut PgConnection,
+    organization: crate::db::ids::OrganizationId,
+    new: &NewAppointment<'_>,
+) -> Result<Result<AppointmentId, ()>, sqlx::Error> {
+    let id = AppointmentId::new();
+    sqlx::query("SAVEPOINT booking").execute(&mut *db).await?;
+    let result = sqlx::query!(
+        "INSERT INTO appointments (organization_id, id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, reason, booked_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        organization.as_uuid(),
+        id.as_uuid(),
+        new.patient.as_uuid(),
+        new.provider.as_uuid(),
+        new.appointment_type.as_uuid(),
+        new.starts_at,
+        new.ends_at,
+        new.reason,
+        new.booked_by.map(|u| u.as_uuid())
+    )
+    .execute(&mut *db)
+    .await;
+    match result {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT booking").execute(&mut *db).await?;
+            Ok(Ok(id))
+        }
+        Err(error) if is_double_booking(&error) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT booking").execute(&mut *db).await?;
+            Ok(Err(()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Moves an appointment (same savepoint rule as [`insert`]).
+pub async fn reschedule(
+    db: &mut PgConnection,
+    id: AppointmentId,
+    provider: ProviderId,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<Result<(), ()>, sqlx::Error> {
+    sqlx::query("SAVEPOINT moving").execute(&mut *db).await?;
+    let result = sqlx::query!(
+        "UPDATE appointments SET provider_id = $2, starts_at = $3, ends_at = $4
+          WHERE id = $1 AND status = 'booked'",
+        id.as_uuid(),
+        provider.as_uuid(),
+        starts_at,
+        ends_at
+    )
+    .execute(&mut *db)
+    .await;
+    match result {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT moving").execute(&mut *db).await?;
+            Ok(Ok(()))
+        }
+        Err(error) if is_double_booking(&error) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT moving").execute(&mut *db).await?;
+            Ok(Err(()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// A status change, allowed only from the listed states; `false` when it was not in one.
+pub async fn set_status(
+    db: &mut PgConnection,
+    id: AppointmentId,
+    to: &str,
+    from: &[&str],
+    by: Option<UserId>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let result = sqlx::query!(
+        "UPDATE appointments
+            SET status = $2::text,
+                checked_in_at = CASE WHEN $2 = 'checked_in' THEN $5::timestamptz ELSE checked_in_at END,
+                cancelled_at = CASE WHEN $2 = 'cancelled' THEN $5::timestamptz END,
+                cancelled_by = CASE WHEN $2 = 'cancelled' THEN $4::uuid END,
+                cancel_reason = CASE WHEN $2 = 'cancelled' THEN $6::text END
+          WHERE id = $1 AND status = ANY($3)",
+        id.as_uuid(),
+        to,
+        &from,
+        by.map(|u| u.as_uuid()),
+        now,
+        reason
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

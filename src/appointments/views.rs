@@ -1,0 +1,170 @@
+use askama::Template;
+
+/// One appointment as a row on any schedule view.
+pub struct Visit {
+    pub id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub provider_name: String,
+    pub type_name: String,
+    pub date: String,
+    /// "09:00–09:30 EST" on the viewer's clock.
+    pub time: String,
+    pub status: String,
+    pub status_label: &'static str,
+    /// Hidden from roles that do not see clinical context (call center).
+    pub reason: Option<String>,
+    pub can_check_in: bool,
+    pub can_complete: bool,
+    pub can_no_show: bool,
+    pub can_cancel: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct BookingForm {
+    pub provider_id: String,
+    pub type_id: String,
+    pub date: String,
+    pub time: String,
+    pub reason: String,
+    pub outside_hours: String,
+    pub return_to: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookingErrors {
+    pub provider: Option<String>,
+    pub kind: Option<String>,
+    pub date: Option<String>,
+    pub time: Option<String>,
+    pub reason: Option<String>,
+    /// The slot itself: taken, outside working hours.
+    pub slot: Option<String>,
+}
+
+impl BookingErrors {
+    pub fn any(&self) -> bool {
+        self.provider.is_some()
+            || self.kind.is_some()
+            || self.date.is_some()
+            || self.time.is_some()
+            || self.reason.is_some()
+            || self.slot.is_some()
+    }
+}
+
+/// Choices for the booking form.
+pub struct Choices {
+    pub providers: Vec<(String, String)>,
+    pub types: Vec<(String, String)>,
+    /// The zone times are typed in ("EST", "Europe/Berlin").
+    pub zone: String,
+}
+
+#[derive(Template)]
+#[template(path = "appointments/section.html")]
+pub struct AppointmentsSection {
+    pub patient_id: String,
+    /// Where schedule actions send the person back to.
+    pub return_to: String,
+    pub notice: Option<String>,
+    pub upcoming: Vec<Visit>,
+    pub past: Vec<Visit>,
+    pub can_book: bool,
+    pub choices: Choices,
+    pub form: BookingForm,
+    pub errors: BookingErrors,
+}
+
+pub struct ProviderColumn {
+    pub id: String,
+    pub name: String,
+    pub hours: String,
+    pub visits: Vec<Visit>,
+}
+
+#[derive(Template)]
+#[template(path = "appointments/day.html")]
+pub struct DayPage {
+    pub date: String,
+    pub heading: String,
+    pub previous: String,
+    pub next: String,
+    pub today: String,
+    pub zone: String,
+    pub columns: Vec<ProviderColumn>,
+    pub can_configure: bool,
+    pub return_to: String,
+    pub total: usize,
+}
+
+pub struct DayColumn {
+    pub heading: String,
+    pub date: String,
+    pub hours: String,
+    pub visits: Vec<Visit>,
+}
+
+#[derive(Template)]
+#[template(path = "appointments/week.html")]
+pub struct WeekPage {
+    pub provider_id: String,
+    pub provider_name: String,
+    pub heading: String,
+    pub previous: String,
+    pub next: String,
+    pub zone: String,
+    pub days: Vec<DayColumn>,
+    pub return_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "appointments/detail.html")]
+pub struct DetailPage {
+    pub visit: Visit,
+    pub can_reschedule: bool,
+    pub choices: Choices,
+    pub form: BookingForm,
+    pub errors: BookingErrors,
+    pub notice: Option<String>,
+    pub return_to: String,
+}
+
+pub struct ProviderHours {
+    pub id: String,
+    pub name: String,
+    /// (hours id, weekday, "09:00–17:00").
+    pub blocks: Vec<(String, &'static str, String)>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct HoursForm {
+    pub provider_id: String,
+    pub weekday: String,
+    pub starts: String,
+    pub ends: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TypeForm {
+    pub name: String,
+    pub duration_minutes: String,
+}
+
+#[derive(Template)]
+#[template(path = "appointments/setup.html")]
+pub struct SetupPage {
+    pub notice: Option<String>,
+    pub providers: Vec<ProviderHours>,
+    /// (id, name, minutes, active).
+    pub types: Vec<(String, String, i32, bool)>,
+    pub weekdays: [&'static str; 7],
+    pub hours_form: HoursForm,
+    pub hours_error: Option<String>,
+    pub type_form: TypeForm,
+    pub type_error: Option<String>,
+    pub zone: String,
+}

@@ -1,0 +1,209 @@
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::audit::{Action, AuditEvent};
+use crate::auth::policy::Permission;
+use crate::db::ids::{CareTeamMemberId, ProviderId};
+use crate::patients::chart::{self, Chart, ChartFrame};
+use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
+
+pub const ROLES: [(&str, &str); 3] =
+    [("primary", "Primary provider"), ("specialist", "Specialist"), ("consultant", "Consultant")];
+
+fn role_label(role: &str) -> &'static str {
+    ROLES.iter().find(|(r, _)| *r == role).map_or("Member", |(_, label)| label)
+}
+
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub credentials: String,
+    pub specialty: Option<String>,
+    pub role: &'static str,
+    pub since: String,
+}
+
+#[derive(Template)]
+#[template(path = "care_team/section.html")]
+pub struct CareTeamSection {
+    pub patient_id: String,
+    pub notice: Option<String>,
+    pub members: Vec<MemberRow>,
+    pub can_manage: bool,
+    /// Providers not yet on the team: (id, "Name, MD").
+    pub available: Vec<(String, String)>,
+    pub roles: [(&'static str, &'static str); 3],
+    pub chosen_role: String,
+    pub error: Option<String>,
+    pub care_team_only: bool,
+}
+
+async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<CareTeamSection> {
+    let mut db = tx.conn().await?;
+    let members = sqlx::query!(
+        r#"SELECT c.id AS "id: CareTeamMemberId", c.role, c.added_at, u.display_name, pr.credentials, pr.specialty
+             FROM care_team_members c
+             JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE c.patient_id = $1 AND c.removed_at IS NULL
+            ORDER BY c.role = 'primary' DESC, c.role, u.display_name"#,
+        chart.id().as_uuid()
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let available = sqlx::query!(
+        r#"SELECT pr.id AS "id: ProviderId", u.display_name, pr.credentials
+             FROM providers pr JOIN users u ON u.id = pr.user_id
+            WHERE pr.deleted_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM care_team_members c
+                               WHERE c.patient_id = $1 AND c.provider_id = pr.id AND c.removed_at IS NULL)
+            ORDER BY u.display_name"#,
+        chart.id().as_uuid()
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(CareTeamSection {
+        patient_id: chart.id().to_string(),
+        notice,
+        members: members
+            .into_iter()
+            .map(|m| MemberRow {
+                id: m.id.to_string(),
+                name: m.display_name,
+                credentials: m.credentials,
+                specialty: m.specialty,
+                role: role_label(&m.role),
+                since: m.added_at.with_timezone(&chart.timezone).format("%Y-%m-%d").to_string(),
+            })
+            .collect(),
+        can_manage: chart.allows(tx, Permission::ManageCareTeam),
+        available: available
+            .into_iter()
+            .map(|p| (p.id.to_string(), format!("{}, {}", p.display_name, p.credentials)))
+            .collect(),
+        roles: ROLES,
+        chosen_role: "specialist".into(),
+        error: None,
+        care_team_only: tx.context().chart_access == crate::auth::policy::ChartAccess::CareTeamOnly,
+    })
+}
+
+fn event(chart: &Chart, action: Action) -> AuditEvent {
+    AuditEvent::success(action, "patient", chart.id()).patient(chart.id()).purpose("chart.care_team")
+}
+
+pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<ChartFrame, CareTeamSection>> {
+    let chart = chart::open(&tx, &id, Permission::ViewCareTeam).await?;
+    let section = render(&tx, &chart, None).await?;
+    tx.audit(&event(&chart, Action::Read)).await?;
+    Ok(Framed(chart.frame("care-team"), section))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct AddForm {
+    provider_id: String,
+    role: String,
+}
+
+pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
+    let form: AddForm = parse_form(&body)?;
+    let problem = |message: &str| message.to_owned();
+    let provider = form.provider_id.parse::<ProviderId>().ok();
+    let error = if provider.is_none() {
+        Some(problem("Choose a provider."))
+    } else if !ROLES.iter().any(|(r, _)| *r == form.role) {
+        Some(problem("Choose the provider's role on the team."))
+    } else {
+        None
+    };
+    let outcome = match (error, provider) {
+        (None, Some(provider)) => {
+            let mut db = tx.conn().await?;
+            let exists = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM providers WHERE id = $1 AND deleted_at IS NULL) AS "exists!""#,
+                provider.as_uuid()
+            )
+            .fetch_one(&mut *db)
+            .await?;
+            let primary_taken = form.role == "primary"
+                && sqlx::query_scalar!(
+                    r#"SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = $1 AND role = 'primary' AND removed_at IS NULL) AS "taken!""#,
+                    chart.id().as_uuid()
+                )
+                .fetch_one(&mut *db)
+                .await?;
+            if !exists {
+                Err("Choose a provider from the list.".to_owned())
+            } else if primary_taken {
+                Err("This patient already has a primary provider. Remove them first, or add this provider as a specialist or consultant.".to_owned())
+            } else {
+                sqlx::query!(
+                    "INSERT INTO care_team_members (organization_id, patient_id, provider_id, role, added_by)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT DO NOTHING",
+                    tx.context().tenant.organization_id.as_uuid(),
+                    chart.id().as_uuid(),
+                    provider.as_uuid(),
+                    form.role,
+                    tx.context().tenant.user_id.map(|u| u.as_uuid())
+                )
+                .execute(&mut *db)
+                .await?;
+                Ok(provider)
+            }
+        }
+        (error, _) => Err(error.unwrap_or_default()),
+    };
+    match outcome {
+        Ok(provider) => {
+            tx.audit(
+                &event(&chart, Action::Create)
+                    .details(json!({ "provider_id": provider.to_string(), "role": form.role })),
+            )
+            .await?;
+            let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
+            let section =
+                render(&tx, &chart, Some(format!("Added as {}.", role_label(&form.role).to_lowercase())))
+                    .await?;
+            Ok(Framed(chart.frame("care-team"), section).into_response())
+        }
+        Err(message) => {
+            let mut section = render(&tx, &chart, None).await?;
+            section.error = Some(message);
+            section.chosen_role = form.role;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("care-team"), section)).into_response())
+        }
+    }
+}
+
+pub async fn remove(tx: TenantTx, Path((id, member_id)): Path<(String, String)>) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
+    let member: CareTeamMemberId = member_id.parse().map_err(|_| AppError::NotFound)?;
+    let removed = {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            "UPDATE care_team_members SET removed_at = $3, removed_by = $4
+              WHERE id = $1 AND patient_id = $2 AND removed_at IS NULL",
+            member.as_uuid(),
+            chart.id().as_uuid(),
+            tx.now(),
+            tx.context().tenant.user_id.map(|u| u.as_uuid())
+        )
+        .execute(&mut *db)
+        .await?
+        .rows_affected()
+    };
+    if removed == 0 {
+        return Err(tx.not_found("care_team_member", member.as_uuid()).await);
+    }
+    tx.audit(&event(&chart, Action::Delete).details(json!({ "care_team_member_id": member.to_string() })))
+        .await?;
+    let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
+    let section = render(&tx, &chart, Some("Removed from the care team.".into())).await?;
+    Ok(Framed(chart.frame("care-team"), section).into_response())
+}

@@ -1,0 +1,246 @@
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::domain::{self, FLAGS, flag_applies, kind_label};
+use super::repo::{self, ContactRecord, ContactWrite};
+use super::views::{ContactErrors, ContactForm, ContactRow, ContactsSection};
+use crate::audit::{Action, AuditEvent};
+use crate::auth::policy::Permission;
+use crate::db::ids::ContactMethodId;
+use crate::patients::chart::{self, Chart, ChartFrame};
+use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
+
+type Section = Framed<ChartFrame, ContactsSection>;
+
+fn row(record: ContactRecord, chart: &Chart) -> ContactRow {
+    let flags = FLAGS
+        .iter()
+        .filter(|f| flag_applies(&record.kind, f.field))
+        .map(|f| {
+            let on = match f.field {
+                "safe_voicemail" => record.is_safe_for_voicemail,
+                "safe_sms" => record.is_safe_for_sms,
+                _ => record.is_safe_for_email,
+            };
+            (f.label, on)
+        })
+        .collect();
+    ContactRow {
+        id: record.id.to_string(),
+        kind: kind_label(&record.kind),
+        value: domain::display(&record.kind, &record.value),
+        label: record.label,
+        is_primary: record.is_primary,
+        flags,
+        verified: record.verified_at.map(|at| crate::patients::local(at, chart)),
+    }
+}
+
+async fn render(tx: &TenantTx, chart: &Chart) -> AppResult<ContactsSection> {
+    let records = {
+        let mut db = tx.conn().await?;
+        repo::list(&mut db, chart.id()).await?
+    };
+    let mut section =
+        ContactsSection::new(chart.id().to_string(), records.into_iter().map(|r| row(r, chart)).collect());
+    section.can_edit = chart.allows(tx, Permission::EditContacts);
+    section.can_edit_safety = chart.allows(tx, Permission::EditContactSafety);
+    section.confidential = chart.header.confidential_communication;
+    Ok(section)
+}
+
+fn audit(chart: &Chart, action: Action, contact: Option<ContactMethodId>) -> AuditEvent {
+    let mut event = match contact {
+        Some(id) => AuditEvent::success(action, "contact_method", id),
+        None => AuditEvent::success(action, "patient", chart.id()),
+    };
+    event = event.patient(chart.id()).purpose("chart.contacts");
+    event
+}
+
+pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Section> {
+    let chart = chart::open(&tx, &id, Permission::ViewContacts).await?;
+    let section = render(&tx, &chart).await?;
+    tx.audit(&audit(&chart, Action::Read, None)).await?;
+    Ok(Framed(chart.frame("contacts"), section))
+}
+
+/// Validates a contact form into what to write; `None` with the errors filled in.
+fn validate<'a>(
+    form: &'a ContactForm,
+    may_set_flags: bool,
+    errors: &mut ContactErrors,
+) -> Option<(String, ContactWrite<'a>)> {
+    if !domain::KINDS.iter().any(|(k, _)| *k == form.kind) {
+        errors.kind = Some("Choose what kind of contact this is.".into());
+        return None;
+    }
+    let value = match domain::normalize(&form.kind, &form.value) {
+        Ok(value) => value,
+        Err(message) => {
+            errors.value = Some(message.into());
+            return None;
+        }
+    };
+    let label = form.label.trim();
+    if label.chars().count() > 100 {
+        errors.label = Some("The label can be at most 100 characters.".into());
+        return None;
+    }
+    // Flags that cannot apply to the kind are dropped; a role that may not decide
+    // safety sends none (any it sends are ignored).
+    let flags = may_set_flags.then(|| {
+        (
+            form.flag("safe_voicemail") && flag_applies(&form.kind, "safe_voicemail"),
+            form.flag("safe_sms") && flag_applies(&form.kind, "safe_sms"),
+            form.flag("safe_email") && flag_applies(&form.kind, "safe_email"),
+        )
+    });
+    let write = ContactWrite {
+        kind: &form.kind,
+        value: "",
+        label: (!label.is_empty()).then_some(label),
+        is_primary: !form.is_primary.is_empty(),
+        flags,
+    };
+    Some((value, write))
+}
+
+async fn invalid(
+    tx: &TenantTx,
+    chart: &Chart,
+    form: ContactForm,
+    errors: ContactErrors,
+    editing: Option<String>,
+) -> AppResult<Response> {
+    let mut section = render(tx, chart).await?;
+    section.form = form;
+    section.errors = errors;
+    section.editing = editing;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("contacts"), section)).into_response())
+}
+
+pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let form: ContactForm = parse_form(&body)?;
+    let mut errors = ContactErrors::default();
+    let may_set_flags = chart.allows(&tx, Permission::EditContactSafety);
+    let Some((value, mut write)) = validate(&form, may_set_flags, &mut errors) else {
+        return invalid(&tx, &chart, form, errors, None).await;
+    };
+    write.value = &value;
+    let duplicate = {
+        let mut db = tx.conn().await?;
+        repo::already_on_file(&mut db, chart.id(), &value, None).await?
+    };
+    if duplicate {
+        errors.value = Some("This is already on file for the patient. Edit that contact instead.".into());
+        return invalid(&tx, &chart, form, errors, None).await;
+    }
+    let contact = {
+        let mut db = tx.conn().await?;
+        repo::insert(&mut db, tx.context().tenant.organization_id, chart.id(), &write).await?
+    };
+    let mut event = audit(&chart, Action::Create, Some(contact));
+    event.details = json!({ "kind": form.kind, "flags_set": write.flags.is_some() });
+    tx.audit(&event).await?;
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let mut section = render(&tx, &chart).await?;
+    section.notice = Some(format!("{} added.", kind_label(&form.kind)));
+    Ok(Framed(chart.frame("contacts"), section).into_response())
+}
+
+async fn contact(tx: &TenantTx, chart: &Chart, contact_id: &str) -> AppResult<ContactRecord> {
+    let id: ContactMethodId = contact_id.parse().map_err(|_| AppError::NotFound)?;
+    let found = {
+        let mut db = tx.conn().await?;
+        repo::find(&mut db, chart.id(), id).await?
+    };
+    match found {
+        Some(record) => Ok(record),
+        None => Err(tx.not_found("contact_method", id.as_uuid()).await),
+    }
+}
+
+pub async fn edit(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Section> {
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let record = contact(&tx, &chart, &contact_id).await?;
+    let mut section = render(&tx, &chart).await?;
+    let on = |b: bool| if b { "1".to_owned() } else { String::new() };
+    section.form = ContactForm {
+        kind: record.kind.clone(),
+        value: domain::display(&record.kind, &record.value),
+        label: record.label.clone().unwrap_or_default(),
+        is_primary: on(record.is_primary),
+        safe_voicemail: on(record.is_safe_for_voicemail),
+        safe_sms: on(record.is_safe_for_sms),
+        safe_email: on(record.is_safe_for_email),
+    };
+    section.editing = Some(record.id.to_string());
+    tx.audit(&audit(&chart, Action::Read, Some(record.id))).await?;
+    Ok(Framed(chart.frame("contacts"), section))
+}
+
+pub async fn update(
+    tx: TenantTx,
+    Path((id, contact_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let record = contact(&tx, &chart, &contact_id).await?;
+    let form: ContactForm = parse_form(&body)?;
+    let mut errors = ContactErrors::default();
+    let may_set_flags = chart.allows(&tx, Permission::EditContactSafety);
+    let Some((value, mut write)) = validate(&form, may_set_flags, &mut errors) else {
+        return invalid(&tx, &chart, form, errors, Some(record.id.to_string())).await;
+    };
+    write.value = &value;
+    let duplicate = {
+        let mut db = tx.conn().await?;
+        repo::already_on_file(&mut db, chart.id(), &value, Some(record.id)).await?
+    };
+    if duplicate {
+        errors.value = Some("This is already on file for the patient as another contact.".into());
+        return invalid(&tx, &chart, form, errors, Some(record.id.to_string())).await;
+    }
+    {
+        let mut db = tx.conn().await?;
+        repo::update(&mut db, chart.id(), record.id, &write).await?;
+    }
+    let mut event = audit(&chart, Action::Update, Some(record.id));
+    event.details = json!({ "kind": form.kind, "value_changed": value != record.value, "flags_set": write.flags.is_some() });
+    tx.audit(&event).await?;
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let mut section = render(&tx, &chart).await?;
+    section.notice = Some(format!("{} saved.", kind_label(&form.kind)));
+    Ok(Framed(chart.frame("contacts"), section).into_response())
+}
+
+pub async fn verify(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Section> {
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let record = contact(&tx, &chart, &contact_id).await?;
+    {
+        let mut db = tx.conn().await?;
+        repo::verify(&mut db, chart.id(), record.id, tx.context().tenant.user_id, tx.now()).await?;
+    }
+    tx.audit(&audit(&chart, Action::Update, Some(record.id)).details(json!({ "verified": true }))).await?;
+    let mut section = render(&tx, &chart).await?;
+    section.notice = Some(format!("{} marked as confirmed with the patient.", kind_label(&record.kind)));
+    Ok(Framed(chart.frame("contacts"), section))
+}
+
+pub async fn remove(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Section> {
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let record = contact(&tx, &chart, &contact_id).await?;
+    {
+        let mut db = tx.conn().await?;
+        repo::remove(&mut db, chart.id(), record.id).await?;
+    }
+    tx.audit(&audit(&chart, Action::Delete, Some(record.id))).await?;
+    let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
+    let mut section = render(&tx, &chart).await?;
+    section.notice = Some(format!("{} removed.", kind_label(&record.kind)));
+    Ok(Framed(chart.frame("contacts"), section))
+}

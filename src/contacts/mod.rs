@@ -1,0 +1,23 @@
+//! A patient's phone numbers and e-mail addresses, and where messages may safely go:
+//! E.164 normalization, the safe-for-voicemail / SMS / e-mail flags (unknown = unsafe),
+//! verification and soft removal. A chart section.
+
+pub mod domain;
+mod handlers;
+mod repo;
+mod views;
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let view = Access::Tenant(Permission::ViewContacts);
+    let edit = Access::Tenant(Permission::EditContacts);
+    Routes::new()
+        .get("/patients/{patient_id}/contacts", view, Phi::Reads, handlers::section)
+        .post("/patients/{patient_id}/contacts", edit, Phi::Writes, handlers::add)
+        .get("/patients/{patient_id}/contacts/{contact_id}/edit", edit, Phi::Reads, handlers::edit)
+        .post("/patients/{patient_id}/contacts/{contact_id}", edit, Phi::Writes, handlers::update)
+        .post("/patients/{patient_id}/contacts/{contact_id}/verify", edit, Phi::Writes, handlers::verify)
+        .post("/patients/{patient_id}/contacts/{contact_id}/remove", edit, Phi::Writes, handlers::remove)
+}

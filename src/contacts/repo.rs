@@ -1,0 +1,186 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::db::ids::{ContactMethodId, OrganizationId, PatientId, UserId};
+
+pub struct ContactRecord {
+    pub id: ContactMethodId,
+    pub kind: String,
+    pub value: String,
+    pub label: Option<String>,
+    pub is_primary: bool,
+    pub is_safe_for_voicemail: bool,
+    pub is_safe_for_sms: bool,
+    pub is_safe_for_email: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list(db: &mut PgConnection, patient: PatientId) -> Result<Vec<ContactRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        ContactRecord,
+        r#"SELECT id AS "id: ContactMethodId", kind, value, label, is_primary, is_safe_for_voicemail,
+                  is_safe_for_sms, is_safe_for_email, verified_at
+             FROM contact_methods WHERE patient_id = $1 AND deleted_at IS NULL
+            ORDER BY kind = 'email', is_primary DESC, created_at"#,
+        patient.as_uuid()
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn find(
+    db: &mut PgConnection,
+    patient: PatientId,
+    id: ContactMethodId,
+) -> Result<Option<ContactRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        ContactRecord,
+        r#"SELECT id AS "id: ContactMethodId", kind, value, label, is_primary, is_safe_for_voicemail,
+                  is_safe_for_sms, is_safe_for_email, verified_at
+             FROM contact_methods WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL"#,
+        id.as_uuid(),
+        patient.as_uuid()
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// What a save writes. `flags` is `None` when the person may not change safety flags
+/// (the stored ones stay as they are).
+pub struct ContactWrite<'a> {
+    pub kind: &'a str,
+    pub value: &'a str,
+    pub label: Option<&'a str>,
+    pub is_primary: bool,
+    pub flags: Option<(bool, bool, bool)>,
+}
+
+async fn clear_primary(db: &mut PgConnection, patient: PatientId, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE contact_methods SET is_primary = false WHERE patient_id = $1 AND kind = $2 AND is_primary AND deleted_at IS NULL",
+        patient.as_uuid(),
+        kind
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert(
+    db: &mut PgConnection,
+    organization: OrganizationId,
+    patient: PatientId,
+    write: &ContactWrite<'_>,
+) -> Result<ContactMethodId, sqlx::Error> {
+    if write.is_primary {
+        clear_primary(db, patient, write.kind).await?;
+    }
+    let (voicemail, sms, email) = write.flags.unwrap_or((false, false, false));
+    let id = ContactMethodId::new();
+    sqlx::query!(
+        "INSERT INTO contact_methods (organization_id, id, patient_id, kind, value, label, is_primary,
+                                      is_safe_for_voicemail, is_safe_for_sms, is_safe_for_email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        organization.as_uuid(),
+        id.as_uuid(),
+        patient.as_uuid(),
+        write.kind,
+        write.value,
+        write.label,
+        write.is_primary,
+        voicemail,
+        sms,
+        email
+    )
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// Updates a contact. A changed value is no longer verified.
+pub async fn update(
+    db: &mut PgConnection,
+    patient: PatientId,
+    id: ContactMethodId,
+    write: &ContactWrite<'_>,
+) -> Result<(), sqlx::Error> {
+    if write.is_primary {
+        clear_primary(db, patient, write.kind).await?;
+    }
+    let flags = write.flags;
+    sqlx::query!(
+        "UPDATE contact_methods
+            SET kind = $3, value = $4, label = $5, is_primary = $6,
+                is_safe_for_voicemail = coalesce($7, is_safe_for_voicemail) AND $3 <> 'email',
+                is_safe_for_sms = coalesce($8, is_safe_for_sms) AND $3 = 'mobile',
+                is_safe_for_email = coalesce($9, is_safe_for_email) AND $3 = 'email',
+                verified_at = CASE WHEN value = $4 THEN verified_at END,
+                verified_by = CASE WHEN value = $4 THEN verified_by END
+          WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL",
+        id.as_uuid(),
+        patient.as_uuid(),
+        write.kind,
+        write.value,
+        write.label,
+        write.is_primary,
+        flags.map(|f| f.0),
+        flags.map(|f| f.1),
+        flags.map(|f| f.2)
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn verify(
+    db: &mut PgConnection,
+    patient: PatientId,
+    id: ContactMethodId,
+    by: Option<UserId>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE contact_methods SET verified_at = $3, verified_by = $4 WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL",
+        id.as_uuid(),
+        patient.as_uuid(),
+        at,
+        by.map(|u| u.as_uuid())
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove(
+    db: &mut PgConnection,
+    patient: PatientId,
+    id: ContactMethodId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE contact_methods SET deleted_at = now(), is_primary = false WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL",
+        id.as_uuid(),
+        patient.as_uuid()
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whether the patient already has this value on file (another live contact).
+pub async fn already_on_file(
+    db: &mut PgConnection,
+    patient: PatientId,
+    value: &str,
+    except: Option<ContactMethodId>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM contact_methods
+                           WHERE patient_id = $1 AND value = $2 AND deleted_at IS NULL
+                             AND ($3::uuid IS NULL OR id <> $3)) AS "exists!""#,
+        patient.as_uuid(),
+        value,
+        except.map(|e| e.as_uuid())
+    )
+    .fetch_one(db)
+    .await
+}

@@ -1,0 +1,94 @@
+use askama::Template;
+
+pub const CATEGORIES: [(&str, &str); 3] = [
+    ("behavioral_health", "Behavioural health"),
+    ("substance_use", "Substance-use treatment"),
+    ("sexual_reproductive", "Sexual and reproductive health"),
+];
+
+pub fn category_label(value: &str) -> &'static str {
+    CATEGORIES.iter().find(|(v, _)| *v == value).map_or("Sensitive", |(_, label)| label)
+}
+
+pub struct NoteRow {
+    pub id: String,
+    pub title: String,
+    pub author: String,
+    pub when: String,
+    pub signed: bool,
+    pub category: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "notes/list.html")]
+pub struct NotesSection {
+    pub patient_id: String,
+    pub notes: Vec<NoteRow>,
+    /// Whether the viewer may open notes (read their text).
+    pub can_read: bool,
+    pub can_write: bool,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    pub title: String,
+    pub subjective: String,
+    pub objective: String,
+    pub assessment: String,
+    pub plan: String,
+    pub sensitive_category: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NoteErrors {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub category: Option<String>,
+}
+
+impl NoteErrors {
+    pub fn any(&self) -> bool {
+        self.title.is_some() || self.body.is_some() || self.category.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "notes/form.html")]
+pub struct NoteFormSection {
+    pub patient_id: String,
+    /// `Some(id)` when editing a draft.
+    pub note_id: Option<String>,
+    pub form: NoteForm,
+    pub errors: NoteErrors,
+    pub categories: [(&'static str, &'static str); 3],
+    pub may_mark_sensitive: bool,
+    pub notice: Option<String>,
+}
+
+pub struct Addendum {
+    pub author: String,
+    pub when: String,
+    pub body: String,
+}
+
+#[derive(Template)]
+#[template(path = "notes/show.html")]
+pub struct NoteSection {
+    pub patient_id: String,
+    pub note_id: String,
+    pub title: String,
+    pub author: String,
+    pub created: String,
+    pub signed: Option<String>,
+    pub category: Option<&'static str>,
+    /// (heading, text) for S, O, A, P.
+    pub parts: Vec<(&'static str, String)>,
+    pub addenda: Vec<Addendum>,
+    pub can_sign: bool,
+    pub can_add_addendum: bool,
+    pub addendum_text: String,
+    pub addendum_error: Option<String>,
+    pub notice: Option<String>,
+}

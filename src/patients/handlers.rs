@@ -1,0 +1,366 @@
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::DateTime;
+use serde_json::json;
+
+use super::chart::{self, Chart};
+use super::domain::{Demographics, PatientForm, SEXES, SearchQuery, age_on, sex_label};
+use super::repo::{self, HitRow, PAGE};
+use super::views::{
+    Candidate, EditSection, Fact, PatientHit, RegisterPage, RegistryPage, SearchResults, SummarySection,
+    UpcomingVisit,
+};
+use crate::audit::{Action, AuditEvent};
+use crate::auth::policy::{Permission, Target};
+use crate::db::ids::PatientId;
+use crate::web::{AppResult, Framed, Page, TenantTx, parse_form};
+
+fn hits(tx: &TenantTx, rows: Vec<HitRow>) -> Vec<PatientHit> {
+    let today = tx.now().date_naive();
+    rows.into_iter()
+        .map(|r| PatientHit {
+            id: r.id.to_string(),
+            name: match r.preferred_name {
+                Some(p) if p != r.given_name => {
+                    format!("{}, {} \u{201c}{p}\u{201d}", r.family_name, r.given_name)
+                }
+                _ => format!("{}, {}", r.family_name, r.given_name),
+            },
+            date_of_birth: r.date_of_birth.format("%Y-%m-%d").to_string(),
+            age: age_on(r.date_of_birth, today),
+            mrn: r.mrn,
+            sex: sex_label(&r.legal_sex),
+        })
+        .collect()
+}
+
+fn read_as(query: &SearchQuery) -> &'static str {
+    match query {
+        SearchQuery::All => "everyone",
+        SearchQuery::Email(_) => "e-mail address",
+        SearchQuery::Phone { mrn: Some(_), .. } => "phone number or MRN",
+        SearchQuery::Phone { .. } => "phone number",
+        SearchQuery::Mrn(_) => "MRN",
+        SearchQuery::Names { date_of_birth: Some(_), .. } => "name and date of birth",
+        SearchQuery::Names { .. } => "name",
+        SearchQuery::DateOfBirth(_) => "date of birth",
+    }
+}
+
+/// Runs one search page and audits it (who searched, how many results; never the terms,
+/// which are PHI).
+async fn run_search(tx: &TenantTx, text: &str, after: Option<PatientId>) -> AppResult<SearchResults> {
+    tx.authorize(Permission::SearchPatients, Target::Organization, "patient_search").await?;
+    let query = SearchQuery::parse(text);
+    let mut rows = {
+        let mut db = tx.conn().await?;
+        repo::search(&mut db, &query, after).await?
+    };
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let next_after = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
+    let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
+    event.resource_type = Some("patient_search");
+    event.purpose = Some("registry.search".into());
+    event.details =
+        json!({ "read_as": read_as(&query), "results": rows.len(), "page_after": after.is_some() });
+    tx.audit(&event).await?;
+    Ok(SearchResults {
+        query: text.to_owned(),
+        hits: hits(tx, rows),
+        next_after,
+        continuation: after.is_some(),
+        read_as: read_as(&query),
+    })
+}
+
+/// The registry with everyone, A to Z (the search box narrows it).
+pub async fn registry(tx: TenantTx) -> AppResult<Framed<RegistryPage, SearchResults>> {
+    let results = run_search(&tx, "", None).await?;
+    Ok(Framed(registry_frame(&tx, String::new()), results))
+}
+
+fn registry_frame(tx: &TenantTx, query: String) -> RegistryPage {
+    RegistryPage {
+        can_register: crate::auth::policy::grants(tx.context().principal, Permission::RegisterPatient),
+        query,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SearchForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// The typeahead: terms arrive in the body (they are PHI, so never in a URL).
+pub async fn search(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Framed<RegistryPage, SearchResults>> {
+    let form: SearchForm = parse_form(&body)?;
+    let after = form.after.parse::<PatientId>().ok();
+    let results = run_search(&tx, &form.q, after).await?;
+    Ok(Framed(registry_frame(&tx, form.q), results))
+}
+
+pub async fn new_patient(tx: TenantTx) -> AppResult<Page<RegisterPage>> {
+    tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
+    let form = PatientForm {
+        legal_sex: "unknown".into(),
+        manages_own_care: "self".into(),
+        ..PatientForm::default()
+    };
+    Ok(Page(RegisterPage::new(form, Default::default(), Vec::new())))
+}
+
+/// Registers a patient. Same name and date of birth, or the same phone number, shows the
+/// candidates first; the person creates anyway only after seeing them.
+pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
+    tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
+    let form: PatientForm = parse_form(&body)?;
+    let today = tx.now().date_naive();
+    let mut errors = match form.validate(today) {
+        Ok(_) => Default::default(),
+        Err(errors) => *errors,
+    };
+    let contacts = form.first_contacts(&mut errors);
+    let demographics = match form.validate(today) {
+        Ok(d) if !errors.any() => d,
+        _ => {
+            let page = RegisterPage::new(form, errors, Vec::new());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+        }
+    };
+    let context = tx.context().tenant.clone();
+    if form.confirm_new.is_empty() {
+        let duplicates = {
+            let mut db = tx.conn().await?;
+            repo::possible_duplicates(&mut db, &demographics, contacts.mobile.as_deref()).await?
+        };
+        if !duplicates.is_empty() {
+            // Showing candidates reads other patients' records: audited as a read.
+            let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
+            event.resource_type = Some("patient_duplicates");
+            event.purpose = Some("registry.duplicate_check".into());
+            event.details = json!({
+                "candidates": duplicates.iter().map(|d| d.id.to_string()).collect::<Vec<_>>()
+            });
+            tx.audit(&event).await?;
+            let candidates = duplicates
+                .into_iter()
+                .map(|d| Candidate {
+                    id: d.id.to_string(),
+                    name: format!("{}, {}", d.family_name, d.given_name),
+                    date_of_birth: d.date_of_birth.format("%Y-%m-%d").to_string(),
+                    mrn: d.mrn,
+                    reason: if d.same_name_and_birth {
+                        "same name and date of birth"
+                    } else {
+                        "same phone number"
+                    },
+                })
+                .collect();
+            let mut form = form;
+            form.confirm_new = "1".into();
+            let page = RegisterPage::new(form, Default::default(), candidates);
+            return Ok((StatusCode::CONFLICT, Page(page)).into_response());
+        }
+    }
+    let self_managed = form.manages_own_care != "dependent";
+    let (id, mrn) = {
+        let mut db = tx.conn().await?;
+        repo::insert(
+            &mut db,
+            context.organization_id,
+            &demographics,
+            self_managed,
+            &contacts,
+            context.user_id,
+        )
+        .await?
+    };
+    let mut event = AuditEvent::success(Action::Create, "patient", id).patient(id).purpose("registration");
+    event.details = json!({ "mrn_assigned": true, "first_contacts": contacts.mobile.is_some() as u8 + contacts.email.is_some() as u8, "duplicates_confirmed": !form.confirm_new.is_empty() });
+    tx.audit(&event).await?;
+    tracing::info!(patient.mrn_len = mrn.len(), "patient registered");
+    Ok(Redirect::to(&format!("/patients/{id}")).into_response())
+}
+
+async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<SummarySection> {
+    let stored = {
+        let mut db = tx.conn().await?;
+        repo::demographics(&mut db, chart.id()).await?
+    };
+    let can_see_schedule = chart.allows(tx, Permission::ViewSchedule);
+    let upcoming = if can_see_schedule {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            r#"SELECT a.starts_at, a.status, t.name AS kind, u.display_name AS provider
+                 FROM appointments a
+                 JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+                 JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+                 JOIN users u ON u.id = pr.user_id
+                WHERE a.patient_id = $1 AND a.starts_at >= $2 AND a.status IN ('booked', 'checked_in')
+                ORDER BY a.starts_at LIMIT 3"#,
+            chart.id().as_uuid(),
+            tx.now()
+        )
+        .fetch_all(&mut *db)
+        .await?
+        .into_iter()
+        .map(|a| UpcomingVisit {
+            when: local(a.starts_at, chart),
+            provider: a.provider,
+            kind: a.kind,
+            status: a.status.replace('_', " "),
+        })
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let s = stored;
+    let address = [s.address_line1, s.address_line2, s.city, s.region, s.postal_code]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut facts = vec![
+        Fact {
+            label: "Legal name",
+            value: [Some(s.given_name), s.middle_name, Some(s.family_name)]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        },
+        Fact {
+            label: "Date of birth",
+            value: format!("{} (age {})", s.date_of_birth.format("%Y-%m-%d"), chart.header.age),
+        },
+        Fact { label: "Sex (legal)", value: sex_label(&s.legal_sex).to_owned() },
+    ];
+    let optional = [
+        ("Preferred name", s.preferred_name),
+        ("Gender identity", s.gender_identity),
+        ("Preferred language", s.preferred_language),
+        ("Address", (!address.is_empty()).then_some(address)),
+    ];
+    facts.extend(optional.into_iter().filter_map(|(label, value)| value.map(|value| Fact { label, value })));
+    Ok(SummarySection {
+        patient_id: chart.id().to_string(),
+        notice,
+        facts,
+        can_edit: chart.allows(tx, Permission::EditDemographics),
+        upcoming,
+        can_see_schedule,
+    })
+}
+
+/// A UTC instant in the chart viewer's timezone.
+pub fn local(at: DateTime<chrono::Utc>, chart: &Chart) -> String {
+    at.with_timezone(&chart.timezone).format("%a %Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// The chart's summary (the patient summary page).
+pub async fn summary(
+    tx: TenantTx,
+    Path(id): Path<String>,
+) -> AppResult<Framed<chart::ChartFrame, SummarySection>> {
+    let chart = chart::open(&tx, &id, Permission::ViewDemographics).await?;
+    let section = summary_section(&tx, &chart, None).await?;
+    tx.audit(
+        &AuditEvent::success(Action::Read, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("chart.summary"),
+    )
+    .await?;
+    Ok(Framed(chart.frame(""), section))
+}
+
+fn form_from(s: Demographics) -> PatientForm {
+    let text = |v: Option<String>| v.unwrap_or_default();
+    PatientForm {
+        given_name: s.given_name,
+        middle_name: text(s.middle_name),
+        family_name: s.family_name,
+        preferred_name: text(s.preferred_name),
+        date_of_birth: s.date_of_birth.format("%Y-%m-%d").to_string(),
+        legal_sex: s.legal_sex,
+        gender_identity: text(s.gender_identity),
+        preferred_language: text(s.preferred_language),
+        address_line1: text(s.address_line1),
+        address_line2: text(s.address_line2),
+        city: text(s.city),
+        region: text(s.region),
+        postal_code: text(s.postal_code),
+        confidential_communication: if s.confidential_communication { "1".into() } else { String::new() },
+        confidential_note: text(s.confidential_note),
+        ..PatientForm::default()
+    }
+}
+
+pub async fn edit(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<chart::ChartFrame, EditSection>> {
+    let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
+    let stored = {
+        let mut db = tx.conn().await?;
+        repo::demographics(&mut db, chart.id()).await?
+    };
+    tx.audit(
+        &AuditEvent::success(Action::Read, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("chart.demographics"),
+    )
+    .await?;
+    let section = EditSection {
+        patient_id: chart.id().to_string(),
+        form: form_from(stored),
+        errors: Default::default(),
+        sexes: SEXES,
+    };
+    Ok(Framed(chart.frame(""), section))
+}
+
+pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
+    let form: PatientForm = parse_form(&body)?;
+    let demographics = match form.validate(tx.now().date_naive()) {
+        Ok(d) => d,
+        Err(errors) => {
+            let section =
+                EditSection { patient_id: chart.id().to_string(), form, errors: *errors, sexes: SEXES };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(""), section)).into_response());
+        }
+    };
+    {
+        let mut db = tx.conn().await?;
+        repo::update(&mut db, chart.id(), &demographics).await?;
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("chart.demographics"),
+    )
+    .await?;
+    // The header (name, age, banner) may have changed: reopen the chart for the page.
+    let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
+    let section = summary_section(&tx, &chart, Some("Demographics saved.".into())).await?;
+    Ok(Framed(chart.frame(""), section).into_response())
+}
+
+/// Removes a patient from the registry (soft delete: the record, its history and audit
+/// trail stay).
+pub async fn remove(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
+    {
+        let mut db = tx.conn().await?;
+        repo::soft_delete(&mut db, chart.id(), tx.context().tenant.user_id).await?;
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Delete, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("registry.remove"),
+    )
+    .await?;
+    Ok(Redirect::to("/patients").into_response())
+}

@@ -1,0 +1,298 @@
+//! Patient queries. Every statement runs in the request's tenant transaction, so
+//! row-level security scopes it to the clinic; none names the organization itself except
+//! where a row is written.
+
+use chrono::NaiveDate;
+use sqlx::PgConnection;
+
+use super::domain::{Demographics, FirstContacts, SearchQuery};
+use crate::db::ids::{OrganizationId, PatientId, UserId};
+
+/// A search result row.
+#[derive(Debug, Clone)]
+pub struct HitRow {
+    pub id: PatientId,
+    pub given_name: String,
+    pub family_name: String,
+    pub preferred_name: Option<String>,
+    pub date_of_birth: NaiveDate,
+    pub mrn: String,
+    pub legal_sex: String,
+}
+
+/// Results per page.
+pub const PAGE: i64 = 25;
+
+/// One page of results for `query` after the patient `after` (keyset on family name,
+/// given name, id), at most `PAGE + 1` rows so the caller knows whether more follow.
+///
+/// Each branch is an index lookup under row-level security: name fragments are prefix
+/// ranges over `patient_search_tokens` (text comparisons are LEAKPROOF, so the btree is
+/// usable below the security barrier), MRN and date of birth have their own indexes,
+/// phone and e-mail the contact value index.
+pub async fn search(
+    db: &mut PgConnection,
+    query: &SearchQuery,
+    after: Option<PatientId>,
+) -> Result<Vec<HitRow>, sqlx::Error> {
+    let after = after.map(|a| a.as_uuid());
+    let limit = PAGE + 1;
+    match query {
+        SearchQuery::All => {
+            sqlx::query_as!(
+                HitRow,
+                r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+                     FROM patients p
+                    WHERE p.deleted_at IS NULL
+                      AND ($1::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                           > (SELECT family_name, given_name, id FROM patients WHERE id = $1))
+                    ORDER BY p.family_name, p.given_name, p.id
+                    LIMIT $2"#,
+                after,
+                limit
+            )
+            .fetch_all(db)
+            .await
+        }
+        SearchQuery::Names { text, date_of_birth } => {
+            sqlx::query_as!(
+                HitRow,
+                r#"WITH terms AS (SELECT t AS low, t || chr(1114111) AS high FROM search_tokens($1) AS t),
+                        matched AS (
+                            SELECT s.patient_id
+                              FROM terms q
+                              JOIN patient_search_tokens s ON s.token >= q.low AND s.token < q.high
+                             GROUP BY s.patient_id
+                            HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms))
+                   SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+                     FROM matched m JOIN patients p ON p.id = m.patient_id
+                    WHERE p.deleted_at IS NULL
+                      AND ($2::date IS NULL OR p.date_of_birth = $2)
+                      AND ($3::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                           > (SELECT family_name, given_name, id FROM patients WHERE id = $3))
+                    ORDER BY p.family_name, p.given_name, p.id
+                    LIMIT $4"#,
+                text,
+                *date_of_birth,
+                after,
+                limit
+            )
+            .fetch_all(db)
+            .await
+        }
+        SearchQuery::DateOfBirth(date) => {
+            sqlx::query_as!(
+                HitRow,
+                r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+                     FROM patients p
+                    WHERE p.date_of_birth = $1 AND p.deleted_at IS NULL
+                      AND ($2::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                           > (SELECT family_name, given_name, id FROM patients WHERE id = $2))
+                    ORDER BY p.family_name, p.given_name, p.id
+                    LIMIT $3"#,
+                *date,
+                after,
+                limit
+            )
+            .fetch_all(db)
+            .await
+        }
+        SearchQuery::Mrn(mrn) => exact(db, None, None, Some(mrn), after, limit).await,
+        SearchQuery::Phone { e164, mrn } => exact(db, Some(e164), None, mrn.as_deref(), after, limit).await,
+        SearchQuery::Email(email) => exact(db, None, Some(email), None, after, limit).await,
+    }
+}
+
+/// Exact lookups: a phone number or e-mail address on a live contact, or an MRN.
+async fn exact(
+    db: &mut PgConnection,
+    phone: Option<&str>,
+    email: Option<&str>,
+    mrn: Option<&str>,
+    after: Option<uuid::Uuid>,
+    limit: i64,
+) -> Result<Vec<HitRow>, sqlx::Error> {
+    sqlx::query_as!(
+        HitRow,
+        r#"WITH found AS (
+               SELECT m.patient_id AS id FROM contact_methods m
+                WHERE m.deleted_at IS NULL AND m.value = coalesce($1, $2)
+               UNION
+               SELECT p.id FROM patients p WHERE p.mrn = upper($3))
+           SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+             FROM found f JOIN patients p ON p.id = f.id
+            WHERE p.deleted_at IS NULL
+              AND ($4::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                   > (SELECT family_name, given_name, id FROM patients WHERE id = $4))
+            ORDER BY p.family_name, p.given_name, p.id
+            LIMIT $5"#,
+        phone,
+        email,
+        mrn,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A possible duplicate and why.
+#[derive(Debug, Clone)]
+pub struct DuplicateRow {
+    pub id: PatientId,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub mrn: String,
+    pub same_name_and_birth: bool,
+}
+
+/// Patients of this clinic with the same name and date of birth, or the same phone.
+pub async fn possible_duplicates(
+    db: &mut PgConnection,
+    demographics: &Demographics,
+    phone: Option<&str>,
+) -> Result<Vec<DuplicateRow>, sqlx::Error> {
+    sqlx::query_as!(
+        DuplicateRow,
+        r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.date_of_birth, p.mrn,
+                  (p.date_of_birth = $1 AND lower(p.family_name) = lower($2) AND lower(p.given_name) = lower($3)) AS "same_name_and_birth!"
+             FROM patients p
+            WHERE p.deleted_at IS NULL
+              AND ((p.date_of_birth = $1 AND lower(p.family_name) = lower($2) AND lower(p.given_name) = lower($3))
+                   OR p.id IN (SELECT m.patient_id FROM contact_methods m
+                                WHERE m.deleted_at IS NULL AND m.kind <> 'email' AND m.value = $4))
+            ORDER BY p.family_name, p.given_name
+            LIMIT 10"#,
+        demographics.date_of_birth,
+        demographics.family_name,
+        demographics.given_name,
+        phone
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Registers a patient with a new MRN and their first contacts (every safe flag off:
+/// unknown is unsafe until someone asks the patient).
+pub async fn insert(
+    db: &mut PgConnection,
+    organization: OrganizationId,
+    demographics: &Demographics,
+    self_managed: bool,
+    contacts: &FirstContacts,
+    created_by: Option<UserId>,
+) -> Result<(PatientId, String), sqlx::Error> {
+    let id = PatientId::new();
+    let number: i64 = sqlx::query_scalar!(
+        r#"INSERT INTO mrn_counters (organization_id, next_value) VALUES ($1, 2)
+           ON CONFLICT (organization_id) DO UPDATE SET next_value = mrn_counters.next_value + 1
+           RETURNING next_value - 1 AS "number!""#,
+        organization.as_uuid()
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let mrn = format!("MRN-{number:06}");
+    let d = demographics;
+    sqlx::query!(
+        "INSERT INTO patients (organization_id, id, mrn, given_name, middle_name, family_name, preferred_name,
+                               date_of_birth, legal_sex, gender_identity, preferred_language, address_line1,
+                               address_line2, city, region, postal_code, is_self_managed, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        organization.as_uuid(),
+        id.as_uuid(),
+        mrn,
+        d.given_name,
+        d.middle_name,
+        d.family_name,
+        d.preferred_name,
+        d.date_of_birth,
+        d.legal_sex,
+        d.gender_identity,
+        d.preferred_language,
+        d.address_line1,
+        d.address_line2,
+        d.city,
+        d.region,
+        d.postal_code,
+        self_managed,
+        created_by.map(|u| u.as_uuid())
+    )
+    .execute(&mut *db)
+    .await?;
+    for (kind, value) in [("mobile", &contacts.mobile), ("email", &contacts.email)] {
+        if let Some(value) = value {
+            sqlx::query!(
+                "INSERT INTO contact_methods (organization_id, patient_id, kind, value, is_primary)
+                 VALUES ($1, $2, $3, $4, true)",
+                organization.as_uuid(),
+                id.as_uuid(),
+                kind,
+                value
+            )
+            .execute(&mut *db)
+            .await?;
+        }
+    }
+    Ok((id, mrn))
+}
+
+/// Saves edited demographics. The MRN, login and organization are not touched here.
+pub async fn update(db: &mut PgConnection, id: PatientId, d: &Demographics) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE patients SET given_name = $2, middle_name = $3, family_name = $4, preferred_name = $5,
+                date_of_birth = $6, legal_sex = $7, gender_identity = $8, preferred_language = $9,
+                address_line1 = $10, address_line2 = $11, city = $12, region = $13, postal_code = $14,
+                confidential_communication = $15, confidential_note = $16
+          WHERE id = $1 AND deleted_at IS NULL",
+        id.as_uuid(),
+        d.given_name,
+        d.middle_name,
+        d.family_name,
+        d.preferred_name,
+        d.date_of_birth,
+        d.legal_sex,
+        d.gender_identity,
+        d.preferred_language,
+        d.address_line1,
+        d.address_line2,
+        d.city,
+        d.region,
+        d.postal_code,
+        d.confidential_communication,
+        d.confidential_note
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The demographics as stored (the shape the form validates into).
+pub async fn demographics(db: &mut PgConnection, id: PatientId) -> Result<Demographics, sqlx::Error> {
+    sqlx::query_as!(
+        Demographics,
+        "SELECT given_name, middle_name, family_name, preferred_name, date_of_birth, legal_sex, gender_identity,
+                preferred_language, address_line1, address_line2, city, region, postal_code,
+                confidential_communication, confidential_note
+           FROM patients WHERE id = $1",
+        id.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Soft delete: the record stays (history, audit, billing); it leaves the registry.
+pub async fn soft_delete(
+    db: &mut PgConnection,
+    id: PatientId,
+    by: Option<UserId>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE patients SET deleted_at = now(), deleted_by = $2 WHERE id = $1 AND deleted_at IS NULL",
+        id.as_uuid(),
+        by.map(|u| u.as_uuid())
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -1,0 +1,95 @@
+use askama::Template;
+
+use super::domain::{PatientErrors, PatientForm, SEXES};
+
+/// One search result.
+pub struct PatientHit {
+    pub id: String,
+    pub name: String,
+    pub date_of_birth: String,
+    pub age: i32,
+    pub mrn: String,
+    pub sex: &'static str,
+}
+
+/// The registry: the search box and the first results.
+#[derive(Template)]
+#[template(path = "patients/registry.html")]
+pub struct RegistryPage {
+    pub can_register: bool,
+    /// What the box held (kept on a full-page search).
+    pub query: String,
+}
+
+/// Search results (the typeahead swaps these in; "Show more" appends the next page).
+#[derive(Template)]
+#[template(path = "patients/_results.html")]
+pub struct SearchResults {
+    pub query: String,
+    pub hits: Vec<PatientHit>,
+    /// The last hit's id when there is another page.
+    pub next_after: Option<String>,
+    /// A continuation page: rows only, appended to the list already shown.
+    pub continuation: bool,
+    /// What the box was read as ("name", "date of birth", ...), for the summary line.
+    pub read_as: &'static str,
+}
+
+/// A possible duplicate shown before registering.
+pub struct Candidate {
+    pub id: String,
+    pub name: String,
+    pub date_of_birth: String,
+    pub mrn: String,
+    pub reason: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "patients/register.html")]
+pub struct RegisterPage {
+    pub form: PatientForm,
+    pub errors: PatientErrors,
+    pub sexes: [(&'static str, &'static str); 4],
+    pub candidates: Vec<Candidate>,
+}
+
+impl RegisterPage {
+    pub fn new(form: PatientForm, errors: PatientErrors, candidates: Vec<Candidate>) -> Self {
+        Self { form, errors, sexes: SEXES, candidates }
+    }
+}
+
+/// A labelled value on the summary.
+pub struct Fact {
+    pub label: &'static str,
+    pub value: String,
+}
+
+pub struct UpcomingVisit {
+    pub when: String,
+    pub provider: String,
+    pub kind: String,
+    pub status: String,
+}
+
+/// The chart's summary section.
+#[derive(Template)]
+#[template(path = "patients/summary.html")]
+pub struct SummarySection {
+    pub patient_id: String,
+    pub notice: Option<String>,
+    pub facts: Vec<Fact>,
+    pub can_edit: bool,
+    pub upcoming: Vec<UpcomingVisit>,
+    pub can_see_schedule: bool,
+}
+
+/// The demographics form on the chart.
+#[derive(Template)]
+#[template(path = "patients/edit.html")]
+pub struct EditSection {
+    pub patient_id: String,
+    pub form: PatientForm,
+    pub errors: PatientErrors,
+    pub sexes: [(&'static str, &'static str); 4],
+}
