@@ -28,6 +28,17 @@ Scenarios measured against them (more arrive with the features they exercise):
   S7 session    queries and row writes per request for a signed-in person whose session is
                 not modified (GET /home): from pg_stat_database over a burst of requests,
                 minus a quiet window of the same length (the bar: 1 query, 0 writes).
+  S2 summary    the patient summary page (session, tenant transaction, the chart's reads,
+                the audit append, the page) for a signed-in front-desk user: throughput vs
+                F_sql(1) at the same load, and p50 at one connection vs F_http + F_sql(pk)
+                at one connection each.
+  S4 search     the registry's search statements at the database, under row-level security
+                as the runtime role, one client: a rare name fragment and the commonest
+                surname (mean latency, bars 1 ms and 5 ms), exact MRN and phone lookups vs
+                the primary-key floor (bar 1.2x). The plans are kept in the report.
+
+Data: `lockdev seed-bench` (50 clinics x 20,000 patients by default; --orgs and
+--patients-per-org make it smaller for a quick run).
 
 Needs LOCKDEV_DATABASE_URL / LOCKDEV_MIGRATION_DATABASE_URL (`just bench` provides a
 throw-away cluster), wrk, and pgbench. Load targets 127.0.0.1 only, bounded in time.
@@ -94,6 +105,20 @@ def psql(url, sql):
                    check=True, capture_output=True)
 
 
+def psql_value(url, sql):
+    """The last line psql prints for `sql` (unaligned, tuples only)."""
+    out = subprocess.run([tool("psql", "postgresql-client"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                          url, "-c", sql], check=True, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def uuid_to_ulid(text):
+    """The ULID spelling (Crockford base32) of a uuid, as the application's URLs use."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = int(text.replace("-", ""), 16)
+    return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
 def with_database(url, name):
     return url.rsplit("/", 1)[0] + "/" + name
 
@@ -123,9 +148,10 @@ def parse_latency(text):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url, seconds, connections):
+def wrk(url, seconds, connections, headers=()):
+    extra = [arg for header in headers for arg in ("-H", header)]
     out = subprocess.run(
-        [tool("wrk", "wrk"), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [tool("wrk", "wrk"), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         check=True, capture_output=True, text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -377,12 +403,122 @@ def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
     }
 
 
+BENCH_DESK = ("desk@bench.example", "bench-password-2026")
+BENCH_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def totp(secret, at=None):
+    import base64, hashlib, hmac, struct
+    key = base64.b32decode(secret)
+    counter = int((at or time.time()) // 30)
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 15
+    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
+
+
+def accept_consents(browser):
+    _, _, page = browser.request("GET", "/consent")
+    form = [("accept", v) for v in re.findall(r'name="accept" value="([^"]+)"', page)]
+    form.append(("csrf_token", browser.token(page)))
+    return browser.request("POST", "/consent", form)
+
+
+def staff_browser(port):
+    """The bench front-desk user, signed in with password and authenticator code."""
+    browser = Browser(port)
+    status, location, _ = browser.sign_in(*BENCH_DESK)
+    if status != 303 or location != "/mfa":
+        raise RuntimeError(f"bench desk sign-in answered {status} {location}")
+    _, _, page = browser.request("GET", "/mfa")
+    status, location, _ = browser.request("POST", "/mfa/totp", {"code": totp(BENCH_TOTP_SECRET),
+                                                               "csrf_token": browser.token(page)})
+    for _ in range(3):
+        if location == "/consent":
+            status, location, _ = accept_consents(browser)
+        elif location == "/contexts":
+            _, _, page = browser.request("GET", "/contexts")
+            key = re.search(r'name="context" value="([^"]+)"', page).group(1)
+            status, location, _ = browser.request("POST", "/contexts/select",
+                                                  {"context": key, "csrf_token": browser.token(page)})
+        else:
+            break
+    return browser
+
+
+def s2_patient_summary(app_port, floor_port, floor_url, path, cookie, args):
+    """p50 of the summary page at one connection vs F_http + F_sql(pk) at one each."""
+    ratios, pages, https, sqls = [], [], [], []
+    for i in range(args.pairs):
+        http = wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, 1)
+        sql = pgbench(floor_url, "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
+                      args.seconds, 1)
+        page = wrk(f"http://127.0.0.1:{app_port}{path}", args.seconds, 1,
+                   headers=[f"Cookie: {cookie}", "Host: localhost"])
+        ratios.append(page["p50_ms"] / (http["p50_ms"] + sql["mean_ms"]))
+        pages.append(page["p50_ms"]); https.append(http["p50_ms"]); sqls.append(sql["mean_ms"])
+        log(f"S2 latency pair {i + 1}/{args.pairs}: {page['p50_ms']:.3f} / "
+            f"({http['p50_ms']:.3f} + {sql['mean_ms']:.3f}) = {ratios[-1]:.3f}")
+    return {"ratio": statistics.median(ratios), "ratios": ratios, "page_p50_ms": statistics.median(pages),
+            "f_http_p50_ms": statistics.median(https), "f_sql_pk_mean_ms": statistics.median(sqls)}
+
+
+SEARCH_NAMES = """WITH terms AS (SELECT t AS low, t || chr(1114111) AS high FROM search_tokens('{term}') AS t),
+matched AS (SELECT s.patient_id FROM terms q JOIN patient_search_tokens s ON s.token >= q.low AND s.token < q.high
+            GROUP BY s.patient_id HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms))
+SELECT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+  FROM matched m JOIN patients p ON p.id = m.patient_id
+ WHERE p.deleted_at IS NULL
+ ORDER BY p.family_name, p.given_name, p.id LIMIT 26"""
+
+SEARCH_EXACT = """WITH found AS (
+  SELECT m.patient_id AS id FROM contact_methods m WHERE m.deleted_at IS NULL AND m.value = {value}
+  UNION SELECT p.id FROM patients p WHERE p.mrn = upper({mrn}))
+SELECT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+  FROM found f JOIN patients p ON p.id = f.id WHERE p.deleted_at IS NULL
+ ORDER BY p.family_name, p.given_name, p.id LIMIT 26"""
+
+
+def s4_search(runtime_url, floor_url, clinic_env, rare, common, args):
+    """The registry's statements (as src/patients/repo.rs sends them) at one client."""
+    one_line = lambda sql: " ".join(sql.split()) + ";\n"
+    pk = lambda: pgbench(floor_url, "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
+                         args.seconds, 1)
+    run = lambda script: (lambda: pgbench(runtime_url, script, args.seconds, 1, env=clinic_env))
+    rare_q = one_line(SEARCH_NAMES.format(term=rare))
+    common_q = one_line(SEARCH_NAMES.format(term=common))
+    mrn_q = "\\set n random(1, 20000)\n" + one_line(SEARCH_EXACT.format(value="NULL", mrn="'b' || lpad(:n::text, 7, '0')"))
+    phone_q = "\\set n random(1, 20000)\n" + one_line(SEARCH_EXACT.format(value="'+1617' || (2000000 + :n / 3)", mrn="NULL"))
+    rare_runs = [run(rare_q)()["mean_ms"] for _ in range(args.pairs)]
+    common_runs = [run(common_q)()["mean_ms"] for _ in range(args.pairs)]
+    mrn = alternate("S4 MRN vs PK", pk, run(mrn_q), args.pairs, key="mean_ms")
+    phone = alternate("S4 phone vs PK", pk, run(phone_q), args.pairs, key="mean_ms")
+    plans = {}
+    for name, sql in (("common surname", SEARCH_NAMES.format(term=common)),
+                      ("rare fragment", SEARCH_NAMES.format(term=rare))):
+        out = subprocess.run([tool("psql", "postgresql-client"), "-X", "-A", "-t", runtime_url,
+                              "-c", "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) " + sql],
+                             check=True, capture_output=True, text=True, env=clinic_env).stdout
+        plans[name] = out.strip()
+    matches = {}
+    for name, term in (("common surname", common), ("rare fragment", rare)):
+        sql = SEARCH_NAMES.format(term=term).replace("LIMIT 26", "")
+        matches[name] = int(subprocess.run([tool("psql", "postgresql-client"), "-X", "-A", "-t", runtime_url,
+                                            "-c", f"SELECT count(*) FROM ({sql}) x"],
+                                           check=True, capture_output=True, text=True, env=clinic_env).stdout.strip())
+    return {"rare_fragment": rare, "common_surname": common, "matches": matches,
+            "rare_mean_ms": statistics.median(rare_runs), "common_mean_ms": statistics.median(common_runs),
+            "mrn_vs_pk": mrn, "phone_vs_pk": phone, "plans": plans}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5, help="baseline/candidate pairs per scenario (>= 5)")
     parser.add_argument("--seconds", type=int, default=4, help="seconds per load run")
     parser.add_argument("--connections", type=int, default=32, help="HTTP connections (wrk)")
     parser.add_argument("--clients", type=int, default=8, help="database clients (pgbench)")
+    parser.add_argument("--orgs", type=int, default=50, help="bench clinics (seed-bench)")
+    parser.add_argument("--patients-per-org", type=int, default=20000, help="patients per clinic (seed-bench)")
     args = parser.parse_args()
     if args.pairs < 5:
         sys.exit("bench: at least 5 pairs, so a median of ratios means something")
@@ -412,15 +548,20 @@ def main():
          "ANALYZE bench_floor; GRANT SELECT ON bench_floor TO lockdev_runtime;")
     floor_url = with_database(runtime_url, floor_db)
 
-    # One clinic with 20,000 patients in the application schema, for the tenant envelope.
-    bench_org = "01000000-0000-4000-8000-000000000001"
+    # Clinics with patients, contacts, care teams, appointments and notes (S2, S4, S5).
+    log(f"generating {args.orgs} clinics x {args.patients_per_org} patients")
+    seeded = subprocess.run([str(binary), "seed-bench", "--organizations", str(args.orgs),
+                             "--patients-per-org", str(args.patients_per_org)],
+                            env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    log(seeded)
+    bench_org = psql_value(owner_url, "SELECT id FROM organizations WHERE name = 'Bench Clinic 00'")
     bench_user = "01000000-0000-4000-8000-000000000002"
-    psql(owner_url,
-         f"BEGIN; SELECT set_config('app.organization_id', '{bench_org}', true);"
-         f"INSERT INTO organizations (id, name) VALUES ('{bench_org}', 'Benchmark Clinic') ON CONFLICT DO NOTHING;"
-         f"INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex) "
-         f"SELECT '{bench_org}', 'B' || g, 'Given' || g, 'Family' || g, DATE '1950-01-01' + g % 20000, 'unknown' "
-         f"FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING; COMMIT; ANALYZE patients;")
+    in_clinic = f"SET app.organization_id = '{bench_org}'"
+    summary_patient = psql_value(owner_url, f"{in_clinic}; SELECT id FROM patients WHERE mrn = 'B0000042'")
+    common_surname = psql_value(owner_url, f"{in_clinic}; SELECT lower(family_name) FROM patients "
+                                           "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+    rare_fragment = psql_value(owner_url, f"{in_clinic}; SELECT lower(left(family_name, 5)) FROM patients "
+                                          "GROUP BY family_name HAVING count(*) = 1 ORDER BY family_name LIMIT 1")
 
     floor_port, app_port = free_port(), free_port()
     floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
@@ -442,10 +583,10 @@ def main():
                                  "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
                                  args.seconds, args.clients)
 
-        lookup = "SELECT given_name FROM patients WHERE mrn = 'B' || :n;\n"
+        lookup = "SELECT given_name FROM patients WHERE mrn = 'B' || lpad(:n::text, 7, '0');\n"
         bare = lambda: pgbench(runtime_url, "\\set n random(1, 20000)\n" + lookup, args.seconds, args.clients,
                                mode="simple",
-                               env=dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org}"))
+                               env=dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off"))
         envelope = lambda: pgbench(
             runtime_url,
             "\\set n random(1, 20000)\n"
@@ -454,8 +595,22 @@ def main():
             "set_config('app.break_glass', 'off', true);\n" + lookup + "COMMIT;\n",
             args.seconds, args.clients, mode="simple")
 
+        clinic_env = dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off")
+        desk = staff_browser(app_port)
+        summary_path = f"/patients/{uuid_to_ulid(summary_patient)}"
+        status, _, _ = desk.request("GET", summary_path)
+        if status != 200:
+            raise RuntimeError(f"S2: the summary page answered {status}")
+        cookie = desk.cookie
+        desk.close()
+        summary_page = lambda: wrk(f"http://127.0.0.1:{app_port}{summary_path}", args.seconds, args.connections,
+                                   headers=[f"Cookie: {cookie}", "Host: localhost"])
+        s2 = s2_patient_summary(app_port, floor_port, floor_url, summary_path, cookie, args)
+        s4 = s4_search(runtime_url, floor_url, clinic_env, rare_fragment, common_surname, args)
+
         results = {
             "F_sql(pk) vs F_sql(1)": alternate("F_sql(pk)/F_sql(1)", sql_one, sql_pk, args.pairs),
+            "S2 patient summary vs F_sql(1)": alternate("S2 summary", sql_one, summary_page, args.pairs),
             "stack/health vs F_http": alternate("stack/health", f_http, health, args.pairs),
             "stack/page vs F_http": alternate("stack/page", f_http, page, args.pairs),
             "S5 tenant envelope vs bare read": alternate("S5 envelope", bare, envelope, args.pairs),
@@ -486,6 +641,9 @@ def main():
         },
         "round_trips": {"S5 tenant envelope": 3, "S5 bare read": 1},
         "S6 login storm": login,
+        "S2 latency": s2,
+        "S4 search": s4,
+        "seed-bench": seeded,
         "S7 session overhead": session,
         "scenarios": results,
         "process": {
@@ -546,6 +704,21 @@ def write(report):
               f"during p50 {s6['candidate']['p50_ms']:.2f} ms, p99 {s6['candidate']['p99_ms']:.2f} ms. "
               f"Sign-ins completed: {s6['sign_ins_per_second']:.1f}/s; refused with 503 (queue full): "
               f"{s6['refused_503']}."]
+    s2 = report["S2 latency"]
+    s4 = report["S4 search"]
+    lines += ["", "## S2 patient summary latency", "",
+              f"p50 at one connection: **{s2['ratio']:.3f}x** of F_http + F_sql(pk) (bar <= 1.3): page "
+              f"{s2['page_p50_ms']:.3f} ms vs {s2['f_http_p50_ms']:.3f} + {s2['f_sql_pk_mean_ms']:.3f} ms "
+              f"(pairs: {', '.join(f'{r:.3f}' for r in s2['ratios'])}). Throughput is in the table above "
+              "(S2 vs F_sql(1), bar >= 0.6).",
+              "", "## S4 search at the database (one client, under row-level security)", "",
+              f"Rare fragment '{s4['rare_fragment']}' ({s4['matches']['rare fragment']} matches): "
+              f"**{s4['rare_mean_ms']:.3f} ms** (bar <= 1 ms). Commonest surname '{s4['common_surname']}' "
+              f"({s4['matches']['common surname']} matches): **{s4['common_mean_ms']:.3f} ms** (bar <= 5 ms). "
+              f"Exact MRN: **{s4['mrn_vs_pk']['ratio']:.2f}x** the primary-key floor's latency; exact phone: "
+              f"**{s4['phone_vs_pk']['ratio']:.2f}x** (bar <= 1.2x).",
+              "", "Plan of the commonest-surname search:", "", "```", s4["plans"]["common surname"], "```",
+              "", f"Data: {report['seed-bench']}"]
     s7 = report["S7 session overhead"]
     lines += ["", "## S7 session overhead", "",
               f"GET /home with an unmodified signed-in session, {s7['requests']} requests: "

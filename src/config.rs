@@ -74,6 +74,9 @@ pub struct DatabaseConfig {
     pub migration_url: Option<Secret<String>>,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// The longest one statement of the runtime role may run (a pathological search is
+    /// cancelled, not left holding a connection).
+    pub statement_timeout: Duration,
 }
 
 impl DatabaseConfig {
@@ -337,6 +340,13 @@ impl Config {
             50..=60_000,
             "milliseconds to wait for a pooled connection before answering 503",
         )?);
+        let statement_timeout = Duration::from_millis(parse_in_range(
+            get("LOCKDEV_DB_STATEMENT_TIMEOUT_MS"),
+            "LOCKDEV_DB_STATEMENT_TIMEOUT_MS",
+            5000,
+            1..=600_000,
+            "milliseconds one database statement of a request may run before it is cancelled",
+        )?);
 
         let format = match get("LOCKDEV_LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
@@ -467,7 +477,13 @@ impl Config {
                 body_limit_bytes,
                 rate_limit,
             },
-            database: DatabaseConfig { runtime_url, migration_url, max_connections, acquire_timeout },
+            database: DatabaseConfig {
+                runtime_url,
+                migration_url,
+                max_connections,
+                acquire_timeout,
+                statement_timeout,
+            },
             auth: AuthConfig { data_key, staff_idle, patient_idle, absolute, secure_cookies },
             mail: MailConfig { mailer, from },
             log: LogConfig { format, filter },

@@ -7,6 +7,7 @@ pub mod account;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod bench_data;
 pub mod care_team;
 pub mod clock;
 pub mod config;

@@ -28,6 +28,13 @@ enum Command {
     Migrate,
     /// Load demonstration data; safe to run repeatedly.
     SeedDemo,
+    /// Generate deterministic synthetic clinics for the benchmarks (never in production).
+    SeedBench {
+        #[arg(long, default_value_t = 50)]
+        organizations: usize,
+        #[arg(long, default_value_t = 20_000)]
+        patients_per_org: u32,
+    },
     /// Validate the configuration and print it with secrets hidden.
     CheckConfig,
     /// Exit 0 when `/health` on the configured address answers 200 (container health checks).
@@ -123,6 +130,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for sign_in in summary.sign_ins {
                 println!("  {sign_in}");
             }
+        }
+        Command::SeedBench { organizations, patients_per_org } => {
+            anyhow::ensure!(!config.is_production(), "seed-bench refuses to run with LOCKDEV_ENV=production");
+            let owner = db::owner_pool(config.database.migration_url()?)
+                .await
+                .context("connecting as the owner role")?;
+            let key = lockdev::auth::crypto::DataKey::new(config.auth.data_key.expose());
+            let summary = lockdev::bench_data::seed(&owner, &key, organizations, patients_per_org).await?;
+            println!(
+                "bench data: {} clinics, {} patients, {} rows written in {:.1} s ({:.0} rows/s)",
+                summary.organizations,
+                summary.patients,
+                summary.rows,
+                summary.seconds,
+                summary.rows as f64 / summary.seconds.max(0.001)
+            );
         }
         Command::CheckConfig => {
             config.database.runtime_url()?;

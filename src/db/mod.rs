@@ -27,7 +27,13 @@ const APPLICATION_NAME: &str = "lockdev";
 /// answers) while the database is still coming up; `/health/deep` tells the difference.
 pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     let url = config.runtime_url()?;
-    let options = connect_options(url)?;
+    // Requests are short statements: JIT compilation (hundreds of milliseconds when the
+    // planner over-estimates a search) never pays for itself here, and no statement may
+    // run longer than the configured limit.
+    let options = connect_options(url)?.options([
+        ("jit", "off".to_owned()),
+        ("statement_timeout", config.statement_timeout.as_millis().to_string()),
+    ]);
     Ok(PgPoolOptions::new()
         .max_connections(config.max_connections)
         .min_connections(0)

@@ -1123,3 +1123,43 @@ fn every_workspace_phi_route_is_declared_as_such() {
         }
     }
 }
+
+// ---- a statement that runs too long ------------------------------------------------------
+
+async fn slow_search(tx: lockdev::web::TenantTx) -> lockdev::web::AppResult<String> {
+    let mut db = tx.conn().await?;
+    sqlx::query("SELECT pg_sleep(2)").execute(&mut *db).await?;
+    Ok("finished".into())
+}
+
+#[tokio::test]
+async fn a_statement_past_the_time_limit_is_cancelled_with_a_generic_error() {
+    // FLT-04: every runtime connection carries statement_timeout (and no JIT).
+    let app = spawn_app()
+        .env("LOCKDEV_DB_STATEMENT_TIMEOUT_MS", "200")
+        .routes(lockdev::web::Routes::new().post(
+            "/test/slow-search",
+            Access::Tenant(policy::Permission::SearchPatients),
+            Phi::None,
+            slow_search,
+        ))
+        .spawn()
+        .await;
+    let mut conn = begin_system(&app.pool, &SystemContext::default()).await.expect("connection");
+    let timeout: String =
+        sqlx::query_scalar("SHOW statement_timeout").fetch_one(&mut *conn).await.expect("show");
+    assert_eq!(timeout, "200ms");
+    let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(&mut *conn).await.expect("show");
+    assert_eq!(jit, "off");
+    drop(conn);
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 0).await;
+    app.act_as(Some(tenants.a.desk_context()));
+    let started = std::time::Instant::now();
+    let (status, body) = post(&app, "/test/slow-search", &[]).await;
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500), "cancelled, not waited out");
+    assert_eq!(status, 500);
+    assert!(body.contains("Something went wrong") && !body.contains("canceling statement"), "{body}");
+    // The same connection serves the next request.
+    assert_eq!(get(&app, "/patients").await.0, 200);
+}
