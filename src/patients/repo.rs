@@ -55,6 +55,10 @@ pub async fn search(
             .await
         }
         SearchQuery::Names { text, date_of_birth } => {
+            // `hits` is materialized on purpose: planned with the LIMIT in sight, PostgreSQL
+            // would walk the name index of the whole clinic and probe the matches for every
+            // row (50 ms for a common surname at 20,000 patients); fenced, it joins the
+            // matched ids by primary key and sorts only them.
             sqlx::query_as!(
                 HitRow,
                 r#"WITH terms AS (SELECT t AS low, t || chr(1114111) AS high FROM search_tokens($1) AS t),
@@ -63,14 +67,18 @@ pub async fn search(
                               FROM terms q
                               JOIN patient_search_tokens s ON s.token >= q.low AND s.token < q.high
                              GROUP BY s.patient_id
-                            HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms))
-                   SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
-                     FROM matched m JOIN patients p ON p.id = m.patient_id
-                    WHERE p.deleted_at IS NULL
-                      AND ($2::date IS NULL OR p.date_of_birth = $2)
-                      AND ($3::uuid IS NULL OR (p.family_name, p.given_name, p.id)
-                           > (SELECT family_name, given_name, id FROM patients WHERE id = $3))
-                    ORDER BY p.family_name, p.given_name, p.id
+                            HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms)),
+                        hits AS MATERIALIZED (
+                            SELECT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+                              FROM matched m JOIN patients p ON p.id = m.patient_id
+                             WHERE p.deleted_at IS NULL
+                               AND ($2::date IS NULL OR p.date_of_birth = $2)
+                               AND ($3::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                                    > (SELECT family_name, given_name, id FROM patients WHERE id = $3)))
+                   SELECT id AS "id!: PatientId", given_name AS "given_name!", family_name AS "family_name!",
+                          preferred_name, date_of_birth AS "date_of_birth!", mrn AS "mrn!", legal_sex AS "legal_sex!"
+                     FROM hits
+                    ORDER BY family_name, given_name, id
                     LIMIT $4"#,
                 text,
                 *date_of_birth,
@@ -97,38 +105,64 @@ pub async fn search(
             .fetch_all(db)
             .await
         }
-        SearchQuery::Mrn(mrn) => exact(db, None, None, Some(mrn), after, limit).await,
-        SearchQuery::Phone { e164, mrn } => exact(db, Some(e164), None, mrn.as_deref(), after, limit).await,
-        SearchQuery::Email(email) => exact(db, None, Some(email), None, after, limit).await,
+        SearchQuery::Mrn(mrn) => by_mrn(db, mrn, after).await,
+        SearchQuery::Email(email) => by_contact(db, email, after, limit).await,
+        SearchQuery::Phone { e164, mrn: None } => by_contact(db, e164, after, limit).await,
+        SearchQuery::Phone { e164, mrn: Some(mrn) } => {
+            // Digits only: a phone number or an MRN. Both lookups, merged in name order.
+            let mut rows = by_contact(db, e164, after, limit).await?;
+            for row in by_mrn(db, mrn, after).await? {
+                if !rows.iter().any(|r| r.id == row.id) {
+                    rows.push(row);
+                }
+            }
+            rows.sort_by(|a, b| {
+                (&a.family_name, &a.given_name, a.id).cmp(&(&b.family_name, &b.given_name, b.id))
+            });
+            rows.truncate(limit as usize);
+            Ok(rows)
+        }
     }
 }
 
-/// Exact lookups: a phone number or e-mail address on a live contact, or an MRN.
-async fn exact(
+/// The patient with this MRN (one index lookup; a keyset past it finds nothing more).
+async fn by_mrn(
     db: &mut PgConnection,
-    phone: Option<&str>,
-    email: Option<&str>,
-    mrn: Option<&str>,
+    mrn: &str,
+    after: Option<uuid::Uuid>,
+) -> Result<Vec<HitRow>, sqlx::Error> {
+    if after.is_some() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        HitRow,
+        r#"SELECT id AS "id: PatientId", given_name, family_name, preferred_name, date_of_birth, mrn, legal_sex
+             FROM patients WHERE mrn = upper($1) AND deleted_at IS NULL"#,
+        mrn
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Patients with this phone number or e-mail address on a live contact (households share
+/// numbers, so there may be several).
+async fn by_contact(
+    db: &mut PgConnection,
+    value: &str,
     after: Option<uuid::Uuid>,
     limit: i64,
 ) -> Result<Vec<HitRow>, sqlx::Error> {
     sqlx::query_as!(
         HitRow,
-        r#"WITH found AS (
-               SELECT m.patient_id AS id FROM contact_methods m
-                WHERE m.deleted_at IS NULL AND m.value = coalesce($1, $2)
-               UNION
-               SELECT p.id FROM patients p WHERE p.mrn = upper($3))
-           SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
-             FROM found f JOIN patients p ON p.id = f.id
-            WHERE p.deleted_at IS NULL
-              AND ($4::uuid IS NULL OR (p.family_name, p.given_name, p.id)
-                   > (SELECT family_name, given_name, id FROM patients WHERE id = $4))
+        r#"SELECT DISTINCT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth,
+                  p.mrn, p.legal_sex
+             FROM contact_methods m JOIN patients p ON p.id = m.patient_id
+            WHERE m.value = $1 AND m.deleted_at IS NULL AND p.deleted_at IS NULL
+              AND ($2::uuid IS NULL OR (p.family_name, p.given_name, p.id)
+                   > (SELECT family_name, given_name, id FROM patients WHERE id = $2))
             ORDER BY p.family_name, p.given_name, p.id
-            LIMIT $5"#,
-        phone,
-        email,
-        mrn,
+            LIMIT $3"#,
+        value,
         after,
         limit
     )

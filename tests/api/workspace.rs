@@ -1163,3 +1163,80 @@ async fn a_statement_past_the_time_limit_is_cancelled_with_a_generic_error() {
     // The same connection serves the next request.
     assert_eq!(get(&app, "/patients").await.0, 200);
 }
+
+// ---- what people type is shown as text ----------------------------------------------------
+
+#[tokio::test]
+async fn markup_and_htmx_attributes_in_patient_data_are_shown_as_text() {
+    // WEB-03 and INJ-03: names, contact notes, visit reasons and note text are escaped in
+    // every context they appear (element text, attribute values), and a return address
+    // is only ever a path of this site.
+    let (app, tenants, kind) = setup(0).await;
+    app.act_as(Some(tenants.a.desk_context()));
+    let hostile_name = r#"<div hx-get="/members" hx-trigger="load">x</div>"#;
+    let quote_breaker = r#"" onmouseover="alert(1)"#;
+    let (status, _) = post(
+        &app,
+        "/patients",
+        &[
+            ("given_name", quote_breaker),
+            ("family_name", hostile_name),
+            ("preferred_name", "{{7*7}}"),
+            ("date_of_birth", "1990-01-01"),
+            ("legal_sex", "female"),
+            ("confirm_new", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let mut su = app.database().superuser().await;
+    let patient: Uuid =
+        sqlx::query_scalar("SELECT id FROM patients").fetch_one(&mut su).await.expect("patient");
+    let patient = PatientId::from_uuid(patient);
+    let (_, body) = post(&app, "/patients/search", &[("q", "")]).await;
+    assert!(!body.contains("<div hx-get"), "registry: {body}");
+    assert!(body.contains("&#60;div hx-get=&#34;/members&#34;"), "shown as text: {body}");
+    let (_, body) = get(&app, &format!("/patients/{patient}")).await;
+    assert!(!body.contains("<div hx-get") && !body.contains(r#"" onmouseover"#), "chart");
+    assert!(body.contains("{{7*7}}"), "braces are text, not a template");
+    let (_, body) = get(&app, &format!("/patients/{patient}/edit")).await;
+    assert!(!body.contains(r#"value="" onmouseover"#), "attribute context: {body}");
+    let (status, _) = post(
+        &app,
+        &format!("/patients/{patient}/contacts"),
+        &[("kind", "email"), ("value", "a@b.example"), ("label", "<script>alert(1)</script>")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, body) = get(&app, &format!("/patients/{patient}/contacts")).await;
+    assert!(!body.contains("<script>alert"), "contact label");
+    let monday = next_monday().to_string();
+    let (status, _) = post(
+        &app,
+        &format!("/patients/{patient}/appointments"),
+        &[
+            ("provider_id", &tenants.a.provider.to_string()),
+            ("type_id", &ulid::Ulid::from(kind).to_string()),
+            ("date", &monday),
+            ("time", "10:00"),
+            ("reason", "<img src=x onerror=alert(1)>"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, body) = get(&app, &format!("/schedule?date={monday}")).await;
+    assert!(!body.contains("<img src=x"), "visit reason");
+    let appointment: Uuid =
+        sqlx::query_scalar("SELECT id FROM appointments").fetch_one(&mut su).await.expect("id");
+    let appointment = lockdev::db::ids::AppointmentId::from_uuid(appointment);
+    for bad in ["javascript:alert(1)", "https://evil.example/", "//evil.example/x"] {
+        let (status, body) =
+            get(&app, &format!("/appointments/{appointment}?return_to={}", urlencode(bad))).await;
+        assert_eq!(status, 200);
+        assert!(!body.contains(bad), "{bad} reached the page");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
