@@ -75,7 +75,7 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     /// The longest one statement of the runtime role may run (a pathological search is
-    /// cancelled, not left holding a connection).
+    /// cancelled, not left holding a connection). Zero: no limit (maintenance commands).
     pub statement_timeout: Duration,
 }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench_data;
 pub mod care_team;
+pub mod clinic_settings;
 pub mod clock;
 pub mod config;
 pub mod contacts;

@@ -173,7 +173,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn audit_command(command: AuditCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let pool = db::runtime_pool(&config.database)?;
+    // Maintenance, not a request: it may wait for the server's sealer to finish a batch
+    // (they share a per-chain lock), so the request statement limit does not apply.
+    let database = lockdev::config::DatabaseConfig {
+        statement_timeout: std::time::Duration::ZERO,
+        ..config.database.clone()
+    };
+    let pool = db::runtime_pool(&database)?;
     match command {
         AuditCommand::Seal => {
             let sealed = chain::seal_all(&pool).await?;

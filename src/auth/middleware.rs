@@ -145,6 +145,7 @@ fn chrome(data: &SessionData) -> Chrome {
         Some(ContextClaim::Staff { role: StaffRole::OrgAdmin, .. }) => {
             nav.push(NavItem { label: "Members", href: "/members" });
             nav.push(NavItem { label: "Schedule set-up", href: "/schedule/setup" });
+            nav.push(NavItem { label: "Settings", href: "/settings" });
         }
         Some(ContextClaim::Staff { role: StaffRole::CallCenterAgent, .. }) => {
             nav.push(NavItem { label: "Schedule", href: "/schedule" });

@@ -30,6 +30,7 @@ pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     // Requests are short statements: JIT compilation (hundreds of milliseconds when the
     // planner over-estimates a search) never pays for itself here, and no statement may
     // run longer than the configured limit.
+    // A zero limit (maintenance commands) means none.
     let options = connect_options(url)?.options([
         ("jit", "off".to_owned()),
         ("statement_timeout", config.statement_timeout.as_millis().to_string()),

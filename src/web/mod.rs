@@ -100,6 +100,7 @@ pub fn routes() -> Routes {
         .merge(crate::dev_mailbox::routes())
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
+        .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())
         .merge(crate::patients::routes())
         .merge(crate::contacts::routes())

@@ -1240,3 +1240,58 @@ async fn markup_and_htmx_attributes_in_patient_data_are_shown_as_text() {
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settings_page() {
+    let (app, tenants, _) = setup(2).await;
+    let other = tenants.a.patients[1];
+    app.act_as(Some(tenants.a.provider_context()));
+    let res =
+        app.post_form(&format!("/patients/{other}/notes"), &[("title", "Routine"), ("plan", "Rest")]).await;
+    let note = res.headers()["location"].to_str().expect("ascii").to_owned();
+    let (colleague, _) = member(&app, tenants.a.org, StaffRole::Provider).await;
+    app.act_as(Some(colleague.clone()));
+    assert_eq!(get(&app, &note).await.0, 200);
+
+    app.act_as(Some(tenants.a.admin_context()));
+    let (status, body) = get(&app, "/settings").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("America/New_York"));
+    let (status, body) = post(
+        &app,
+        "/settings",
+        &[("timezone", "Mars/Olympus"), ("chart_access", "care_team_only"), ("session_idle_minutes", "99")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Choose a timezone from the list") && body.contains("from 1 to 15"));
+    let (status, _) = post(
+        &app,
+        "/settings",
+        &[
+            ("timezone", "America/Chicago"),
+            ("chart_access", "care_team_only"),
+            ("session_idle_minutes", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut su = app.database().superuser().await;
+    let row = sqlx::query("SELECT timezone, settings::text AS settings FROM organizations WHERE id = $1")
+        .bind(tenants.a.org)
+        .fetch_one(&mut su)
+        .await
+        .expect("org");
+    assert_eq!(row.get::<String, _>("timezone"), "America/Chicago");
+    let settings: String = row.get("settings");
+    assert!(
+        settings.contains("care_team_only") && settings.contains("\"session_idle_minutes\": 10"),
+        "{settings}"
+    );
+    // From the colleague's very next request, the note is out of reach.
+    app.act_as(Some(colleague));
+    assert_eq!(get(&app, &note).await.0, 404);
+    // The front desk cannot change settings.
+    app.act_as(Some(tenants.a.desk_context()));
+    assert_eq!(post(&app, "/settings", &[("timezone", "UTC")]).await.0, 403);
+}

@@ -1,0 +1,141 @@
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::audit::{Action, AuditEvent};
+use crate::auth::policy::{Permission, Target};
+use crate::web::{AppResult, Page, TenantTx, parse_form};
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    pub timezone: String,
+    pub chart_access: String,
+    pub session_idle_minutes: String,
+    pub require_patient_mfa: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SettingsErrors {
+    pub timezone: Option<String>,
+    pub idle: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "clinic_settings/page.html")]
+pub struct SettingsPage {
+    pub clinic: String,
+    pub form: SettingsForm,
+    pub errors: SettingsErrors,
+    pub notice: Option<String>,
+    pub zones: Vec<&'static str>,
+}
+
+/// The zones offered: every IANA name of the Americas and a few more (any valid IANA
+/// name is accepted).
+fn zones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| z.name())
+        .filter(|n| n.starts_with("America/") || n.starts_with("Pacific/Honolulu") || *n == "UTC")
+        .collect()
+}
+
+async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
+    let mut db = tx.conn().await?;
+    let row = sqlx::query!(
+        r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
+                  settings ->> 'session_idle_minutes' AS idle,
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!"
+             FROM organizations WHERE id = $1"#,
+        tx.context().tenant.organization_id.as_uuid()
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    Ok((
+        row.name,
+        SettingsForm {
+            timezone: row.timezone,
+            chart_access: row.chart_access.unwrap_or_else(|| "all_staff".into()),
+            session_idle_minutes: row.idle.unwrap_or_default(),
+            require_patient_mfa: if row.patient_mfa { "1".into() } else { String::new() },
+        },
+    ))
+}
+
+pub async fn page(tx: TenantTx) -> AppResult<Page<SettingsPage>> {
+    tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
+    let (clinic, form) = load(&tx).await?;
+    Ok(Page(SettingsPage { clinic, form, errors: SettingsErrors::default(), notice: None, zones: zones() }))
+}
+
+pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
+    tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
+    let form: SettingsForm = parse_form(&body)?;
+    let mut errors = SettingsErrors::default();
+    let timezone = form.timezone.trim();
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        errors.timezone =
+            Some("Choose a timezone from the list (an IANA name such as America/New_York).".into());
+    }
+    let idle = form.session_idle_minutes.trim();
+    let idle_minutes = if idle.is_empty() {
+        None
+    } else {
+        match idle.parse::<i32>() {
+            Ok(m) if (1..=15).contains(&m) => Some(m),
+            _ => {
+                errors.idle = Some(
+                    "Enter a number of minutes from 1 to 15, or leave it empty for the standard 15 (staff) and 30 (patients)."
+                        .into(),
+                );
+                None
+            }
+        }
+    };
+    if errors.timezone.is_some() || errors.idle.is_some() {
+        let (clinic, _) = load(&tx).await?;
+        let page = SettingsPage { clinic, form, errors, notice: None, zones: zones() };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let chart_access = if form.chart_access == "care_team_only" { "care_team_only" } else { "all_staff" };
+    let patient_mfa = !form.require_patient_mfa.is_empty();
+    {
+        let mut db = tx.conn().await?;
+        sqlx::query!(
+            r#"UPDATE organizations
+                  SET timezone = $2,
+                      settings = (settings - 'session_idle_minutes')
+                                 || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean)
+                                 || CASE WHEN $5::int IS NULL THEN '{}'::jsonb
+                                         ELSE jsonb_build_object('session_idle_minutes', $5::int) END
+                WHERE id = $1"#,
+            tx.context().tenant.organization_id.as_uuid(),
+            timezone,
+            chart_access,
+            patient_mfa,
+            idle_minutes
+        )
+        .execute(&mut *db)
+        .await?;
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "organization", tx.context().tenant.organization_id.as_uuid())
+            .purpose("clinic_settings")
+            .details(json!({
+                "timezone": timezone, "chart_access": chart_access,
+                "session_idle_minutes": idle_minutes, "require_patient_mfa": patient_mfa,
+            })),
+    )
+    .await?;
+    let (clinic, form) = load(&tx).await?;
+    Ok(Page(SettingsPage {
+        clinic,
+        form,
+        errors: SettingsErrors::default(),
+        notice: Some("Saved. The change holds from everyone's next request.".into()),
+        zones: zones(),
+    })
+    .into_response())
+}

@@ -1,0 +1,19 @@
+//! The clinic administrator's settings: the clinic's timezone (working hours and the
+//! schedule's default clock), who may read charts (all clinical staff, or each patient's
+//! care team only), the idle timeout and whether patients need a second factor. Changes
+//! hold from the next request of everyone at the clinic; each is audited.
+
+mod handlers;
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let manage = Access::Tenant(Permission::ManageOrganization);
+    Routes::new().get("/settings", manage, Phi::None, handlers::page).post(
+        "/settings",
+        manage,
+        Phi::None,
+        handlers::save,
+    )
+}
