@@ -586,7 +586,7 @@ def main():
         lookup = "SELECT given_name FROM patients WHERE mrn = 'B' || lpad(:n::text, 7, '0');\n"
         bare = lambda: pgbench(runtime_url, "\\set n random(1, 20000)\n" + lookup, args.seconds, args.clients,
                                mode="simple",
-                               env=dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off"))
+                               env=dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off -c max_parallel_workers_per_gather=0"))
         envelope = lambda: pgbench(
             runtime_url,
             "\\set n random(1, 20000)\n"
@@ -595,7 +595,7 @@ def main():
             "set_config('app.break_glass', 'off', true);\n" + lookup + "COMMIT;\n",
             args.seconds, args.clients, mode="simple")
 
-        clinic_env = dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off")
+        clinic_env = dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off -c max_parallel_workers_per_gather=0")
         desk = staff_browser(app_port)
         summary_path = f"/patients/{uuid_to_ulid(summary_patient)}"
         status, _, _ = desk.request("GET", summary_path)

@@ -30,9 +30,11 @@ pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     // Requests are short statements: JIT compilation (hundreds of milliseconds when the
     // planner over-estimates a search) never pays for itself here, and no statement may
     // run longer than the configured limit.
-    // A zero limit (maintenance commands) means none.
+    // A zero limit (maintenance commands) means none. Parallel workers are off for the
+    // same reason as JIT: under concurrent requests they only add start-up cost.
     let options = connect_options(url)?.options([
         ("jit", "off".to_owned()),
+        ("max_parallel_workers_per_gather", "0".to_owned()),
         ("statement_timeout", config.statement_timeout.as_millis().to_string()),
     ]);
     Ok(PgPoolOptions::new()

@@ -1151,6 +1151,9 @@ async fn a_statement_past_the_time_limit_is_cancelled_with_a_generic_error() {
     assert_eq!(timeout, "200ms");
     let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(&mut *conn).await.expect("show");
     assert_eq!(jit, "off");
+    let workers: String =
+        sqlx::query_scalar("SHOW max_parallel_workers_per_gather").fetch_one(&mut *conn).await.expect("show");
+    assert_eq!(workers, "0");
     drop(conn);
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 0).await;
