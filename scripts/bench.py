@@ -467,7 +467,8 @@ SEARCH_NAMES = """WITH terms AS (SELECT t AS low, t || chr(1114111) AS high FROM
 matched AS (SELECT s.patient_id FROM terms q JOIN patient_search_tokens s ON s.token >= q.low AND s.token < q.high
             GROUP BY s.patient_id HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms)),
 hits AS MATERIALIZED (SELECT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
-                        FROM matched m JOIN patients p ON p.id = m.patient_id WHERE p.deleted_at IS NULL)
+                        FROM matched m CROSS JOIN LATERAL (SELECT * FROM patients p
+                              WHERE p.id = m.patient_id AND p.deleted_at IS NULL OFFSET 0) AS p)
 SELECT * FROM hits ORDER BY family_name, given_name, id LIMIT 26"""
 
 SEARCH_MRN = """SELECT id, given_name, family_name, preferred_name, date_of_birth, mrn, legal_sex
