@@ -45,6 +45,9 @@ pub enum Action {
     ContextEntered,
     /// The authorization policy refused; see `details.reason`.
     AuthzDenied,
+    /// A request in a clinic's context failed on the server (a statement cancelled at
+    /// its time limit, a broken invariant); nothing it did was kept.
+    RequestFailed,
     BreakGlassStarted,
     ImpersonationStarted,
     ImpersonationStopped,
@@ -76,6 +79,7 @@ impl Action {
             Self::ConsentWithdrawn => "consent_withdrawn",
             Self::ContextEntered => "context_entered",
             Self::AuthzDenied => "authz_denied",
+            Self::RequestFailed => "request_failed",
             Self::BreakGlassStarted => "break_glass_started",
             Self::ImpersonationStarted => "impersonation_started",
             Self::ImpersonationStopped => "impersonation_stopped",

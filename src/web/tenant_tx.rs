@@ -223,8 +223,16 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
             "rollback failed; the connection is discarded"
         );
     }
-    if !denials.is_empty() {
-        record_after_rollback(&state.db, &tenant, &denials).await;
+    let mut events = denials;
+    if response.status().is_server_error() {
+        // The work is gone with the rollback; that it failed is kept (FLT-04: a statement
+        // cancelled at its time limit is on record, with the request id to find the log).
+        let mut failed = AuditEvent::new(audit::Action::RequestFailed, audit::Outcome::Failure);
+        failed.details = serde_json::json!({ "status": response.status().as_u16() });
+        events.push(failed);
+    }
+    if !events.is_empty() {
+        record_after_rollback(&state.db, &tenant, &events).await;
     }
     response
 }

@@ -1163,6 +1163,15 @@ async fn a_statement_past_the_time_limit_is_cancelled_with_a_generic_error() {
     assert!(started.elapsed() < std::time::Duration::from_millis(1500), "cancelled, not waited out");
     assert_eq!(status, 500);
     assert!(body.contains("Something went wrong") && !body.contains("canceling statement"), "{body}");
+    // The failure is on record (the work itself was rolled back).
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_events WHERE action = 'request_failed' AND outcome = 'failure'"
+        )
+        .await,
+        1
+    );
     // The same connection serves the next request.
     assert_eq!(get(&app, "/patients").await.0, 200);
 }
