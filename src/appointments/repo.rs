@@ -272,7 +272,6 @@ pub async fn set_status(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let result = sqlx::query!(
         "UPDATE appointments
             SET status = $2::text,
@@ -283,7 +282,7 @@ pub async fn set_status(
           WHERE id = $1 AND status = ANY($3)",
         id.as_uuid(),
         to,
-        &from,
+        from as &[&str],
         by.map(|u| u.as_uuid()),
         now,
         reason

@@ -120,13 +120,13 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
     tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
     let form: PatientForm = parse_form(&body)?;
     let today = tx.now().date_naive();
-    let mut errors = match form.validate(today) {
-        Ok(_) => Default::default(),
-        Err(errors) => *errors,
+    let (demographics, mut errors) = match form.validate(today) {
+        Ok(d) => (Some(d), Default::default()),
+        Err(errors) => (None, *errors),
     };
     let contacts = form.first_contacts(&mut errors);
-    let demographics = match form.validate(today) {
-        Ok(d) if !errors.any() => d,
+    let demographics = match demographics {
+        Some(d) if !errors.any() => d,
         _ => {
             let page = RegisterPage::new(form, errors, Vec::new());
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
@@ -168,7 +168,7 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
         }
     }
     let self_managed = form.manages_own_care != "dependent";
-    let (id, mrn) = {
+    let (id, _mrn) = {
         let mut db = tx.conn().await?;
         repo::insert(
             &mut db,
@@ -183,7 +183,6 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
     let mut event = AuditEvent::success(Action::Create, "patient", id).patient(id).purpose("registration");
     event.details = json!({ "mrn_assigned": true, "first_contacts": contacts.mobile.is_some() as u8 + contacts.email.is_some() as u8, "duplicates_confirmed": !form.confirm_new.is_empty() });
     tx.audit(&event).await?;
-    tracing::info!(patient.mrn_len = mrn.len(), "patient registered");
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
 }
 
