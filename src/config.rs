@@ -160,6 +160,55 @@ pub struct MailConfig {
     pub from: String,
 }
 
+/// Where automated texts go.
+#[derive(Debug, Clone)]
+pub enum TextConfig {
+    /// Stored in the database and shown at `/dev/outbox`. Development only.
+    DevOutbox,
+    /// AWS End User Messaging SMS (`pinpoint-sms-voice-v2` SendTextMessage) from an
+    /// origination identity (a phone number, its ARN or a pool).
+    EndUserMessaging { region: String, endpoint: Option<Url>, origination: String },
+}
+
+/// Where automated calls go.
+#[derive(Debug, Clone)]
+pub enum VoiceConfig {
+    /// Stored in the database and shown at `/dev/outbox`. Development only.
+    DevOutbox,
+    /// Amazon Connect StartOutboundVoiceContact through a contact flow that reads the
+    /// `message` contact attribute aloud.
+    Connect {
+        region: String,
+        endpoint: Option<Url>,
+        instance_id: String,
+        contact_flow_id: String,
+        source_phone: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct MessagingConfig {
+    pub text: TextConfig,
+    pub voice: VoiceConfig,
+    /// The SNS topic AWS End User Messaging delivers inbound texts to; inbound messages
+    /// from any other topic are refused. Unset: the inbound endpoint answers 404.
+    pub inbound_topic_arn: Option<String>,
+    /// A PEM certificate trusted for SNS signatures instead of fetching the one the
+    /// message names (tests and air-gapped installs).
+    pub sns_certificate_file: Option<std::path::PathBuf>,
+}
+
+/// The job workers inside `lockdev serve` (and `lockdev worker`).
+#[derive(Debug, Clone, Copy)]
+pub struct JobsConfig {
+    /// Jobs worked at once by this process; 0 = none (another process works them).
+    pub workers: usize,
+    /// Seconds a claim holds before another worker may take the job over.
+    pub lease_seconds: i64,
+    /// Seconds in-flight jobs get to finish at shutdown.
+    pub shutdown_seconds: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -167,6 +216,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub messaging: MessagingConfig,
+    pub jobs: JobsConfig,
     pub log: LogConfig,
 }
 
@@ -462,6 +513,30 @@ impl Config {
                 ));
             }
         };
+        let messaging = messaging_config(&get, production)?;
+        let jobs = JobsConfig {
+            workers: parse_in_range(
+                get("LOCKDEV_JOB_WORKERS"),
+                "LOCKDEV_JOB_WORKERS",
+                4,
+                0..=64,
+                "jobs worked at once",
+            )?,
+            lease_seconds: parse_in_range(
+                get("LOCKDEV_JOB_LEASE_SECONDS"),
+                "LOCKDEV_JOB_LEASE_SECONDS",
+                120,
+                2..=3600,
+                "seconds a job claim holds",
+            )?,
+            shutdown_seconds: parse_in_range(
+                get("LOCKDEV_JOB_SHUTDOWN_SECONDS"),
+                "LOCKDEV_JOB_SHUTDOWN_SECONDS",
+                20,
+                0..=600,
+                "seconds in-flight jobs get at shutdown",
+            )?,
+        };
         let from = get("LOCKDEV_MAIL_FROM").unwrap_or_else(|| {
             format!("Lockdev <no-reply@{}>", public_url.host_str().unwrap_or("localhost"))
         });
@@ -486,6 +561,8 @@ impl Config {
             },
             auth: AuthConfig { data_key, staff_idle, patient_idle, absolute, secure_cookies },
             mail: MailConfig { mailer, from },
+            messaging,
+            jobs,
             log: LogConfig { format, filter },
         })
     }
@@ -518,6 +595,75 @@ fn database_url(
         ));
     }
     Ok(Some(Secret::new(raw)))
+}
+
+/// The text and voice channels and the inbound-text settings.
+fn messaging_config(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<MessagingConfig, ConfigError> {
+    let required =
+        |name: &'static str, why: &str| get(name).ok_or_else(|| ConfigError::new(name, why.to_owned()));
+    let endpoint = |name: &'static str| match get(name) {
+        None => Ok(None),
+        Some(raw) => Url::parse(&raw)
+            .map(Some)
+            .map_err(|_| ConfigError::new(name, format!("expected a URL, got {raw:?}"))),
+    };
+    let text = match get("LOCKDEV_SMS").as_deref() {
+        None | Some("dev") if !production => TextConfig::DevOutbox,
+        None | Some("dev") => {
+            return Err(ConfigError::new(
+                "LOCKDEV_SMS",
+                "required in production: `aws` (the dev outbox keeps texts locally)",
+            ));
+        }
+        Some("aws") => TextConfig::EndUserMessaging {
+            region: required("LOCKDEV_AWS_REGION", "required with LOCKDEV_SMS=aws, e.g. us-east-1")?,
+            endpoint: endpoint("LOCKDEV_SMS_ENDPOINT")?,
+            origination: required(
+                "LOCKDEV_SMS_ORIGINATION",
+                "required with LOCKDEV_SMS=aws: the sending number, its ARN or a pool id",
+            )?,
+        },
+        Some(other) => {
+            return Err(ConfigError::new("LOCKDEV_SMS", format!("expected `dev` or `aws`, got {other:?}")));
+        }
+    };
+    let voice = match get("LOCKDEV_VOICE").as_deref() {
+        None | Some("dev") if !production => VoiceConfig::DevOutbox,
+        None | Some("dev") => {
+            return Err(ConfigError::new(
+                "LOCKDEV_VOICE",
+                "required in production: `connect` (the dev outbox keeps calls locally)",
+            ));
+        }
+        Some("connect") => VoiceConfig::Connect {
+            region: required("LOCKDEV_AWS_REGION", "required with LOCKDEV_VOICE=connect, e.g. us-east-1")?,
+            endpoint: endpoint("LOCKDEV_CONNECT_ENDPOINT")?,
+            instance_id: required("LOCKDEV_CONNECT_INSTANCE_ID", "required with LOCKDEV_VOICE=connect")?,
+            contact_flow_id: required(
+                "LOCKDEV_CONNECT_CONTACT_FLOW_ID",
+                "required with LOCKDEV_VOICE=connect",
+            )?,
+            source_phone: required(
+                "LOCKDEV_CONNECT_SOURCE_PHONE",
+                "required with LOCKDEV_VOICE=connect: the calling number in E.164",
+            )?,
+        },
+        Some(other) => {
+            return Err(ConfigError::new(
+                "LOCKDEV_VOICE",
+                format!("expected `dev` or `connect`, got {other:?}"),
+            ));
+        }
+    };
+    Ok(MessagingConfig {
+        text,
+        voice,
+        inbound_topic_arn: get("LOCKDEV_SMS_INBOUND_TOPIC_ARN"),
+        sns_certificate_file: get("LOCKDEV_SNS_CERTIFICATE_FILE").map(std::path::PathBuf::from),
+    })
 }
 
 fn parse_or<T: FromStr>(
@@ -569,10 +715,48 @@ mod tests {
 
     use super::*;
 
+    /// Real text and voice channels, which production requires; tests about other
+    /// settings get them unless they say otherwise.
+    const CHANNELS: [(&str, &str); 7] = [
+        ("LOCKDEV_SMS", "aws"),
+        ("LOCKDEV_AWS_REGION", "us-east-1"),
+        ("LOCKDEV_SMS_ORIGINATION", "+16175550199"),
+        ("LOCKDEV_VOICE", "connect"),
+        ("LOCKDEV_CONNECT_INSTANCE_ID", "instance"),
+        ("LOCKDEV_CONNECT_CONTACT_FLOW_ID", "flow"),
+        ("LOCKDEV_CONNECT_SOURCE_PHONE", "+16175550199"),
+    ];
+
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
+        let mut map: HashMap<String, String> =
             vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        for (k, v) in CHANNELS {
+            map.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+        }
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn production_needs_real_text_and_voice_channels() {
+        let base = [
+            ("LOCKDEV_PUBLIC_URL", "https://clinic.example.com"),
+            ("LOCKDEV_DATA_KEY", "bG9ja2Rldi10ZXN0LWtleS0zMi1ieXRlcy1sb25nISE="),
+            ("LOCKDEV_MAILER", "ses"),
+            ("LOCKDEV_SES_REGION", "us-east-1"),
+        ];
+        let only = |extra: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = base.iter().chain(extra).copied().collect();
+            Config::from_lookup(|name| map.get(name).map(|v| (*v).to_owned()))
+        };
+        assert_eq!(only(&[]).expect_err("no channels").variable, "LOCKDEV_SMS");
+        assert_eq!(only(&[("LOCKDEV_SMS", "dev")]).expect_err("dev outbox").variable, "LOCKDEV_SMS");
+        let texts = [("LOCKDEV_SMS", "aws"), ("LOCKDEV_AWS_REGION", "us-east-1")];
+        assert_eq!(only(&texts).expect_err("no origination").variable, "LOCKDEV_SMS_ORIGINATION");
+        let texts = [texts[0], texts[1], ("LOCKDEV_SMS_ORIGINATION", "+16175550199")];
+        assert_eq!(only(&texts).expect_err("no voice").variable, "LOCKDEV_VOICE");
+        let dev = config(&[("LOCKDEV_ENV", "development"), ("LOCKDEV_SMS", "dev"), ("LOCKDEV_VOICE", "dev")])
+            .expect("dev");
+        assert!(matches!(dev.messaging.text, TextConfig::DevOutbox));
     }
 
     #[test]

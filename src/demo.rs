@@ -182,6 +182,17 @@ const PATIENTS: &[DemoPatient] = &[
         login: None,
         self_managed: true,
     },
+    // Only a home number nobody has asked about: her reminder is blocked, and the front
+    // desk gets a task to call her.
+    DemoPatient {
+        n: 5,
+        given: "Helen",
+        family: "Brooks",
+        born: (1962, 7, 21),
+        legal_sex: "female",
+        login: None,
+        self_managed: true,
+    },
 ];
 
 /// A contact method with its safe-to-contact flags; households share numbers.
@@ -254,6 +265,16 @@ const CONTACTS: &[DemoContact] = &[
         value: "+16175550102",
         primary: true,
         voicemail: true,
+        sms: false,
+        email: false,
+    },
+    DemoContact {
+        n: 7,
+        patient: 5,
+        kind: "home",
+        value: "+16175550155",
+        primary: true,
+        voicemail: false,
         sms: false,
         email: false,
     },
@@ -553,6 +574,14 @@ async fn seed_schedule_and_notes(
     let local = |n: u128| demo_uuid(100_000 * (index as u128 + 1) + n);
     let patient = |n: u128| local(1_000 + n);
     let provider = local(200 + 2);
+    // The number automated messages ask people to call back.
+    created += sqlx::query!(
+        "UPDATE organizations SET callback_phone = '+16175550100' WHERE id = $1 AND callback_phone IS NULL",
+        org.as_uuid()
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     created += sqlx::query!(
         "UPDATE patients SET confidential_communication = true,
                 confidential_note = 'Do not leave messages on the home phone. Mobile only.'
@@ -593,15 +622,22 @@ async fn seed_schedule_and_notes(
     // loaded, so the front desk's day view has something on it.
     let zone: chrono_tz::Tz = chrono_tz::America::New_York;
     let today = Utc::now().with_timezone(&zone).date_naive();
-    let visits: [(u128, u128, u32, u32, i64, &str); 3] = [
-        (1, 1, 9, 0, 20, "Blood pressure check"),
-        (2, 3, 9, 30, 30, "Annual physical"),
-        (3, 4, 10, 30, 40, "New to the clinic"),
+    // Tomorrow's visits fall inside the 24-hour reminder lead, so a running server plans
+    // their reminders at once: Maria's goes by e-mail (never to her unsafe home number),
+    // Leo's to the number marked safe for him, and Helen's is blocked with the reason.
+    let tomorrow = today + chrono::Days::new(1);
+    let visits: [(u128, u128, u32, u32, i64, &str, NaiveDate); 6] = [
+        (1, 1, 9, 0, 20, "Blood pressure check", today),
+        (2, 3, 9, 30, 30, "Annual physical", today),
+        (3, 4, 10, 30, 40, "New to the clinic", today),
+        (4, 1, 11, 0, 20, "Lab results", tomorrow),
+        (5, 2, 11, 30, 20, "Vaccines", tomorrow),
+        (6, 5, 14, 0, 20, "Knee pain", tomorrow),
     ];
-    for (n, who, hour, minute, minutes, reason) in visits {
+    for (n, who, hour, minute, minutes, reason, day) in visits {
         let Some(start) = crate::appointments::domain::instant(
             zone,
-            today,
+            day,
             chrono::NaiveTime::from_hms_opt(hour, minute, 0).expect("valid time"),
         )
         .ok() else {

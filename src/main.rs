@@ -1,5 +1,6 @@
 //! The `lockdev` command: serve, migrate, seed, check the configuration.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use clap::{Parser, Subcommand};
 use lockdev::audit::chain::{self, Chain};
 use lockdev::clock::SystemClock;
 use lockdev::config::Config;
-use lockdev::db::ids::OrganizationId;
+use lockdev::db::ids::{JobId, OrganizationId};
 use lockdev::{AppState, db, demo, telemetry, web};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -22,8 +23,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the web application until SIGTERM or Ctrl-C.
+    /// Serve the web application (and work background jobs) until SIGTERM or Ctrl-C.
     Serve,
+    /// Work background jobs only, until SIGTERM or Ctrl-C (no web server).
+    Worker,
+    /// Look at and repair the job queue.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Apply pending database migrations (as the owner role).
     Migrate,
     /// Load demonstration data; safe to run repeatedly.
@@ -44,12 +52,46 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Benchmark S10: the job queue with no-op jobs. Benchmarks only; prints JSON.
+    #[command(hide = true)]
+    BenchJobs {
+        #[arg(long, default_value_t = 20_000)]
+        jobs: i64,
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Measure enqueue-to-start latency with this many single jobs instead.
+        #[arg(long)]
+        latency_samples: Option<usize>,
+    },
     /// Serve the benchmark floor: one static handler, no middleware. Benchmarks only.
     #[command(hide = true)]
     BenchFloor {
         #[arg(long, default_value = "127.0.0.1:3901")]
         bind: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// The most recent jobs, newest first.
+    List {
+        /// Only jobs in this state: queued, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Jobs that used up their attempts (or failed permanently), with their last error.
+    Dead {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Give a dead job a fresh set of attempts, due now.
+    Retry { id: JobId },
+    /// Queue depth and lag.
+    Stats,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +150,8 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve(config).await?,
+        Command::Worker => worker_only(config).await?,
+        Command::Jobs { command } => return jobs_command(command, &config).await,
         Command::Migrate => {
             let owner = db::owner_pool(config.database.migration_url()?)
                 .await
@@ -168,6 +212,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Healthcheck => return healthcheck(config.http.bind).await,
         Command::Audit { command } => return audit_command(command, &config).await,
         Command::BenchFloor { bind } => bench_floor(bind).await?,
+        Command::BenchJobs { jobs, workers, batch, latency_samples } => {
+            anyhow::ensure!(!config.is_production(), "bench-jobs refuses to run with LOCKDEV_ENV=production");
+            let database = lockdev::config::DatabaseConfig {
+                max_connections: (workers as u32 + 2).max(config.database.max_connections),
+                ..config.database.clone()
+            };
+            let pool = db::runtime_pool(&database)?;
+            let out = match latency_samples {
+                Some(samples) => {
+                    let millis = lockdev::jobs::bench::latency(&pool, samples).await?;
+                    let at = |q: f64| millis.get(((millis.len() as f64 - 1.0) * q).round() as usize).copied();
+                    serde_json::json!({ "samples": millis.len(), "p50_ms": at(0.5), "p99_ms": at(0.99) })
+                }
+                None => serde_json::to_value(
+                    lockdev::jobs::bench::throughput(&pool, jobs, workers, batch).await?,
+                )?,
+            };
+            println!("{out}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -213,25 +276,6 @@ async fn audit_command(command: AuditCommand, config: &Config) -> anyhow::Result
     }
 }
 
-/// Seals new audit events every few seconds until shutdown. (The job queue takes this
-/// over as a scheduled job when it arrives.)
-fn spawn_sealer(pool: sqlx::PgPool) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(error) = chain::seal_all(&pool).await {
-                tracing::warn!(
-                    error.kind = "audit_seal",
-                    error.variant = web::error::sqlx_variant(&error),
-                    "sealing failed; retrying"
-                );
-            }
-        }
-    });
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::runtime_pool(&config.database)?;
     // Audit partitions a few months ahead; the default partition catches anything else,
@@ -242,17 +286,132 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(error.variant = web::error::sqlx_variant(&error), "audit partitions not ensured");
         }
     }
-    spawn_sealer(pool.clone());
     let bind = config.http.bind;
     let public_url = config.http.public_url.to_string();
+    let jobs = config.jobs;
     let state = AppState::new(config, pool.clone(), Arc::new(SystemClock))?;
+    let stop = stop_signal();
+    let worker = (jobs.workers > 0).then(|| tokio::spawn(run_worker(&state, jobs, stop.clone())));
     let app = lockdev::build_app(state);
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     tracing::info!(listen = %listener.local_addr()?, url = %public_url, "listening");
-    web::serve(listener, app, shutdown_signal()).await?;
+    web::serve(listener, app, stopped(stop)).await?;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     pool.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `lockdev worker`: the job workers without the web server.
+async fn worker_only(config: Config) -> anyhow::Result<()> {
+    let pool = db::runtime_pool(&config.database)?;
+    let jobs = lockdev::config::JobsConfig { workers: config.jobs.workers.max(1), ..config.jobs };
+    let state = AppState::new(config, pool.clone(), Arc::new(SystemClock))?;
+    tracing::info!(workers = jobs.workers, "working jobs");
+    run_worker(&state, jobs, stop_signal()).await;
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs this process's job workers until `stop` turns true, then drains them.
+fn run_worker(
+    state: &AppState,
+    jobs: lockdev::config::JobsConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let registry = lockdev::jobs::kinds::registry(state.notifier.clone());
+    let context = lockdev::jobs::JobContext { pool: state.db.clone(), clock: state.clock.clone() };
+    let config = lockdev::jobs::WorkerConfig {
+        concurrency: jobs.workers,
+        lease: chrono::TimeDelta::seconds(jobs.lease_seconds),
+        shutdown_deadline: std::time::Duration::from_secs(jobs.shutdown_seconds),
+        ..lockdev::jobs::WorkerConfig::named(lockdev::jobs::WorkerConfig::process_name())
+    };
+    async move {
+        let report = lockdev::jobs::Worker::new(registry, context, config).run(stopped(stop)).await;
+        tracing::info!(finished = report.finished, released = report.released, "job workers stopped");
+    }
+}
+
+/// Turns true once at Ctrl-C or SIGTERM; every part of the process waits on a clone.
+fn stop_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = sender.send(true);
+    });
+    receiver
+}
+
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+async fn jobs_command(command: JobsCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    use lockdev::jobs::queue;
+    let pool = db::runtime_pool(&config.database)?;
+    let mut tx = db::tenant::begin_system(&pool, &db::tenant::SystemContext::default()).await?;
+    let now = chrono::Utc::now();
+    let code = match command {
+        JobsCommand::List { state, limit } => {
+            if let Some(state) = &state
+                && !["queued", "running", "done", "dead"].contains(&state.as_str())
+            {
+                anyhow::bail!("--state must be queued, running, done or dead");
+            }
+            print_jobs(&queue::list(&mut tx, state.as_deref(), limit.clamp(1, 1000)).await?);
+            ExitCode::SUCCESS
+        }
+        JobsCommand::Dead { limit } => {
+            let dead = queue::list(&mut tx, Some("dead"), limit.clamp(1, 1000)).await?;
+            print_jobs(&dead);
+            for job in &dead {
+                println!("{}  last error: {}", job.id, job.last_error.as_deref().unwrap_or("-"));
+            }
+            ExitCode::SUCCESS
+        }
+        JobsCommand::Retry { id } => {
+            if queue::retry(&mut tx, id, now).await? {
+                println!("job {id} queued again");
+                ExitCode::SUCCESS
+            } else {
+                println!("job {id} is not dead (or does not exist); nothing changed");
+                ExitCode::FAILURE
+            }
+        }
+        JobsCommand::Stats => {
+            let stats = queue::stats(&mut tx, now).await?;
+            println!(
+                "due {}  scheduled {}  running {}  dead {}  lag {:.1} s",
+                stats.ready, stats.scheduled, stats.running, stats.dead, stats.lag_seconds
+            );
+            ExitCode::SUCCESS
+        }
+    };
+    tx.commit().await?;
+    Ok(code)
+}
+
+fn print_jobs(jobs: &[lockdev::jobs::queue::JobRow]) {
+    println!(
+        "{:<26}  {:<20}  {:<7}  {:>8}  {:<20}  clinic",
+        "id", "kind", "state", "attempts", "run at (UTC)"
+    );
+    for job in jobs {
+        println!(
+            "{:<26}  {:<20}  {:<7}  {:>3} of {:<2}  {:<20}  {}",
+            job.id,
+            job.kind,
+            job.state,
+            job.attempts,
+            job.max_attempts,
+            job.run_at.format("%Y-%m-%d %H:%M:%S"),
+            job.organization_id.map(|o| o.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
 }
 
 async fn ensure_audit_partitions(pool: &sqlx::PgPool) -> Result<i32, sqlx::Error> {

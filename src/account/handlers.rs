@@ -674,9 +674,8 @@ pub async fn change_email(
         )
         .await?;
         let link = format!("{}account/email/verify/{token}", state.config.http.public_url);
-        if state.auth.mailer.send(&EmailVerification { link }.render(&email)?).await.is_err() {
-            tracing::warn!(error.kind = "mail", "verification e-mail not sent");
-        }
+        let message = EmailVerification { link }.render(&email)?;
+        crate::notify::jobs::queue_account_email(&mut tx, &state.notifier, &message, now).await?;
     }
     tx.commit().await?;
     let page = render_security(
@@ -780,7 +779,7 @@ pub async fn confirm_email(
     })
     .render(&old)
     {
-        let _ = state.auth.mailer.send(&message).await;
+        queue_platform_email(&state, &message).await;
     }
     Ok(Redirect::to("/account").into_response())
 }
@@ -805,4 +804,19 @@ pub async fn end_other_sessions(
     )
     .await?;
     Ok(Page(page).into_response())
+}
+
+/// Queues an account e-mail in a transaction of its own (after the change it reports
+/// has committed); a failure is logged, the change stands.
+async fn queue_platform_email(state: &AppState, message: &crate::integrations::mail::Email) {
+    let queued = async {
+        let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
+        crate::notify::jobs::queue_account_email(&mut tx, &state.notifier, message, state.clock.now())
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    if queued.is_err() {
+        tracing::warn!(error.kind = "mail", "security notice not queued");
+    }
 }

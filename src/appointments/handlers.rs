@@ -1,4 +1,4 @@
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -16,7 +16,7 @@ use crate::auth::policy::{self, PatientFacts, Permission, Target};
 use crate::auth::session::safe_return_path;
 use crate::db::ids::{AppointmentId, AppointmentTypeId, ProviderId, WorkingHoursId};
 use crate::patients::chart::{self, Chart, ChartFrame};
-use crate::web::{AppError, AppResult, Framed, Page, TenantTx, parse_form};
+use crate::web::{AppError, AppResult, AppState, Framed, Page, TenantTx, parse_form};
 
 /// What the viewer may do, decided once per page.
 #[derive(Clone, Copy)]
@@ -304,6 +304,36 @@ fn schedule_event(purpose: &str, details: serde_json::Value) -> AuditEvent {
 }
 
 /// The front desk's day: every provider's appointments for one day on the viewer's clock.
+/// `GET /schedule/events`: Server-Sent Events naming each appointment of this clinic that
+/// changed (booked, moved, checked in, cancelled …), from any app process. The event
+/// carries the appointment's id only; the page then reloads its schedule through a normal
+/// request, which decides what this viewer may see.
+pub async fn events(
+    State(state): State<AppState>,
+    tx: TenantTx,
+) -> AppResult<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt as _;
+    tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
+    let organization = tx.context().tenant.organization_id;
+    let changes = tokio_stream::wrappers::BroadcastStream::new(state.live.subscribe(&state.db));
+    let stream = changes.filter_map(move |change| async move {
+        match change {
+            Ok(change) if change.organization_id == organization => Some(Ok(Event::default()
+                .event("schedule")
+                .data(format!("{} {}", change.appointment_id, change.change)))),
+            // Missed changes (a slow page): ask it to reload anyway.
+            Err(_) => Some(Ok(Event::default().event("schedule").data("resync"))),
+            Ok(_) => None,
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
 pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<DayPage>> {
     tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
     let (_, viewer) = {

@@ -18,6 +18,7 @@ pub fn routes() -> Routes {
     let configure = Access::Tenant(Permission::ConfigureSchedule);
     Routes::new()
         .get("/schedule", view, Phi::Reads, handlers::day)
+        .get("/schedule/events", view, Phi::None, handlers::events)
         .get("/schedule/providers/{provider_id}", view, Phi::Reads, handlers::week)
         .get("/patients/{patient_id}/appointments", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/appointments", manage, Phi::Writes, handlers::book)

@@ -48,6 +48,14 @@ pub enum Action {
     /// A request in a clinic's context failed on the server (a statement cancelled at
     /// its time limit, a broken invariant); nothing it did was kept.
     RequestFailed,
+    /// An automated message went out (details: channel, destination hash, flag version).
+    MessageSent,
+    /// The contact gate refused an automated message (details: the reason).
+    MessageBlocked,
+    /// A channel refused or failed to take an automated message.
+    MessageFailed,
+    /// A number replied STOP (or START) to our texts.
+    TextOptOutChanged,
     BreakGlassStarted,
     ImpersonationStarted,
     ImpersonationStopped,
@@ -80,6 +88,10 @@ impl Action {
             Self::ContextEntered => "context_entered",
             Self::AuthzDenied => "authz_denied",
             Self::RequestFailed => "request_failed",
+            Self::MessageSent => "message_sent",
+            Self::MessageBlocked => "message_blocked",
+            Self::MessageFailed => "message_failed",
+            Self::TextOptOutChanged => "text_opt_out_changed",
             Self::BreakGlassStarted => "break_glass_started",
             Self::ImpersonationStarted => "impersonation_started",
             Self::ImpersonationStopped => "impersonation_stopped",

@@ -60,8 +60,9 @@ fn is_state_changing(method: &Method) -> bool {
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Static files and health probes never need to know who is asking: no session read.
+    // Provider webhooks (`/hooks/`) prove who they are by signature, not by session.
     let path = req.uri().path();
-    if path.starts_with("/static/") || path.starts_with("/health") {
+    if path.starts_with("/static/") || path.starts_with("/health") || path.starts_with("/hooks/") {
         return next.run(req).await;
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
@@ -150,9 +151,15 @@ fn chrome(data: &SessionData) -> Chrome {
         Some(ContextClaim::Staff { role: StaffRole::CallCenterAgent, .. }) => {
             nav.push(NavItem { label: "Schedule", href: "/schedule" });
         }
-        Some(ContextClaim::Staff { .. }) => {
+        Some(ContextClaim::Staff { role, .. }) => {
             nav.push(NavItem { label: "Patients", href: "/patients" });
             nav.push(NavItem { label: "Schedule", href: "/schedule" });
+            if crate::auth::policy::grants(
+                crate::auth::policy::Principal::Staff(role),
+                crate::auth::policy::Permission::EditContactSafety,
+            ) {
+                nav.push(NavItem { label: "Tasks", href: "/tasks" });
+            }
         }
         Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }) => {
             nav.push(NavItem { label: "Portal", href: "/home" });

@@ -14,12 +14,47 @@ pub struct SettingsForm {
     pub chart_access: String,
     pub session_idle_minutes: String,
     pub require_patient_mfa: String,
+    /// "72, 24": hours before an appointment at which reminders go out.
+    pub reminder_leads: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub callback_phone: String,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SettingsErrors {
     pub timezone: Option<String>,
     pub idle: Option<String>,
+    pub leads: Option<String>,
+    pub window: Option<String>,
+    pub callback: Option<String>,
+}
+
+impl SettingsErrors {
+    fn any(&self) -> bool {
+        self.timezone.is_some()
+            || self.idle.is_some()
+            || self.leads.is_some()
+            || self.window.is_some()
+            || self.callback.is_some()
+    }
+}
+
+/// "72, 24" into [72, 24] (largest first); a message when it is not that.
+fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
+    let message = "Enter up to four numbers of hours between 1 and 336, separated by commas (for example 72, 24), or leave it empty for no reminders.";
+    let mut leads = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<i32>() {
+            Ok(hours) if (1..=336).contains(&hours) && !leads.contains(&hours) => leads.push(hours),
+            _ => return Err(message.into()),
+        }
+    }
+    if leads.len() > 4 {
+        return Err(message.into());
+    }
+    leads.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(leads)
 }
 
 #[derive(Template)]
@@ -47,7 +82,8 @@ async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
     let row = sqlx::query!(
         r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
                   settings ->> 'session_idle_minutes' AS idle,
-                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!"
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!",
+                  reminder_lead_hours, contact_window_start, contact_window_end, callback_phone
              FROM organizations WHERE id = $1"#,
         tx.context().tenant.organization_id.as_uuid()
     )
@@ -60,6 +96,10 @@ async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
             chart_access: row.chart_access.unwrap_or_else(|| "all_staff".into()),
             session_idle_minutes: row.idle.unwrap_or_default(),
             require_patient_mfa: if row.patient_mfa { "1".into() } else { String::new() },
+            reminder_leads: row.reminder_lead_hours.iter().map(i32::to_string).collect::<Vec<_>>().join(", "),
+            window_start: row.contact_window_start.format("%H:%M").to_string(),
+            window_end: row.contact_window_end.format("%H:%M").to_string(),
+            callback_phone: row.callback_phone.unwrap_or_default(),
         },
     ))
 }
@@ -94,7 +134,31 @@ pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> 
             }
         }
     };
-    if errors.timezone.is_some() || errors.idle.is_some() {
+    let leads = parse_leads(&form.reminder_leads).map_err(|m| errors.leads = Some(m)).unwrap_or_default();
+    let window = match (
+        crate::notify::facts::parse_clock_time(&form.window_start),
+        crate::notify::facts::parse_clock_time(&form.window_end),
+    ) {
+        (Some(start), Some(end)) if start < end => Some((start, end)),
+        _ => {
+            errors.window = Some(
+                "Enter the hours as HH:MM, the first earlier than the second (for example 08:00 and 21:00)."
+                    .into(),
+            );
+            None
+        }
+    };
+    let callback = match form.callback_phone.trim() {
+        "" => None,
+        text => match crate::contacts::domain::normalize_phone(text) {
+            Ok(number) => Some(number),
+            Err(problem) => {
+                errors.callback = Some(format!("This number cannot be used: {problem}."));
+                None
+            }
+        },
+    };
+    if errors.any() {
         let (clinic, _) = load(&tx).await?;
         let page = SettingsPage { clinic, form, errors, notice: None, zones: zones() };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
@@ -119,6 +183,19 @@ pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> 
         )
         .execute(&mut *db)
         .await?;
+        if let Some((start, end)) = window {
+            sqlx::query!(
+                "UPDATE organizations SET reminder_lead_hours = $2, contact_window_start = $3, contact_window_end = $4,
+                        callback_phone = $5 WHERE id = $1",
+                tx.context().tenant.organization_id.as_uuid(),
+                &leads,
+                start,
+                end,
+                callback
+            )
+            .execute(&mut *db)
+            .await?;
+        }
     }
     tx.audit(
         &AuditEvent::success(Action::Update, "organization", tx.context().tenant.organization_id.as_uuid())
@@ -126,6 +203,7 @@ pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> 
             .details(json!({
                 "timezone": timezone, "chart_access": chart_access,
                 "session_idle_minutes": idle_minutes, "require_patient_mfa": patient_mfa,
+                "reminder_lead_hours": leads, "callback_phone_set": callback.is_some(),
             })),
     )
     .await?;

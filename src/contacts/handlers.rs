@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::domain::{self, FLAGS, flag_applies, kind_label};
 use super::repo::{self, ContactRecord, ContactWrite};
-use super::views::{ContactErrors, ContactForm, ContactRow, ContactsSection};
+use super::views::{ContactErrors, ContactForm, ContactRow, ContactsSection, MessageRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
 use crate::db::ids::ContactMethodId;
@@ -38,13 +38,61 @@ fn row(record: ContactRecord, chart: &Chart) -> ContactRow {
     }
 }
 
+/// The purposes a patient may choose a channel for, with their labels.
+const PURPOSES: [(&str, &str); 3] = [
+    ("appointments", "Appointment reminders"),
+    ("billing", "Billing notices"),
+    ("messages", "New portal messages"),
+];
+
+fn message_row(record: repo::MessageRecord, chart: &Chart) -> MessageRow {
+    let what = match (record.template.as_str(), record.lead_hours, record.subject_at) {
+        ("appointment_reminder", Some(lead), Some(at)) => {
+            format!("Reminder ({lead} h before) of the visit on {}", crate::patients::local(at, chart))
+        }
+        (template, _, _) => template.replace('_', " "),
+    };
+    let status_label = match record.status.as_str() {
+        "sent" => "Sent",
+        "blocked" => "Blocked",
+        "pending" => "Waiting",
+        "failed" => "Failed, retrying",
+        _ => "Withdrawn",
+    };
+    let how = record.channel.as_deref().and_then(crate::notify::Channel::parse).map(|c| {
+        let to = if record.via_proxy { " to a proxy" } else { "" };
+        format!("{}{to}", c.label())
+    });
+    MessageRow {
+        when: crate::patients::local(record.created_at, chart),
+        what,
+        status: record.status,
+        status_label,
+        how,
+        reason: record.block_reason,
+    }
+}
+
 async fn render(tx: &TenantTx, chart: &Chart) -> AppResult<ContactsSection> {
-    let records = {
+    let (records, messages, preferences) = {
         let mut db = tx.conn().await?;
-        repo::list(&mut db, chart.id()).await?
+        (
+            repo::list(&mut db, chart.id()).await?,
+            repo::recent_messages(&mut db, chart.id()).await?,
+            repo::preferences(&mut db, chart.id()).await?,
+        )
     };
     let mut section =
         ContactsSection::new(chart.id().to_string(), records.into_iter().map(|r| row(r, chart)).collect());
+    section.messages = messages.into_iter().map(|m| message_row(m, chart)).collect();
+    section.preferences = PURPOSES
+        .iter()
+        .map(|(purpose, label)| {
+            let chosen =
+                preferences.iter().find(|(p, _)| p == purpose).map(|(_, c)| c.clone()).unwrap_or_default();
+            (*purpose, *label, chosen)
+        })
+        .collect();
     section.can_edit = chart.allows(tx, Permission::EditContacts);
     section.can_edit_safety = chart.allows(tx, Permission::EditContactSafety);
     section.confidential = chart.header.confidential_communication;
@@ -242,5 +290,53 @@ pub async fn remove(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let mut section = render(&tx, &chart).await?;
     section.notice = Some(format!("{} removed.", kind_label(&record.kind)));
+    Ok(Framed(chart.frame("contacts"), section))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PreferenceForm {
+    appointments: String,
+    billing: String,
+    messages: String,
+}
+
+/// `POST /patients/{id}/contacts/preferences`: the channel the patient prefers for each
+/// kind of message. It orders the channels marked safe; it never makes an unsafe one usable.
+pub async fn preferences(
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Section> {
+    let chart = chart::open(&tx, &id, Permission::EditContactSafety).await?;
+    let form: PreferenceForm = parse_form(&body)?;
+    let choices =
+        [("appointments", &form.appointments), ("billing", &form.billing), ("messages", &form.messages)];
+    for (_, channel) in &choices {
+        if !channel.is_empty() && crate::notify::Channel::parse(channel).is_none() {
+            return Err(AppError::BadRequest("Choose one of the listed channels. Nothing was saved.".into()));
+        }
+    }
+    {
+        let mut db = tx.conn().await?;
+        let context = &tx.context().tenant;
+        for (purpose, channel) in choices {
+            let channel = Some(channel.as_str()).filter(|c| !c.is_empty());
+            repo::set_preference(
+                &mut db,
+                context.organization_id,
+                chart.id(),
+                purpose,
+                channel,
+                context.user_id,
+            )
+            .await?;
+        }
+    }
+    let mut event = audit(&chart, Action::Update, None);
+    event.details = json!({ "preferences": { "appointments": form.appointments, "billing": form.billing, "messages": form.messages } });
+    tx.audit(&event).await?;
+    let mut section = render(&tx, &chart).await?;
+    section.notice = Some("Message preferences saved.".into());
     Ok(Framed(chart.frame("contacts"), section))
 }

@@ -16,6 +16,12 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/patients/{patient_id}/contacts", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/contacts", edit, Phi::Writes, handlers::add)
+        .post(
+            "/patients/{patient_id}/contacts/preferences",
+            Access::Tenant(Permission::EditContactSafety),
+            Phi::Writes,
+            handlers::preferences,
+        )
         .get("/patients/{patient_id}/contacts/{contact_id}/edit", edit, Phi::Reads, handlers::edit)
         .post("/patients/{patient_id}/contacts/{contact_id}", edit, Phi::Writes, handlers::update)
         .post("/patients/{patient_id}/contacts/{contact_id}/verify", edit, Phi::Writes, handlers::verify)

@@ -184,3 +184,71 @@ pub async fn already_on_file(
     .fetch_one(db)
     .await
 }
+
+/// One automated message about the patient, as staff see it.
+pub struct MessageRecord {
+    pub created_at: DateTime<Utc>,
+    pub template: String,
+    pub lead_hours: Option<i32>,
+    pub subject_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub channel: Option<String>,
+    pub via_proxy: bool,
+    pub block_reason: Option<String>,
+}
+
+/// The patient's most recent automated messages: sent, blocked (with the reason) or waiting.
+pub async fn recent_messages(
+    db: &mut PgConnection,
+    patient: PatientId,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    sqlx::query_as!(
+        MessageRecord,
+        r#"SELECT created_at, template, lead_hours, subject_at, status, channel,
+                  (recipient_user_id IS NOT NULL) AS "via_proxy!", block_reason
+             FROM notifications WHERE patient_id = $1
+            ORDER BY created_at DESC, id DESC LIMIT 10"#,
+        patient.as_uuid()
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The preferred channel per purpose (only purposes with a preference).
+pub async fn preferences(
+    db: &mut PgConnection,
+    patient: PatientId,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT purpose, channel AS "channel!" FROM contact_preferences WHERE patient_id = $1 AND channel IS NOT NULL"#,
+        patient.as_uuid()
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.purpose, r.channel)).collect())
+}
+
+/// Records (or clears, with `None`) the preferred channel for `purpose`.
+pub async fn set_preference(
+    db: &mut PgConnection,
+    organization: OrganizationId,
+    patient: PatientId,
+    purpose: &str,
+    channel: Option<&str>,
+    by: Option<UserId>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO contact_preferences (organization_id, patient_id, purpose, channel, updated_by)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (organization_id, patient_id, purpose)
+         DO UPDATE SET channel = EXCLUDED.channel, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        organization.as_uuid(),
+        patient.as_uuid(),
+        purpose,
+        channel,
+        by.map(|u| u.as_uuid())
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -58,6 +58,22 @@ pub struct ContactsSection {
     pub errors: ContactErrors,
     pub kinds: [(&'static str, &'static str); 4],
     pub flag_help: &'static [FlagHelp; 3],
+    /// The most recent automated messages, newest first.
+    pub messages: Vec<MessageRow>,
+    /// (purpose field, label, preferred channel or "") per kind of message.
+    pub preferences: Vec<(&'static str, &'static str, String)>,
+    pub channels: [(&'static str, &'static str); 4],
+}
+
+/// An automated message as staff see it on the chart.
+pub struct MessageRow {
+    pub when: String,
+    pub what: String,
+    /// sent, blocked, pending, failed, withdrawn.
+    pub status: String,
+    pub status_label: &'static str,
+    pub how: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl ContactsSection {
@@ -74,6 +90,14 @@ impl ContactsSection {
             errors: ContactErrors::default(),
             kinds: KINDS,
             flag_help: &FLAGS,
+            messages: Vec::new(),
+            preferences: Vec::new(),
+            channels: [
+                ("", "No preference (text, then e-mail, then a call)"),
+                ("sms", "Text message"),
+                ("email", "E-mail"),
+                ("voice", "Phone call"),
+            ],
         }
     }
 }

@@ -142,6 +142,10 @@ typed_ids! {
     WorkingHoursId;
     ClinicalNoteId;
     NoteAddendumId;
+    JobId;
+    NotificationId;
+    StaffTaskId;
+    OutboundEmailId;
 }
 
 #[cfg(test)]

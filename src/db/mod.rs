@@ -46,6 +46,19 @@ pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
         .connect_lazy_with(options))
 }
 
+/// A small pool of its own (runtime role) for the development channels (mailbox and
+/// phone outbox). They stand in for outside services, which a job calls while holding its
+/// own transaction: on the application's pool, four jobs sending at once could hold every
+/// connection and wait forever for a fifth.
+pub fn development_channel_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let options = connect_options(config.runtime_url()?)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options))
+}
+
 /// A small pool as the owner role, for migrations and seeding only.
 pub async fn owner_pool(url: &Secret<String>) -> anyhow::Result<PgPool> {
     let options = connect_options(url)?.application_name("lockdev-migrate");

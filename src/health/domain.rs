@@ -25,7 +25,12 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthReport {
     pub checks: Vec<Check>,
+    /// The job queue's depth and lag, when the database answered.
+    pub queue: Option<crate::jobs::QueueStats>,
 }
+
+/// Jobs due longer than this mean the workers are not keeping up (or none run).
+const QUEUE_LAG_LIMIT_SECONDS: f64 = 300.0;
 
 impl HealthReport {
     pub fn ok(&self) -> bool {
@@ -87,7 +92,25 @@ impl HealthReport {
                 detail: describe_unreachable(&error).into(),
             },
         };
-        Self { checks: vec![database, migrations, runtime_role] }
+        let queue = queue_stats(pool).await.ok();
+        let jobs = match &queue {
+            Some(q) => Check {
+                name: "job_queue",
+                label: "Background jobs",
+                ok: q.lag_seconds <= QUEUE_LAG_LIMIT_SECONDS,
+                detail: format!(
+                    "{} due, {} scheduled, {} running, {} dead; oldest due job waiting {:.0} s",
+                    q.ready, q.scheduled, q.running, q.dead, q.lag_seconds
+                ),
+            },
+            None => Check {
+                name: "job_queue",
+                label: "Background jobs",
+                ok: false,
+                detail: "queue not readable".into(),
+            },
+        };
+        Self { checks: vec![database, migrations, runtime_role, jobs], queue }
     }
 
     fn database_down(detail: impl Into<String>) -> Self {
@@ -103,9 +126,18 @@ impl HealthReport {
                 Check { name: "database", label: "Database", ok: false, detail },
                 skipped("migrations", "Database schema"),
                 skipped("runtime_role", "Database access role"),
+                skipped("job_queue", "Background jobs"),
             ],
+            queue: None,
         }
     }
+}
+
+async fn queue_stats(pool: &PgPool) -> Result<crate::jobs::QueueStats, sqlx::Error> {
+    let mut tx = db::tenant::begin_system(pool, &db::tenant::SystemContext::default()).await?;
+    let stats = crate::jobs::queue::stats(&mut tx, chrono::Utc::now()).await?;
+    tx.rollback().await?;
+    Ok(stats)
 }
 
 /// A short, secret-free description of why the database did not answer.

@@ -22,6 +22,7 @@ pub async fn deep(State(state): State<AppState>) -> Response {
         "status": if report.ok() { "ok" } else { "fail" },
         "failing": report.failing(),
         "checks": report.checks,
+        "queue": report.queue,
     });
     (status, Json(body)).into_response()
 }

@@ -189,11 +189,8 @@ pub async fn invite(
         expires: (now + Purpose::StaffInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
     }
     .render(&form.email)?;
-    if state.auth.mailer.send(&message).await.is_err() {
-        return Err(AppError::BadRequest(
-            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
-        ));
-    }
+    // Sent by the queue once this request commits; if it fails, nothing is sent.
+    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     let mut event = AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", person);
     event.details = json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
     tx.audit(&event).await?;

@@ -172,11 +172,8 @@ pub async fn invite_patient(
         expires: (now + Purpose::PatientActivation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
     }
     .render(&email)?;
-    if state.auth.mailer.send(&message).await.is_err() {
-        return Err(AppError::BadRequest(
-            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
-        ));
-    }
+    // Sent by the queue once this request commits; if it fails, nothing is sent.
+    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     tx.audit(
         &AuditEvent::success(Action::InvitationSent, "patient", patient)
             .patient(patient)
@@ -315,11 +312,8 @@ pub async fn invite_proxy(
         expires: (now + Purpose::ProxyInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
     }
     .render(&form.email)?;
-    if state.auth.mailer.send(&message).await.is_err() {
-        return Err(AppError::BadRequest(
-            "The invitation could not be e-mailed. Nothing was sent; please try again.".into(),
-        ));
-    }
+    // Sent by the queue once this request commits; if it fails, nothing is sent.
+    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     tx.audit(
         &AuditEvent::success(Action::Create, "proxy_assignment", assignment)
             .patient(patient)

@@ -500,16 +500,17 @@ pub async fn notify(state: &AppState, user: UserId, what: &str) {
             sqlx::query_scalar!(r#"SELECT email::text AS "email!" FROM users WHERE id = $1"#, user.as_uuid())
                 .fetch_one(&mut *tx)
                 .await?;
-        tx.commit().await?;
         let when = state.clock.now().format("%Y-%m-%d %H:%M UTC").to_string();
         let message =
             SecurityNotice { what: what.to_owned(), when }.render(&email).map_err(AppError::from)?;
-        state.auth.mailer.send(&message).await.map_err(|_| AppError::Internal)?;
+        crate::notify::jobs::queue_account_email(&mut tx, &state.notifier, &message, state.clock.now())
+            .await?;
+        tx.commit().await?;
         Ok::<_, AppError>(())
     }
     .await;
     if result.is_err() {
-        tracing::warn!(error.kind = "mail", "security notice not sent");
+        tracing::warn!(error.kind = "mail", "security notice not queued");
     }
 }
 
@@ -592,12 +593,10 @@ async fn send_reset_link(
             now,
         )
         .await?;
-        tx.commit().await?;
         let link = format!("{}password/reset/{token}", state.config.http.public_url);
         let message = PasswordReset { link }.render(email)?;
-        if state.auth.mailer.send(&message).await.is_err() {
-            tracing::warn!(error.kind = "mail", "password reset e-mail not sent");
-        }
+        crate::notify::jobs::queue_account_email(&mut tx, &state.notifier, &message, now).await?;
+        tx.commit().await?;
         let mut event =
             AuditEvent::new(Action::PasswordResetRequested, Outcome::Success).resource("user", account.id);
         event.details = json!({});

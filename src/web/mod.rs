@@ -5,6 +5,7 @@ pub mod assets;
 pub mod client_ip;
 pub mod error;
 pub mod hosts;
+pub mod live;
 pub mod middleware;
 pub mod rate_limit;
 pub mod render;
@@ -44,6 +45,12 @@ pub struct AppState {
     pub clock: SharedClock,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     pub auth: Arc<AuthServices>,
+    /// The channels automated messages leave by (through the gate, from jobs).
+    pub notifier: crate::notify::Notifier,
+    /// Checks the signatures of inbound texts.
+    pub sns: Arc<crate::notify::inbound::SnsVerifier>,
+    /// Schedule changes from every process, for open schedule pages.
+    pub live: Arc<live::Hub>,
 }
 
 /// What authentication needs, built once from the configuration.
@@ -66,16 +73,40 @@ impl AppState {
         // Ten attempts at once, then one every five seconds, per client address.
         let auth_limit =
             || rate_limit::RateLimiter::new(Some(crate::config::RateLimit { per_second: 0.2, burst: 10 }));
+        // The development channels write through a pool of their own (see there); the
+        // database is not touched until a message is actually kept.
+        let channel_db = match crate::db::development_channel_pool(&config.database) {
+            Ok(pool) => pool,
+            Err(_) => db.clone(),
+        };
+        let mailer = crate::integrations::mail::from_config(&config.mail, channel_db.clone())?;
+        let notifier = crate::notify::Notifier::from_config(&config, &channel_db, mailer.clone());
+        let pinned = match &config.messaging.sns_certificate_file {
+            Some(path) => {
+                Some(std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        let sns = Arc::new(crate::notify::inbound::SnsVerifier::new(pinned));
         let auth = AuthServices {
             passwords: PasswordHasher::new(cores),
             data_key: DataKey::new(config.auth.data_key.expose()),
             passkeys: Passkeys::new(&config.http.public_url),
-            mailer: crate::integrations::mail::from_config(&config.mail, db.clone())?,
+            mailer,
             sign_in_limit: auth_limit(),
             second_factor_limit: auth_limit(),
             reset_limit: auth_limit(),
         };
-        Ok(Self { config: Arc::new(config), db, clock, rate_limiter, auth: Arc::new(auth) })
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            clock,
+            rate_limiter,
+            auth: Arc::new(auth),
+            notifier,
+            sns,
+            live: Arc::new(live::Hub::default()),
+        })
     }
 }
 
@@ -98,6 +129,7 @@ pub fn routes() -> Routes {
         .merge(crate::account::routes())
         .merge(crate::contexts::routes())
         .merge(crate::dev_mailbox::routes())
+        .merge(crate::notify::routes())
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
         .merge(crate::clinic_settings::routes())
@@ -108,6 +140,7 @@ pub fn routes() -> Routes {
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())
+        .merge(crate::tasks::routes())
 }
 
 /// The complete application: `routes` behind the full middleware stack.

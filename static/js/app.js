@@ -83,4 +83,30 @@
       target.focus({ preventScroll: true });
     }
   });
+
+  // Live schedule: the server names each appointment that changed in this clinic (from
+  // any app process); the schedule then reloads itself through a normal request. Bursts
+  // are folded into one reload. EventSource reconnects by itself after a drop.
+  var live = document.querySelector("[data-live-schedule]");
+  if (live && window.EventSource) {
+    var source = new EventSource(live.getAttribute("data-live-schedule"));
+    var pending = null;
+    source.addEventListener("schedule", function () {
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        var target = document.getElementById("schedule-live");
+        if (!target || !window.htmx) return;
+        // Marked as background: a change someone else made is not this person's activity,
+        // so an open schedule does not keep an idle session alive.
+        window.htmx.ajax("GET", target.getAttribute("data-live-reload"), {
+          target: "#schedule-live",
+          select: "#schedule-live",
+          swap: "outerHTML",
+          headers: { "X-Lockdev-Background": "1" },
+        });
+      }, 300);
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
 })();

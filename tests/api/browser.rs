@@ -139,7 +139,17 @@ pub async fn path_becomes(client: &Client, expected: &str) -> String {
     path(client).await
 }
 
+/// The page's main text. A navigation may be under way (the element not there yet, or
+/// replaced while read), so it asks again for up to five seconds.
 async fn text(client: &Client) -> String {
+    for _ in 0..50 {
+        if let Ok(main) = client.find(Locator::Css("main")).await
+            && let Ok(text) = main.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     client.find(Locator::Css("main")).await.expect("main").text().await.expect("text")
 }
 

@@ -40,11 +40,13 @@ pub fn changed(before: &[(String, i64, String)], after: &[(String, i64, String)]
     before.iter().zip(after).filter(|(b, a)| b != a).map(|(b, _)| b.0.clone()).collect()
 }
 
-/// Every declared route with a state-changing method, its parameters filled in.
+/// Every declared route with a state-changing method, its parameters filled in. Provider
+/// webhooks (`/hooks/`) carry no session and no token: they are authenticated by their
+/// signature instead (tested in messaging.rs).
 fn state_changing(app: &TestApp, patient: PatientId) -> Vec<(Method, String)> {
     app.registry
         .iter()
-        .filter(|r| r.method != Method::GET && r.method != Method::HEAD)
+        .filter(|r| r.method != Method::GET && r.method != Method::HEAD && !r.path.starts_with("/hooks/"))
         .map(|r| (r.method.clone(), fill(r.path, patient)))
         .collect()
 }

@@ -20,7 +20,7 @@ async fn deep_health_is_ok_when_the_database_is_migrated_and_the_role_is_unprivi
     assert_eq!(body["failing"], serde_json::json!([]));
     let names: Vec<&str> =
         body["checks"].as_array().expect("checks").iter().filter_map(|c| c["name"].as_str()).collect();
-    assert_eq!(names, ["database", "migrations", "runtime_role"]);
+    assert_eq!(names, ["database", "migrations", "runtime_role", "job_queue"]);
 }
 
 #[tokio::test]

@@ -483,8 +483,24 @@ impl TestApp {
         tx.commit().await.expect("commit");
     }
 
-    /// The e-mail the development mailbox holds, newest first: (to, subject, text).
+    /// A job worker for this app (its pool, clock and channels), not scheduling.
+    pub fn worker(&self, name: &str) -> lockdev::jobs::Worker {
+        let registry = lockdev::jobs::kinds::registry(self.state.notifier.clone());
+        let context = lockdev::jobs::JobContext { pool: self.pool.clone(), clock: self.clock.clone() };
+        let config =
+            lockdev::jobs::WorkerConfig { schedule: false, ..lockdev::jobs::WorkerConfig::named(name) };
+        lockdev::jobs::Worker::new(registry, context, config)
+    }
+
+    /// Works every job due at the test clock's now; returns how many finished.
+    pub async fn run_jobs(&self) -> u64 {
+        self.worker("test-worker").drain().await
+    }
+
+    /// The e-mail the development mailbox holds, newest first: (to, subject, text), after
+    /// the queue has sent what was due.
     pub async fn mailbox(&self) -> Vec<(String, String, String)> {
+        self.run_jobs().await;
         let mut su = self.database().superuser().await;
         sqlx::query_as(
             "SELECT to_address, subject, text_body FROM dev_mailbox ORDER BY created_at DESC, id DESC",

@@ -109,6 +109,9 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     ),
     ("POST", "/patients/{patient_id}/contacts/{contact_id}/verify", Desk, ThePatient, &[]),
     ("POST", "/patients/{patient_id}/contacts/{contact_id}/remove", Desk, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/contacts/preferences", Desk, ThePatient, &[("appointments", "sms")]),
+    ("GET", "/tasks", Desk, Nobody, &[]),
+    ("POST", "/tasks/{task_id}/done", Desk, ThePatient, &[]),
     ("GET", "/patients/{patient_id}/care-team", Desk, ThePatient, &[]),
     (
         "POST",
@@ -293,6 +296,18 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
         .fetch_one(&mut *tx)
         .await
         .expect("member");
+    // A reminder the gate blocked, and the task it raised.
+    let task: uuid::Uuid = sqlx::query_scalar(
+        "WITH n AS (INSERT INTO notifications (organization_id, patient_id, purpose, template, status, block_reason)
+                    VALUES ($1, $2, 'appointments', 'appointment_reminder', 'blocked', 'No safe way') RETURNING id)
+         INSERT INTO staff_tasks (organization_id, patient_id, kind, notification_id, summary)
+         SELECT $1, $2, 'message_blocked', n.id, 'Call the patient' FROM n RETURNING id",
+    )
+    .bind(org)
+    .bind(patient)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("task");
     tx.commit().await.expect("commit");
     let assignment = lockdev::db::ids::ProxyAssignmentId::from_uuid(assignment);
     let ulid = |u: uuid::Uuid| ulid::Ulid::from(u).to_string();
@@ -312,6 +327,7 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
                 .replace("{assignment_id}", &assignment.to_string())
                 .replace("{contact_id}", &ulid(contact))
                 .replace("{member_id}", &ulid(member))
+                .replace("{task_id}", &ulid(task))
                 .replace("{appointment_id}", &appointments[0].to_string())
                 .replace("{missed_appointment_id}", &appointments[1].to_string())
                 .replace("{later_appointment_id}", &appointments[2].to_string())

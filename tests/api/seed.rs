@@ -60,7 +60,7 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
     .fetch_one(&mut su)
     .await
     .expect("count");
-    assert_eq!(same_names, 4, "the same patient names in both clinics");
+    assert_eq!(same_names, 5, "the same patient names in both clinics");
     let shared_numbers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT value FROM contact_methods GROUP BY 1 HAVING count(DISTINCT organization_id) = 2) t",
     )

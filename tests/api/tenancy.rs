@@ -12,14 +12,24 @@ use crate::helpers::{TestDatabase, files_under};
 const WITHOUT_RLS: &[&str] = &["_sqlx_migrations"];
 
 /// Tables where organization_id may be NULL (platform rows beside tenant rows).
-const MIXED_SCOPE: &[&str] =
-    &["audit_events", "audit_seals", "row_history", "consent_documents", "consents", "auth_tokens"];
+const MIXED_SCOPE: &[&str] = &[
+    "audit_events",
+    "audit_seals",
+    "row_history",
+    "consent_documents",
+    "consents",
+    "auth_tokens",
+    "jobs",
+    "outbound_emails",
+];
 
 /// Tables whose rows may really be deleted: credentials and session bookkeeping, never
 /// clinical, identity or audit data (their history keeps the deletion on record).
 const DELETABLE: &[&str] = &[
     // Derived search index, rebuilt by a trigger from the patient's names.
     "patient_search_tokens",
+    // Finished job-queue rows (identifiers only), pruned after a week.
+    "jobs",
     "passkeys",
     // Clinic configuration (not clinical or identity data); row history keeps each change.
     "provider_working_hours",

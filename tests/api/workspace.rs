@@ -1038,6 +1038,14 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
         in_clinic(&app, b.org, "SELECT id FROM memberships WHERE user_id = $1", &[&b.desk_user.as_uuid()])
             .await
             .expect("membership");
+    let task = in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO staff_tasks (organization_id, patient_id, kind, summary) VALUES ($1, $2, 'message_blocked', 'B-SECRET task') RETURNING id",
+        &[&b.org.as_uuid(), &b_patient.as_uuid()],
+    )
+    .await
+    .expect("task");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -1050,6 +1058,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{hours_id}", &ulid(hours))
             .replace("{type_id}", &ulid(kind))
             .replace("{membership_id}", &ulid(membership))
+            .replace("{task_id}", &ulid(task))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;
@@ -1272,11 +1281,21 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
     let (status, body) = post(
         &app,
         "/settings",
-        &[("timezone", "Mars/Olympus"), ("chart_access", "care_team_only"), ("session_idle_minutes", "99")],
+        &[
+            ("timezone", "Mars/Olympus"),
+            ("chart_access", "care_team_only"),
+            ("session_idle_minutes", "99"),
+            ("reminder_leads", "72, 500"),
+            ("window_start", "21:00"),
+            ("window_end", "08:00"),
+            ("callback_phone", "12"),
+        ],
     )
     .await;
     assert_eq!(status, 422);
     assert!(body.contains("Choose a timezone from the list") && body.contains("from 1 to 15"));
+    assert!(body.contains("between 1 and 336") && body.contains("the first earlier than the second"));
+    assert!(body.contains("This number cannot be used") && body.contains("value=\"72, 500\""), "input kept");
     let (status, _) = post(
         &app,
         "/settings",
@@ -1284,10 +1303,24 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
             ("timezone", "America/Chicago"),
             ("chart_access", "care_team_only"),
             ("session_idle_minutes", "10"),
+            ("reminder_leads", "24, 72, 2"),
+            ("window_start", "09:00"),
+            ("window_end", "20:00"),
+            ("callback_phone", "(617) 555-0100"),
         ],
     )
     .await;
     assert_eq!(status, 200);
+    let mut su = app.database().superuser().await;
+    let messaging: (Vec<i32>, String, Option<String>) = sqlx::query_as(
+        "SELECT reminder_lead_hours, contact_window_start::text || '-' || contact_window_end::text, callback_phone
+           FROM organizations WHERE id = $1",
+    )
+    .bind(tenants.a.org)
+    .fetch_one(&mut su)
+    .await
+    .expect("messaging settings");
+    assert_eq!(messaging, (vec![72, 24, 2], "09:00:00-20:00:00".to_owned(), Some("+16175550100".to_owned())));
     let mut su = app.database().superuser().await;
     let row = sqlx::query("SELECT timezone, settings::text AS settings FROM organizations WHERE id = $1")
         .bind(tenants.a.org)

@@ -1,0 +1,18 @@
+//! Work for people that the system could not do itself: today, an automated message the
+//! contact gate refused (no safe way to reach the patient), so someone calls instead.
+//! Listed for the roles that decide where messages may go; marked done by them.
+
+mod handlers;
+
+use crate::auth::policy::Permission;
+use crate::web::{Access, Phi, Routes};
+
+pub fn routes() -> Routes {
+    let work = Access::Tenant(Permission::EditContactSafety);
+    Routes::new().get("/tasks", work, Phi::Reads, handlers::list).post(
+        "/tasks/{task_id}/done",
+        work,
+        Phi::Writes,
+        handlers::done,
+    )
+}
