@@ -512,6 +512,47 @@ def s4_search(runtime_url, floor_url, clinic_env, rare, common, args):
             "mrn_vs_pk": mrn, "phone_vs_pk": phone, "plans": plans}
 
 
+S10_FLOOR = (
+    "WITH due AS (SELECT id FROM jobs WHERE state IN ('queued', 'running') AND run_at <= now() ORDER BY run_at "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, "
+    "run_at = now() + interval '120 seconds', locked_until = now() + interval '120 seconds', "
+    "locked_by = 'floor:' || new_ulid()::text, started_at = coalesce(j.started_at, now()) FROM due "
+    "WHERE j.id = due.id RETURNING j.id AS job_id, j.locked_by AS claim \\gset\n"
+    "BEGIN \\; SELECT set_config('app.organization_id', '', true), set_config('app.user_id', '', true), "
+    "set_config('app.acting_for_user_id', '', true), set_config('app.break_glass', 'off', true);\n"
+    "UPDATE jobs SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL "
+    "WHERE id = ':job_id' AND locked_by = ':claim' AND state = 'running';\n"
+    "COMMIT;\n"
+)
+
+
+def s10_jobs(binary, env, runtime_url, owner_url, args):
+    """S10: no-op jobs through the real worker (4 slots) against pgbench running the same
+    statements per job (claim; BEGIN with the settings; finish; COMMIT) on 4 clients, then
+    batched claims against unbatched, then enqueue-to-start latency."""
+    def cli(*extra):
+        out = subprocess.run([str(binary), "bench-jobs", *extra], env=env, check=True, capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1]
+        return json.loads(out)
+
+    def worker(batch, jobs):
+        return lambda: {"rps": cli("--jobs", str(jobs), "--workers", "4", "--batch", str(batch))["jobs_per_second"]}
+
+    def floor():
+        psql(owner_url, "DELETE FROM jobs WHERE kind = 'noop'; INSERT INTO jobs (kind, payload) "
+                        "SELECT 'noop', '{}' FROM generate_series(1, 60000)")
+        result = pgbench(runtime_url, S10_FLOOR, args.seconds, 4, mode="simple")
+        psql(owner_url, "DELETE FROM jobs WHERE kind = 'noop'")
+        return result
+
+    unbatched = worker(1, 3000)
+    batched = worker(64, 30000)
+    vs_floor = alternate("S10 unbatched/F_sql(S10)", floor, unbatched, args.pairs)
+    vs_unbatched = alternate("S10 batched/unbatched", unbatched, batched, args.pairs)
+    latency = cli("--latency-samples", "200")
+    return {"vs_floor": vs_floor, "batched": vs_unbatched, "latency": latency}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5, help="baseline/candidate pairs per scenario (>= 5)")
@@ -568,7 +609,10 @@ def main():
     floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
                              stdout=subprocess.DEVNULL)
     # The login storm comes from many forwarded addresses, as through a load balancer.
-    app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}", LOCKDEV_TRUSTED_PROXIES="127.0.0.1/32")
+    # No job workers in the measured server: the reminder planner would otherwise work
+    # through the bench clinics' appointments during the runs. S10 measures the queue.
+    app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}", LOCKDEV_TRUSTED_PROXIES="127.0.0.1/32",
+                   LOCKDEV_JOB_WORKERS="0")
     spawned = time.monotonic()
     app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=subprocess.DEVNULL)
     try:
@@ -620,6 +664,7 @@ def main():
         seal = lambda: subprocess.run([str(binary), "audit", "seal"], env=env, check=True, capture_output=True)
         session = s7_session_overhead(app_port, owner_url, seal)
         loaded_rss = rss_kib(app.pid)
+        s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
     finally:
         for proc in (app, floor):
             proc.send_signal(signal.SIGTERM)
@@ -646,7 +691,9 @@ def main():
         "S4 search": s4,
         "seed-bench": seeded,
         "S7 session overhead": session,
-        "scenarios": results,
+        "S10 job queue": s10,
+        "scenarios": dict(results, **{"S10 jobs unbatched vs F_sql(S10)": s10["vs_floor"],
+                                      "S10 jobs batched vs unbatched": s10["batched"]}),
         "process": {
             "binary_bytes": binary.stat().st_size,
             "cold_start_to_first_200_ms": round(cold_start_ms, 1),
@@ -732,6 +779,15 @@ def write(report):
               + (", ".join(f"{t} {n}" for t, n in sorted(s7['tables_written_during_requests'].items())) or "none")
               + "; in the quiet window: "
               + (", ".join(f"{t} {n}" for t, n in sorted(s7['background']['tables'].items())) or "none") + "."]
+    s10 = report["S10 job queue"]
+    lines += ["", "## S10 job queue (no-op jobs, 4 worker slots)", "",
+              f"Unbatched: **{s10['vs_floor']['ratio']:.3f}x** of pgbench running the same statements per job "
+              f"(claim; BEGIN with the settings; finish; COMMIT) on 4 clients (bar >= 0.8); "
+              f"{s10['vs_floor']['candidate']['rps']:.0f} jobs/s vs {s10['vs_floor']['baseline']['rps']:.0f}/s. "
+              f"Batched (claims of 64, one transaction per clinic batch): **{s10['batched']['ratio']:.2f}x** "
+              f"unbatched (bar >= 3); {s10['batched']['candidate']['rps']:.0f} jobs/s. "
+              f"Enqueue to start: p50 **{s10['latency']['p50_ms']:.2f} ms**, p99 {s10['latency']['p99_ms']:.2f} ms "
+              f"over {s10['latency']['samples']} jobs (bar: p50 <= 5 ms)."]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",

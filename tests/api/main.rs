@@ -8,6 +8,7 @@ mod fixtures;
 mod helpers;
 
 mod audit_log;
+mod aws_channels;
 mod browser;
 mod cli;
 mod consent;
