@@ -163,14 +163,16 @@ def wrk(url, seconds, connections, headers=()):
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
 
 
-def pgbench(url, script, seconds, clients, mode="prepared", env=None):
+def pgbench(url, script, seconds, clients, mode="prepared", env=None, transactions=None):
+    """`transactions` per client instead of a duration (for scripts that consume rows)."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
         path = f.name
+    amount = ["-t", str(transactions)] if transactions else ["-T", str(seconds)]
     try:
         out = subprocess.run(
             [tool("pgbench", "postgresql-contrib"), "-n", "-M", mode, "-c", str(clients), "-j", "2",
-             "-T", str(seconds), "-f", path, url],
+             *amount, "-f", path, url],
             check=True, capture_output=True, text=True, env=env,
         ).stdout
     finally:
@@ -535,18 +537,29 @@ def s10_jobs(binary, env, runtime_url, owner_url, args):
                              text=True).stdout.strip().splitlines()[-1]
         return json.loads(out)
 
+    # Both sides start from the same queue: the same number of jobs, a freshly vacuumed
+    # table (a queue's dead rows slow every claim that follows), and run until it is empty.
+    size = 2000
+
+    def fresh():
+        psql(owner_url, "DELETE FROM jobs WHERE kind = 'noop'")
+        psql(owner_url, "VACUUM ANALYZE jobs")
+
     def worker(batch, jobs):
-        return lambda: {"rps": cli("--jobs", str(jobs), "--workers", "4", "--batch", str(batch))["jobs_per_second"]}
+        def run():
+            fresh()
+            return {"rps": cli("--jobs", str(jobs), "--workers", "4", "--batch", str(batch))["jobs_per_second"]}
+        return run
 
     def floor():
-        psql(owner_url, "DELETE FROM jobs WHERE kind = 'noop'; INSERT INTO jobs (kind, payload) "
-                        "SELECT 'noop', '{}' FROM generate_series(1, 60000)")
-        result = pgbench(runtime_url, S10_FLOOR, args.seconds, 4, mode="simple")
+        fresh()
+        psql(owner_url, f"INSERT INTO jobs (kind, payload) SELECT 'noop', '{{}}' FROM generate_series(1, {size})")
+        result = pgbench(runtime_url, S10_FLOOR, args.seconds, 4, mode="simple", transactions=size // 4)
         psql(owner_url, "DELETE FROM jobs WHERE kind = 'noop'")
         return result
 
-    unbatched = worker(1, 3000)
-    batched = worker(64, 30000)
+    unbatched = worker(1, size)
+    batched = worker(64, size * 10)
     vs_floor = alternate("S10 unbatched/F_sql(S10)", floor, unbatched, args.pairs)
     vs_unbatched = alternate("S10 batched/unbatched", unbatched, batched, args.pairs)
     latency = cli("--latency-samples", "200")
@@ -561,6 +574,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8, help="database clients (pgbench)")
     parser.add_argument("--orgs", type=int, default=50, help="bench clinics (seed-bench)")
     parser.add_argument("--patients-per-org", type=int, default=20000, help="patients per clinic (seed-bench)")
+    parser.add_argument("--only", choices=["s10"], help="run one scenario alone (report in target/bench/<name>.json)")
     args = parser.parse_args()
     if args.pairs < 5:
         sys.exit("bench: at least 5 pairs, so a median of ratios means something")
@@ -577,6 +591,13 @@ def main():
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
     subprocess.run([str(binary), "migrate"], env=env, check=True, capture_output=True)
+    if args.only == "s10":
+        s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "s10.json").write_text(json.dumps(s10, indent=2) + "\n")
+        print(json.dumps({"unbatched_vs_floor": s10["vs_floor"]["ratio"], "batched_vs_unbatched": s10["batched"]["ratio"],
+                          "latency": s10["latency"]}, indent=2))
+        return
     # The demo's patient signs in during S6 and S7.
     subprocess.run([str(binary), "seed-demo"], env=env, check=True, capture_output=True)
 

@@ -351,18 +351,34 @@ pub fn decide(
     }
     // Nothing usable: say why, contact by contact, in words staff can act on.
     for recipient in &recipients {
-        let whose = if recipient.proxy.is_some() { "proxy's " } else { "" };
+        let whose = if recipient.proxy.is_some() { "for a proxy, " } else { "" };
         if recipient.contacts.is_empty() {
-            reasons.push(format!("no {whose}contact on file"));
+            reasons.push(format!("{whose}no contact on file"));
         }
         for contact in &recipient.contacts {
-            let why: Vec<String> = Channel::ALL
-                .into_iter()
-                .filter_map(|ch| unusable(contact, ch, recipient.sms_consent))
-                .filter(|why| !why.contains("cannot take"))
-                .collect();
-            if !why.is_empty() {
-                reasons.push(format!("{whose}{}", why.join(", ")));
+            // "not marked safe for texts or voicemail", then anything else (STOP, consent).
+            let mut unflagged = Vec::new();
+            let mut other = Vec::new();
+            for channel in Channel::ALL {
+                match unusable(contact, channel, recipient.sms_consent) {
+                    Some(why) if why.contains("cannot take") => {}
+                    Some(why) if why.contains("not marked safe") => unflagged.push(match channel {
+                        Channel::Sms => "texts",
+                        Channel::Voice => "voicemail",
+                        Channel::Email => "e-mail",
+                    }),
+                    Some(why) => other.push(why),
+                    None => {}
+                }
+            }
+            if !unflagged.is_empty() {
+                other.insert(
+                    0,
+                    format!("the {} is not marked safe for {}", contact.kind.noun(), unflagged.join(" or ")),
+                );
+            }
+            if !other.is_empty() {
+                reasons.push(format!("{whose}{}", other.join(", ")));
             }
         }
     }

@@ -451,5 +451,55 @@ async fn a_provider_finds_a_patient_and_works_through_the_chart() {
     look(&client, "27-schedule-day").await;
     accessible(&client, "schedule").await;
     assert!(chart.starts_with("/patients/"));
+
+    // Someone else books Ben for tomorrow: the open day view shows it by itself (Server-
+    // Sent Events, then an htmx reload of the schedule), without the page reloading.
+    client.execute("window.__stillTheSamePage = true;", vec![]).await.expect("mark");
+    let later = lockdev::appointments::domain::instant(
+        chrono_tz::America::New_York,
+        tomorrow.parse().expect("date"),
+        chrono::NaiveTime::from_hms_opt(11, 30, 0).expect("time"),
+    )
+    .expect("instant");
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         SELECT $1, p.id, $2, t.id, $3, $3 + interval '20 minutes'
+           FROM patients p, appointment_types t WHERE p.family_name = 'Garrison' AND t.organization_id = $1",
+    )
+    .bind(org)
+    .bind(provider)
+    .bind(later)
+    .execute(&mut su)
+    .await
+    .expect("another booking");
+    wait_text(&client, "#schedule-live", "Garrison, Ben").await;
+    let same = client.execute("return window.__stillTheSamePage === true;", vec![]).await.expect("script");
+    assert_eq!(same, json!(true), "updated in place");
+
+    // Reminders: Ana's only number is unsafe everywhere, so hers is blocked with the
+    // reason on her chart, and the team gets a task.
+    let mut tx = lockdev::db::tenant::begin_system(&app.pool, &Default::default()).await.expect("tx");
+    lockdev::jobs::enqueue(
+        &mut tx,
+        &lockdev::jobs::NewJob::new("reminders.plan", json!({})).for_organization(org),
+        lockdev::clock::Clock::now(app.clock.as_ref()),
+    )
+    .await
+    .expect("plan");
+    tx.commit().await.expect("commit");
+    app.run_jobs().await;
+    client.goto(&format!("{base}/tasks")).await.expect("tasks");
+    wait_text(&client, "main", "García").await;
+    wait_text(&client, "main", "not marked safe for texts or voicemail").await;
+    watch_csp(&client).await;
+    look(&client, "28-tasks").await;
+    accessible(&client, "tasks").await;
+    client.goto(&format!("{base}{chart}/contacts")).await.expect("contacts");
+    wait_text(&client, "#chart-section", "Blocked").await;
+    wait_text(&client, "#chart-section", "No safe way to reach the patient").await;
+    watch_csp(&client).await;
+    look(&client, "29-chart-messages").await;
+    accessible(&client, "chart messages").await;
     client.close().await.expect("close");
 }
