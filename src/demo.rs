@@ -624,7 +624,7 @@ async fn seed_schedule_and_notes(
     let today = Utc::now().with_timezone(&zone).date_naive();
     // Tomorrow's visits fall inside the 24-hour reminder lead, so a running server plans
     // their reminders at once: Maria's goes by e-mail (never to her unsafe home number),
-    // Leo's to the number marked safe for him, and Helen's is blocked with the reason.
+    // Leo's to the parent whose grant covers scheduling, and Helen's is blocked with the reason.
     let tomorrow = today + chrono::Days::new(1);
     let visits: [(u128, u128, u32, u32, i64, &str, NaiveDate); 6] = [
         (1, 1, 9, 0, 20, "Blood pressure check", today),
