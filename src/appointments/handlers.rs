@@ -304,6 +304,9 @@ fn schedule_event(purpose: &str, details: serde_json::Value) -> AuditEvent {
 }
 
 /// The front desk's day: every provider's appointments for one day on the viewer's clock.
+/// How long one live-update stream lasts before the browser reopens it.
+const STREAM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `GET /schedule/events`: Server-Sent Events naming each appointment of this clinic that
 /// changed (booked, moved, checked in, cancelled …), from any app process. The event
 /// carries the appointment's id only; the page then reloads its schedule through a normal
@@ -331,6 +334,10 @@ pub async fn events(
             Ok(_) => None,
         }
     });
+    // The stream ends after a minute and the browser reopens it: each reopening passes
+    // the session checks again (and, being a background request, does not count as
+    // activity), so a page left open stops hearing changes soon after its session expires.
+    let stream = stream.take_until(tokio::time::sleep(STREAM_LIFETIME));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

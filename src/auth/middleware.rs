@@ -27,6 +27,18 @@ pub const CSRF_FIELD: &str = "csrf_token";
 /// count as activity, so a page left open does not keep its session alive.
 pub const BACKGROUND_HEADER: &str = "x-lockdev-background";
 
+/// A request a page makes by itself, not a person acting: htmx polling (marked with
+/// [`BACKGROUND_HEADER`]) and Server-Sent Event streams, which the browser opens and
+/// reopens on its own (`Accept: text/event-stream`; EventSource cannot add headers).
+fn is_background(req: &Request) -> bool {
+    req.headers().contains_key(BACKGROUND_HEADER)
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.starts_with("text/event-stream"))
+}
+
 /// Who is asking, for requests with a signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
@@ -88,9 +100,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             crate::auth::sessions::forget(&state.db, user_id, session.id().map(|id| id.to_string())).await;
             data = SessionData::default();
             req.extensions_mut().insert(SessionExpired);
-        } else if !req.headers().contains_key(BACKGROUND_HEADER)
-            && now - user.last_activity >= ACTIVITY_GRANULARITY
-        {
+        } else if !is_background(&req) && now - user.last_activity >= ACTIVITY_GRANULARITY {
             user.last_activity = now;
             dirty = true;
         }

@@ -84,16 +84,17 @@ async fn after_the_idle_timeout_a_page_asks_to_sign_in_and_htmx_gets_a_redirect_
     app.clock.advance(TimeDelta::minutes(14));
     assert_eq!(browser.get("/account").await.status(), 200, "the last request counted as activity");
 
-    // Background polling does not keep the session alive.
-    for _ in 0..4 {
+    // Background polling, and live-update streams reopening by themselves, do not keep
+    // the session alive.
+    for n in 0..4 {
         app.clock.advance(TimeDelta::minutes(4));
-        let res = browser
-            .client
-            .get(browser.url("/status"))
-            .header("X-Lockdev-Background", "1")
-            .send()
-            .await
-            .expect("poll");
+        let request = browser.client.get(browser.url("/status"));
+        let request = if n % 2 == 0 {
+            request.header("X-Lockdev-Background", "1")
+        } else {
+            request.header("Accept", "text/event-stream")
+        };
+        let res = request.send().await.expect("poll");
         assert_eq!(res.status(), 200);
     }
     let res = browser
