@@ -57,8 +57,7 @@ impl super::JobKind for Probe {
         tx: &mut Transaction<'static, Postgres>,
         _context: &JobContext,
     ) -> Result<Outcome, JobError> {
-        let payload: ProbePayload =
-            serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let payload: ProbePayload = job.payload()?;
         if payload.panic {
             #[allow(clippy::panic)]
             {

@@ -119,6 +119,19 @@ pub struct Job {
     pub lease_until: DateTime<Utc>,
 }
 
+impl Job {
+    /// The payload as `T`; a payload that does not fit is a permanent failure.
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, super::JobError> {
+        serde_json::from_value(self.payload.clone()).map_err(|e| super::JobError::Permanent(e.to_string()))
+    }
+
+    /// The clinic a clinic-scoped job runs for; its absence is a permanent failure.
+    pub fn organization(&self) -> Result<OrganizationId, super::JobError> {
+        self.organization_id
+            .ok_or_else(|| super::JobError::Permanent(format!("a {} job needs its clinic", self.kind)))
+    }
+}
+
 /// Claims up to `limit` due jobs (queued and due, or running with an expired lease) for
 /// `worker`, in one short statement. Each gets a fresh claim token.
 pub async fn claim(
@@ -334,7 +347,8 @@ pub async fn list(
     state: Option<&str>,
     limit: i64,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        JobRow,
         r#"SELECT id AS "id: JobId", kind, state, organization_id AS "organization_id: OrganizationId",
                   attempts, max_attempts, run_at, last_error
              FROM jobs WHERE ($1::text IS NULL OR state = $1)
@@ -343,20 +357,7 @@ pub async fn list(
         limit
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| JobRow {
-            id: r.id,
-            kind: r.kind,
-            state: r.state,
-            organization_id: r.organization_id,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-            run_at: r.run_at,
-            last_error: r.last_error,
-        })
-        .collect())
+    .await
 }
 
 /// Gives a dead job a fresh set of attempts, due now. False when it is not dead.

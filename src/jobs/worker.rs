@@ -110,12 +110,7 @@ impl Worker {
                     Ok(jobs) => {
                         claim_failures = 0;
                         claimed_full = jobs.len() == limit;
-                        for group in self.group(jobs) {
-                            let worker = self.clone_parts();
-                            let jobs = group.clone();
-                            let handle = in_flight.spawn(async move { worker.work(jobs).await });
-                            held.insert(handle.id(), group);
-                        }
+                        self.spawn_groups(jobs, &mut in_flight, &mut held);
                     }
                     Err(error) => {
                         claim_failures += 1;
@@ -189,11 +184,7 @@ impl Worker {
             // Each group in a task of its own, as in `run`, so a panic is contained.
             let mut tasks = JoinSet::new();
             let mut held = HashMap::new();
-            for group in self.group(jobs) {
-                let worker = self.clone_parts();
-                let jobs = group.clone();
-                held.insert(tasks.spawn(async move { worker.work(jobs).await }).id(), group);
-            }
+            self.spawn_groups(jobs, &mut tasks, &mut held);
             let before = finished;
             while let Some(joined) = tasks.join_next_with_id().await {
                 finished += self.settle(joined, &mut held).await;
@@ -201,6 +192,16 @@ impl Worker {
             idle_rounds = if finished == before { idle_rounds + 1 } else { 0 };
         }
         finished
+    }
+
+    /// Starts one task per group of claimed jobs (see [`Self::group`]), remembering which
+    /// jobs each task holds, so a panic or an abort can be attributed to them.
+    fn spawn_groups(&self, jobs: Vec<Job>, tasks: &mut JoinSet<u64>, held: &mut HashMap<TaskId, Vec<Job>>) {
+        for group in self.group(jobs) {
+            let worker = self.clone_parts();
+            let claimed = group.clone();
+            held.insert(tasks.spawn(async move { worker.work(claimed).await }).id(), group);
+        }
     }
 
     fn clone_parts(&self) -> Worker {

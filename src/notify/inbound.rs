@@ -157,6 +157,14 @@ impl SnsVerifier {
         Ok(pem)
     }
 
+    /// Confirms a verified subscription by visiting the address SNS gave, with the same
+    /// short time limit as certificate fetches.
+    pub async fn confirm_subscription(&self, url: &str) {
+        if url.starts_with("https://sns.") {
+            let _ = self.http.get(url).send().await;
+        }
+    }
+
     pub async fn verify(&self, envelope: &SnsEnvelope) -> Result<(), Rejected> {
         let algorithm: &dyn ring::signature::VerificationAlgorithm = match envelope.signature_version.as_str()
         {
@@ -195,11 +203,9 @@ pub async fn receive(State(state): State<AppState>, body: Bytes) -> Response {
     }
     match envelope.kind.as_str() {
         "SubscriptionConfirmation" => {
-            // Confirming is visiting the address SNS gave (signed, so it is SNS's).
-            if let Some(url) = envelope.subscribe_url.as_deref()
-                && url.starts_with("https://sns.")
-            {
-                let _ = reqwest::get(url).await;
+            // The address is covered by the verified signature, so it is SNS's.
+            if let Some(url) = envelope.subscribe_url.as_deref() {
+                state.sns.confirm_subscription(url).await;
             }
             StatusCode::OK.into_response()
         }

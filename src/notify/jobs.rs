@@ -69,11 +69,8 @@ impl JobKind for SendNotification {
         tx: &mut Transaction<'static, Postgres>,
         context: &JobContext,
     ) -> Result<Outcome, JobError> {
-        let organization = job
-            .organization_id
-            .ok_or_else(|| JobError::Permanent("a message job needs its clinic".into()))?;
-        let payload: SendPayload =
-            serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let organization = job.organization()?;
+        let payload: SendPayload = job.payload()?;
         let now = context.clock.now();
         let audit_context = TenantContext::system(organization);
 
@@ -336,8 +333,7 @@ impl JobKind for SendAccountEmail {
         tx: &mut Transaction<'static, Postgres>,
         context: &JobContext,
     ) -> Result<Outcome, JobError> {
-        let payload: AccountEmailPayload =
-            serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let payload: AccountEmailPayload = job.payload()?;
         let Some(row) = sqlx::query!(
             "SELECT to_address::text AS \"to!\", sealed_message FROM outbound_emails
               WHERE id = $1 AND sent_at IS NULL FOR UPDATE",

@@ -70,9 +70,7 @@ impl JobKind for PlanReminders {
         tx: &mut Transaction<'static, Postgres>,
         context: &JobContext,
     ) -> Result<Outcome, JobError> {
-        let organization = job
-            .organization_id
-            .ok_or_else(|| JobError::Permanent("reminder planning needs its clinic".into()))?;
+        let organization = job.organization()?;
         let now = context.clock.now();
         let Some(clinic) = super::facts::clinic(tx).await? else {
             return Err(JobError::Permanent("the clinic is not visible to its own job".into()));
