@@ -298,6 +298,74 @@ async fn seed_clinic(
     Ok(rows)
 }
 
+/// Appends `rows` synthetic audit events spread evenly over the clinics and over the past
+/// year (one event every few minutes per clinic, oldest first), for the audit-growth
+/// benchmark. Each clinic's events go in its own tenant transactions, in chunks, on two
+/// connections at once (appends do not block each other). Returns the rows written.
+pub async fn seed_audit(
+    owner: &PgPool,
+    organizations: usize,
+    patients_per_org: u32,
+    rows: u64,
+) -> anyhow::Result<u64> {
+    if rows == 0 || organizations == 0 {
+        return Ok(0);
+    }
+    let mut tx = begin_system(owner, &SystemContext::default()).await?;
+    sqlx::query("SELECT audit_ensure_partitions((now() - interval '13 months')::date, now()::date)")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+
+    const CHUNK: u64 = 250_000;
+    let per_clinic = rows.div_ceil(organizations as u64);
+    let desk = fixed_id("bench desk");
+    let mut work = Vec::new();
+    for n in 0..organizations {
+        let org = OrganizationId::from_uuid(fixed_id(&format!("bench org {n}")));
+        let mut start = 0;
+        while start < per_clinic {
+            let end = (start + CHUNK).min(per_clinic);
+            work.push((org, start, end));
+            start = end;
+        }
+    }
+    let step_seconds = (365.0 * 86_400.0 / per_clinic as f64).max(0.001);
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(work.into_iter()));
+    let worker = |queue: std::sync::Arc<
+        tokio::sync::Mutex<std::vec::IntoIter<(OrganizationId, u64, u64)>>,
+    >| async move {
+        let mut written = 0u64;
+        loop {
+            let Some((org, start, end)) = queue.lock().await.next() else { return anyhow::Ok(written) };
+            let mut tx = begin_tenant(owner, &TenantContext::system(org)).await?;
+            written += sqlx::query(
+                "INSERT INTO audit_events (organization_id, occurred_at, actor_user_id, actor_kind, role, action,
+                                           resource_type, resource_id, patient_id, purpose, outcome, ip, user_agent)
+                 SELECT $1, now() - interval '365 days' + g * make_interval(secs => $5), $4, 'user', 'admin_staff',
+                        'read', 'patient', pid, pid, 'chart.summary', 'success', '127.0.0.1', 'bench'
+                   FROM generate_series($2::bigint + 1, $3::bigint) AS g,
+                        LATERAL (SELECT md5($1::text || ' patient ' || (1 + g % $6))::uuid AS pid) AS p",
+            )
+            .bind(org)
+            .bind(start as i64)
+            .bind(end as i64)
+            .bind(desk)
+            .bind(step_seconds)
+            .bind(i64::from(patients_per_org.max(1)))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+        }
+    };
+    let (a, b) = tokio::try_join!(worker(queue.clone()), worker(queue))?;
+    let mut tx = begin_system(owner, &SystemContext::default()).await?;
+    sqlx::query("ANALYZE audit_events").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(a + b)
+}
+
 /// The tables the generator fills (fixed names, never input).
 const FILLED: [&str; 7] = [
     "patients",

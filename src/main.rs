@@ -42,6 +42,10 @@ enum Command {
         organizations: usize,
         #[arg(long, default_value_t = 20_000)]
         patients_per_org: u32,
+        /// Audit events to append (spread over the clinics and the past year), on top of
+        /// any already there; the clinics themselves are generated once.
+        #[arg(long, default_value_t = 0)]
+        audit_rows: u64,
     },
     /// Validate the configuration and print it with secrets hidden.
     CheckConfig,
@@ -175,7 +179,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 println!("  {sign_in}");
             }
         }
-        Command::SeedBench { organizations, patients_per_org } => {
+        Command::SeedBench { organizations, patients_per_org, audit_rows } => {
             anyhow::ensure!(!config.is_production(), "seed-bench refuses to run with LOCKDEV_ENV=production");
             let owner = db::owner_pool(config.database.migration_url()?)
                 .await
@@ -190,6 +194,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 summary.seconds,
                 summary.rows as f64 / summary.seconds.max(0.001)
             );
+            if audit_rows > 0 {
+                let started = std::time::Instant::now();
+                let written =
+                    lockdev::bench_data::seed_audit(&owner, organizations, patients_per_org, audit_rows)
+                        .await?;
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "audit events: {written} appended in {seconds:.1} s ({:.0} rows/s)",
+                    written as f64 / seconds.max(0.001)
+                );
+            }
         }
         Command::CheckConfig => {
             config.database.runtime_url()?;

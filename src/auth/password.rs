@@ -124,7 +124,7 @@ pub fn dummy_hash() -> &'static str {
 /// beyond it a request is turned away at once ([`Busy`], a 503 with Retry-After) rather
 /// than held for seconds while every other sign-in waits behind it.
 ///
-/// The hashing threads run at a lower scheduling priority (nice 10) than the threads that
+/// The hashing threads run at the lowest scheduling priority (nice 19), below the threads that
 /// serve pages: during a storm of sign-ins the CPU goes to pages first and hashing takes
 /// what is left, so the clinic keeps working while the sign-ins queue. Their own threads
 /// (not tokio's blocking pool) also bound the memory Argon2 keeps: one 19 MiB arena per
@@ -152,7 +152,7 @@ pub struct Busy;
 const WAITING_PER_PERMIT: usize = 32;
 
 /// How much less CPU priority hashing gets than serving (the nice value added).
-const HASHING_NICENESS: i32 = 10;
+const HASHING_NICENESS: i32 = 19;
 
 /// Starts `threads` hashing threads that take jobs until every sender is gone.
 fn start_pool(threads: usize) -> std::sync::mpsc::Sender<Job> {

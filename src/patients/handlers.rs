@@ -187,26 +187,12 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
 }
 
 async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<SummarySection> {
-    let stored = {
-        let mut db = tx.conn().await?;
-        repo::demographics(&mut db, chart.id()).await?
-    };
     let can_see_schedule = chart.allows(tx, Permission::ViewSchedule);
-    let upcoming = if can_see_schedule {
+    let (stored, visits) = {
         let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT a.starts_at, a.status, t.name AS kind, u.display_name AS provider
-                 FROM appointments a
-                 JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
-                 JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
-                 JOIN users u ON u.id = pr.user_id
-                WHERE a.patient_id = $1 AND a.starts_at >= $2 AND a.status IN ('booked', 'checked_in')
-                ORDER BY a.starts_at LIMIT 3"#,
-            chart.id().as_uuid(),
-            tx.now()
-        )
-        .fetch_all(&mut *db)
-        .await?
+        repo::summary(&mut db, chart.id(), can_see_schedule.then(|| tx.now())).await?
+    };
+    let upcoming = visits
         .into_iter()
         .map(|a| UpcomingVisit {
             when: local(a.starts_at, chart),
@@ -214,10 +200,7 @@ async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -
             kind: a.kind,
             status: a.status.replace('_', " "),
         })
-        .collect()
-    } else {
-        Vec::new()
-    };
+        .collect();
     let s = stored;
     let address = [s.address_line1, s.address_line2, s.city, s.region, s.postal_code]
         .into_iter()

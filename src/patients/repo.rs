@@ -2,7 +2,7 @@
 //! row-level security scopes it to the clinic; none names the organization itself except
 //! where a row is written.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::domain::{Demographics, FirstContacts, SearchQuery};
@@ -317,6 +317,65 @@ pub async fn demographics(db: &mut PgConnection, id: PatientId) -> Result<Demogr
     )
     .fetch_one(db)
     .await
+}
+
+/// A visit still ahead, as the summary lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct UpcomingRow {
+    pub starts_at: DateTime<Utc>,
+    pub status: String,
+    pub kind: String,
+    pub provider: String,
+}
+
+/// The summary's reads in one statement: the demographics and, when `visits_from` is
+/// given (the viewer may see the schedule), the next three booked visits from then. The
+/// visits' subquery sits in a CASE, so without permission it is never run at all.
+pub async fn summary(
+    db: &mut PgConnection,
+    id: PatientId,
+    visits_from: Option<DateTime<Utc>>,
+) -> Result<(Demographics, Vec<UpcomingRow>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT p.given_name, p.middle_name, p.family_name, p.preferred_name, p.date_of_birth, p.legal_sex,
+                  p.gender_identity, p.preferred_language, p.address_line1, p.address_line2, p.city, p.region,
+                  p.postal_code, p.confidential_communication, p.confidential_note,
+                  CASE WHEN $2::timestamptz IS NOT NULL THEN
+                      (SELECT json_agg(v ORDER BY v.starts_at)
+                         FROM (SELECT a.starts_at, a.status, t.name AS kind, u.display_name AS provider
+                                 FROM appointments a
+                                 JOIN appointment_types t ON t.organization_id = a.organization_id
+                                                         AND t.id = a.appointment_type_id
+                                 JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+                                 JOIN users u ON u.id = pr.user_id
+                                WHERE a.patient_id = p.id AND a.starts_at >= $2
+                                  AND a.status IN ('booked', 'checked_in')
+                                ORDER BY a.starts_at LIMIT 3) v)
+                  END AS "upcoming: sqlx::types::Json<Vec<UpcomingRow>>"
+             FROM patients p WHERE p.id = $1"#,
+        id.as_uuid(),
+        visits_from
+    )
+    .fetch_one(db)
+    .await?;
+    let demographics = Demographics {
+        given_name: row.given_name,
+        middle_name: row.middle_name,
+        family_name: row.family_name,
+        preferred_name: row.preferred_name,
+        date_of_birth: row.date_of_birth,
+        legal_sex: row.legal_sex,
+        gender_identity: row.gender_identity,
+        preferred_language: row.preferred_language,
+        address_line1: row.address_line1,
+        address_line2: row.address_line2,
+        city: row.city,
+        region: row.region,
+        postal_code: row.postal_code,
+        confidential_communication: row.confidential_communication,
+        confidential_note: row.confidential_note,
+    };
+    Ok((demographics, row.upcoming.map(|json| json.0).unwrap_or_default()))
 }
 
 /// Soft delete: the record stays (history, audit, billing); it leaves the registry.

@@ -89,7 +89,10 @@ impl AppState {
         };
         let sns = Arc::new(crate::notify::inbound::SnsVerifier::new(pinned));
         let auth = AuthServices {
-            passwords: PasswordHasher::new(cores),
+            // One core is always left to serving: on a small machine a storm of sign-ins
+            // would otherwise hold every core, and lower priority alone still lets hashing
+            // delay a page by a scheduler slice (S6 measured p99 3-5x).
+            passwords: PasswordHasher::new(cores.saturating_sub(1).max(1)),
             data_key: DataKey::new(config.auth.data_key.expose()),
             passkeys: Passkeys::new(&config.http.public_url),
             mailer,

@@ -407,7 +407,7 @@ async fn a_reset_link_works_once_within_the_hour_for_its_own_account_and_never_s
 }
 
 #[tokio::test]
-async fn a_storm_of_sign_ins_never_hashes_more_than_one_per_core_and_the_server_stays_up() {
+async fn a_storm_of_sign_ins_hashes_on_all_cores_but_one_and_the_server_stays_up() {
     // AUTH-08: 200 at once, each from its own address.
     let app = behind_a_proxy().await;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -450,7 +450,9 @@ async fn a_storm_of_sign_ins_never_hashes_more_than_one_per_core_and_the_server_
     note(&format!(
         "AUTH-08: {by_status:?}, peak hashing {peak} on {cores} cores, /health in {health_took:?}"
     ));
-    assert!(peak <= cores && peak >= 1, "peak {peak} on {cores} cores");
+    // One core is kept for serving pages (one hashing thread on one or two cores).
+    let allowed = cores.saturating_sub(1).max(1);
+    assert!(peak <= allowed && peak >= 1, "peak {peak} on {cores} cores (at most {allowed})");
 }
 
 #[tokio::test]
