@@ -39,6 +39,11 @@ Scenarios measured against them (more arrive with the features they exercise):
                 audit events (5 million by default so the run stays under 20 minutes;
                 50000000 is the specification's full growth), each run paired with the
                 primary-key floor so the comparison is free of machine drift.
+  S11 mixed     bench/mixed-flow (goose): --users front-desk staff (500), each with a cookie
+                jar and an address of their own, sign in (password and authenticator code)
+                and work through a day 2-8 s apart (workspace, search, summary, contacts,
+                appointments, schedule) for --s11-seconds once all have signed in; p99 vs
+                the same flow's p50 with one person, errors, server memory at its peak.
   S4 search     the registry's search statements at the database, under row-level security
                 as the runtime role, one client: a rare name fragment and the commonest
                 surname (mean latency, bars 1 ms and 5 ms), exact MRN and phone lookups vs
@@ -631,6 +636,51 @@ def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, args):
             "ratio": after["normalized"] / before["normalized"]}
 
 
+def mixed_flow(binary, port, users, rate, seconds, think, app_pid=None):
+    """One run of the mixed flow (bench/mixed-flow): its JSON summary, and the server's
+    largest resident memory while it ran (sampled every half second)."""
+    import threading
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            if app_pid:
+                peak[0] = max(peak[0], rss_kib(app_pid))
+            done.wait(0.5)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out = subprocess.run(
+            [str(binary), "--host", f"http://127.0.0.1:{port}", "--users", str(users), "--increase-rate", str(rate),
+             "--run-time", f"{seconds}s", "--quiet", "--no-print-metrics"],
+            env=dict(os.environ, LOCKDEV_THINK_MS=think), check=True, capture_output=True, text=True,
+            timeout=seconds + users / rate + 120).stdout
+    finally:
+        done.set()
+        sampler.join()
+    summary = json.loads(out.strip().splitlines()[-1])
+    summary["rss_peak_kib"] = peak[0]
+    return summary
+
+
+def s11_mixed_flow(binary, port, app_pid, args):
+    """S11: the front-desk day of --users staff with think time, vs the same flow by one
+    person at a time (unloaded). The bar: p99 under load <= 5x the unloaded p50, no error."""
+    # Staff arrive at 20 a second: within what one hashing thread signs in (about 40 a
+    # second), so the morning does not queue into 503s (S6 measures that storm).
+    loaded = mixed_flow(binary, port, args.users, 20, args.s11_seconds, "2000-8000", app_pid)
+    log(f"S11 {args.users} users: p50 {loaded['p50_ms']:.2f} ms, p99 {loaded['p99_ms']:.2f} ms over "
+        f"{loaded['requests']} requests, {loaded['errors']} errors")
+    # After the load, not before: the one person is desk000 again, and an authenticator
+    # code is good once, so a second sign-in in the same 30 s step would be refused.
+    unloaded = mixed_flow(binary, port, 1, 1, max(10, args.seconds * 5), "300-600")
+    log(f"S11 unloaded: p50 {unloaded['p50_ms']:.2f} ms over {unloaded['requests']} requests, "
+        f"{unloaded['errors']} errors")
+    return {"users": args.users, "unloaded": unloaded, "loaded": loaded,
+            "ratio": loaded["p99_ms"] / max(unloaded["p50_ms"], 0.001)}
+
+
 SEARCH_NAMES = """WITH terms AS (SELECT t AS low, t || chr(1114111) AS high FROM search_tokens('{term}') AS t),
 matched AS (SELECT s.patient_id FROM terms q JOIN patient_search_tokens s ON s.token >= q.low AND s.token < q.high
             GROUP BY s.patient_id HAVING count(DISTINCT q.low) = (SELECT count(*) FROM terms)),
@@ -742,6 +792,8 @@ def main():
     parser.add_argument("--patients-per-org", type=int, default=20000, help="patients per clinic (seed-bench)")
     parser.add_argument("--audit-rows", type=int, default=5_000_000,
                         help="audit events appended for S9 (the specification's full growth is 50000000)")
+    parser.add_argument("--users", type=int, default=500, help="simulated front-desk staff in S11")
+    parser.add_argument("--s11-seconds", type=int, default=60, help="S11 steady-state length once all are signed in")
     parser.add_argument("--only", choices=["s10"], help="run one scenario alone (report in target/bench/<name>.json)")
     args = parser.parse_args()
     if args.pairs < 5:
@@ -758,6 +810,10 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "lockdev"], cwd=ROOT, check=True)
     build_seconds = time.monotonic() - started
     binary = target_dir() / "release" / "lockdev"
+    # S11's load generator, a program of its own (goose), built beside the server.
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/mixed-flow/Cargo.toml"],
+                   cwd=ROOT, check=True)
+    mixed_flow_binary = target_dir() / "release" / "lockdev-mixed-flow"
 
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
@@ -874,6 +930,7 @@ def main():
         s8 = s8_audit_append(app_port, summary_path, cookie, super_url, runtime_url, s2_script, s2_defines,
                              pool_size, args)
         s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
+        s11 = s11_mixed_flow(mixed_flow_binary, app_port, app.pid, args)
         # Last: it grows the audit log for good.
         s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, args)
     finally:
@@ -907,6 +964,7 @@ def main():
         "S10 job queue": s10,
         "S8 audit append": s8,
         "S9 audit growth": s9,
+        "S11 mixed flow": s11,
         "scenarios": dict(results, **{"S8 summary statements with audit vs without": s8["with_vs_without"],
                                       "S10 jobs unbatched vs F_sql(S10)": s10["vs_floor"],
                                       "S10 jobs batched vs unbatched": s10["batched"]}),
@@ -915,6 +973,7 @@ def main():
             "cold_start_to_first_200_ms": round(cold_start_ms, 1),
             "rss_idle_kib": idle_rss,
             "rss_after_load_kib": loaded_rss,
+            "rss_peak_during_s11_kib": s11["loaded"]["rss_peak_kib"],
             "release_build_seconds": round(build_seconds, 1),
         },
     }
@@ -927,6 +986,7 @@ def targets(report):
     scen = report["scenarios"]
     s2, s4, s6, s7 = report["S2 latency"], report["S4 search"], report["S6 login storm"], report["S7 session overhead"]
     s8, s9, s10 = report["S8 audit append"], report["S9 audit growth"], report["S10 job queue"]
+    s11 = report["S11 mixed flow"]
     rows = [
         ("S1 Fortunes-shaped page", "-", ">= 0.6 F_sql, >= 0.5 tokio-postgres reference", None),
         ("S2 summary throughput vs F_sql(S2)", f"{scen['S2 patient summary vs F_sql(S2)']['ratio']:.3f}", ">= 0.6",
@@ -952,7 +1012,8 @@ def targets(report):
         ("S10 unbatched vs F_sql(S10)", f"{s10['vs_floor']['ratio']:.3f}", ">= 0.8", s10["vs_floor"]["ratio"] >= 0.8),
         ("S10 batched vs unbatched", f"{s10['batched']['ratio']:.2f}x", ">= 3x", s10["batched"]["ratio"] >= 3),
         ("S10 enqueue to start p50", f"{s10['latency']['p50_ms']:.2f} ms", "<= 5 ms", s10["latency"]["p50_ms"] <= 5),
-        ("S11 mixed flow", "-", "p99 <= 5x unloaded p50, 0 errors", None),
+        (f"S11 mixed flow, {s11['users']} staff", f"p99 {s11['ratio']:.2f}x unloaded p50, {s11['loaded']['errors']} errors",
+         "p99 <= 5x unloaded p50, 0 errors", s11["ratio"] <= 5 and s11["loaded"]["errors"] == 0),
     ]
     return rows
 
@@ -1060,12 +1121,27 @@ def write(report):
               f"Summary p99 at 4 connections, each run paired with the primary-key floor: **{s9['ratio']:.3f}x** after "
               f"appending {s9['audit_rows']:,} audit events vs before (bar <= 1.1); p99 {s9['before']['p99_ms']:.2f} ms "
               f"before, {s9['after']['p99_ms']:.2f} ms after. {s9['seeded']}."]
+    s11 = report["S11 mixed flow"]
+    loaded, unloaded = s11["loaded"], s11["unloaded"]
+    lines += ["", "## S11 mixed flow (goose, a cookie jar per person)", "",
+              f"{s11['users']} front-desk staff, each signed in with password and authenticator code, then "
+              f"workspace, registry search, a patient's summary, contacts and appointments, the day's schedule, "
+              f"2-8 s apart, for {loaded['seconds']} s once all had signed in: {loaded['requests']} requests, "
+              f"**{loaded['errors']} errors**, p50 {loaded['p50_ms']:.2f} ms, p99 **{loaded['p99_ms']:.2f} ms** = "
+              f"**{s11['ratio']:.2f}x** the unloaded p50 of {unloaded['p50_ms']:.2f} ms (one person, "
+              f"{unloaded['requests']} requests; bar <= 5x, 0 errors).", "",
+              "| request | requests | errors | p50 ms | p99 ms |", "|---|---|---|---|---|",
+              *[f"| {name} | {r['requests']} | {r['errors']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |"
+                for name, r in sorted(loaded["routes"].items())]]
+    if loaded["error_kinds"]:
+        lines += ["", "Errors: " + "; ".join(loaded["error_kinds"])]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",
               f"- cold start to first 200 on /health: {p['cold_start_to_first_200_ms']} ms",
               f"- resident memory: {p['rss_idle_kib'] / 1024:.1f} MiB idle, "
-              f"{p['rss_after_load_kib'] / 1024:.1f} MiB after the load runs",
+              f"{p['rss_after_load_kib'] / 1024:.1f} MiB after the load runs, "
+              f"{p['rss_peak_during_s11_kib'] / 1024:.1f} MiB at most under S11",
               f"- release build (incremental, as run): {p['release_build_seconds']} s", ""]
     if regressions:
         lines.append(f"**Regressed by more than {REGRESSION:.0%} against the previous report:** {', '.join(regressions)}")

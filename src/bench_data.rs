@@ -35,6 +35,14 @@ pub const BENCH_DESK_EMAIL: &str = "desk@bench.example";
 pub const BENCH_PASSWORD: &str = "bench-password-2026";
 /// Base32 authenticator secret of the bench desk user (benchmark data only).
 pub const BENCH_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// Front-desk staff for the mixed flow (S11): `desk000@bench.example` … spread over the
+/// clinics (desk `k` works at clinic `k % clinics`), with the same password and
+/// authenticator secret as the bench desk user.
+pub const BENCH_DESK_STAFF: usize = 500;
+
+fn desk_staff_email(k: usize) -> String {
+    format!("desk{k:03}@bench.example")
+}
 
 #[derive(Debug, Default)]
 pub struct BenchSummary {
@@ -51,6 +59,10 @@ fn fixed_id(label: &str) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn desk_staff_id(k: usize) -> uuid::Uuid {
+    fixed_id(&format!("bench desk staff {k}"))
 }
 
 /// Two valid NPIs (Luhn over the 80840 prefix) for each clinic's two providers.
@@ -74,6 +86,17 @@ pub async fn seed(
     )
     .bind(desk)
     .bind(BENCH_DESK_EMAIL)
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    let staff: Vec<uuid::Uuid> = (0..BENCH_DESK_STAFF).map(desk_staff_id).collect();
+    sqlx::query(
+        "INSERT INTO users (id, email, display_name, password_hash, email_verified_at)
+         SELECT id, email, 'Desk ' || ordinality, $3, now() FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS s(id, email)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&staff)
+    .bind((0..BENCH_DESK_STAFF).map(desk_staff_email).collect::<Vec<_>>())
     .bind(&hash)
     .execute(&mut *tx)
     .await?;
@@ -113,14 +136,36 @@ pub async fn seed(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    // Each person's second factor is visible only in a transaction acting as them.
+    for k in 0..BENCH_DESK_STAFF {
+        let staff = UserId::from_uuid(staff[k]);
+        let mut tx = begin_system(owner, &SystemContext { user_id: Some(staff), ..Default::default() }).await?;
+        sqlx::query(
+            "INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(staff)
+        .bind(key.encrypt(&secret))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
 
     for n in 0..organizations {
         let org = OrganizationId::from_uuid(fixed_id(&format!("bench org {n}")));
         let mut tx = begin_tenant(owner, &TenantContext::system(org)).await?;
+        sqlx::query(
+            "INSERT INTO memberships (organization_id, user_id, role)
+             SELECT $1, id, 'admin_staff' FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
+        )
+        .bind(org)
+        .bind((n..BENCH_DESK_STAFF).step_by(organizations).map(desk_staff_id).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
         let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM patients").fetch_one(&mut *tx).await?;
         if existing > 0 {
             summary.patients += existing as u64;
-            tx.rollback().await?;
+            tx.commit().await?;
             continue;
         }
         if n == 0 {
