@@ -332,8 +332,9 @@ def s6_login_storm(port, seconds, pairs):
     refused = sum(s.get(503, 0) for s in storms)
     unexpected = {k: v for s in storms for k, v in s.items() if k not in (303, 503)}
     if unexpected:
-        raise RuntimeError(f"S6: unexpected sign-in answers {unexpected}")
+        log(f"S6: unexpected sign-in answers {unexpected} (the server's log is in {OUT / 'server.log'})")
     return {
+        "unexpected": {str(k): v for k, v in unexpected.items()},
         "ratio": statistics.median(ratios), "ratios": ratios,
         "baseline": {k: statistics.median(r[k] for r in alone_runs) for k in ("p50_ms", "p99_ms")},
         "candidate": {k: statistics.median(r[k] for r in storm_runs) for k in ("p50_ms", "p99_ms")},
@@ -793,7 +794,7 @@ def main():
     parser.add_argument("--audit-rows", type=int, default=5_000_000,
                         help="audit events appended for S9 (the specification's full growth is 50000000)")
     parser.add_argument("--users", type=int, default=500, help="simulated front-desk staff in S11")
-    parser.add_argument("--s11-seconds", type=int, default=60, help="S11 steady-state length once all are signed in")
+    parser.add_argument("--s11-seconds", type=int, default=45, help="S11 steady-state length once all are signed in")
     parser.add_argument("--only", choices=["s10"], help="run one scenario alone (report in target/bench/<name>.json)")
     args = parser.parse_args()
     if args.pairs < 5:
@@ -862,7 +863,9 @@ def main():
     app_env = dict(env, LOCKDEV_BIND=f"127.0.0.1:{app_port}", LOCKDEV_TRUSTED_PROXIES="127.0.0.1/32",
                    LOCKDEV_JOB_WORKERS="0")
     spawned = time.monotonic()
-    app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=subprocess.DEVNULL)
+    OUT.mkdir(parents=True, exist_ok=True)
+    server_log = open(OUT / "server.log", "w")
+    app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         cold_start_ms = (wait_http(f"http://127.0.0.1:{app_port}/health") - spawned) * 1000
         wait_http(f"http://127.0.0.1:{floor_port}/")
@@ -1001,7 +1004,9 @@ def targets(report):
          f"round trips ({scen['S5 tenant envelope vs bare read']['ratio']:.3f} of a bare read's throughput)",
          "<= 2 extra round trips",
          report['round_trips']['S5 tenant envelope'] - report['round_trips']['S5 bare read'] <= 2),
-        ("S6 page p99 during a login storm", f"{s6['ratio']:.2f}x", "<= 2x", s6["ratio"] <= 2.0),
+        ("S6 page p99 during a login storm", f"{s6['ratio']:.2f}x" + (f", unexpected sign-in answers {s6['unexpected']}"
+                                                                     if s6.get("unexpected") else ""),
+         "<= 2x", s6["ratio"] <= 2.0 and not s6.get("unexpected")),
         ("S7 session overhead", f"{s7['queries_per_request']:.3f} queries, {s7['writes_per_request']:.3f} writes",
          "1 query, 0 writes", round(s7["queries_per_request"], 2) <= 1.0 and round(s7["writes_per_request"], 2) <= 0),
         ("S8 WAL flushes per request", f"{s8['flushes_per_request']:.3f}", "<= 1", s8["flushes_per_request"] <= 1.0),

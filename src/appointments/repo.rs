@@ -119,6 +119,9 @@ pub async fn between(
              JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
              JOIN users u ON u.id = pr.user_id
             WHERE a.starts_at < $2 AND a.ends_at > $1
+              -- Implied by the 8-hour limit on a visit's length (a table constraint), and
+              -- what lets the index on start time read one day, not the clinic's history.
+              AND a.starts_at > $1 - interval '8 hours'
               AND ($3::uuid IS NULL OR a.provider_id = $3)
               AND ($4::uuid IS NULL OR a.patient_id = $4)
             ORDER BY a.starts_at, u.display_name"#,
