@@ -139,7 +139,8 @@ pub async fn seed(
     // Each person's second factor is visible only in a transaction acting as them.
     for k in 0..BENCH_DESK_STAFF {
         let staff = UserId::from_uuid(staff[k]);
-        let mut tx = begin_system(owner, &SystemContext { user_id: Some(staff), ..Default::default() }).await?;
+        let mut tx =
+            begin_system(owner, &SystemContext { user_id: Some(staff), ..Default::default() }).await?;
         sqlx::query(
             "INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())
              ON CONFLICT (user_id) DO NOTHING",

@@ -110,29 +110,49 @@ fn begin_statement(
     )
 }
 
-// This module is where transactions are opened; the rest of the code may not.
-#[allow(clippy::disallowed_methods)]
 /// Opens a transaction for `context`'s organization in one round trip.
 pub async fn begin_tenant(
     pool: &PgPool,
     context: &TenantContext,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(begin_statement(
-        Some(context.organization_id),
-        context.user_id,
-        context.acting_for,
-        context.break_glass.is_some(),
-    ))
+    begin_to_completion(
+        pool,
+        begin_statement(
+            Some(context.organization_id),
+            context.user_id,
+            context.acting_for,
+            context.break_glass.is_some(),
+        ),
+    )
     .await
 }
 
-#[allow(clippy::disallowed_methods)]
 /// Opens a platform-level transaction: no tenant, so no tenant rows.
 pub async fn begin_system(
     pool: &PgPool,
     context: &SystemContext,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(begin_statement(None, context.user_id, None, false)).await
+    begin_to_completion(pool, begin_statement(None, context.user_id, None, false)).await
+}
+
+// This module is where transactions are opened; the rest of the code may not.
+#[allow(clippy::disallowed_methods)]
+/// Sends `statement` (BEGIN and the settings) on a task of its own, so that it completes
+/// even when the caller is cancelled (a client that goes away mid-request drops the
+/// request's future). sqlx counts a transaction only once the server has answered its
+/// BEGIN and rolls back on drop only what it counted: a caller cancelled in between
+/// handed the connection back to the pool *inside* a transaction that still carried the
+/// last request's tenant settings, and the next plain statement on it (a session being
+/// saved, a job being claimed) ran in that transaction and was never committed. Finished
+/// on its own task, the transaction is always counted, so dropping it rolls it back.
+async fn begin_to_completion(
+    pool: &PgPool,
+    statement: String,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
 #[allow(clippy::disallowed_methods)]

@@ -515,3 +515,41 @@ async fn a_person_sees_their_own_contexts_across_clinics_and_nobody_elses() {
         .expect("count");
     assert_eq!(everyone, 1);
 }
+
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // the test looks at the pool's connections themselves
+async fn a_caller_cancelled_while_its_transaction_begins_leaves_no_connection_inside_a_transaction() {
+    // Found by the benchmarks: a client that goes away while its request's BEGIN is on the
+    // wire used to leave that pooled connection idle *in* the transaction, with the
+    // request's tenant settings, and the next plain statement on it was never committed.
+    let s = setup(1).await;
+    let context = TenantContext::system(s.tenants.a.org);
+    let mut superuser = s.db.superuser().await;
+    for n in 0..300u64 {
+        let begin = begin_tenant(&s.runtime, &context);
+        // Cancelled at every point from before the connection is taken to after BEGIN.
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(n % 300), begin).await;
+        // Holding every connection of the pool waits until each was handed back; then none
+        // may carry a tenant or be inside a transaction.
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(s.runtime.acquire().await.expect("connection"));
+        }
+        for conn in &mut held {
+            let organization: String =
+                sqlx::query_scalar("SELECT coalesce(current_setting('app.organization_id', true), '')")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .expect("query");
+            assert_eq!(organization, "", "a pooled connection still carries a tenant (attempt {n})");
+        }
+        let inside: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&mut superuser)
+        .await
+        .expect("activity");
+        assert_eq!(inside, 0, "a pooled connection was left inside a transaction (attempt {n})");
+    }
+}
