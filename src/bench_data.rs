@@ -126,26 +126,16 @@ pub async fn seed(
     let secret = totp_rs::Secret::Encoded(BENCH_TOTP_SECRET.to_owned())
         .to_bytes()
         .map_err(|_| anyhow::anyhow!("bench secret"))?;
-    let mut tx = begin_system(owner, &SystemContext { user_id: Some(desk), ..Default::default() }).await?;
-    sqlx::query(
-        "INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())
-         ON CONFLICT (user_id) DO NOTHING",
-    )
-    .bind(desk)
-    .bind(key.encrypt(&secret))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    // Each person's second factor is visible only in a transaction acting as them.
-    for k in 0..BENCH_DESK_STAFF {
-        let staff = UserId::from_uuid(staff[k]);
+    // The bench desk user and the S11 staff share one authenticator secret. Each person's
+    // second factor is visible only in a transaction acting as them.
+    for person in std::iter::once(desk).chain(staff.iter().copied().map(UserId::from_uuid)) {
         let mut tx =
-            begin_system(owner, &SystemContext { user_id: Some(staff), ..Default::default() }).await?;
+            begin_system(owner, &SystemContext { user_id: Some(person), ..Default::default() }).await?;
         sqlx::query(
             "INSERT INTO totp_credentials (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())
              ON CONFLICT (user_id) DO NOTHING",
         )
-        .bind(staff)
+        .bind(person)
         .bind(key.encrypt(&secret))
         .execute(&mut *tx)
         .await?;
