@@ -500,10 +500,9 @@ def split_simple(sql):
 
 def parse_parameters(text):
     """`$1 = 'a''b', $2 = NULL` -> {1: "a'b", 2: None}."""
-    values, i = {}, 0
+    values = {}
     for match in re.finditer(r"\$(\d+) = (NULL|'((?:[^']|'')*)')", text):
         values[int(match.group(1))] = None if match.group(2) == "NULL" else match.group(3).replace("''", "'")
-        i += 1
     return values
 
 

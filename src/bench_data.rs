@@ -367,13 +367,11 @@ pub async fn seed_audit(
         }
     }
     let step_seconds = (365.0 * 86_400.0 / per_clinic as f64).max(0.001);
-    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(work.into_iter()));
-    let worker = |queue: std::sync::Arc<
-        tokio::sync::Mutex<std::vec::IntoIter<(OrganizationId, u64, u64)>>,
-    >| async move {
+    // The chunks are of equal size: each connection takes half of them.
+    let second_half = work.split_off(work.len() / 2);
+    let worker = |share: Vec<(OrganizationId, u64, u64)>| async move {
         let mut written = 0u64;
-        loop {
-            let Some((org, start, end)) = queue.lock().await.next() else { return anyhow::Ok(written) };
+        for (org, start, end) in share {
             let mut tx = begin_tenant(owner, &TenantContext::system(org)).await?;
             written += sqlx::query(
                 "INSERT INTO audit_events (organization_id, occurred_at, actor_user_id, actor_kind, role, action,
@@ -394,8 +392,9 @@ pub async fn seed_audit(
             .rows_affected();
             tx.commit().await?;
         }
+        anyhow::Ok(written)
     };
-    let (a, b) = tokio::try_join!(worker(queue.clone()), worker(queue))?;
+    let (a, b) = tokio::try_join!(worker(work), worker(second_half))?;
     let mut tx = begin_system(owner, &SystemContext::default()).await?;
     sqlx::query("ANALYZE audit_events").execute(&mut *tx).await?;
     tx.commit().await?;
