@@ -11,7 +11,16 @@ Floors measured now:
   F_sql(1)      pgbench running `SELECT 1`, prepared, same connection count
   F_sql(pk)     pgbench running a primary-key lookup on a 100k-row table
 
+  F_sql(S1)     pgbench running the Fortunes page's one statement on as many connections as
+                the server's pool
+  reference     the Fortunes handler on axum and pipelined tokio-postgres connections, nothing
+                else (bench/fortunes-reference)
+
 Scenarios measured against them (more arrive with the features they exercise):
+  S1 fortunes   the Fortunes page (read a 12-row table, add a fortune, sort, escape, render)
+                through the application's stack (`lockdev bench-floor`'s /fortunes: every
+                middleware layer, the runtime pool, askama): throughput vs F_sql(S1) and vs
+                the reference, both at --connections HTTP connections.
   stack/health  GET /health through the full middleware stack, vs F_http
   S5 envelope   the tenant envelope exactly as TenantTx sends it (BEGIN and the four
                 transaction-local settings in one message, the read, COMMIT: 3 round trips)
@@ -730,6 +739,30 @@ def s4_search(runtime_url, floor_url, clinic_env, rare, common, args):
             "mrn_vs_pk": mrn, "phone_vs_pk": phone, "plans": plans}
 
 
+FORTUNES_SQL = "SELECT id, message FROM bench.fortune"
+
+
+def s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args):
+    """S1: the Fortunes page through the application's stack (bench-floor's /fortunes: the
+    full middleware, the runtime pool, askama) vs pgbench running its one statement on as
+    many connections as the pool, and vs the reference handler (axum, pipelined
+    tokio-postgres, hand-written escaping). Both pages must list the same fortunes."""
+    def rows(port):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/fortunes", headers={"Host": "localhost"})
+        with urllib.request.urlopen(request, timeout=5) as res:
+            return res.read().decode().count("<tr><td>")
+    ours, theirs = rows(floor_port), rows(reference_port)
+    if ours != theirs or ours < 2:
+        raise RuntimeError(f"S1: the pages disagree ({ours} fortunes vs the reference's {theirs})")
+    page = lambda: wrk(f"http://127.0.0.1:{floor_port}/fortunes", args.seconds, args.connections,
+                       headers=["Host: localhost"])
+    reference = lambda: wrk(f"http://127.0.0.1:{reference_port}/fortunes", args.seconds, args.connections)
+    floor = lambda: pgbench(runtime_url, FORTUNES_SQL + ";\n", args.seconds, pool_size)
+    return {"fortunes": ours,
+            "vs_floor": alternate("S1 Fortunes/F_sql(S1)", floor, page, args.pairs),
+            "vs_reference": alternate("S1 Fortunes/reference", reference, page, args.pairs)}
+
+
 S10_FLOOR = (
     "WITH due AS (SELECT id FROM jobs WHERE state IN ('queued', 'running') AND run_at <= now() ORDER BY run_at "
     "LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, "
@@ -814,6 +847,10 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/mixed-flow/Cargo.toml"],
                    cwd=ROOT, check=True)
     mixed_flow_binary = target_dir() / "release" / "lockdev-mixed-flow"
+    # S1's reference, the Fortunes handler on bare tokio-postgres, likewise.
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path",
+                    "bench/fortunes-reference/Cargo.toml"], cwd=ROOT, check=True)
+    reference_binary = target_dir() / "release" / "lockdev-fortunes-reference"
 
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
@@ -853,9 +890,12 @@ def main():
     rare_fragment = psql_value(owner_url, f"{in_clinic}; SELECT lower(left(family_name, 5)) FROM patients "
                                           "GROUP BY family_name HAVING count(*) = 1 ORDER BY family_name LIMIT 1")
 
-    floor_port, app_port = free_port(), free_port()
+    floor_port, app_port, reference_port = free_port(), free_port(), free_port()
+    # F_http at / and S1's Fortunes page at /fortunes (seed-bench wrote its table).
     floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
                              stdout=subprocess.DEVNULL)
+    reference = subprocess.Popen([str(reference_binary), f"127.0.0.1:{reference_port}", runtime_url],
+                                 stdout=subprocess.DEVNULL)
     # The login storm comes from many forwarded addresses, as through a load balancer.
     # No job workers in the measured server: the reminder planner would otherwise work
     # through the bench clinics' appointments during the runs. S10 measures the queue.
@@ -868,6 +908,7 @@ def main():
     try:
         cold_start_ms = (wait_http(f"http://127.0.0.1:{app_port}/health") - spawned) * 1000
         wait_http(f"http://127.0.0.1:{floor_port}/")
+        wait_http(f"http://127.0.0.1:{reference_port}/fortunes")
         idle_rss = rss_kib(app.pid)
 
         f_http = lambda: wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, args.connections)
@@ -918,6 +959,7 @@ def main():
                                    headers=[f"Cookie: {cookie}", "Host: localhost"])
         s2 = s2_patient_summary(app_port, floor_port, runtime_url, s2_script, s2_defines, summary_path, cookie, args)
         s4 = s4_search(runtime_url, floor_url, clinic_env, rare_fragment, common_surname, args)
+        s1 = s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args)
 
         results = {
             "F_sql(pk) vs F_sql(1)": alternate("F_sql(pk)/F_sql(1)", sql_one, sql_pk, args.pairs),
@@ -936,9 +978,9 @@ def main():
         # Last: it grows the audit log for good.
         s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, args)
     finally:
-        for proc in (app, floor):
+        for proc in (app, floor, reference):
             proc.send_signal(signal.SIGTERM)
-        for proc in (app, floor):
+        for proc in (app, floor, reference):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -954,6 +996,8 @@ def main():
             "F_sql(1)": results["F_sql(pk) vs F_sql(1)"]["baseline"],
             "F_sql(pk)": results["F_sql(pk) vs F_sql(1)"]["candidate"],
             "F_sql(S2)": results["S2 patient summary vs F_sql(S2)"]["baseline"],
+            "F_sql(S1)": s1["vs_floor"]["baseline"],
+            "S1 reference (axum + pipelined tokio-postgres)": s1["vs_reference"]["baseline"],
             "bare read under RLS (tenant set per session)": results["S5 tenant envelope vs bare read"]["baseline"],
         },
         "round_trips": {"S5 tenant envelope": 3, "S5 bare read": 1, "S2 summary": len(captured)},
@@ -961,13 +1005,16 @@ def main():
         "S6 login storm": login,
         "S2 latency": s2,
         "S4 search": s4,
+        "S1 Fortunes": {"fortunes": s1["fortunes"]},
         "seed-bench": seeded,
         "S7 session overhead": session,
         "S10 job queue": s10,
         "S8 audit append": s8,
         "S9 audit growth": s9,
         "S11 mixed flow": s11,
-        "scenarios": dict(results, **{"S8 summary statements with audit vs without": s8["with_vs_without"],
+        "scenarios": dict(results, **{"S1 Fortunes page vs F_sql(S1)": s1["vs_floor"],
+                                      "S1 Fortunes page vs the tokio-postgres reference": s1["vs_reference"],
+                                      "S8 summary statements with audit vs without": s8["with_vs_without"],
                                       "S10 jobs unbatched vs F_sql(S10)": s10["vs_floor"],
                                       "S10 jobs batched vs unbatched": s10["batched"]}),
         "process": {
@@ -990,7 +1037,11 @@ def targets(report):
     s8, s9, s10 = report["S8 audit append"], report["S9 audit growth"], report["S10 job queue"]
     s11 = report["S11 mixed flow"]
     rows = [
-        ("S1 Fortunes-shaped page", "-", ">= 0.6 F_sql, >= 0.5 tokio-postgres reference", None),
+        ("S1 Fortunes page vs F_sql(S1)", f"{scen['S1 Fortunes page vs F_sql(S1)']['ratio']:.3f}", ">= 0.6",
+         scen["S1 Fortunes page vs F_sql(S1)"]["ratio"] >= 0.6),
+        ("S1 Fortunes page vs tokio-postgres reference",
+         f"{scen['S1 Fortunes page vs the tokio-postgres reference']['ratio']:.3f}", ">= 0.5",
+         scen["S1 Fortunes page vs the tokio-postgres reference"]["ratio"] >= 0.5),
         ("S2 summary throughput vs F_sql(S2)", f"{scen['S2 patient summary vs F_sql(S2)']['ratio']:.3f}", ">= 0.6",
          scen["S2 patient summary vs F_sql(S2)"]["ratio"] >= 0.6),
         ("S2 summary p50 vs F_http + F_sql(S2)", f"{s2['ratio']:.3f}x", "<= 1.3x", s2["ratio"] <= 1.3),

@@ -65,6 +65,45 @@ fn desk_staff_id(k: usize) -> uuid::Uuid {
     fixed_id(&format!("bench desk staff {k}"))
 }
 
+/// The fortunes of benchmark S1 (see [`crate::fortunes`]): twelve sayings, some with
+/// characters the page must escape and some outside ASCII, as the page's shape asks.
+const FORTUNES: [&str; 12] = [
+    "Measure twice, commit once.",
+    "<script>alert('the chart is open')</script>",
+    "A clinic runs on coffee & kind words.",
+    "The audit log remembers what you forget.",
+    "Ein Pflaster ist kein Plan.",
+    "早寝早起き、病知らず。",
+    "Every index is a promise to the planner.",
+    "Patience is also a kind of patient.",
+    "\"Quoted\" words keep their quotes.",
+    "Slow queries wait for no one.",
+    "A locked door is a friendly door.",
+    "Ten minutes of triage saves an hour of worry.",
+];
+
+/// Creates (or refreshes) `bench.fortune`, readable by the runtime role. It lives in a
+/// schema of its own: it is benchmark data, not part of the application's schema.
+pub async fn seed_fortunes(owner: &PgPool) -> anyhow::Result<()> {
+    sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS bench;
+         CREATE TABLE IF NOT EXISTS bench.fortune (id integer PRIMARY KEY, message text NOT NULL);
+         GRANT USAGE ON SCHEMA bench TO lockdev_runtime;
+         GRANT SELECT ON bench.fortune TO lockdev_runtime;",
+    )
+    .execute(owner)
+    .await?;
+    sqlx::query(
+        "INSERT INTO bench.fortune (id, message)
+         SELECT ordinality::integer, message FROM unnest($1::text[]) WITH ORDINALITY AS f(message)
+         ON CONFLICT (id) DO UPDATE SET message = excluded.message",
+    )
+    .bind(FORTUNES.as_slice())
+    .execute(owner)
+    .await?;
+    Ok(())
+}
+
 /// Two valid NPIs (Luhn over the 80840 prefix) for each clinic's two providers.
 const NPIS: [&str; 2] = ["1234567893", "1245319599"];
 
@@ -76,6 +115,7 @@ pub async fn seed(
 ) -> anyhow::Result<BenchSummary> {
     let started = Instant::now();
     let mut summary = BenchSummary { organizations, ..BenchSummary::default() };
+    seed_fortunes(owner).await?;
     let hash = password::hash_blocking(BENCH_PASSWORD);
     let desk = UserId::from_uuid(fixed_id("bench desk"));
 

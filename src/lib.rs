@@ -17,6 +17,7 @@ pub mod contexts;
 pub mod db;
 pub mod demo;
 pub mod dev_mailbox;
+pub mod fortunes;
 pub mod health;
 pub mod home;
 pub mod integrations;

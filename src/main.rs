@@ -14,6 +14,11 @@ use lockdev::db::ids::{JobId, OrganizationId};
 use lockdev::{AppState, db, demo, telemetry, web};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+/// Requests allocate many small, short-lived buffers (headers, futures, rows, pages);
+/// glibc's allocator spent an eighth of a page's CPU on them under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "lockdev", version, about = "Practice platform for clinics: one binary over PostgreSQL.")]
 struct Cli {
@@ -69,7 +74,8 @@ enum Command {
         #[arg(long)]
         latency_samples: Option<usize>,
     },
-    /// Serve the benchmark floor: one static handler, no middleware. Benchmarks only.
+    /// Serve the benchmark floors: a static handler without middleware, and S1's Fortunes
+    /// page through the full stack. Benchmarks only.
     #[command(hide = true)]
     BenchFloor {
         #[arg(long, default_value = "127.0.0.1:3901")]
@@ -226,7 +232,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Healthcheck => return healthcheck(config.http.bind).await,
         Command::Audit { command } => return audit_command(command, &config).await,
-        Command::BenchFloor { bind } => bench_floor(bind).await?,
+        Command::BenchFloor { bind } => {
+            anyhow::ensure!(
+                !config.is_production(),
+                "bench-floor refuses to run with LOCKDEV_ENV=production"
+            );
+            bench_floor(bind, config).await?;
+        }
         Command::BenchJobs { jobs, workers, batch, latency_samples } => {
             anyhow::ensure!(!config.is_production(), "bench-jobs refuses to run with LOCKDEV_ENV=production");
             let database = lockdev::config::DatabaseConfig {
@@ -477,10 +489,15 @@ async fn healthcheck(bind: SocketAddr) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// F_http of the benchmarks: the cheapest response this binary can give.
-async fn bench_floor(bind: SocketAddr) -> anyhow::Result<()> {
-    let app = web::routes::bench_floor();
+/// The benchmark floors served over HTTP: F_http at `/` (the cheapest response this
+/// binary can give: one static handler, no middleware) and S1's Fortunes page at
+/// `/fortunes`, through the application's full stack like any page `serve` answers.
+async fn bench_floor(bind: SocketAddr, config: Config) -> anyhow::Result<()> {
+    let pool = db::runtime_pool(&config.database)?;
+    let state = AppState::new(config, pool.clone(), Arc::new(SystemClock))?;
+    let app = web::routes::bench_floor().merge(web::app(state, lockdev::fortunes::routes()));
     let listener = tokio::net::TcpListener::bind(bind).await?;
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    pool.close().await;
     Ok(())
 }
