@@ -6,22 +6,52 @@
 //! instead of the `chrono` types the rest of the code uses. The trait is small; one load
 //! is one indexed query, and an unmodified session is never written.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use crate::db::shared_reads::SharedReads;
+
 #[derive(Clone, Debug)]
 pub struct PostgresSessionStore {
     pool: PgPool,
+    /// Loads go here when there are shared reads (one pipelined statement, no pooled
+    /// connection taken); writes always go through the pool.
+    reads: Option<Arc<SharedReads>>,
 }
 
 impl PostgresSessionStore {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, reads: Option<Arc<SharedReads>>) -> Self {
+        Self { pool, reads }
+    }
+
+    async fn load_data(&self, id: String) -> session_store::Result<Option<Vec<u8>>> {
+        if let Some(reads) = &self.reads {
+            match reads.query(LOAD, &[&id]).await {
+                Ok(rows) => return rows.first().map(|row| row.try_get(0)).transpose().map_err(backend),
+                // A connection lost to a database restart: the pool answers this one, and
+                // the shared connection is replaced on its next use.
+                Err(error) => {
+                    tracing::warn!(error.kind = "shared_reads", %error, "session load falls back to the pool");
+                }
+            }
+        }
+        sqlx::query_scalar!(
+            "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)
     }
 }
+
+/// The load statement; the pool's copy below is the same text, checked at compile time.
+const LOAD: &str = "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()";
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
@@ -71,13 +101,7 @@ impl SessionStore for PostgresSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let data = sqlx::query_scalar!(
-            "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()",
-            id.to_string()
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let data = self.load_data(id.to_string()).await?;
         data.map(|bytes| {
             rmp_serde::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))
         })

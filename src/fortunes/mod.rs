@@ -1,7 +1,8 @@
 //! The Fortunes page of benchmark S1: one small table read, a row added at request time,
 //! sorted, escaped and rendered, through the application's own stack (the full
-//! middleware, the runtime pool, askama and the render layer). It is the shape of the
-//! well-known web framework benchmark, so our per-request cost can be compared with a
+//! middleware, the shared reads or the runtime pool, askama and the render layer). It is
+//! the shape of the well-known web framework benchmark, so our per-request cost can be
+//! compared with a
 //! bare tokio-postgres handler doing the same work.
 //!
 //! Served only by `lockdev bench-floor`, never by `serve`; the table (`bench.fortune`) is

@@ -55,6 +55,9 @@ pub struct SharedState {
     /// The runtime-role pool. Handlers reach it through the tenant transaction
     /// extractor, never directly.
     pub db: PgPool,
+    /// Pipelined single-statement reads outside any tenant (the session lookup); `None`
+    /// when the database needs TLS, which they do not speak yet.
+    pub reads: Option<Arc<crate::db::shared_reads::SharedReads>>,
     pub clock: SharedClock,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     pub auth: Arc<AuthServices>,
@@ -113,9 +116,11 @@ impl AppState {
             second_factor_limit: auth_limit(),
             reset_limit: auth_limit(),
         };
+        let reads = crate::db::shared_reads::SharedReads::from_config(&config.database);
         Ok(Self(Arc::new(SharedState {
             config: Arc::new(config),
             db,
+            reads,
             clock,
             rate_limiter,
             auth: Arc::new(auth),
@@ -189,6 +194,7 @@ fn session_layer(
     let secure = state.config.auth.secure_cookies;
     tower_sessions::SessionManagerLayer::new(crate::auth::session_store::PostgresSessionStore::new(
         state.db.clone(),
+        state.reads.clone(),
     ))
     .with_name(session_cookie_name(secure))
     .with_secure(secure)

@@ -309,3 +309,52 @@ async fn a_clinic_can_shorten_the_idle_timeout_but_not_lengthen_it() {
     app.clock.advance(TimeDelta::minutes(15) + TimeDelta::seconds(1));
     assert_eq!(browser.get("/account").await.status(), 303, "never longer than the staff default");
 }
+
+/// Application names of the test database's connections from the app, with the last
+/// statement each ran.
+async fn app_connections(app: &TestApp) -> Vec<(String, String)> {
+    let mut superuser = app.database().superuser().await;
+    sqlx::query_as(
+        "SELECT application_name, query FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'lockdev%'",
+    )
+    .fetch_all(&mut superuser)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sessions_load_on_the_shared_reads_and_survive_losing_them() {
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    assert_eq!(browser.get("/account").await.status(), 200);
+    let loads = |connections: &[(String, String)]| {
+        connections
+            .iter()
+            .filter(|(name, query)| name == "lockdev-reads" && query.contains("FROM tower_sessions.session"))
+            .count()
+    };
+    assert!(loads(&app_connections(&app).await) >= 1, "{:?}", app_connections(&app).await);
+
+    // The shared connections die (a failover, an operator's kill): the next page still
+    // answers, from the pool, and the one after opens a shared connection again.
+    let mut superuser = app.database().superuser().await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'lockdev-reads'",
+    )
+    .execute(&mut superuser)
+    .await
+    .unwrap();
+    let mut reopened = false;
+    for _ in 0..20 {
+        assert_eq!(browser.get("/account").await.status(), 200, "the session still loads");
+        if loads(&app_connections(&app).await) >= 1 {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reopened, "a shared connection is opened again: {:?}", app_connections(&app).await);
+}
