@@ -373,7 +373,7 @@ def table_writes(owner_url):
     return {name: int(n) for name, n in (line.split("|") for line in out.splitlines() if line)}
 
 
-def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
+def s7_session_overhead(port, owner_url, super_url, seal, requests=2000, settle=11.0):
     """Queries and writes per request for an unmodified signed-in session (GET /home).
 
     Statistics reach pg_stat_database when a backend flushes them (at most every second,
@@ -396,8 +396,21 @@ def s7_session_overhead(port, owner_url, seal, requests=2000, settle=11.0):
     # The audit events of earlier scenarios (thousands of sign-ins) are sealed now, so the
     # server's sealer has nothing left to write during the windows.
     seal()
-    time.sleep(settle)
+    # Autovacuum is paused for the windows: an analyze that happens to start during one
+    # (thousands of sign-ins earlier make it due) counts its own transactions and catalog
+    # writes, which are not the request's.
+    psql(super_url, "ALTER SYSTEM SET autovacuum = off")
+    psql(super_url, "SELECT pg_reload_conf()")
+    try:
+        return s7_windows(browser, owner_url, requests, settle)
+    finally:
+        psql(super_url, "ALTER SYSTEM RESET autovacuum")
+        psql(super_url, "SELECT pg_reload_conf()")
 
+
+def s7_windows(browser, owner_url, requests, settle):
+    """S7's two windows: the requests, then a quiet one of the same length."""
+    time.sleep(settle)
     before, tables_before = database_counters(owner_url), table_writes(owner_url)
     started = time.monotonic()
     for _ in range(requests):
@@ -616,10 +629,22 @@ def s8_audit_append(app_port, path, cookie, super_url, runtime_url, script, defi
             "with_vs_without": ratio}
 
 
-def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, args):
+def settle_audit(super_url):
+    """Brings the audit log to the state a long-lived one is in before a measurement:
+    vacuumed and analysed (autovacuum does that over the months real events take to
+    arrive) and checkpointed, so the measurement does not run beside the write-back of a
+    bulk load of gigabytes done minutes earlier."""
+    started = time.monotonic()
+    psql(super_url, "VACUUM (ANALYZE) audit_events")
+    psql(super_url, "CHECKPOINT")
+    return time.monotonic() - started
+
+
+def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, super_url, args):
     """p99 of the summary page (4 connections) before and after appending audit events.
     Each run is paired with the primary-key floor (a database of its own, untouched by the
-    growth) and the ratio of the two is compared, so drift of the machine cancels out."""
+    growth) and the ratio of the two is compared, so drift of the machine cancels out.
+    Both measurements start from a vacuumed, checkpointed audit log (settle_audit)."""
     pk = lambda: pgbench(floor_url, "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
                          args.seconds, 1)
     page = lambda: wrk(f"http://127.0.0.1:{app_port}{path}", args.seconds, 4,
@@ -635,14 +660,18 @@ def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, args):
             log(f"S9 {label} pair {i + 1}/{args.pairs}: p99 {p['p99_ms']:.3f} ms / pk {floor['mean_ms']:.3f} ms")
         return {"normalized": statistics.median(ratios), "p99_ms": statistics.median(pages)}
 
+    settle_audit(super_url)
     before = measure("before")
     log(f"appending {args.audit_rows} audit events")
     out = subprocess.run([str(binary), "seed-bench", "--organizations", str(args.orgs), "--patients-per-org",
                           str(args.patients_per_org), "--audit-rows", str(args.audit_rows)],
                          env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     log(out)
+    settled = settle_audit(super_url)
+    log(f"S9: audit log vacuumed and checkpointed in {settled:.0f} s")
     after = measure("after")
-    return {"audit_rows": args.audit_rows, "seeded": out, "before": before, "after": after,
+    return {"audit_rows": args.audit_rows, "seeded": out, "settle_seconds": round(settled, 1),
+            "before": before, "after": after,
             "ratio": after["normalized"] / before["normalized"]}
 
 
@@ -983,14 +1012,14 @@ def main():
         }
         login = s6_login_storm(app_port, args.seconds, args.pairs)
         seal = lambda: subprocess.run([str(binary), "audit", "seal"], env=env, check=True, capture_output=True)
-        session = s7_session_overhead(app_port, owner_url, seal)
+        session = s7_session_overhead(app_port, owner_url, super_url, seal)
         loaded_rss = rss_kib(app.pid)
         s8 = s8_audit_append(app_port, summary_path, cookie, super_url, runtime_url, s2_script, s2_defines,
                              pool_size, args)
         s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
         s11 = s11_mixed_flow(mixed_flow_binary, app_port, app.pid, args)
         # Last: it grows the audit log for good.
-        s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, args)
+        s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, super_url, args)
     finally:
         for proc in (app, floor, reference):
             proc.send_signal(signal.SIGTERM)

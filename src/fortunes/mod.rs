@@ -2,8 +2,7 @@
 //! sorted, escaped and rendered, through the application's own stack (the full
 //! middleware, the shared reads or the runtime pool, askama and the render layer). It is
 //! the shape of the well-known web framework benchmark, so our per-request cost can be
-//! compared with a
-//! bare tokio-postgres handler doing the same work.
+//! compared with a bare tokio-postgres handler doing the same work.
 //!
 //! Served only by `lockdev bench-floor`, never by `serve`; the table (`bench.fortune`) is
 //! created by `lockdev seed-bench` ([`crate::bench_data::seed_fortunes`]).
