@@ -81,6 +81,9 @@ impl SharedReads {
         };
         pg.application_name("lockdev-reads")
             .ssl_mode(tokio_postgres::config::SslMode::Disable)
+            // A database that does not answer holds the requests waiting on this slot no
+            // longer than the pool would hold them for a connection; then they use the pool.
+            .connect_timeout(config.acquire_timeout)
             // The same guards as the pool (see `runtime_pool`).
             .options(format!(
                 "-c jit=off -c max_parallel_workers_per_gather=0 -c statement_timeout={}",
