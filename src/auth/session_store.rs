@@ -50,7 +50,9 @@ impl PostgresSessionStore {
     }
 }
 
-/// The load statement; the pool's copy below is the same text, checked at compile time.
+/// The load statement for the shared reads. It must stay the same text as the pool's
+/// copy in `load_data`, which sqlx checks against the schema at compile time; this copy is
+/// run against the real schema by `sessions::sessions_load_on_the_shared_reads_…`.
 const LOAD: &str = "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()";
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
