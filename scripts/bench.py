@@ -870,7 +870,8 @@ def main():
                         help="audit events appended for S9 (the specification's full growth is 50000000)")
     parser.add_argument("--users", type=int, default=500, help="simulated front-desk staff in S11")
     parser.add_argument("--s11-seconds", type=int, default=45, help="S11 steady-state length once all are signed in")
-    parser.add_argument("--only", choices=["s10"], help="run one scenario alone (report in target/bench/<name>.json)")
+    parser.add_argument("--only", choices=["s2", "s10"],
+                        help="run one scenario alone (report in target/bench/<name>.json), for tuning")
     args = parser.parse_args()
     if args.pairs < 5:
         sys.exit("bench: at least 5 pairs, so a median of ratios means something")
@@ -1001,6 +1002,14 @@ def main():
         summary_page = lambda: wrk(f"http://127.0.0.1:{app_port}{summary_path}", args.seconds, args.connections,
                                    headers=[f"Cookie: {cookie}", "Host: localhost"])
         s2 = s2_patient_summary(app_port, floor_port, runtime_url, s2_script, s2_defines, summary_path, cookie, args)
+        if args.only == "s2":
+            s2["round_trips"] = len(captured)
+            s2["throughput"] = alternate("S2 summary", f_sql_s2, summary_page, args.pairs)
+            (OUT / "f_sql_s2.defines").write_text("\n".join(s2_defines) + "\n")
+            (OUT / "s2.json").write_text(json.dumps(s2, indent=2) + "\n")
+            print(json.dumps({k: s2[k] for k in ("ratio", "page_p50_ms", "f_http_p50_ms", "f_sql_s2_mean_ms",
+                                                "round_trips")} | {"throughput": s2["throughput"]["ratio"]}, indent=2))
+            return
         s4 = s4_search(runtime_url, floor_url, clinic_env, bench_org, rare_fragment, common_surname, args)
         s1 = s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args)
 

@@ -98,6 +98,31 @@ psql_super() {
   as_pg "$bindir/psql" -X -q -h "$(socket_dir)" -p "$PGPORT_CHOSEN" -U postgres -d postgres "$@"
 }
 
+# A certificate authority of the cluster's own and a server certificate it signed (for
+# localhost and 127.0.0.1), so TLS with full verification can be tested against this
+# cluster: DIR.ca.crt is the root a client trusts. Skipped when openssl is missing.
+ensure_tls() {
+  if [ -f "$dir.ca.crt" ] || ! command -v openssl >/dev/null 2>&1; then return 0; fi
+  local work
+  work=$(mktemp -d)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -subj "/CN=Lockdev local database CA" -keyout "$work/ca.key" -out "$work/ca.crt" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+    -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$work/server.ext"
+  openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$work/server.ext" -out "$work/server.crt" 2>/dev/null
+  install -m 600 "$work/server.key" "$dir/server.key"
+  install -m 644 "$work/server.crt" "$dir/server.crt"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/server.key" "$dir/server.crt"
+  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" | as_pg tee -a "$dir/postgresql.conf" >/dev/null
+  install -m 644 "$work/ca.crt" "$dir.ca.crt"
+  rm -rf "$work"
+  if is_running; then as_pg "$bindir/pg_ctl" -D "$dir" reload >/dev/null; fi
+}
+
 cmd_up() {
   ensure_binaries
   if [ -f "$env_file" ]; then
@@ -148,6 +173,8 @@ cmd_up() {
     } | as_pg tee -a "$dir/postgresql.conf" >/dev/null
   fi
 
+  ensure_tls
+
   if ! is_running; then
     touch "$log_file"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$log_file"
@@ -192,6 +219,9 @@ export LOCKDEV_MIGRATION_DATABASE_URL=postgres://lockdev_owner:$owner_password@1
 export LOCKDEV_TEST_SUPERUSER_URL=postgres://lockdev_superuser:$super_password@127.0.0.1:$PGPORT_CHOSEN/lockdev
 ENV
   fi
+  if [ -f "$dir.ca.crt" ] && ! grep -q LOCKDEV_TEST_DATABASE_CA "$env_file"; then
+    echo "export LOCKDEV_TEST_DATABASE_CA=$dir.ca.crt" >>"$env_file"
+  fi
   say "PostgreSQL is up on 127.0.0.1:$PGPORT_CHOSEN (data in $dir)"
 }
 
@@ -205,7 +235,7 @@ cmd_down() {
 
 cmd_reset() {
   cmd_down
-  rm -rf "$dir" "$env_file" "$log_file"
+  rm -rf "$dir" "$env_file" "$log_file" "$dir.ca.crt"
   say "cluster in $dir removed"
 }
 

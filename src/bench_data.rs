@@ -8,9 +8,10 @@
 //! wire at all.
 //!
 //! Row triggers cost ten times the insert itself in bulk (row history images, the search
-//! tokens, the context directory: about 300 µs a patient), so for the length of each
-//! clinic's transaction the generator switches the user triggers of the tables it fills
-//! off and builds the search tokens in one set-based statement instead. Bench rows
+//! tokens, the context directory: about 300 µs a patient), so while it runs the generator
+//! switches the user triggers of the tables it fills off (and on again, also when it
+//! fails) and builds the search tokens in one set-based statement instead. Two clinics are
+//! generated at a time, one per owner connection. Bench rows
 //! therefore have no row history (they were never "changed" by anyone); everything the
 //! application reads is as production writes it. Never run against production (the
 //! command refuses), and only the owner role can do it at all.
@@ -23,6 +24,7 @@
 
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use sqlx::PgPool;
 
 use crate::auth::crypto::DataKey;
@@ -182,42 +184,72 @@ pub async fn seed(
         tx.commit().await?;
     }
 
-    for n in 0..organizations {
-        let org = OrganizationId::from_uuid(fixed_id(&format!("bench org {n}")));
-        let mut tx = begin_tenant(owner, &TenantContext::system(org)).await?;
-        sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role)
-             SELECT $1, id, 'admin_staff' FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
-        )
-        .bind(org)
-        .bind((n..BENCH_DESK_STAFF).step_by(organizations).map(desk_staff_id).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM patients").fetch_one(&mut *tx).await?;
-        if existing > 0 {
-            summary.patients += existing as u64;
-            tx.commit().await?;
-            continue;
+    // Two clinics at a time, one per owner connection: generation is CPU-bound on the
+    // server, and each clinic's random stream is seeded on its own, so the data does not
+    // depend on which connection made it.
+    let clinic = |n: usize| {
+        let staff = (n..BENCH_DESK_STAFF).step_by(organizations).map(desk_staff_id).collect::<Vec<_>>();
+        seed_clinic_once(owner, n, staff, desk, patients_per_org)
+    };
+    set_fill_triggers(owner, false).await?;
+    let generated = async {
+        let mut clinics = futures_util::stream::iter(0..organizations).map(clinic).buffer_unordered(2);
+        while let Some(result) = clinics.next().await {
+            let (n, rows, patients) = result?;
+            summary.rows += rows;
+            summary.patients += patients;
+            tracing::info!(clinic = n, rows = summary.rows, "bench clinic generated");
         }
-        if n == 0 {
-            sqlx::query(
-                "INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'admin_staff') ON CONFLICT DO NOTHING",
-            )
-            .bind(org)
-            .bind(desk)
-            .execute(&mut *tx)
-            .await?;
-        }
-        summary.rows += seed_clinic(&mut tx, n, org, patients_per_org).await?;
-        summary.patients += u64::from(patients_per_org);
-        tx.commit().await?;
-        tracing::info!(clinic = n, rows = summary.rows, "bench clinic generated");
+        anyhow::Ok(())
     }
+    .await;
+    // Back on whether or not generation worked: a failed run must not leave a database
+    // whose row history and search tokens stop being kept.
+    set_fill_triggers(owner, true).await?;
+    generated?;
     let mut tx = begin_system(owner, &SystemContext::default()).await?;
     sqlx::query("ANALYZE").execute(&mut *tx).await?;
     tx.commit().await?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Bench clinic `n`'s memberships, and its patients unless it has some already.
+/// Returns the clinic's number, rows written and patients it holds.
+async fn seed_clinic_once(
+    owner: &PgPool,
+    n: usize,
+    staff: Vec<uuid::Uuid>,
+    desk: UserId,
+    patients_per_org: u32,
+) -> anyhow::Result<(usize, u64, u64)> {
+    let org = OrganizationId::from_uuid(fixed_id(&format!("bench org {n}")));
+    let mut tx = begin_tenant(owner, &TenantContext::system(org)).await?;
+    sqlx::query(
+        "INSERT INTO memberships (organization_id, user_id, role)
+         SELECT $1, id, 'admin_staff' FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
+    )
+    .bind(org)
+    .bind(staff)
+    .execute(&mut *tx)
+    .await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM patients").fetch_one(&mut *tx).await?;
+    if existing > 0 {
+        tx.commit().await?;
+        return Ok((n, 0, existing as u64));
+    }
+    if n == 0 {
+        sqlx::query(
+            "INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'admin_staff') ON CONFLICT DO NOTHING",
+        )
+        .bind(org)
+        .bind(desk)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let rows = seed_clinic(&mut tx, n, org, patients_per_org).await?;
+    tx.commit().await?;
+    Ok((n, rows, u64::from(patients_per_org)))
 }
 
 async fn seed_clinic(
@@ -228,9 +260,6 @@ async fn seed_clinic(
 ) -> anyhow::Result<u64> {
     let mut rows = 0;
     let org_id = org.as_uuid();
-    for table in FILLED {
-        sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER USER")).execute(&mut *tx).await?;
-    }
     // Same sequence of random numbers for the same clinic on every run.
     sqlx::query("SELECT setseed($1)").bind(((n as f64) + 1.0) / 1000.0).execute(&mut *tx).await?;
     let mut providers = Vec::new();
@@ -368,10 +397,20 @@ async fn seed_clinic(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    for table in FILLED {
-        sqlx::query(&format!("ALTER TABLE {table} ENABLE TRIGGER USER")).execute(&mut *tx).await?;
-    }
     Ok(rows)
+}
+
+/// Switches the user triggers of the tables the generator fills off or on, in a
+/// transaction of its own. Switching them inside each clinic's transaction would hold
+/// those tables' exclusive locks until it commits, one clinic at a time.
+async fn set_fill_triggers(owner: &PgPool, enabled: bool) -> anyhow::Result<()> {
+    let verb = if enabled { "ENABLE" } else { "DISABLE" };
+    let mut tx = begin_system(owner, &SystemContext::default()).await?;
+    for table in FILLED {
+        sqlx::query(&format!("ALTER TABLE {table} {verb} TRIGGER USER")).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Appends `rows` synthetic audit events spread evenly over the clinics and over the past

@@ -10,6 +10,7 @@
 pub mod ids;
 pub mod shared_reads;
 pub mod tenant;
+pub mod verified_tls;
 
 use std::str::FromStr;
 

@@ -15,20 +15,23 @@
 //! use; a statement that fails on the way returns the error, and callers fall back to the
 //! pool so a restart never costs a request.
 //!
-//! TLS is not wired here yet: when the database URL asks for it (production requires
-//! `verify-full`), [`SharedReads::from_config`] returns `None` and every read goes
-//! through the pool as before.
+//! TLS: `sslmode=verify-full` (what production requires) is honoured with the same roots
+//! as the pool (see [`super::verified_tls`]). A mode that encrypts without verifying
+//! (`require`, `verify-ca`) or a client certificate is not offered here: then
+//! [`SharedReads::from_config`] returns `None` and every read goes through the pool.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, NoTls, Row, Socket, Statement};
 
 use crate::config::DatabaseConfig;
+use crate::db::verified_tls::VerifiedTls;
 
 /// One connection per core: enough to keep the database's cores busy, few enough that
 /// each carries a pipeline.
@@ -38,8 +41,17 @@ fn connection_count() -> usize {
 
 pub struct SharedReads {
     config: tokio_postgres::Config,
+    transport: Transport,
     slots: Vec<Slot>,
     next: AtomicUsize,
+}
+
+/// How the connections reach the database.
+enum Transport {
+    /// The URL asks for no TLS, or prefers it without requiring it (local development).
+    Plain,
+    /// `sslmode=verify-full`.
+    Verified(VerifiedTls),
 }
 
 #[derive(Default)]
@@ -65,22 +77,18 @@ impl std::fmt::Debug for SharedReads {
 
 impl SharedReads {
     /// Shared reads as the runtime role, with the pool's session settings. `None` when the
-    /// URL is missing or asks for TLS (see the module documentation). Connects lazily.
+    /// URL is missing or asks for something they do not offer (see the module
+    /// documentation). Connects lazily.
     pub fn from_config(config: &DatabaseConfig) -> Option<Arc<Self>> {
         let url = config.runtime_url().ok()?;
-        let options = PgConnectOptions::from_str(url.expose()).ok()?;
-        if !matches!(options.get_ssl_mode(), PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer) {
-            tracing::info!("shared reads off: the database URL asks for TLS; reads use the pool");
-            return None;
-        }
-        let Ok(mut pg) = tokio_postgres::Config::from_str(url.expose()) else {
-            tracing::info!(
-                "shared reads off: the database URL has options they do not know; reads use the pool"
-            );
-            return None;
+        let (mut pg, transport) = match connection_settings(url.expose()) {
+            Ok(settings) => settings,
+            Err(reason) => {
+                tracing::info!(reason, "shared reads off; reads use the pool");
+                return None;
+            }
         };
         pg.application_name("lockdev-reads")
-            .ssl_mode(tokio_postgres::config::SslMode::Disable)
             // A database that does not answer holds the requests waiting on this slot no
             // longer than the pool would hold them for a connection; then they use the pool.
             .connect_timeout(config.acquire_timeout)
@@ -90,7 +98,7 @@ impl SharedReads {
                 config.statement_timeout.as_millis()
             ));
         let slots = (0..connection_count()).map(|_| Slot::default()).collect();
-        Some(Arc::new(Self { config: pg, slots, next: AtomicUsize::new(0) }))
+        Some(Arc::new(Self { config: pg, transport, slots, next: AtomicUsize::new(0) }))
     }
 
     /// Runs `sql` (prepared once per connection) with `params`; all its rows.
@@ -121,16 +129,76 @@ impl SharedReads {
         if let Some(live) = current(slot) {
             return Ok(live);
         }
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(error.kind = "shared_reads", %error, "shared read connection ended");
+        let client = match &self.transport {
+            Transport::Plain => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                drive(connection);
+                client
             }
-        });
+            Transport::Verified(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                drive(connection);
+                client
+            }
+        };
         let live = Arc::new(Live { client, prepared: Mutex::new(HashMap::new()) });
         *lock(&slot.live) = Some(live.clone());
         Ok(live)
     }
+}
+
+/// Runs a connection's protocol on a task of its own until the connection ends.
+fn drive<T>(connection: tokio_postgres::Connection<Socket, T>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(error.kind = "shared_reads", %error, "shared read connection ended");
+        }
+    });
+}
+
+/// tokio-postgres settings and transport for the runtime role's URL. The TLS parameters
+/// are taken out and honoured here (tokio-postgres knows neither `verify-full` nor
+/// `sslrootcert`); everything else is left to tokio-postgres, which refuses what it does
+/// not know. `Err`: why the shared reads stay off.
+fn connection_settings(url: &str) -> Result<(tokio_postgres::Config, Transport), &'static str> {
+    let mut parsed = url::Url::parse(url).map_err(|_| "the database URL does not parse")?;
+    let mut mode = String::from("prefer");
+    let mut root_file = None;
+    let mut rest = Vec::new();
+    for (key, value) in parsed.query_pairs() {
+        match &*key {
+            "sslmode" => mode = value.into_owned(),
+            "sslrootcert" => root_file = Some(value.into_owned()),
+            "sslcert" | "sslkey" => return Err("the database URL names a client certificate"),
+            _ => rest.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    let mut config = tokio_postgres::Config::from_str(parsed.as_str())
+        .map_err(|_| "the database URL has options tokio-postgres does not know")?;
+    let transport = match mode.as_str() {
+        "disable" | "allow" | "prefer" => {
+            config.ssl_mode(SslMode::Disable);
+            Transport::Plain
+        }
+        "verify-full" => {
+            config.ssl_mode(SslMode::Require);
+            let tls = VerifiedTls::new(root_file.as_deref().map(std::path::Path::new)).map_err(|error| {
+                tracing::warn!(%error, "the database root certificates are unusable");
+                "the database root certificates are unusable"
+            })?;
+            Transport::Verified(tls)
+        }
+        _ => return Err("the database URL asks for TLS without full verification"),
+    };
+    Ok((config, transport))
 }
 
 /// The slot's connection while it is open.
@@ -142,4 +210,39 @@ fn current(slot: &Slot) -> Option<Arc<Live>> {
 /// or an insert; the data is still whole.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "postgres://app:pw@db.internal:5432/lockdev";
+
+    #[test]
+    fn verify_full_is_honoured_and_weaker_or_unknown_settings_turn_the_shared_reads_off() {
+        assert!(matches!(connection_settings(BASE), Ok((_, Transport::Plain))));
+        assert!(matches!(connection_settings(&format!("{BASE}?sslmode=disable")), Ok((_, Transport::Plain))));
+        assert!(matches!(
+            connection_settings(&format!("{BASE}?sslmode=verify-full")),
+            Ok((_, Transport::Verified(_)))
+        ));
+        for refused in [
+            "sslmode=require",
+            "sslmode=verify-ca",
+            "sslmode=verify-full&sslcert=/etc/client.crt",
+            "sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+            "sslmode=verify-full&no_such_option=1",
+        ] {
+            assert!(connection_settings(&format!("{BASE}?{refused}")).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn settings_other_than_tls_reach_tokio_postgres() {
+        let (config, _) =
+            connection_settings(&format!("{BASE}?sslmode=verify-full&connect_timeout=3")).expect("accepted");
+        assert_eq!(config.get_connect_timeout(), Some(&std::time::Duration::from_secs(3)));
+        assert_eq!(config.get_dbname(), Some("lockdev"));
+        assert_eq!(config.get_ssl_mode(), SslMode::Require);
+    }
 }

@@ -37,6 +37,20 @@ fn env_url(name: &str) -> String {
     })
 }
 
+/// The test cluster's root certificate (scripts/pg.sh makes one per cluster).
+pub fn test_database_ca() -> String {
+    std::env::var("LOCKDEV_TEST_DATABASE_CA").unwrap_or_else(|_| {
+        panic!(
+            "LOCKDEV_TEST_DATABASE_CA is not set: run the tests with `just test`, whose cluster serves TLS"
+        )
+    })
+}
+
+/// `url` (no query yet) with TLS verified against the test cluster's root certificate.
+pub fn verified_tls_url(url: &str) -> String {
+    format!("{url}?sslmode=verify-full&sslrootcert={}", test_database_ca())
+}
+
 /// `url` pointing at database `name` instead.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("database URL has a path");
@@ -192,6 +206,7 @@ pub struct TestAppBuilder {
     vars: HashMap<String, String>,
     routes: Routes,
     database: bool,
+    verified_tls: bool,
     capture_logs: bool,
 }
 
@@ -212,6 +227,13 @@ impl TestAppBuilder {
     /// Points the app at a port where no database listens.
     pub fn without_database(mut self) -> Self {
         self.database = false;
+        self
+    }
+
+    /// Connects as the runtime role over TLS with `sslmode=verify-full`, trusting the test
+    /// cluster's own root certificate, as production connects.
+    pub fn database_over_verified_tls(mut self) -> Self {
+        self.verified_tls = true;
         self
     }
 
@@ -237,6 +259,10 @@ impl TestAppBuilder {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         match &database {
+            Some(db) if self.verified_tls => {
+                vars.insert(RUNTIME_URL.into(), verified_tls_url(&db.runtime_url));
+                vars.insert(OWNER_URL.into(), db.owner_url.clone());
+            }
             Some(db) => {
                 vars.insert(RUNTIME_URL.into(), db.runtime_url.clone());
                 vars.insert(OWNER_URL.into(), db.owner_url.clone());
@@ -272,7 +298,13 @@ pub struct TestApp {
 }
 
 pub fn spawn_app() -> TestAppBuilder {
-    TestAppBuilder { vars: HashMap::new(), routes: Routes::new(), database: true, capture_logs: false }
+    TestAppBuilder {
+        vars: HashMap::new(),
+        routes: Routes::new(),
+        database: true,
+        verified_tls: false,
+        capture_logs: false,
+    }
 }
 
 /// A fixed, ordinary moment for tests: 2026-03-09 15:00 UTC.

@@ -5,15 +5,20 @@ use std::process::Command;
 use crate::helpers::TestDatabase;
 
 fn seed(db: &TestDatabase) -> std::process::Output {
+    lockdev(db, &["seed-demo"])
+}
+
+/// Runs the binary with `args` against `db`, with nothing from this environment.
+fn lockdev(db: &TestDatabase, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lockdev"))
-        .arg("seed-demo")
+        .args(args)
         .env_clear()
         .env("LOCKDEV_ENV", "development")
         .env("LOCKDEV_MIGRATION_DATABASE_URL", &db.owner_url)
         .env("LOCKDEV_DATABASE_URL", &db.runtime_url)
         .env("LOCKDEV_LOG", "error")
         .output()
-        .expect("run lockdev seed-demo")
+        .expect("run lockdev")
 }
 
 #[tokio::test]
@@ -113,4 +118,52 @@ async fn seeding_is_refused_in_production() {
     let users: i64 =
         sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut su).await.expect("count");
     assert_eq!(users, 0);
+}
+
+fn seed_bench(db: &TestDatabase, clinics: &str, patients: &str) -> std::process::Output {
+    lockdev(db, &["seed-bench", "--organizations", clinics, "--patients-per-org", patients])
+}
+
+#[tokio::test]
+async fn bench_clinics_are_generated_two_at_a_time_with_every_trigger_back_on() {
+    let db = TestDatabase::create().await;
+    let out = seed_bench(&db, "3", "40");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 clinics, 120 patients"));
+
+    let mut su = db.superuser().await;
+    let per_clinic: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM patients GROUP BY organization_id ORDER BY 1")
+            .fetch_all(&mut su)
+            .await
+            .expect("count");
+    assert_eq!(per_clinic, [40, 40, 40]);
+    // Names are searchable (the tokens the switched-off trigger would have written).
+    let unsearchable: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM patients p WHERE NOT EXISTS (SELECT 1 FROM patient_search_tokens t WHERE t.patient_id = p.id)",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("tokens");
+    assert_eq!(unsearchable, 0);
+    let switched_off: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'")
+            .fetch_one(&mut su)
+            .await
+            .expect("triggers");
+    assert_eq!(switched_off, 0, "the generator switches every trigger back on");
+
+    // Again: nothing new. And in a second database the same rows, whichever connection
+    // happened to generate which clinic.
+    let names = "SELECT string_agg(mrn || given_name || family_name, ',' ORDER BY organization_id, mrn) FROM patients";
+    let before: String = sqlx::query_scalar(names).fetch_one(&mut su).await.expect("names");
+    let again = seed_bench(&db, "3", "40");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let after: String = sqlx::query_scalar(names).fetch_one(&mut su).await.expect("names");
+    assert_eq!(before, after);
+    let other = TestDatabase::create().await;
+    assert!(seed_bench(&other, "3", "40").status.success());
+    let elsewhere: String =
+        sqlx::query_scalar(names).fetch_one(&mut other.superuser().await).await.expect("names");
+    assert_eq!(before, elsewhere);
 }

@@ -4,9 +4,11 @@
 use chrono::TimeDelta;
 use lockdev::auth::sessions::MAX_SESSIONS;
 use lockdev::clock::Clock as _;
+use lockdev::config::{DatabaseConfig, Secret};
+use lockdev::db::shared_reads::SharedReads;
 
 use crate::fixtures::{CANARY_A, two_tenants};
-use crate::helpers::{Browser, TestApp, spawn_app};
+use crate::helpers::{Browser, TestApp, spawn_app, verified_tls_url};
 
 async fn staff_app() -> (TestApp, crate::helpers::Person) {
     let app = spawn_app().spawn().await;
@@ -357,4 +359,71 @@ async fn sessions_load_on_the_shared_reads_and_survive_losing_them() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(reopened, "a shared connection is opened again: {:?}", app_connections(&app).await);
+}
+
+#[tokio::test]
+async fn over_verified_tls_the_pool_and_the_shared_reads_are_both_encrypted() {
+    let app = spawn_app().database_over_verified_tls().spawn().await;
+    let org = app.organization("Session Clinic").await;
+    let nurse = app.with_totp(app.person("nurse@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    assert_eq!(browser.get("/account").await.status(), 200);
+
+    let mut superuser = app.database().superuser().await;
+    let connections: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT a.application_name, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s ON s.pid = a.pid
+          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.application_name LIKE 'lockdev%'",
+    )
+    .fetch_all(&mut superuser)
+    .await
+    .unwrap();
+    assert!(
+        connections.iter().any(|(name, _)| name == "lockdev-reads"),
+        "shared reads in use: {connections:?}"
+    );
+    assert!(connections.iter().any(|(name, _)| name != "lockdev-reads"), "the pool in use: {connections:?}");
+    assert!(connections.iter().all(|(_, ssl)| *ssl), "every connection is encrypted: {connections:?}");
+}
+
+#[tokio::test]
+async fn shared_reads_refuse_a_database_certificate_they_cannot_verify() {
+    let base = std::env::var("LOCKDEV_DATABASE_URL").expect("run with `just test`");
+    let config = |url: String| DatabaseConfig {
+        runtime_url: Some(Secret::new(url)),
+        migration_url: None,
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let failure = |error: tokio_postgres::Error| {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    };
+
+    // The cluster's own root trusted: verified and encrypted.
+    let reads = SharedReads::from_config(&config(verified_tls_url(&base))).expect("verify-full is offered");
+    let rows = reads.query(encrypted, &[]).await.expect("a verified connection");
+    assert!(rows[0].get::<_, bool>(0), "the connection is encrypted");
+
+    // Only the public roots: the cluster's certificate authority is not one of them.
+    let reads = SharedReads::from_config(&config(format!("{base}?sslmode=verify-full"))).expect("offered");
+    let error = failure(reads.query(encrypted, &[]).await.expect_err("an unknown issuer is refused"));
+    assert!(error.contains("UnknownIssuer"), "{error}");
+
+    // The right root, the wrong name: the certificate is for localhost and 127.0.0.1.
+    let elsewhere = base.replace("@127.0.0.1:", "@db.elsewhere.example:");
+    assert_ne!(elsewhere, base, "the test cluster listens on 127.0.0.1");
+    let url = format!("{}&hostaddr=127.0.0.1", verified_tls_url(&elsewhere));
+    let reads = SharedReads::from_config(&config(url)).expect("offered");
+    let error =
+        failure(reads.query(encrypted, &[]).await.expect_err("a certificate for another name is refused"));
+    assert!(error.contains("not valid for name"), "{error}");
 }
