@@ -43,6 +43,10 @@ sqlx-prepare:
 bench *args:
     LOCKDEV_PG_DURABLE=1 scripts/with-test-db.sh python3 scripts/bench.py {{args}}
 
+# Clean and one-file-change release build times (about ten minutes), for the bench report.
+bench-build:
+    scripts/build-times.sh
+
 # Start the project-local PostgreSQL (.data/pg) and print its settings.
 db:
     {{pg}} up

@@ -1078,6 +1078,9 @@ def main():
             "release_build_seconds": round(build_seconds, 1),
         },
     }
+    build_times = OUT / "build-times.json"
+    if build_times.exists():
+        report["build times"] = json.loads(build_times.read_text())
     write(report)
 
 
@@ -1255,7 +1258,15 @@ def write(report):
               f"- resident memory: {p['rss_idle_kib'] / 1024:.1f} MiB idle, "
               f"{p['rss_after_load_kib'] / 1024:.1f} MiB after the load runs, "
               f"{p['rss_peak_during_s11_kib'] / 1024:.1f} MiB at most under S11",
-              f"- release build (incremental, as run): {p['release_build_seconds']} s", ""]
+              f"- release build (incremental, as run): {p['release_build_seconds']} s"]
+    builds = report.get("build times")
+    if builds:
+        lines.append(f"- release build from clean: {builds['clean_release_seconds']} s; after a one-file change: "
+                     f"{builds['incremental_release_seconds']} s (`just bench-build` at {builds['commit']}, "
+                     f"{builds['measured_at']})")
+    else:
+        lines.append("- clean and one-file-change build times: not measured (`just bench-build`)")
+    lines.append("")
     if regressions:
         lines.append(f"**Regressed by more than {REGRESSION:.0%} against the previous report:** {', '.join(regressions)}")
     report["regressions"] = regressions

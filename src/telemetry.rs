@@ -13,7 +13,7 @@
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Record};
 use tracing::{Event, Id, Subscriber};
@@ -83,7 +83,12 @@ const SENSITIVE_SUBSTRINGS: &[&str] = &[
 
 /// Whether a field called `name` must be masked.
 pub fn is_sensitive_field(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
+    // Field names are nearly always lower case already: copy only when one is not.
+    let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    };
     SENSITIVE_SUBSTRINGS.iter().any(|s| lower.contains(s))
         || lower.split(['_', '.', '-']).any(|segment| SENSITIVE_SEGMENTS.contains(&segment))
 }
@@ -138,11 +143,31 @@ impl<W> RedactingLayer<W> {
     }
 }
 
+/// Fields in the order they were recorded, already redacted. A later value under the same
+/// name replaces the earlier one (an event's field wins over its span's). A handful per
+/// line, so a scan beats a map, and names are the `'static` ones tracing gives.
+#[derive(Default)]
+struct Fields(Vec<(&'static str, Value)>);
+
+impl Fields {
+    fn set(&mut self, name: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(existing, _)| *existing == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let index = self.0.iter().position(|(existing, _)| *existing == name)?;
+        Some(self.0.remove(index).1)
+    }
+}
+
 /// The (already redacted) fields of a span, kept in the span's extensions.
-struct SpanFields(Map<String, Value>);
+struct SpanFields(Fields);
 
 struct FieldCollector<'a> {
-    fields: &'a mut Map<String, Value>,
+    fields: &'a mut Fields,
     message: Option<&'a mut String>,
 }
 
@@ -159,7 +184,7 @@ impl FieldCollector<'_> {
             return;
         }
         let value = if is_sensitive_field(name) { Value::String(REDACTED.to_owned()) } else { value };
-        self.fields.insert(name.to_owned(), value);
+        self.fields.set(name, value);
     }
 }
 
@@ -199,7 +224,7 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = Map::new();
+        let mut fields = Fields::default();
         attrs.record(&mut FieldCollector { fields: &mut fields, message: None });
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(SpanFields(fields));
@@ -218,11 +243,13 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // Span fields first (outermost to innermost), then the event's own, so the
         // request id of the enclosing request span lands on every line.
-        let mut fields = Map::new();
+        let mut fields = Fields::default();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                    fields.extend(span_fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    for (name, value) in &span_fields.0 {
+                        fields.set(name, value.clone());
+                    }
                 }
             }
         }
@@ -231,16 +258,8 @@ where
 
         let meta = event.metadata();
         let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut line = match self.format {
-            LogFormat::Json => {
-                let mut object = Map::new();
-                object.insert("timestamp".into(), Value::String(timestamp));
-                object.insert("level".into(), Value::String(meta.level().to_string()));
-                object.insert("target".into(), Value::String(meta.target().to_owned()));
-                object.insert("message".into(), Value::String(message));
-                object.extend(fields);
-                Value::Object(object).to_string()
-            }
+        let line = match self.format {
+            LogFormat::Json => json_line(&timestamp, meta.level().as_str(), meta.target(), message, fields),
             LogFormat::Text => {
                 let mut text = format!(
                     "{timestamp} {:>5} {}: {}",
@@ -248,20 +267,47 @@ where
                     meta.target(),
                     escape_message(&message)
                 );
-                for (key, value) in fields {
+                for (key, value) in fields.0 {
                     let shown = match value {
                         Value::String(s) => escape(&s),
                         other => other.to_string(),
                     };
                     let _ = write!(text, " {key}={shown}");
                 }
-                text
+                text.push('\n');
+                text.into_bytes()
             }
         };
-        line.push('\n');
         // A failed log write must never fail the request that logged.
-        let _ = self.writer.make_writer().write_all(line.as_bytes());
+        let _ = self.writer.make_writer().write_all(&line);
     }
+}
+
+/// One JSON object on one line: timestamp, level, target and message (a field of the same
+/// name takes their place), then the fields in the order recorded. Written straight into
+/// the buffer rather than built as a map first: this runs for every request.
+fn json_line(timestamp: &str, level: &str, target: &str, message: String, mut fields: Fields) -> Vec<u8> {
+    let mut line = Vec::with_capacity(256);
+    let fixed = [
+        ("timestamp", fields.take("timestamp").unwrap_or_else(|| Value::String(timestamp.to_owned()))),
+        ("level", fields.take("level").unwrap_or_else(|| Value::String(level.to_owned()))),
+        ("target", fields.take("target").unwrap_or_else(|| Value::String(target.to_owned()))),
+        ("message", Value::String(message)),
+    ];
+    line.push(b'{');
+    for (index, (name, value)) in
+        fixed.iter().map(|(n, v)| (*n, v)).chain(fields.0.iter().map(|(n, v)| (*n, v))).enumerate()
+    {
+        if index > 0 {
+            line.push(b',');
+        }
+        // Writing JSON into a Vec cannot fail: names are strings, values are `Value`s.
+        let _ = serde_json::to_writer(&mut line, name);
+        line.push(b':');
+        let _ = serde_json::to_writer(&mut line, value);
+    }
+    line.extend_from_slice(b"}\n");
+    line
 }
 
 /// A message is shown as written unless it holds control characters (which could start
@@ -310,5 +356,24 @@ mod tests {
         for name in ["route", "status", "method", "latency_ms", "request_id", "organization_id", "count"] {
             assert!(!is_sensitive_field(name), "{name} should be kept");
         }
+    }
+
+    #[test]
+    fn a_json_line_is_one_object_whose_later_fields_win() {
+        let mut fields = Fields::default();
+        fields.set("route", Value::String("/a".into()));
+        fields.set("status", Value::from(200));
+        fields.set("route", Value::String("/b\r\n{\"forged\":1}".into()));
+        fields.set("target", Value::String("chosen".into()));
+        let line = json_line("2026-01-01T00:00:00.000Z", "INFO", "lockdev", "done".into(), fields);
+        let text = String::from_utf8(line).expect("utf-8");
+        assert!(text.ends_with("}\n") && text.matches('\n').count() == 1, "{text}");
+        let parsed: serde_json::Map<String, Value> = serde_json::from_str(&text).expect("one JSON object");
+        assert_eq!(parsed.len(), 6, "no name twice: {text}");
+        assert_eq!(parsed["route"], "/b\r\n{\"forged\":1}");
+        assert_eq!(parsed["status"], 200);
+        assert_eq!(parsed["target"], "chosen");
+        assert_eq!(parsed["level"], "INFO");
+        assert_eq!(parsed["message"], "done");
     }
 }
