@@ -876,6 +876,12 @@ def main():
     if args.pairs < 5:
         sys.exit("bench: at least 5 pairs, so a median of ratios means something")
 
+    # Plain TCP over loopback for everything measured: the application's pool, pgbench and
+    # psql (libpq and sqlx both read PGSSLMODE), the shared reads and the reference (no
+    # sslmode: plain). The clusters serve TLS for the tests that need it; left to
+    # `prefer`, the floors and the pool would pay for a handshake and encryption that the
+    # shared reads and the reference do not, and the ratios would compare transports.
+    os.environ["PGSSLMODE"] = "disable"
     runtime_url = os.environ["LOCKDEV_DATABASE_URL"]
     owner_url = os.environ["LOCKDEV_MIGRATION_DATABASE_URL"]
     super_url = os.environ["LOCKDEV_TEST_SUPERUSER_URL"]
