@@ -292,7 +292,8 @@ fn json_line(timestamp: &str, level: &str, target: &str, message: String, mut fi
         ("timestamp", fields.take("timestamp").unwrap_or_else(|| Value::String(timestamp.to_owned()))),
         ("level", fields.take("level").unwrap_or_else(|| Value::String(level.to_owned()))),
         ("target", fields.take("target").unwrap_or_else(|| Value::String(target.to_owned()))),
-        ("message", Value::String(message)),
+        // Only a span can carry a field called `message` here (an event's is the message).
+        ("message", fields.take("message").unwrap_or(Value::String(message))),
     ];
     line.push(b'{');
     for (index, (name, value)) in
