@@ -81,7 +81,11 @@ impl SharedReads {
     /// documentation). Connects lazily.
     pub fn from_config(config: &DatabaseConfig) -> Option<Arc<Self>> {
         let url = config.runtime_url().ok()?;
-        let (mut pg, transport) = match connection_settings(url.expose()) {
+        let from_environment = TlsDefaults {
+            mode: std::env::var("PGSSLMODE").ok(),
+            root_file: std::env::var("PGSSLROOTCERT").ok(),
+        };
+        let (mut pg, transport) = match connection_settings(url.expose(), from_environment) {
             Ok(settings) => settings,
             Err(reason) => {
                 tracing::info!(reason, "shared reads off; reads use the pool");
@@ -159,14 +163,26 @@ where
     });
 }
 
+/// TLS settings a URL without its own takes from the environment (`PGSSLMODE`,
+/// `PGSSLROOTCERT`), as the pool's driver does: the two paths must not differ in whether
+/// they verify the server.
+#[derive(Default)]
+struct TlsDefaults {
+    mode: Option<String>,
+    root_file: Option<String>,
+}
+
 /// tokio-postgres settings and transport for the runtime role's URL. The TLS parameters
 /// are taken out and honoured here (tokio-postgres knows neither `verify-full` nor
 /// `sslrootcert`); everything else is left to tokio-postgres, which refuses what it does
 /// not know. `Err`: why the shared reads stay off.
-fn connection_settings(url: &str) -> Result<(tokio_postgres::Config, Transport), &'static str> {
+fn connection_settings(
+    url: &str,
+    defaults: TlsDefaults,
+) -> Result<(tokio_postgres::Config, Transport), &'static str> {
     let mut parsed = url::Url::parse(url).map_err(|_| "the database URL does not parse")?;
-    let mut mode = String::from("prefer");
-    let mut root_file = None;
+    let mut mode = defaults.mode.unwrap_or_else(|| String::from("prefer"));
+    let mut root_file = defaults.root_file;
     let mut rest = Vec::new();
     for (key, value) in parsed.query_pairs() {
         match &*key {
@@ -220,10 +236,13 @@ mod tests {
 
     #[test]
     fn verify_full_is_honoured_and_weaker_or_unknown_settings_turn_the_shared_reads_off() {
-        assert!(matches!(connection_settings(BASE), Ok((_, Transport::Plain))));
-        assert!(matches!(connection_settings(&format!("{BASE}?sslmode=disable")), Ok((_, Transport::Plain))));
+        assert!(matches!(connection_settings(BASE, TlsDefaults::default()), Ok((_, Transport::Plain))));
         assert!(matches!(
-            connection_settings(&format!("{BASE}?sslmode=verify-full")),
+            connection_settings(&format!("{BASE}?sslmode=disable"), TlsDefaults::default()),
+            Ok((_, Transport::Plain))
+        ));
+        assert!(matches!(
+            connection_settings(&format!("{BASE}?sslmode=verify-full"), TlsDefaults::default()),
             Ok((_, Transport::Verified(_)))
         ));
         for refused in [
@@ -233,16 +252,37 @@ mod tests {
             "sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
             "sslmode=verify-full&no_such_option=1",
         ] {
-            assert!(connection_settings(&format!("{BASE}?{refused}")).is_err(), "{refused}");
+            assert!(
+                connection_settings(&format!("{BASE}?{refused}"), TlsDefaults::default()).is_err(),
+                "{refused}"
+            );
         }
     }
 
     #[test]
     fn settings_other_than_tls_reach_tokio_postgres() {
-        let (config, _) =
-            connection_settings(&format!("{BASE}?sslmode=verify-full&connect_timeout=3")).expect("accepted");
+        let (config, _) = connection_settings(
+            &format!("{BASE}?sslmode=verify-full&connect_timeout=3"),
+            TlsDefaults::default(),
+        )
+        .expect("accepted");
         assert_eq!(config.get_connect_timeout(), Some(&std::time::Duration::from_secs(3)));
         assert_eq!(config.get_dbname(), Some("lockdev"));
         assert_eq!(config.get_ssl_mode(), SslMode::Require);
+    }
+
+    #[test]
+    fn a_url_without_tls_settings_takes_them_from_the_environment_like_the_pool() {
+        let asked = |mode: &str| TlsDefaults { mode: Some(mode.into()), root_file: None };
+        assert!(matches!(connection_settings(BASE, asked("verify-full")), Ok((_, Transport::Verified(_)))));
+        assert!(connection_settings(BASE, asked("require")).is_err());
+        // The URL's own setting wins over the environment's.
+        assert!(matches!(
+            connection_settings(&format!("{BASE}?sslmode=disable"), asked("verify-full")),
+            Ok((_, Transport::Plain))
+        ));
+        let unreadable =
+            TlsDefaults { mode: Some("verify-full".into()), root_file: Some("/nonexistent/root.crt".into()) };
+        assert!(connection_settings(BASE, unreadable).is_err());
     }
 }
