@@ -142,6 +142,13 @@ pub struct AuthConfig {
     pub secure_cookies: bool,
 }
 
+impl AuthConfig {
+    /// [`AuthConfig::absolute`] as the time arithmetic of sessions needs it.
+    pub fn absolute_limit(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.absolute).unwrap_or(chrono::TimeDelta::hours(12))
+    }
+}
+
 /// Where account e-mail (invitations, resets, verification) goes.
 #[derive(Debug, Clone)]
 pub enum MailerConfig {
@@ -196,6 +203,9 @@ pub struct MessagingConfig {
     /// A PEM certificate trusted for SNS signatures instead of fetching the one the
     /// message names (tests and air-gapped installs).
     pub sns_certificate_file: Option<std::path::PathBuf>,
+    /// Accept SNS signature version 1 (RSA with SHA-1). Off: only version 2 (SHA-256),
+    /// which the topic must be set to send (`SignatureVersion=2`).
+    pub sns_allow_sha1: bool,
 }
 
 /// The job workers inside `lockdev serve` (and `lockdev worker`).
@@ -663,6 +673,16 @@ fn messaging_config(
         voice,
         inbound_topic_arn: get("LOCKDEV_SMS_INBOUND_TOPIC_ARN"),
         sns_certificate_file: get("LOCKDEV_SNS_CERTIFICATE_FILE").map(std::path::PathBuf::from),
+        sns_allow_sha1: match get("LOCKDEV_SNS_ALLOW_SHA1").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOCKDEV_SNS_ALLOW_SHA1",
+                    format!("expected `true` or `false`, got {other:?}"),
+                ));
+            }
+        },
     })
 }
 

@@ -1,44 +1,51 @@
 //! Lockdev: a multi-tenant practice platform for clinics, served as one binary.
 //!
-//! `main.rs` is the command line; everything else lives here so integration tests build
-//! exactly the application production runs (see [`build_app`]).
+//! The modules are layers; each uses only the ones listed before it (a test reads the
+//! source to keep it so; `docs/architecture.md` draws it):
+//!
+//! 1. `config`, `clock`, `error`, `db`, `crypto`, `contact_info`, `telemetry`
+//! 2. `audit`, `integrations`
+//! 3. `jobs`, then `notify`, then `auth`
+//! 4. `web` (HTTP plumbing; knows no feature)
+//! 5. `chart` (the frame the chart sections plug into)
+//! 6. the features, one folder each, none using another
+//! 7. `app` (the composition root), `cli`, `bench`
+//!
+//! `main.rs` only calls [`cli::main`]; tests start the application through [`app`].
 
-pub mod account;
-pub mod appointments;
+pub mod app;
 pub mod audit;
 pub mod auth;
-pub mod bench_data;
-pub mod care_team;
-pub mod clinic_settings;
+pub mod bench;
+pub mod chart;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod contact_info;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod integrations;
+pub mod jobs;
+pub mod notify;
+pub mod telemetry;
+pub mod web;
+
+// Features.
+pub mod account;
+pub mod appointments;
+pub mod care_team;
+pub mod clinic_settings;
 pub mod contacts;
 pub mod contexts;
-pub mod db;
-pub mod demo;
-pub mod dev_mailbox;
-pub mod fortunes;
+pub mod dev;
 pub mod health;
 pub mod home;
-pub mod integrations;
 pub mod invitations;
-pub mod jobs;
 pub mod members;
 pub mod notes;
-pub mod notify;
 pub mod patient_access;
 pub mod patients;
 pub mod signin;
 pub mod tasks;
-pub mod telemetry;
 pub mod text_messages;
-pub mod web;
-
-use axum::Router;
-
-pub use web::AppState;
-
-/// The whole application for `state`: every feature's routes behind the middleware stack.
-pub fn build_app(state: AppState) -> Router {
-    web::app(state, web::routes())
-}

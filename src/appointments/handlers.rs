@@ -14,8 +14,8 @@ use super::views::{
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::policy::{self, PatientFacts, Permission, Target};
 use crate::auth::session::safe_return_path;
+use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{AppointmentId, AppointmentTypeId, ProviderId, WorkingHoursId};
-use crate::patients::chart::{self, Chart, ChartFrame};
 use crate::web::{AppError, AppResult, AppState, Framed, Page, TenantTx, parse_form};
 
 /// What the viewer may do, decided once per page.
@@ -181,10 +181,7 @@ async fn render_section(
     chart: &Chart,
     notice: Option<String>,
 ) -> AppResult<AppointmentsSection> {
-    let (_, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let rows = {
         let mut db = tx.conn().await?;
         repo::for_patient(&mut db, chart.id()).await?
@@ -228,10 +225,7 @@ pub async fn section(
 pub async fn book(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::ManageSchedule).await?;
     let form: BookingForm = parse_form(&body)?;
-    let (clinic, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (clinic, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let mut errors = BookingErrors::default();
     let slot = check_slot(&tx, &form, clinic, viewer, &mut errors).await?;
     let mut taken = false;
@@ -323,7 +317,7 @@ pub async fn events(
     use futures_util::StreamExt as _;
     tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
     let organization = tx.context().tenant.organization_id;
-    let changes = tokio_stream::wrappers::BroadcastStream::new(state.live.subscribe(&state.db));
+    let changes = tokio_stream::wrappers::BroadcastStream::new(state.schedule_changes());
     let stream = changes.filter_map(move |change| async move {
         match change {
             Ok(change) if change.organization_id == organization => Some(Ok(Event::default()
@@ -343,10 +337,7 @@ pub async fn events(
 
 pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<DayPage>> {
     tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
-    let (_, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let now = tx.now();
     let today = now.with_timezone(&viewer).date_naive();
     let date = domain::parse_date(&query.date).unwrap_or(today);
@@ -413,10 +404,7 @@ pub async fn week(
 ) -> AppResult<Page<WeekPage>> {
     tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
     let provider_id: ProviderId = provider.parse().map_err(|_| AppError::NotFound)?;
-    let (_, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let now = tx.now();
     let today = now.with_timezone(&viewer).date_naive();
     let monday = domain::week_start(domain::parse_date(&query.week).unwrap_or(today));
@@ -502,10 +490,7 @@ async fn render_detail(
     notice: Option<String>,
     return_to: String,
 ) -> AppResult<DetailPage> {
-    let (_, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let now = tx.now();
     let can = abilities(tx);
     let start = row.starts_at.with_timezone(&viewer);
@@ -624,10 +609,7 @@ pub async fn reschedule(
     if row.status != "booked" {
         return Err(AppError::BadRequest("Only a booked appointment can be moved.".into()));
     }
-    let (clinic, viewer) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (clinic, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     // The kind stays; its duration is kept as booked.
     let type_id = {
         let mut db = tx.conn().await?;
@@ -671,10 +653,7 @@ pub async fn reschedule(
 // ---- set-up: working hours and appointment types ----------------------------------------
 
 async fn render_setup(tx: &TenantTx, notice: Option<String>) -> AppResult<SetupPage> {
-    let (clinic, _) = {
-        let mut db = tx.conn().await?;
-        repo::zones(&mut db, tx.context().tenant.user_id).await?
-    };
+    let (clinic, _) = (tx.context().clinic_timezone, tx.context().timezone);
     let mut db = tx.conn().await?;
     let providers = repo::providers(&mut db).await?;
     let hours = repo::all_hours(&mut db).await?;

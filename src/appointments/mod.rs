@@ -13,12 +13,14 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let view = Access::Tenant(Permission::ViewSchedule);
-    let manage = Access::Tenant(Permission::ManageSchedule);
-    let configure = Access::Tenant(Permission::ConfigureSchedule);
+    let view = Access::Staff(Permission::ViewSchedule);
+    let manage = Access::Staff(Permission::ManageSchedule);
+    let configure = Access::Staff(Permission::ConfigureSchedule);
     Routes::new()
         .get("/schedule", view, Phi::Reads, handlers::day)
-        .get("/schedule/events", view, Phi::None, handlers::events)
+        // Called by an open schedule page on its own: never a person's activity.
+        .background_get("/schedule/events", view, Phi::None, handlers::events)
+        .background_get("/schedule/live", view, Phi::Reads, handlers::day)
         .get("/schedule/providers/{provider_id}", view, Phi::Reads, handlers::week)
         .get("/patients/{patient_id}/appointments", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/appointments", manage, Phi::Writes, handlers::book)

@@ -1,24 +1,8 @@
 use chrono::{DateTime, NaiveTime, Utc};
-use chrono_tz::Tz;
 use sqlx::PgConnection;
 
 use super::domain::Hours;
 use crate::db::ids::{AppointmentId, AppointmentTypeId, PatientId, ProviderId, UserId, WorkingHoursId};
-
-/// The clinic's timezone and the viewer's (their own, else the clinic's).
-pub async fn zones(db: &mut PgConnection, viewer: Option<UserId>) -> Result<(Tz, Tz), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT o.timezone AS clinic, (SELECT timezone FROM users WHERE id = $1) AS viewer
-             FROM organizations o
-            WHERE o.id = nullif(current_setting('app.organization_id', true), '')::uuid"#,
-        viewer.map(|v| v.as_uuid())
-    )
-    .fetch_one(db)
-    .await?;
-    let clinic: Tz = row.clinic.parse().unwrap_or(chrono_tz::America::New_York);
-    let viewer = row.viewer.and_then(|v| v.parse().ok()).unwrap_or(clinic);
-    Ok((clinic, viewer))
-}
 
 pub struct ProviderOption {
     pub id: ProviderId,

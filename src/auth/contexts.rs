@@ -11,7 +11,7 @@ use crate::audit::{self, Action, AuditEvent};
 use crate::auth::policy::{ChartAccess, PlatformRole, Principal, ProxyScopes, StaffRole};
 use crate::auth::session::ContextClaim;
 use crate::db::ids::{ConsentDocumentId, OrganizationId, PatientId, UserId};
-use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, begin_system, begin_tenant};
+use crate::db::tenant::{RequestMeta, TenantContext, scoped};
 
 /// One context offered after sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +25,9 @@ pub struct ContextOption {
     pub patient_name: Option<String>,
 }
 
-/// Every context `user` holds today, clinics first (by name), then platform roles.
-pub async fn list(
-    pool: &sqlx::PgPool,
-    user: UserId,
-    request: &RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Vec<ContextOption>, sqlx::Error> {
-    let mut tx = begin_system(pool, &SystemContext { user_id: Some(user), request: request.clone() }).await?;
+/// Every context `user` holds today, clinics first (by name), then platform roles,
+/// without the names of the patients they are for.
+pub async fn offered(conn: &mut PgConnection, user: UserId) -> Result<Vec<ContextOption>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT uc.organization_id AS "organization_id: OrganizationId", o.name, uc.kind, uc.role,
                   uc.patient_id AS "patient_id: PatientId"
@@ -41,15 +36,14 @@ pub async fn list(
             ORDER BY o.name, uc.kind, uc.role"#,
         user.as_uuid()
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let platform = sqlx::query_scalar!(
         "SELECT role FROM platform_roles WHERE user_id = $1 AND revoked_at IS NULL ORDER BY role",
         user.as_uuid()
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
 
     let mut options = Vec::new();
     for row in rows {
@@ -75,9 +69,6 @@ pub async fn list(
             patient_name: None,
         });
     }
-    name_patients(pool, user, request, now, &mut options).await?;
-    // A proxy grant that has expired (a minor come of age) is no longer offered.
-    options.retain(|o| !matches!(o.claim, ContextClaim::Proxy { .. }) || o.patient_name.is_some());
     options.extend(platform.iter().filter_map(|r| PlatformRole::parse(r)).map(|role| ContextOption {
         claim: ContextClaim::Platform { role },
         organization: None,
@@ -87,10 +78,26 @@ pub async fn list(
     Ok(options)
 }
 
+/// [`offered`] with the names of the patients of patient and proxy contexts (for the
+/// context picker). A proxy grant that has expired (a minor come of age) is no longer
+/// offered.
+pub async fn list(
+    conn: &mut PgConnection,
+    user: UserId,
+    request: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Vec<ContextOption>, sqlx::Error> {
+    let mut options = offered(conn, user).await?;
+    name_patients(conn, user, request, now, &mut options).await?;
+    options.retain(|o| !matches!(o.claim, ContextClaim::Proxy { .. }) || o.patient_name.is_some());
+    Ok(options)
+}
+
 /// Fills in the names of the patients of patient and proxy contexts, one clinic at a time
-/// (reading a name is reading PHI: audited, and only where the grant is current).
+/// (reading a name is reading PHI: audited in that clinic, and only where the grant is
+/// current).
 async fn name_patients(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     user: UserId,
     request: &RequestMeta,
     now: DateTime<Utc>,
@@ -111,36 +118,39 @@ async fn name_patients(
             actor_kind: crate::db::tenant::ActorKind::User,
             ..TenantContext::system(organization_id)
         };
-        let mut tx = begin_tenant(pool, &context).await?;
-        let rows = sqlx::query!(
-            r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, (p.user_id IS NOT DISTINCT FROM $1) AS "is_self!"
-                 FROM patients p
-                WHERE p.deleted_at IS NULL
-                  AND (p.user_id = $1 OR EXISTS (
-                        SELECT 1 FROM patient_proxy_assignments a
-                         WHERE a.patient_id = p.id AND a.proxy_user_id = $1 AND a.status = 'active'
-                           AND a.starts_at <= $2 AND (a.expires_at IS NULL OR a.expires_at > $2)))"#,
-            user.as_uuid(),
-            now
-        )
-        .fetch_all(&mut *tx)
+        let rows = scoped(conn, &context, async |tx| {
+            let rows = sqlx::query!(
+                r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, (p.user_id IS NOT DISTINCT FROM $1) AS "is_self!"
+                     FROM patients p
+                    WHERE p.deleted_at IS NULL
+                      AND (p.user_id = $1 OR EXISTS (
+                            SELECT 1 FROM patient_proxy_assignments a
+                             WHERE a.patient_id = p.id AND a.proxy_user_id = $1 AND a.status = 'active'
+                               AND a.starts_at <= $2 AND (a.expires_at IS NULL OR a.expires_at > $2)))"#,
+                user.as_uuid(),
+                now
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                audit::record(
+                    &mut *tx,
+                    &context,
+                    &AuditEvent::success(Action::Read, "patient", row.id).patient(row.id).purpose("context_picker"),
+                )
+                .await?;
+            }
+            Ok(rows)
+        })
         .await?;
         for row in &rows {
-            audit::record(
-                &mut tx,
-                &context,
-                &AuditEvent::success(Action::Read, "patient", row.id)
-                    .patient(row.id)
-                    .purpose("context_picker"),
-            )
-            .await?;
             for option in options.iter_mut() {
                 let matches = match option.claim {
-                    ContextClaim::Patient { organization_id, patient_id } => {
-                        organization_id == context.organization_id && patient_id == row.id && row.is_self
+                    ContextClaim::Patient { organization_id: org, patient_id } => {
+                        org == organization_id && patient_id == row.id && row.is_self
                     }
-                    ContextClaim::Proxy { organization_id, patient_id } => {
-                        organization_id == context.organization_id && patient_id == row.id
+                    ContextClaim::Proxy { organization_id: org, patient_id } => {
+                        org == organization_id && patient_id == row.id
                     }
                     _ => false,
                 };
@@ -149,76 +159,132 @@ async fn name_patients(
                 }
             }
         }
-        tx.commit().await?;
     }
     Ok(())
 }
 
 /// What a claim resolves to when it still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub principal: Principal,
     pub chart_access: ChartAccess,
+    /// The clinic's timezone (an IANA name, checked when it was saved).
+    pub clinic_timezone: String,
+    /// The person's own timezone, when they set one; times are shown in it.
+    pub viewer_timezone: Option<String>,
+    /// The clinic's idle limit for its contexts, if it shortened the default: read on
+    /// every request, so a change reaches sessions already open.
+    pub idle_minutes: Option<i32>,
+}
+
+/// The facts every claim reads with its own check, in the same statement.
+struct Common {
+    chart_access: Option<String>,
+    clinic_timezone: String,
+    viewer_timezone: Option<String>,
+    idle_minutes: Option<i32>,
+}
+
+impl Common {
+    fn resolved(self, principal: Principal) -> Resolved {
+        Resolved {
+            principal,
+            chart_access: match self.chart_access.as_deref() {
+                Some("care_team_only") => ChartAccess::CareTeamOnly,
+                _ => ChartAccess::AllStaff,
+            },
+            clinic_timezone: self.clinic_timezone,
+            viewer_timezone: self.viewer_timezone,
+            idle_minutes: self.idle_minutes,
+        }
+    }
 }
 
 /// Checks `claim` for `user` inside a transaction already scoped to the claim's clinic.
 /// `None`: the context no longer exists (membership ended, grant revoked or expired,
-/// clinic suspended).
+/// clinic suspended, account disabled).
 pub async fn resolve(
     conn: &mut PgConnection,
     user: UserId,
     claim: ContextClaim,
     now: DateTime<Utc>,
 ) -> Result<Option<Resolved>, sqlx::Error> {
-    let chart_access = |setting: Option<String>| match setting.as_deref() {
-        Some("care_team_only") => ChartAccess::CareTeamOnly,
-        _ => ChartAccess::AllStaff,
-    };
     Ok(match claim {
-        ContextClaim::Staff { role, .. } => sqlx::query_scalar!(
-            r#"SELECT o.settings ->> 'chart_access' AS chart_access
+        ContextClaim::Staff { role, .. } => sqlx::query!(
+            r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
                  FROM memberships m JOIN organizations o ON o.id = m.organization_id
-                WHERE m.user_id = $1 AND m.role = $2 AND m.status = 'active' AND o.status = 'active'"#,
+                 JOIN users u ON u.id = m.user_id
+                WHERE m.user_id = $1 AND m.role = $2 AND m.status = 'active' AND o.status = 'active'
+                  AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             user.as_uuid(),
             role.as_str()
         )
         .fetch_optional(&mut *conn)
         .await?
-        .map(|setting| Resolved { principal: Principal::Staff(role), chart_access: chart_access(setting) }),
-        ContextClaim::Patient { patient_id, .. } => sqlx::query_scalar!(
-            r#"SELECT o.settings ->> 'chart_access' AS chart_access
+        .map(|r| {
+            Common {
+                chart_access: r.chart_access,
+                clinic_timezone: r.clinic_timezone,
+                viewer_timezone: r.viewer_timezone,
+                idle_minutes: r.idle_minutes,
+            }
+            .resolved(Principal::Staff(role))
+        }),
+        ContextClaim::Patient { patient_id, .. } => sqlx::query!(
+            r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
                  FROM patients p JOIN organizations o ON o.id = p.organization_id
-                WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL AND o.status = 'active'"#,
+                 JOIN users u ON u.id = p.user_id
+                WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL AND o.status = 'active'
+                  AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             patient_id.as_uuid(),
             user.as_uuid()
         )
         .fetch_optional(&mut *conn)
         .await?
-        .map(|setting| Resolved { principal: Principal::Patient { patient_id }, chart_access: chart_access(setting) }),
+        .map(|r| {
+            Common {
+                chart_access: r.chart_access,
+                clinic_timezone: r.clinic_timezone,
+                viewer_timezone: r.viewer_timezone,
+                idle_minutes: r.idle_minutes,
+            }
+            .resolved(Principal::Patient { patient_id })
+        }),
         ContextClaim::Proxy { patient_id, .. } => sqlx::query!(
             r#"SELECT a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at,
-                      o.settings ->> 'chart_access' AS chart_access
+                      o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
                  FROM patient_proxy_assignments a JOIN organizations o ON o.id = a.organization_id
+                 JOIN users u ON u.id = a.proxy_user_id
                 WHERE a.patient_id = $1 AND a.proxy_user_id = $2 AND a.status = 'active'
-                  AND a.starts_at <= $3 AND (a.expires_at IS NULL OR a.expires_at > $3) AND o.status = 'active'"#,
+                  AND a.starts_at <= $3 AND (a.expires_at IS NULL OR a.expires_at > $3) AND o.status = 'active'
+                  AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             patient_id.as_uuid(),
             user.as_uuid(),
             now
         )
         .fetch_optional(&mut *conn)
         .await?
-        .map(|row| Resolved {
-            principal: Principal::Proxy {
+        .map(|r| {
+            let principal = Principal::Proxy {
                 patient_id,
                 scopes: ProxyScopes {
-                    clinical: row.can_view_clinical,
-                    billing: row.can_view_billing,
-                    scheduling: row.can_schedule,
-                    messaging: row.can_message,
+                    clinical: r.can_view_clinical,
+                    billing: r.can_view_billing,
+                    scheduling: r.can_schedule,
+                    messaging: r.can_message,
                 },
-                expires_at: row.expires_at,
-            },
-            chart_access: chart_access(row.chart_access),
+                expires_at: r.expires_at,
+            };
+            Common {
+                chart_access: r.chart_access,
+                clinic_timezone: r.clinic_timezone,
+                viewer_timezone: r.viewer_timezone,
+                idle_minutes: r.idle_minutes,
+            }
+            .resolved(principal)
         }),
         ContextClaim::Platform { .. } => None,
     })

@@ -42,6 +42,9 @@ pub enum PasskeyError {
     Rejected(#[source] WebauthnError),
     #[error("this passkey is not known")]
     Unknown,
+    /// The passkey is a disabled (or deleted) account's: it signs no one in.
+    #[error("the account is disabled")]
+    AccountDisabled,
     #[error("the signature counter went backwards: the passkey may have been copied")]
     CounterRegressed,
     #[error(transparent)]
@@ -301,6 +304,16 @@ impl Passkeys {
             .fetch_one(&mut *conn)
             .await?;
         let user = UserId::from_uuid(user_handle);
+        let disabled = sqlx::query_scalar!(
+            r#"SELECT (disabled_at IS NOT NULL OR deleted_at IS NOT NULL) AS "disabled!" FROM users WHERE id = $1"#,
+            user.as_uuid()
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(true);
+        if disabled {
+            return Err(PasskeyError::AccountDisabled);
+        }
         let passkey = list(&mut *conn, user)
             .await?
             .into_iter()

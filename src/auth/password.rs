@@ -147,6 +147,12 @@ type Job = Box<dyn FnOnce() + Send>;
 #[error("password hashing is saturated")]
 pub struct Busy;
 
+impl From<Busy> for crate::error::AppError {
+    fn from(_: Busy) -> Self {
+        Self::Busy
+    }
+}
+
 /// Hashes allowed to wait per permit. One hash takes a few tens of milliseconds on one
 /// core, so a full queue drains in well under a second.
 const WAITING_PER_PERMIT: usize = 32;

@@ -12,7 +12,7 @@ use tower_sessions::session::Expiry;
 
 use crate::auth::policy::{PlatformRole, StaffRole};
 use crate::db::ids::{OrganizationId, PatientId, UserId};
-use crate::web::AppError;
+use crate::error::AppError;
 
 const KEY: &str = "lockdev";
 
@@ -21,6 +21,14 @@ const ANONYMOUS_LIFETIME: TimeDelta = TimeDelta::hours(2);
 
 /// Activity is written at most this often, so an ordinary request writes nothing.
 pub const ACTIVITY_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+
+/// How old the recorded activity may grow before a request records it again: at most a
+/// minute, and at most a quarter of the idle limit, so with a one-minute limit a person
+/// acting every half minute is never taken for idle (the recorded time lags the real one
+/// by at most the granularity).
+pub fn activity_granularity(user: &SignedIn) -> TimeDelta {
+    ACTIVITY_GRANULARITY.min(user.idle_limit() / 4)
+}
 
 /// A context a person acts in: a clinic and a role there, or a platform role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,7 +131,8 @@ pub struct SessionData {
     pub user: Option<SignedIn>,
     /// Where to go after signing in: a validated relative path.
     pub return_to: Option<String>,
-    /// A token from an e-mail link, taken out of the address bar: (purpose, token).
+    /// A token from an e-mail link, taken out of the address bar: (purpose, its digest
+    /// as `auth::tokens::parked` makes it — never the token itself).
     pub pending_token: Option<(String, String)>,
     /// The WebAuthn ceremony this browser started (its state is in the database).
     pub ceremony: Option<uuid::Uuid>,
@@ -181,6 +190,28 @@ pub async fn ensure_csrf(
         store(session, &data, expiry_for(&data, now, absolute)).await?;
     }
     Ok(data.csrf)
+}
+
+/// Moves a one-time token from an e-mail link into the session, out of the address bar
+/// (and so out of history and any Referer), with the CSRF token the form after it needs.
+pub async fn park_token(
+    session: &Session,
+    purpose: &str,
+    token: String,
+    now: DateTime<Utc>,
+    absolute: TimeDelta,
+) -> Result<(), AppError> {
+    let mut data = load(session).await?;
+    data.pending_token = Some((purpose.to_owned(), crate::auth::tokens::parked(&token)));
+    if data.csrf.is_empty() {
+        data.csrf = new_csrf_token();
+    }
+    store(session, &data, expiry_for(&data, now, absolute)).await
+}
+
+/// The token parked for `purpose` (its digest), if that is what the session holds.
+pub fn parked_token<'a>(data: &'a SessionData, purpose: &str) -> Option<&'a str> {
+    data.pending_token.as_ref().filter(|(p, _)| p == purpose).map(|(_, token)| token.as_str())
 }
 
 /// Replaces the session id (the old id stops working at once), keeping the data.

@@ -1,10 +1,19 @@
 //! The session store: tower-sessions' `SessionStore` over our `tower_sessions.session`
-//! table, with the same layout and msgpack encoding as the packaged Postgres store.
+//! table.
 //!
 //! Why our own: the packaged store turns on sqlx's `time` feature, which makes every
 //! compile-time-checked `timestamptz` in the application decode as `time::OffsetDateTime`
-//! instead of the `chrono` types the rest of the code uses. The trait is small; one load
-//! is one indexed query, and an unmodified session is never written.
+//! instead of the `chrono` types the rest of the code uses; and it would keep what we
+//! must not keep. The trait is small; one load is one indexed query, and an unmodified
+//! session is never written.
+//!
+//! - **Ids are stored hashed** ([`digest`]): the row's key is the SHA-256 of the cookie's
+//!   id, and the msgpack data holds only the session's values (not the record with its
+//!   id), so a copy of the table signs no one in.
+//! - **A deleted session stays deleted**: saving an existing session only updates it. A
+//!   request still in flight when "sign out everywhere" (or sign-out, or a password
+//!   change) deleted its session cannot bring the session back by saving; only a new
+//!   session (no id yet, or a cycled id) is created.
 
 use std::sync::Arc;
 
@@ -15,6 +24,17 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use crate::db::shared_reads::SharedReads;
+
+/// How a session id is stored and looked up: SHA-256, hex.
+pub fn digest(id: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stored form of a record: its values (msgpack), without the id.
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    rmp_serde::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
 
 #[derive(Clone, Debug)]
 pub struct PostgresSessionStore {
@@ -29,10 +49,17 @@ impl PostgresSessionStore {
         Self { pool, reads }
     }
 
-    async fn load_data(&self, id: String) -> session_store::Result<Option<Vec<u8>>> {
+    /// The stored values and expiry (Unix seconds) of the session whose id hashes to `id`.
+    async fn load_data(&self, id: String) -> session_store::Result<Option<(Vec<u8>, i64)>> {
         if let Some(reads) = &self.reads {
             match reads.query(LOAD, &[&id]).await {
-                Ok(rows) => return rows.first().map(|row| row.try_get(0)).transpose().map_err(backend),
+                Ok(rows) => {
+                    return rows
+                        .first()
+                        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                        .transpose()
+                        .map_err(|e: tokio_postgres::Error| backend(e));
+                }
                 // A connection lost to a database restart: the pool answers this one, and
                 // the shared connection is replaced on its next use.
                 Err(error) => {
@@ -40,12 +67,13 @@ impl PostgresSessionStore {
                 }
             }
         }
-        sqlx::query_scalar!(
-            "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()",
+        sqlx::query!(
+            r#"SELECT data, extract(epoch FROM expiry_date)::bigint AS "expiry!" FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()"#,
             id
         )
         .fetch_optional(&self.pool)
         .await
+        .map(|row| row.map(|r| (r.data, r.expiry)))
         .map_err(backend)
     }
 }
@@ -53,7 +81,7 @@ impl PostgresSessionStore {
 /// The load statement for the shared reads. It must stay the same text as the pool's
 /// copy in `load_data`, which sqlx checks against the schema at compile time; this copy is
 /// run against the real schema by `sessions::sessions_load_on_the_shared_reads_…`.
-const LOAD: &str = "SELECT data FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()";
+const LOAD: &str = r#"SELECT data, extract(epoch FROM expiry_date)::bigint AS "expiry!" FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()"#;
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())
@@ -66,13 +94,13 @@ fn chrono_time(t: OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
 #[async_trait]
 impl SessionStore for PostgresSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = rmp_serde::to_vec(&record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encode(record)?;
         // A collision of 128 random bits is astronomically unlikely; regenerate if it happens.
         loop {
             let inserted = sqlx::query!(
                 "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES ($1, $2, $3)
                  ON CONFLICT (id) DO NOTHING",
-                record.id.to_string(),
+                digest(&record.id.to_string()),
                 &data,
                 chrono_time(record.expiry_date)
             )
@@ -87,12 +115,13 @@ impl SessionStore for PostgresSessionStore {
         }
     }
 
+    /// Updates an existing session only (see the module documentation): a session deleted
+    /// meanwhile stays deleted, and this request's cookie names nothing any more.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = rmp_serde::to_vec(&record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encode(record)?;
         sqlx::query!(
-            "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
-            record.id.to_string(),
+            "UPDATE tower_sessions.session SET data = $2, expiry_date = $3 WHERE id = $1",
+            digest(&record.id.to_string()),
             data,
             chrono_time(record.expiry_date)
         )
@@ -103,15 +132,15 @@ impl SessionStore for PostgresSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let data = self.load_data(id.to_string()).await?;
-        data.map(|bytes| {
-            rmp_serde::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))
-        })
-        .transpose()
+        let Some((bytes, expiry)) = self.load_data(digest(&id.to_string())).await? else { return Ok(None) };
+        let data = rmp_serde::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(expiry)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = $1", id.to_string())
+        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = $1", digest(&id.to_string()))
             .execute(&self.pool)
             .await
             .map_err(backend)?;

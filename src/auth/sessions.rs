@@ -2,16 +2,17 @@
 //! that all of a person's sessions can be listed and ended: on password change or reset,
 //! on a change of second factors, on account disable, and by "sign out my other sessions".
 
+//!
+//! Every function works in the caller's system transaction, so a change and its
+//! consequences (a new password and the other sessions ended, with the audit event) are
+//! one commit.
+
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
+use crate::auth::session_store::digest;
 use crate::db::ids::UserId;
-use crate::db::tenant::{RequestMeta, SystemContext, begin_system};
-use crate::web::error::sqlx_variant;
-
-fn context(user: UserId) -> SystemContext {
-    SystemContext { user_id: Some(user), request: RequestMeta::default() }
-}
+use crate::db::tenant::RequestMeta;
 
 /// A person may be signed in on this many browsers and devices at once; signing in on one
 /// more ends the oldest session.
@@ -21,16 +22,15 @@ pub const MAX_SESSIONS: i64 = 10;
 /// index entries whose sessions have ended on their own, and ends the oldest sessions
 /// beyond [`MAX_SESSIONS`].
 pub async fn remember(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     user: UserId,
     session_id: &str,
     request: &RequestMeta,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = begin_system(pool, &context(user)).await?;
     sqlx::query!(
         r#"INSERT INTO user_sessions (session_id, user_id, ip, user_agent) VALUES ($1, $2, $3::text::inet, $4)
            ON CONFLICT (session_id) DO NOTHING"#,
-        session_id,
+        digest(session_id),
         user.as_uuid(),
         request.ip.map(|ip| ip.to_string()),
         request.user_agent.as_deref().map(|ua| &ua[..ua.len().min(500)])
@@ -59,37 +59,29 @@ pub async fn remember(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
-/// Disables an account: it can no longer sign in, and every session it has ends now.
-pub async fn disable_account(pool: &PgPool, user: UserId) -> Result<u64, sqlx::Error> {
-    let mut tx = begin_system(pool, &context(user)).await?;
+/// Disables an account: it can no longer sign in, and every session it has ends in the
+/// same transaction.
+pub async fn disable_account(tx: &mut PgConnection, user: UserId) -> Result<u64, sqlx::Error> {
     sqlx::query!("UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1", user.as_uuid())
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    end_all(pool, user, None).await
+    end_all(tx, user, None).await
 }
 
-/// Removes one index entry (the session itself is already gone). Best effort: a
-/// leftover entry points at nothing and is removed at the next sign-in.
-pub async fn forget(pool: &PgPool, user: UserId, session_id: Option<String>) {
-    let Some(session_id) = session_id else { return };
-    let result = async {
-        let mut tx = begin_system(pool, &context(user)).await?;
-        sqlx::query!("DELETE FROM user_sessions WHERE session_id = $1", session_id).execute(&mut *tx).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(error.variant = sqlx_variant(&error), "session index entry not removed");
-    }
+/// Removes one index entry (the session itself is already gone); a leftover entry points
+/// at nothing and is removed at the next sign-in.
+pub async fn forget(tx: &mut PgConnection, session_id: Option<String>) -> Result<(), sqlx::Error> {
+    let Some(session_id) = session_id else { return Ok(()) };
+    sqlx::query!("DELETE FROM user_sessions WHERE session_id = $1", digest(&session_id)).execute(tx).await?;
+    Ok(())
 }
 
 /// Ends every session of `user` except `keep`; returns how many ended.
-pub async fn end_all(pool: &PgPool, user: UserId, keep: Option<&str>) -> Result<u64, sqlx::Error> {
-    let mut tx = begin_system(pool, &context(user)).await?;
+pub async fn end_all(tx: &mut PgConnection, user: UserId, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let keep = keep.map(digest);
     let ended = sqlx::query!(
         r#"DELETE FROM tower_sessions.session s USING user_sessions u
             WHERE u.session_id = s.id AND u.user_id = $1 AND u.session_id IS DISTINCT FROM $2"#,
@@ -106,21 +98,20 @@ pub async fn end_all(pool: &PgPool, user: UserId, keep: Option<&str>) -> Result<
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(ended)
 }
 
 /// One of a person's sessions, for the account page.
 #[derive(Debug, Clone)]
 pub struct SessionSummary {
+    /// The stored digest of the session's id (compare with [`digest`] of a known id).
     pub session_id: String,
     pub created_at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
 
-pub async fn list(pool: &PgPool, user: UserId) -> Result<Vec<SessionSummary>, sqlx::Error> {
-    let mut tx = begin_system(pool, &context(user)).await?;
+pub async fn list(tx: &mut PgConnection, user: UserId) -> Result<Vec<SessionSummary>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT u.session_id, u.created_at, host(u.ip) AS ip, u.user_agent
              FROM user_sessions u JOIN tower_sessions.session s ON s.id = u.session_id AND s.expiry_date > now()
@@ -129,7 +120,6 @@ pub async fn list(pool: &PgPool, user: UserId) -> Result<Vec<SessionSummary>, sq
     )
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| SessionSummary {

@@ -1,17 +1,23 @@
 //! The steps of signing in, shared by every way in (password, passkey, invitation,
 //! reset): start a session after the first factor, complete the second, enter a context,
 //! sign out. Each privilege change cycles the session id and is audited.
+//!
+//! Every step works in the caller's system transaction (`conn`), so the session index,
+//! the audit event and any other change of a step commit together or not at all. The
+//! session record itself is written by the session store as each step changes it.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::PgConnection;
 use tower_sessions::Session;
 
 use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::contexts;
 use crate::auth::session::{self, ContextClaim, SessionData, SignedIn};
 use crate::auth::sessions;
+use crate::config::AuthConfig;
 use crate::db::ids::UserId;
-use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, begin_system, begin_tenant};
-use crate::web::{AppError, AppResult, AppState};
+use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, scoped};
+use crate::error::{AppError, AppResult};
 
 /// Step-up: sensitive changes need a proof of identity at most this old.
 pub const STEP_UP_WINDOW: TimeDelta = TimeDelta::minutes(5);
@@ -24,8 +30,32 @@ pub enum FirstFactor {
     Passkey,
 }
 
-fn absolute(state: &AppState) -> TimeDelta {
-    TimeDelta::from_std(state.config.auth.absolute).unwrap_or(TimeDelta::hours(12))
+/// What every step needs besides the transaction: the browser's session, the session
+/// rules, where the request came from, and the request's time.
+pub struct Step<'a> {
+    pub session: &'a Session,
+    pub rules: &'a AuthConfig,
+    pub request: RequestMeta,
+    pub now: DateTime<Utc>,
+}
+
+impl Step<'_> {
+    /// Writes `data` to the session with the expiry it should carry now.
+    pub async fn store(&self, data: &SessionData) -> AppResult<()> {
+        session::store(self.session, data, session::expiry_for(data, self.now, self.rules.absolute_limit()))
+            .await
+    }
+
+    async fn audit(
+        &self,
+        conn: &mut PgConnection,
+        user: Option<UserId>,
+        event: &AuditEvent,
+    ) -> AppResult<()> {
+        let context = SystemContext { user_id: user, request: self.request.clone() };
+        audit::record_platform(conn, &context, event).await?;
+        Ok(())
+    }
 }
 
 fn minutes(duration: std::time::Duration) -> u32 {
@@ -38,9 +68,7 @@ struct FactorFacts {
     enrolled: bool,
 }
 
-async fn factor_facts(state: &AppState, user: UserId) -> AppResult<FactorFacts> {
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
+async fn factor_facts(conn: &mut PgConnection, user: UserId) -> AppResult<FactorFacts> {
     let row = sqlx::query!(
         r#"SELECT
              EXISTS (SELECT 1 FROM user_contexts uc WHERE uc.user_id = $1 AND uc.active AND uc.kind = 'staff')
@@ -52,40 +80,35 @@ async fn factor_facts(state: &AppState, user: UserId) -> AppResult<FactorFacts> 
              OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = $1 AND p.disabled_at IS NULL) AS "enrolled!""#,
         user.as_uuid()
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(conn)
     .await?;
-    tx.commit().await?;
     Ok(FactorFacts { required: row.required, enrolled: row.enrolled })
 }
 
-/// Records a platform-level audit event (sign-in events belong to no clinic).
-pub async fn audit_platform(
-    state: &AppState,
-    user: Option<UserId>,
-    request: &RequestMeta,
-    event: AuditEvent,
-) -> AppResult<()> {
-    let context = SystemContext { user_id: user, request: request.clone() };
-    let mut tx = begin_system(&state.db, &context).await?;
-    audit::record_platform(&mut tx, &context, &event).await?;
-    tx.commit().await?;
+/// Cycles the session id and stores `data` under the new id, indexed under `user`
+/// (the old id stops working at once).
+async fn rotate(conn: &mut PgConnection, step: &Step<'_>, user: UserId, data: &SessionData) -> AppResult<()> {
+    let old_id = step.session.id().map(|id| id.to_string());
+    session::cycle(step.session).await?;
+    step.store(data).await?;
+    let id = session::save_now(step.session).await?;
+    sessions::forget(conn, old_id).await?;
+    sessions::remember(conn, user, &id, &step.request).await?;
     Ok(())
 }
 
 /// After the first factor: a new session id, a new CSRF token, the person in the
 /// session, the session indexed under them. Returns where to go next.
 pub async fn start(
-    state: &AppState,
-    session: &Session,
+    conn: &mut PgConnection,
+    step: &Step<'_>,
     user: UserId,
     how: FirstFactor,
-    request: &RequestMeta,
 ) -> AppResult<String> {
-    let now = state.clock.now();
-    let facts = factor_facts(state, user).await?;
-    let previous = session::load(session).await?;
-    session::cycle(session).await?;
-    let idle = if facts.required { state.config.auth.staff_idle } else { state.config.auth.patient_idle };
+    let now = step.now;
+    let facts = factor_facts(conn, user).await?;
+    let previous = session::load(step.session).await?;
+    let idle = if facts.required { step.rules.staff_idle } else { step.rules.patient_idle };
     let data = SessionData {
         csrf: session::new_csrf_token(),
         user: Some(SignedIn {
@@ -105,103 +128,81 @@ pub async fn start(
         pending_token: previous.pending_token,
         ceremony: None,
     };
-    session::store(session, &data, session::expiry_for(&data, now, absolute(state))).await?;
-    let id = session::save_now(session).await?;
-    sessions::remember(&state.db, user, &id, request).await?;
+    rotate(conn, step, user, &data).await?;
     let mut event = AuditEvent::new(Action::Login, Outcome::Success).resource("user", user);
     event.details = serde_json::json!({ "method": match how { FirstFactor::Password => "password", FirstFactor::Passkey => "passkey" } });
-    audit_platform(state, Some(user), request, event).await?;
-    next_step(state, session, request).await
+    step.audit(conn, Some(user), &event).await?;
+    next_step(conn, step).await
 }
 
 /// After a second factor: the session is fully signed in (new id again).
 pub async fn complete_second_factor(
-    state: &AppState,
-    session: &Session,
+    conn: &mut PgConnection,
+    step: &Step<'_>,
     method: &'static str,
-    request: &RequestMeta,
 ) -> AppResult<String> {
-    let now = state.clock.now();
-    let mut data = session::load(session).await?;
+    let mut data = session::load(step.session).await?;
     let user = data.user.as_mut().ok_or(AppError::Unauthorized)?;
-    user.second_factor_at = Some(now);
+    user.second_factor_at = Some(step.now);
     user.second_factor_enrolled = true;
-    user.reauthenticated_at = now;
+    user.reauthenticated_at = step.now;
     let user_id = user.user_id;
-    let old_id = session.id().map(|id| id.to_string());
-    session::cycle(session).await?;
-    session::store(session, &data, session::expiry_for(&data, now, absolute(state))).await?;
-    let id = session::save_now(session).await?;
-    sessions::forget(&state.db, user_id, old_id).await;
-    sessions::remember(&state.db, user_id, &id, request).await?;
+    rotate(conn, step, user_id, &data).await?;
     let mut event = AuditEvent::new(Action::MfaChallengePassed, Outcome::Success).resource("user", user_id);
     event.details = serde_json::json!({ "method": method });
-    audit_platform(state, Some(user_id), request, event).await?;
-    next_step(state, session, request).await
+    step.audit(conn, Some(user_id), &event).await?;
+    next_step(conn, step).await
 }
 
 /// Where a signed-in person goes now: the second factor if owed, the page they wanted,
 /// their context (chosen automatically when there is only one, or the one they last
 /// used), or the context picker.
-pub async fn next_step(state: &AppState, session: &Session, request: &RequestMeta) -> AppResult<String> {
-    let mut data = session::load(session).await?;
+pub async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<String> {
+    let mut data = session::load(step.session).await?;
     let Some(user) = data.user.clone() else { return Ok("/sign-in".into()) };
     if !user.second_factor_satisfied() {
         return Ok(if user.second_factor_enrolled { "/mfa".into() } else { "/mfa/enrol".into() });
     }
     if user.context.is_none() {
-        let options = contexts::list(&state.db, user.user_id, request, state.clock.now()).await?;
-        let remembered = last_context(state, user.user_id).await?;
+        let options = contexts::offered(conn, user.user_id).await?;
+        let remembered =
+            sqlx::query_scalar!("SELECT last_context FROM users WHERE id = $1", user.user_id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await?
+                .flatten();
         let chosen = match options.as_slice() {
             [only] => Some(only.claim),
             many => remembered.and_then(|key| many.iter().find(|o| o.claim.key() == key)).map(|o| o.claim),
         };
         match chosen {
-            Some(claim) => return enter(state, session, claim, request).await,
+            Some(claim) => return enter(conn, step, claim).await,
             None => return Ok("/contexts".into()),
         }
     }
-    after_context(state, session, &mut data).await
+    after_context(step, &mut data).await
 }
 
 /// With a context entered: consent if owed, else the page they wanted, else home.
-async fn after_context(state: &AppState, session: &Session, data: &mut SessionData) -> AppResult<String> {
+async fn after_context(step: &Step<'_>, data: &mut SessionData) -> AppResult<String> {
     if !data.user.as_ref().is_some_and(|u| u.consents_accepted) {
         return Ok("/consent".into());
     }
     match data.return_to.take() {
         Some(path) => {
-            let now = state.clock.now();
-            session::store(session, data, session::expiry_for(data, now, absolute(state))).await?;
+            step.store(data).await?;
             Ok(path)
         }
         None => Ok("/home".into()),
     }
 }
 
-async fn last_context(state: &AppState, user: UserId) -> AppResult<Option<String>> {
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
-    let key = sqlx::query_scalar!("SELECT last_context FROM users WHERE id = $1", user.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten();
-    tx.commit().await?;
-    Ok(key)
-}
-
 /// Enters `claim` (after checking it still holds): new session id, the context and its
 /// label in the session, remembered for next time; then consent if any is owed.
-pub async fn enter(
-    state: &AppState,
-    session: &Session,
-    claim: ContextClaim,
-    request: &RequestMeta,
-) -> AppResult<String> {
-    let now = state.clock.now();
-    let mut data = session::load(session).await?;
+pub async fn enter(conn: &mut PgConnection, step: &Step<'_>, claim: ContextClaim) -> AppResult<String> {
+    let now = step.now;
+    let mut data = session::load(step.session).await?;
     let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
-    let option = contexts::list(&state.db, user_id, request, now)
+    let option = contexts::offered(conn, user_id)
         .await?
         .into_iter()
         .find(|o| o.claim == claim)
@@ -210,27 +211,21 @@ pub async fn enter(
         Some(org) => {
             let context = TenantContext {
                 user_id: Some(user_id),
-                request: request.clone(),
+                request: step.request.clone(),
                 ..TenantContext::system(org)
             };
-            let mut tx = begin_tenant(&state.db, &context).await?;
-            if contexts::resolve(&mut tx, user_id, claim, now).await?.is_none() {
-                return Err(AppError::ContextEnded);
-            }
-            let missing = contexts::missing_consents(&mut tx, user_id, Some(org), now).await?;
-            tx.commit().await?;
-            missing
+            let found = scoped(conn, &context, async |tx| {
+                match contexts::resolve(&mut *tx, user_id, claim, now).await? {
+                    Some(_) => Ok(Some(contexts::missing_consents(&mut *tx, user_id, Some(org), now).await?)),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+            found.ok_or(AppError::ContextEnded)?
         }
-        None => {
-            let mut tx =
-                begin_system(&state.db, &SystemContext { user_id: Some(user_id), request: request.clone() })
-                    .await?;
-            let missing = contexts::missing_consents(&mut tx, user_id, None, now).await?;
-            tx.commit().await?;
-            missing
-        }
+        None => contexts::missing_consents(conn, user_id, None, now).await?,
     };
-    let policy = clinic_policy(state, claim, user_id).await?;
+    let policy = clinic_policy(conn, step.rules, claim).await?;
     // Second factors: a workforce context always needs one, even if sign-in did not; a
     // patient or proxy context needs one where the clinic asks for it.
     let needs_factor = claim.is_workforce() || policy.patients_need_second_factor;
@@ -245,20 +240,11 @@ pub async fn enter(
     });
     user.consents_accepted = missing.is_empty();
     user.idle_minutes = policy.idle_minutes;
-    let old_id = session.id().map(|id| id.to_string());
-    session::cycle(session).await?;
-    session::store(session, &data, session::expiry_for(&data, now, absolute(state))).await?;
-    let id = session::save_now(session).await?;
-    sessions::forget(&state.db, user_id, old_id).await;
-    sessions::remember(&state.db, user_id, &id, request).await?;
-
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user_id), request: request.clone() }).await?;
+    rotate(conn, step, user_id, &data).await?;
     sqlx::query!("UPDATE users SET last_context = $2 WHERE id = $1", user_id.as_uuid(), claim.key())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
-    after_context(state, session, &mut data).await
+    after_context(step, &mut data).await
 }
 
 /// What a clinic decides about sessions in its contexts.
@@ -270,51 +256,48 @@ struct ClinicPolicy {
     patients_need_second_factor: bool,
 }
 
-async fn clinic_policy(state: &AppState, claim: ContextClaim, user: UserId) -> AppResult<ClinicPolicy> {
-    let default = if claim.is_workforce() {
-        minutes(state.config.auth.staff_idle)
-    } else {
-        minutes(state.config.auth.patient_idle)
-    };
+async fn clinic_policy(
+    conn: &mut PgConnection,
+    rules: &AuthConfig,
+    claim: ContextClaim,
+) -> AppResult<ClinicPolicy> {
+    let default = if claim.is_workforce() { minutes(rules.staff_idle) } else { minutes(rules.patient_idle) };
     let Some(org) = claim.organization_id() else {
         return Ok(ClinicPolicy { idle_minutes: default, patients_need_second_factor: false });
     };
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
     let row = sqlx::query!(
         r#"SELECT (settings ->> 'session_idle_minutes')::int AS "minutes",
                   coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!"
              FROM organizations WHERE id = $1"#,
         org.as_uuid()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(conn)
     .await?;
-    tx.commit().await?;
     let configured = row.as_ref().and_then(|r| r.minutes);
     Ok(ClinicPolicy {
-        idle_minutes: match configured {
-            Some(minutes) if minutes > 0 => default.min(minutes as u32),
-            _ => default,
-        },
+        idle_minutes: idle_minutes(default, configured),
         patients_need_second_factor: row.is_some_and(|r| r.patient_mfa),
     })
 }
 
+/// The idle limit of a context: the clinic may shorten the default, never lengthen it.
+pub fn idle_minutes(default: u32, clinic: Option<i32>) -> u32 {
+    match clinic {
+        Some(minutes) if minutes > 0 => default.min(minutes.unsigned_abs()),
+        _ => default,
+    }
+}
+
 /// Signs out: the server record is deleted (the cookie with it), the index entry
 /// forgotten, the event audited.
-pub async fn sign_out(state: &AppState, session: &Session, request: &RequestMeta) -> AppResult<()> {
-    let data = session::load(session).await?;
-    let id = session.id().map(|id| id.to_string());
-    session::end(session).await?;
+pub async fn sign_out(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<()> {
+    let data = session::load(step.session).await?;
+    let id = step.session.id().map(|id| id.to_string());
+    session::end(step.session).await?;
     if let Some(user) = data.user {
-        sessions::forget(&state.db, user.user_id, id).await;
-        audit_platform(
-            state,
-            Some(user.user_id),
-            request,
-            AuditEvent::new(Action::Logout, Outcome::Success).resource("user", user.user_id),
-        )
-        .await?;
+        sessions::forget(conn, id).await?;
+        let event = AuditEvent::new(Action::Logout, Outcome::Success).resource("user", user.user_id);
+        step.audit(conn, Some(user.user_id), &event).await?;
     }
     Ok(())
 }
@@ -325,17 +308,16 @@ pub fn recently_reauthenticated(reauthenticated_at: DateTime<Utc>, now: DateTime
 }
 
 /// Marks a fresh proof of identity (password or second factor) for step-up.
-pub async fn mark_reauthenticated(state: &AppState, session: &Session) -> AppResult<()> {
-    let now = state.clock.now();
-    let mut data = session::load(session).await?;
+pub async fn mark_reauthenticated(step: &Step<'_>) -> AppResult<()> {
+    let mut data = session::load(step.session).await?;
     if let Some(user) = data.user.as_mut() {
-        user.reauthenticated_at = now;
+        user.reauthenticated_at = step.now;
     }
-    session::store(session, &data, session::expiry_for(&data, now, absolute(state))).await
+    step.store(&data).await
 }
 
-/// Ends every session of `user` (or all but the current one), after a credential change.
-pub async fn end_other_sessions(state: &AppState, user: UserId, keep: Option<&Session>) -> AppResult<u64> {
-    let keep_id = keep.and_then(|s| s.id()).map(|id| id.to_string());
-    Ok(sessions::end_all(&state.db, user, keep_id.as_deref()).await?)
+/// Ends every session of `user` but the current one, after a credential change.
+pub async fn end_other_sessions(conn: &mut PgConnection, user: UserId, keep: &Session) -> AppResult<u64> {
+    let keep_id = keep.id().map(|id| id.to_string());
+    Ok(sessions::end_all(conn, user, keep_id.as_deref()).await?)
 }

@@ -1,6 +1,7 @@
 //! Single-use tokens sent by e-mail. The token is 256 random bits; only its SHA-256 is
-//! stored. Redeeming is one atomic UPDATE: a token works once, before it expires, for
-//! the purpose it was made for.
+//! stored — in `auth_tokens`, and in the session of the browser that followed the link
+//! ([`parked`]), so neither table holds a token that works. Redeeming is one atomic
+//! UPDATE: a token works once, before it expires, for the purpose it was made for.
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -72,6 +73,20 @@ fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// What a session keeps of a token from a link until the form after it is sent: its
+/// digest, in hex. Looked up with [`peek`] and [`redeem`].
+pub fn parked(token: &str) -> String {
+    digest(token).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest a [`parked`] value names (anything else names no token).
+fn unpark(parked: &str) -> Vec<u8> {
+    if parked.len() != 64 || !parked.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Vec::new();
+    }
+    (0..32).filter_map(|i| u8::from_str_radix(&parked[2 * i..2 * i + 2], 16).ok()).collect()
+}
+
 /// The parameters of a new token.
 pub struct NewToken<'a> {
     pub purpose: Purpose,
@@ -108,11 +123,11 @@ pub async fn issue(
     Ok(text)
 }
 
-/// Looks at a token without spending it (to show what an invitation is for).
+/// Looks at a [`parked`] token without spending it (to show what an invitation is for).
 pub async fn peek(
     conn: &mut PgConnection,
     purpose: Purpose,
-    text: &str,
+    parked: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Token>, sqlx::Error> {
     let row = sqlx::query!(
@@ -120,7 +135,7 @@ pub async fn peek(
                   organization_id AS "organization_id: OrganizationId", payload, expires_at
              FROM auth_tokens
             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3"#,
-        digest(text),
+        unpark(parked),
         purpose.as_str(),
         now
     )
@@ -139,25 +154,25 @@ pub async fn peek(
     }))
 }
 
-/// Looks at an invitation of any kind without spending it.
+/// Looks at a [`parked`] invitation of any kind without spending it.
 pub async fn peek_invitation(
     conn: &mut PgConnection,
-    text: &str,
+    parked: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Token>, sqlx::Error> {
     for purpose in [Purpose::StaffInvitation, Purpose::PatientActivation, Purpose::ProxyInvitation] {
-        if let Some(token) = peek(&mut *conn, purpose, text, now).await? {
+        if let Some(token) = peek(&mut *conn, purpose, parked, now).await? {
             return Ok(Some(token));
         }
     }
     Ok(None)
 }
 
-/// Spends a token: `Some` exactly once, for an unexpired token of this purpose.
+/// Spends a [`parked`] token: `Some` exactly once, for an unexpired token of this purpose.
 pub async fn redeem(
     conn: &mut PgConnection,
     purpose: Purpose,
-    text: &str,
+    parked: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Token>, sqlx::Error> {
     let row = sqlx::query!(
@@ -165,7 +180,7 @@ pub async fn redeem(
             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3
         RETURNING id, purpose, user_id AS "user_id: UserId", email::text AS "email!",
                   organization_id AS "organization_id: OrganizationId", payload, expires_at"#,
-        digest(text),
+        unpark(parked),
         purpose.as_str(),
         now
     )

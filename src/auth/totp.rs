@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use subtle::ConstantTimeEq as _;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::auth::crypto::DataKey;
+use crate::crypto::DataKey;
 use crate::db::ids::UserId;
 
 pub const STEP_SECONDS: u64 = 30;

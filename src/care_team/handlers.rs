@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
+use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{CareTeamMemberId, ProviderId};
-use crate::patients::chart::{self, Chart, ChartFrame};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
 pub const ROLES: [(&str, &str); 3] =

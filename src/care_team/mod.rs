@@ -8,8 +8,8 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let view = Access::Tenant(Permission::ViewCareTeam);
-    let manage = Access::Tenant(Permission::ManageCareTeam);
+    let view = Access::Staff(Permission::ViewCareTeam);
+    let manage = Access::Staff(Permission::ManageCareTeam);
     Routes::new()
         .get("/patients/{patient_id}/care-team", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/care-team", manage, Phi::Writes, handlers::add)

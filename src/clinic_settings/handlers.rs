@@ -150,7 +150,7 @@ pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> 
     };
     let callback = match form.callback_phone.trim() {
         "" => None,
-        text => match crate::contacts::domain::normalize_phone(text) {
+        text => match crate::contact_info::normalize_phone(text) {
             Ok(number) => Some(number),
             Err(problem) => {
                 errors.callback = Some(format!("This number cannot be used: {problem}."));

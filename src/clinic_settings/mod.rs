@@ -9,7 +9,7 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let manage = Access::Tenant(Permission::ManageOrganization);
+    let manage = Access::Staff(Permission::ManageOrganization);
     Routes::new().get("/settings", manage, Phi::None, handlers::page).post(
         "/settings",
         manage,

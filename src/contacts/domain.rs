@@ -1,5 +1,7 @@
 //! Contact values and what each safe-to-contact flag allows.
 
+pub use crate::contact_info::{display, normalize_email, normalize_phone};
+
 /// The kinds of contact a clinic records.
 pub const KINDS: [(&str, &str); 4] =
     [("mobile", "Mobile phone"), ("home", "Home phone"), ("work", "Work phone"), ("email", "E-mail")];
@@ -8,62 +10,12 @@ pub fn kind_label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Contact", |(_, label)| label)
 }
 
-/// A phone number in E.164 (`+15551234567`). Numbers without a country code are read as
-/// US numbers (the clinics we serve are in the US); the message says what was wrong.
-pub fn normalize_phone(input: &str) -> Result<String, &'static str> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err("Enter a phone number.");
-    }
-    if trimmed.len() > 40
-        || !trimmed.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c) || c == 'x' || c == 'X')
-    {
-        return Err("Use digits only, such as (555) 201-3344 or +44 20 7946 0958.");
-    }
-    let digits = trimmed.chars().filter(char::is_ascii_digit).count();
-    if digits < 7 {
-        return Err("That number is too short. Include the area code.");
-    }
-    let parsed = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed)
-        .map_err(|_| "That is not a phone number we can read. Include the area code.")?;
-    if !phonenumber::is_valid(&parsed) {
-        return Err("That number does not exist. Check the area code and the digits.");
-    }
-    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
-}
-
-/// An e-mail address, lower-cased so lookups are exact matches.
-pub fn normalize_email(input: &str) -> Result<String, &'static str> {
-    let trimmed = input.trim();
-    let valid = trimmed.len() <= 254
-        && trimmed.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !trimmed.chars().any(|c| c.is_whitespace())
-        && trimmed.matches('@').count() == 1;
-    if valid { Ok(trimmed.to_lowercase()) } else { Err("Enter an e-mail address such as name@example.com.") }
-}
-
 /// The value in the form the kind needs.
 pub fn normalize(kind: &str, value: &str) -> Result<String, &'static str> {
     match kind {
         "email" => normalize_email(value),
         "mobile" | "home" | "work" => normalize_phone(value),
         _ => Err("Choose what kind of contact this is."),
-    }
-}
-
-/// A phone number as people read it (US numbers as (555) 201-3344).
-pub fn display(kind: &str, value: &str) -> String {
-    if kind == "email" {
-        return value.to_owned();
-    }
-    match phonenumber::parse(None, value) {
-        Ok(number) if number.code().value() == 1 => {
-            number.format().mode(phonenumber::Mode::National).to_string()
-        }
-        Ok(number) => number.format().mode(phonenumber::Mode::International).to_string(),
-        Err(_) => value.to_owned(),
     }
 }
 

@@ -8,8 +8,8 @@ use super::repo::{self, ContactRecord, ContactWrite};
 use super::views::{ContactErrors, ContactForm, ContactRow, ContactsSection, MessageRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
+use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::ContactMethodId;
-use crate::patients::chart::{self, Chart, ChartFrame};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
 type Section = Framed<ChartFrame, ContactsSection>;
@@ -34,7 +34,7 @@ fn row(record: ContactRecord, chart: &Chart) -> ContactRow {
         label: record.label,
         is_primary: record.is_primary,
         flags,
-        verified: record.verified_at.map(|at| crate::patients::local(at, chart)),
+        verified: record.verified_at.map(|at| chart.local(at)),
     }
 }
 
@@ -48,7 +48,7 @@ const PURPOSES: [(&str, &str); 3] = [
 fn message_row(record: repo::MessageRecord, chart: &Chart) -> MessageRow {
     let what = match (record.template.as_str(), record.lead_hours, record.subject_at) {
         ("appointment_reminder", Some(lead), Some(at)) => {
-            format!("Reminder ({lead} h before) of the visit on {}", crate::patients::local(at, chart))
+            format!("Reminder ({lead} h before) of the visit on {}", chart.local(at))
         }
         (template, _, _) => template.replace('_', " "),
     };
@@ -64,7 +64,7 @@ fn message_row(record: repo::MessageRecord, chart: &Chart) -> MessageRow {
         format!("{}{to}", c.label())
     });
     MessageRow {
-        when: crate::patients::local(record.created_at, chart),
+        when: chart.local(record.created_at),
         what,
         status: record.status,
         status_label,

@@ -11,14 +11,14 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let view = Access::Tenant(Permission::ViewContacts);
-    let edit = Access::Tenant(Permission::EditContacts);
+    let view = Access::Staff(Permission::ViewContacts);
+    let edit = Access::Staff(Permission::EditContacts);
     Routes::new()
         .get("/patients/{patient_id}/contacts", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/contacts", edit, Phi::Writes, handlers::add)
         .post(
             "/patients/{patient_id}/contacts/preferences",
-            Access::Tenant(Permission::EditContactSafety),
+            Access::Staff(Permission::EditContactSafety),
             Phi::Writes,
             handlers::preferences,
         )

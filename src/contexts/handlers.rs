@@ -5,23 +5,21 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::views::{ConsentPage, DocumentRow, OptionRow, PickerPage};
-use crate::audit::{Action, AuditEvent, Outcome};
+use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::contexts;
-use crate::auth::middleware::Authenticated;
 use crate::auth::session::{self, ContextClaim};
-use crate::auth::signin;
+use crate::auth::signin::{self, Step};
 use crate::db::ids::ConsentDocumentId;
-use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
-use crate::web::{AppError, AppResult, AppState, Page, RequestInfo};
+use crate::db::tenant::{TenantContext, scoped};
+use crate::web::authenticate::Authenticated;
+use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 
 /// The contexts a person holds. Patient and proxy contexts show the patient's name (read
 /// and audited per clinic).
-pub async fn picker(
-    State(state): State<AppState>,
-    auth: Authenticated,
-    RequestInfo(request): RequestInfo,
-) -> AppResult<Page<PickerPage>> {
-    let options = contexts::list(&state.db, auth.user_id, &request, state.clock.now()).await?;
+pub async fn picker(auth: Authenticated, mut tx: SystemTx) -> AppResult<Page<PickerPage>> {
+    let (request, now) = (tx.request().clone(), tx.now());
+    let options = contexts::list(tx.conn().await?, auth.user_id, &request, now).await?;
+    tx.commit().await?;
     Ok(Page(PickerPage {
         options: options
             .into_iter()
@@ -44,35 +42,42 @@ pub struct SelectForm {
 pub async fn select(
     State(state): State<AppState>,
     session: Session,
-    RequestInfo(request): RequestInfo,
+    mut tx: SystemTx,
     axum::extract::Form(form): axum::extract::Form<SelectForm>,
 ) -> AppResult<Response> {
     let claim = ContextClaim::parse_key(&form.context).ok_or(AppError::NotFound)?;
-    let next = signin::enter(&state, &session, claim, &request).await?;
+    let step =
+        Step { session: &session, rules: &state.config.auth, request: tx.request().clone(), now: tx.now() };
+    let next = signin::enter(tx.conn().await?, &step, claim).await?;
+    tx.commit().await?;
     Ok(Redirect::to(&next).into_response())
 }
 
+/// The clinic's scope for `claim`, or none for a platform context.
+fn clinic_scope(auth: &Authenticated, claim: ContextClaim, tx: &SystemTx) -> Option<TenantContext> {
+    claim.organization_id().map(|org| TenantContext {
+        user_id: Some(auth.user_id),
+        request: tx.request().clone(),
+        ..TenantContext::system(org)
+    })
+}
+
 /// The documents the current context requires and the person has not accepted.
-async fn missing(state: &AppState, auth: &Authenticated) -> AppResult<Vec<contexts::RequiredConsent>> {
+async fn missing(auth: &Authenticated, tx: &mut SystemTx) -> AppResult<Vec<contexts::RequiredConsent>> {
     let claim = auth.context.ok_or(AppError::Unauthorized)?;
-    let now = state.clock.now();
-    match claim.organization_id() {
-        Some(org) => {
-            let context = TenantContext { user_id: Some(auth.user_id), ..TenantContext::system(org) };
-            let mut tx = begin_tenant(&state.db, &context).await?;
-            let missing = contexts::missing_consents(&mut tx, auth.user_id, Some(org), now).await?;
-            tx.commit().await?;
-            Ok(missing)
+    let now = tx.now();
+    let scope = clinic_scope(auth, claim, tx);
+    let conn = tx.conn().await?;
+    Ok(match scope {
+        Some(context) => {
+            let org = context.organization_id;
+            scoped(conn, &context, async |tx| {
+                contexts::missing_consents(tx, auth.user_id, Some(org), now).await
+            })
+            .await?
         }
-        None => {
-            let mut tx =
-                begin_system(&state.db, &SystemContext { user_id: Some(auth.user_id), ..Default::default() })
-                    .await?;
-            let missing = contexts::missing_consents(&mut tx, auth.user_id, None, now).await?;
-            tx.commit().await?;
-            Ok(missing)
-        }
-    }
+        None => contexts::missing_consents(conn, auth.user_id, None, now).await?,
+    })
 }
 
 fn rows(documents: Vec<contexts::RequiredConsent>) -> Vec<DocumentRow> {
@@ -82,11 +87,12 @@ fn rows(documents: Vec<contexts::RequiredConsent>) -> Vec<DocumentRow> {
         .collect()
 }
 
-pub async fn consent_page(State(state): State<AppState>, auth: Authenticated) -> AppResult<Response> {
+pub async fn consent_page(auth: Authenticated, mut tx: SystemTx) -> AppResult<Response> {
     if auth.context.is_none() {
         return Ok(Redirect::to("/contexts").into_response());
     }
-    let documents = missing(&state, &auth).await?;
+    let documents = missing(&auth, &mut tx).await?;
+    tx.commit().await?;
     if documents.is_empty() {
         return Ok(Redirect::to("/home").into_response());
     }
@@ -97,11 +103,11 @@ pub async fn accept(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
-    RequestInfo(request): RequestInfo,
+    mut tx: SystemTx,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let claim = auth.context.ok_or(AppError::Unauthorized)?;
-    let documents = missing(&state, &auth).await?;
+    let documents = missing(&auth, &mut tx).await?;
     // One `accept` field per ticked box.
     let accepted: Vec<ConsentDocumentId> = url::form_urlencoded::parse(&body)
         .filter(|(name, _)| name == "accept")
@@ -118,34 +124,28 @@ pub async fn accept(
     let mut event = AuditEvent::new(Action::ConsentAccepted, Outcome::Success).resource("user", auth.user_id);
     event.details =
         serde_json::json!({ "documents": ids.iter().map(ToString::to_string).collect::<Vec<_>>() });
-    match claim.organization_id() {
-        Some(org) => {
-            let context = TenantContext {
-                user_id: Some(auth.user_id),
-                request: request.clone(),
-                ..TenantContext::system(org)
-            };
-            let mut tx = begin_tenant(&state.db, &context).await?;
-            contexts::accept(&mut tx, auth.user_id, &ids, &request).await?;
-            crate::audit::record(&mut tx, &context, &event).await?;
-            tx.commit().await?;
+    let request = tx.request().clone();
+    match clinic_scope(&auth, claim, &tx) {
+        Some(context) => {
+            let conn = tx.conn().await?;
+            scoped(conn, &context, async |conn| {
+                contexts::accept(&mut *conn, auth.user_id, &ids, &request).await?;
+                audit::record(conn, &context, &event).await
+            })
+            .await?;
         }
         None => {
-            let context = SystemContext { user_id: Some(auth.user_id), request: request.clone() };
-            let mut tx = begin_system(&state.db, &context).await?;
-            contexts::accept(&mut tx, auth.user_id, &ids, &request).await?;
-            crate::audit::record_platform(&mut tx, &context, &event).await?;
-            tx.commit().await?;
+            contexts::accept(tx.conn().await?, auth.user_id, &ids, &request).await?;
+            tx.audit(&event).await?;
         }
     }
-    let now = state.clock.now();
+    tx.commit().await?;
     let mut data = session::load(&session).await?;
     if let Some(user) = data.user.as_mut() {
         user.consents_accepted = true;
     }
-    let absolute =
-        chrono::TimeDelta::from_std(state.config.auth.absolute).unwrap_or(chrono::TimeDelta::hours(12));
-    session::store(&session, &data, session::expiry_for(&data, now, absolute)).await?;
     let next = data.return_to.take().unwrap_or_else(|| "/home".into());
+    let step = Step { session: &session, rules: &state.config.auth, request, now: tx.now() };
+    step.store(&data).await?;
     Ok(Redirect::to(&next).into_response())
 }

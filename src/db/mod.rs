@@ -7,6 +7,7 @@
 //! with the tenancy work); clippy's `disallowed-methods` keeps `Pool::begin` and
 //! `Pool::acquire` inside this module.
 
+pub mod errors;
 pub mod ids;
 pub mod shared_reads;
 pub mod tenant;
@@ -15,6 +16,7 @@ pub mod verified_tls;
 use std::str::FromStr;
 
 use sqlx::Connection as _;
+use sqlx::PgConnection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -118,9 +120,9 @@ impl MigrationStatus {
     }
 }
 
-pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Error> {
+pub async fn migration_status(conn: &mut PgConnection) -> Result<MigrationStatus, sqlx::Error> {
     let rows = sqlx::query!("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?;
     let mut status = MigrationStatus { applied: 0, pending: vec![], mismatched: vec![], unknown: vec![] };
     for migration in MIGRATOR.iter() {
@@ -154,7 +156,7 @@ impl RoleCheck {
     }
 }
 
-pub async fn runtime_role_check(pool: &PgPool) -> Result<RoleCheck, sqlx::Error> {
+pub async fn runtime_role_check(conn: &mut PgConnection) -> Result<RoleCheck, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT r.rolname AS "role!",
                   r.rolsuper AS "superuser!",
@@ -163,7 +165,7 @@ pub async fn runtime_role_check(pool: &PgPool) -> Result<RoleCheck, sqlx::Error>
              FROM pg_roles r
             WHERE r.rolname = current_user"#
     )
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     Ok(RoleCheck {
         role: row.role,

@@ -13,7 +13,7 @@
 
 use std::net::IpAddr;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::db::ids::{OrganizationId, PatientId, UserId};
 
@@ -133,6 +133,59 @@ pub async fn begin_system(
     context: &SystemContext,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     begin_to_completion(pool, begin_statement(None, context.user_id, None, false)).await
+}
+
+/// Names the person a system transaction works for, from now until it ends.
+pub async fn set_user(conn: &mut PgConnection, user: Option<UserId>) -> Result<(), sqlx::Error> {
+    let text = user.map(|u| u.as_uuid().hyphenated().to_string()).unwrap_or_default();
+    sqlx::query("SELECT set_config('app.user_id', $1, true)").bind(text).execute(conn).await?;
+    Ok(())
+}
+
+/// Runs `work` for one clinic inside a system transaction (entering a context checks
+/// the claim and the clinic's consents in the clinic's scope, in the same transaction
+/// as the session changes it makes), then returns the transaction to platform scope.
+/// The settings are transaction-local like everything else here: they end with the
+/// transaction whatever happens, and a failure rolls the whole transaction back.
+pub async fn scoped<T>(
+    conn: &mut PgConnection,
+    context: &TenantContext,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    apply(
+        conn,
+        Some(context.organization_id),
+        context.user_id,
+        context.acting_for,
+        context.break_glass.is_some(),
+    )
+    .await?;
+    let result = work(&mut *conn).await?;
+    apply(conn, None, context.user_id, None, false).await?;
+    Ok(result)
+}
+
+/// Puts the settings in place for the rest of the transaction (bound values, one
+/// prepared statement whatever the ids).
+async fn apply(
+    conn: &mut PgConnection,
+    organization: Option<OrganizationId>,
+    user: Option<UserId>,
+    acting_for: Option<UserId>,
+    break_glass: bool,
+) -> Result<(), sqlx::Error> {
+    let text = |id: Option<uuid::Uuid>| id.map(|u| u.hyphenated().to_string()).unwrap_or_default();
+    sqlx::query(
+        "SELECT set_config('app.organization_id', $1, true), set_config('app.user_id', $2, true), \
+         set_config('app.acting_for_user_id', $3, true), set_config('app.break_glass', $4, true)",
+    )
+    .bind(text(organization.map(|o| o.as_uuid())))
+    .bind(text(user.map(|u| u.as_uuid())))
+    .bind(text(acting_for.map(|u| u.as_uuid())))
+    .bind(if break_glass { "on" } else { "off" })
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 // This module is where transactions are opened; the rest of the code may not.

@@ -3,13 +3,17 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use crate::db;
+use crate::web::SystemTx;
 
 /// Upper bound for the whole deep check, so an orchestrator's probe never hangs.
 const DEEP_CHECK_BUDGET: Duration = Duration::from_secs(2);
 
+/// One check. What was seen (`detail`) goes to the operator's log only: the public
+/// answers (`/health/deep`, `/status`) say which check fails and nothing an outsider could
+/// use (schema versions, role flags, queue depths).
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     /// Machine name, used in the JSON `failing` list.
@@ -19,14 +23,13 @@ pub struct Check {
     pub label: &'static str,
     pub ok: bool,
     /// What was seen; never a secret, a connection string or a raw database message.
+    #[serde(skip)]
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HealthReport {
     pub checks: Vec<Check>,
-    /// The job queue's depth and lag, when the database answered.
-    pub queue: Option<crate::jobs::QueueStats>,
 }
 
 /// Jobs due longer than this mean the workers are not keeping up (or none run).
@@ -42,20 +45,32 @@ impl HealthReport {
     }
 
     /// Asks the database, as the runtime role, whether it is reachable, migrated to this
-    /// binary's schema, and whether the role is safely unprivileged.
-    pub async fn gather(pool: &PgPool) -> Self {
-        match tokio::time::timeout(DEEP_CHECK_BUDGET, Self::gather_unbounded(pool)).await {
+    /// binary's schema, and whether the role is safely unprivileged. A failing check is
+    /// logged with what was seen.
+    pub async fn gather(tx: &mut SystemTx) -> Self {
+        let report = match tokio::time::timeout(DEEP_CHECK_BUDGET, async {
+            match tx.conn().await {
+                Ok(conn) => Self::gather_unbounded(conn).await,
+                Err(_) => Self::database_down("no connection (database down or overloaded)"),
+            }
+        })
+        .await
+        {
             Ok(report) => report,
             Err(_) => Self::database_down("no answer within 2 seconds"),
+        };
+        for check in report.checks.iter().filter(|c| !c.ok) {
+            tracing::warn!(check = check.name, detail = %check.detail, "health check failing");
         }
+        report
     }
 
-    async fn gather_unbounded(pool: &PgPool) -> Self {
-        let migrations = match db::migration_status(pool).await {
+    async fn gather_unbounded(conn: &mut PgConnection) -> Self {
+        let migrations = match db::migration_status(&mut *conn).await {
             Ok(status) => status,
             Err(error) => return Self::database_down(describe_unreachable(&error)),
         };
-        let role = db::runtime_role_check(pool).await;
+        let role = db::runtime_role_check(&mut *conn).await;
 
         let database = Check { name: "database", label: "Database", ok: true, detail: "reachable".into() };
         let migrations = Check {
@@ -92,7 +107,7 @@ impl HealthReport {
                 detail: describe_unreachable(&error).into(),
             },
         };
-        let queue = queue_stats(pool).await.ok();
+        let queue = crate::jobs::queue::stats(&mut *conn, chrono::Utc::now()).await.ok();
         let jobs = match &queue {
             Some(q) => Check {
                 name: "job_queue",
@@ -110,7 +125,7 @@ impl HealthReport {
                 detail: "queue not readable".into(),
             },
         };
-        Self { checks: vec![database, migrations, runtime_role, jobs], queue }
+        Self { checks: vec![database, migrations, runtime_role, jobs] }
     }
 
     fn database_down(detail: impl Into<String>) -> Self {
@@ -128,16 +143,8 @@ impl HealthReport {
                 skipped("runtime_role", "Database access role"),
                 skipped("job_queue", "Background jobs"),
             ],
-            queue: None,
         }
     }
-}
-
-async fn queue_stats(pool: &PgPool) -> Result<crate::jobs::QueueStats, sqlx::Error> {
-    let mut tx = db::tenant::begin_system(pool, &db::tenant::SystemContext::default()).await?;
-    let stats = crate::jobs::queue::stats(&mut tx, chrono::Utc::now()).await?;
-    tx.rollback().await?;
-    Ok(stats)
 }
 
 /// A short, secret-free description of why the database did not answer.

@@ -3,9 +3,9 @@ use tower_sessions::Session;
 
 use super::views::{Card, HomePage, PersonaHome};
 use crate::audit::{Action, AuditEvent};
-use crate::auth::middleware::Authenticated;
 use crate::auth::policy::{PatientFacts, Permission, Principal, StaffRole, Target};
 use crate::auth::session::{self, ContextClaim};
+use crate::web::authenticate::Authenticated;
 use crate::web::{AppResult, Page, TenantTx};
 
 pub async fn index() -> Page<HomePage> {

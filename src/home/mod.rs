@@ -10,8 +10,8 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/", Access::Public, Phi::None, handlers::index)
         .get("/home", Access::SignedIn, Phi::None, handlers::home)
-        .get("/workspace", Access::Tenant(Permission::ViewSchedule), Phi::None, handlers::workspace)
-        .get("/portal", Access::Tenant(Permission::ViewDemographics), Phi::Reads, handlers::portal)
+        .get("/workspace", Access::Staff(Permission::ViewSchedule), Phi::None, handlers::workspace)
+        .get("/portal", Access::Portal(Permission::ViewDemographics), Phi::Reads, handlers::portal)
         .get("/platform", Access::Platform(PlatformRole::SuperAdmin), Phi::None, handlers::platform)
         .get("/compliance", Access::Platform(PlatformRole::Auditor), Phi::None, handlers::compliance)
 }

@@ -17,6 +17,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sqlx::PgPool;
 
+use super::ProviderError;
 use crate::config::{MailConfig, MailerConfig};
 use crate::db::tenant::{SystemContext, begin_system};
 
@@ -35,8 +36,9 @@ pub enum MailError {
     Address,
     #[error("the message could not be built")]
     Build,
+    /// The relay or service refused or failed: its code only (see [`ProviderError`]).
     #[error("delivery failed: {0}")]
-    Delivery(String),
+    Delivery(ProviderError),
 }
 
 #[async_trait]
@@ -76,7 +78,9 @@ impl Mailer for DevMailbox {
             tx.commit().await
         }
         .await;
-        result.map_err(|e| MailError::Delivery(crate::web::error::sqlx_variant(&e).to_owned()))
+        result.map_err(|e| {
+            MailError::Delivery(ProviderError::new("dev_mailbox", Some(crate::db::errors::sqlx_variant(&e))))
+        })
     }
 }
 
@@ -104,7 +108,10 @@ impl Mailer for SmtpMailer {
             .subject(&email.subject)
             .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
             .map_err(|_| MailError::Build)?;
-        self.transport.send(message).await.map_err(|e| MailError::Delivery(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| {
+            let kind = if e.is_permanent() { "smtp_refused" } else { "smtp_failed" };
+            MailError::Delivery(ProviderError::new(kind, e.status().map(|code| code.to_string()).as_deref()))
+        })?;
         Ok(())
     }
 }
@@ -160,7 +167,12 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| MailError::Delivery(aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                MailError::Delivery(ProviderError::new(
+                    "ses_refused",
+                    aws_sdk_sesv2::error::ProvideErrorMetadata::code(&e),
+                ))
+            })?;
         Ok(())
     }
 }

@@ -11,14 +11,10 @@ use crate::auth::session::{self, SessionData};
 use crate::auth::signin::{self, FirstFactor};
 use crate::auth::tokens::{self, Purpose, Token};
 use crate::db::ids::{OrganizationId, UserId};
-use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, begin_system, begin_tenant};
-use crate::web::{AppError, AppResult, AppState, Page, RequestInfo};
+use crate::db::tenant::{TenantContext, scoped};
+use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 
 const PENDING: &str = "invitation";
-
-fn absolute(state: &AppState) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(state.config.auth.absolute).unwrap_or(chrono::TimeDelta::hours(12))
-}
 
 /// The link from the e-mail: keep the token server-side, show the invitation.
 pub async fn link(
@@ -26,18 +22,13 @@ pub async fn link(
     session: Session,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
-    let now = state.clock.now();
-    let mut data = session::load(&session).await?;
-    data.pending_token = Some((PENDING.to_owned(), token));
-    if data.csrf.is_empty() {
-        data.csrf = session::new_csrf_token();
-    }
-    session::store(&session, &data, session::expiry_for(&data, now, absolute(&state))).await?;
+    session::park_token(&session, PENDING, token, state.clock.now(), state.config.auth.absolute_limit())
+        .await?;
     Ok(Redirect::to("/invite").into_response())
 }
 
 fn pending(data: &SessionData) -> Option<&str> {
-    data.pending_token.as_ref().filter(|(purpose, _)| purpose == PENDING).map(|(_, token)| token.as_str())
+    session::parked_token(data, PENDING)
 }
 
 /// The account an invitation is for: (has a password, is the signed-in person).
@@ -47,17 +38,15 @@ struct Invitee {
     has_password: bool,
 }
 
-async fn invitee(state: &AppState, token: &Token) -> AppResult<Option<Invitee>> {
+async fn invitee(tx: &mut SystemTx, token: &Token) -> AppResult<Option<Invitee>> {
     let Some(user) = token.user_id else { return Ok(None) };
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user), ..Default::default() }).await?;
+    tx.set_user(Some(user)).await?;
     let row = sqlx::query!(
         "SELECT display_name, password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 AND disabled_at IS NULL",
         user.as_uuid()
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn().await?)
     .await?;
-    tx.commit().await?;
     Ok(row.map(|r| Invitee {
         user,
         display_name: r.display_name,
@@ -65,19 +54,17 @@ async fn invitee(state: &AppState, token: &Token) -> AppResult<Option<Invitee>> 
     }))
 }
 
-async fn clinic_name(state: &AppState, org: Option<OrganizationId>) -> AppResult<String> {
+async fn clinic_name(tx: &mut SystemTx, org: Option<OrganizationId>) -> AppResult<String> {
     let Some(org) = org else { return Ok("A clinic".into()) };
-    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
     let name = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", org.as_uuid())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn().await?)
         .await?
         .unwrap_or_else(|| "A clinic".into());
-    tx.commit().await?;
     Ok(name)
 }
 
-async fn describe(state: &AppState, token: &Token, step: Step) -> AppResult<Invitation> {
-    let clinic = clinic_name(state, token.organization_id).await?;
+async fn describe(tx: &mut SystemTx, token: &Token, step: Step) -> AppResult<Invitation> {
+    let clinic = clinic_name(tx, token.organization_id).await?;
     let (headline, detail) = match token.purpose {
         Purpose::StaffInvitation => {
             let roles = token.payload["role_labels"].as_str().unwrap_or("staff").to_owned();
@@ -127,17 +114,17 @@ fn unavailable() -> Response {
     (StatusCode::GONE, Page(page)).into_response()
 }
 
-pub async fn page(State(state): State<AppState>, session: Session) -> AppResult<Response> {
+pub async fn page(session: Session, mut tx: SystemTx) -> AppResult<Response> {
     let data = session::load(&session).await?;
     let Some(text) = pending(&data) else { return Ok(unavailable()) };
-    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
-    let token = tokens::peek_invitation(&mut tx, text, state.clock.now()).await?;
-    tx.commit().await?;
+    let now = tx.now();
+    let token = tokens::peek_invitation(tx.conn().await?, text, now).await?;
     let Some(token) = token else { return Ok(unavailable()) };
-    let Some(invitee) = invitee(&state, &token).await? else { return Ok(unavailable()) };
+    let Some(invitee) = invitee(&mut tx, &token).await? else { return Ok(unavailable()) };
     let signed_in = data.user.as_ref().filter(|u| u.second_factor_satisfied()).map(|u| u.user_id);
     let step = step_for(signed_in, &invitee);
-    let invitation = describe(&state, &token, step).await?;
+    let invitation = describe(&mut tx, &token, step).await?;
+    tx.commit().await?;
     Ok(Page(AcceptPage {
         invitation: Some(invitation),
         display_name: invitee.display_name,
@@ -157,17 +144,15 @@ pub struct AcceptForm {
 pub async fn accept(
     State(state): State<AppState>,
     session: Session,
-    RequestInfo(request): RequestInfo,
+    mut tx: SystemTx,
     Form(form): Form<AcceptForm>,
 ) -> AppResult<Response> {
-    let now = state.clock.now();
+    let now = tx.now();
     let mut data = session::load(&session).await?;
     let Some(text) = pending(&data).map(str::to_owned) else { return Ok(unavailable()) };
-    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
-    let peeked = tokens::peek_invitation(&mut tx, &text, now).await?;
-    tx.commit().await?;
+    let peeked = tokens::peek_invitation(tx.conn().await?, &text, now).await?;
     let Some(peeked) = peeked else { return Ok(unavailable()) };
-    let Some(invitee) = invitee(&state, &peeked).await? else { return Ok(unavailable()) };
+    let Some(invitee) = invitee(&mut tx, &peeked).await? else { return Ok(unavailable()) };
     let signed_in = data.user.as_ref().filter(|u| u.second_factor_satisfied()).map(|u| u.user_id);
     let step = step_for(signed_in, &invitee);
 
@@ -186,7 +171,7 @@ pub async fn accept(
                 .err()
                 .map(|r| r.to_string());
             if name_error.is_some() || password_error.is_some() {
-                let invitation = describe(&state, &peeked, step).await?;
+                let invitation = describe(&mut tx, &peeked, step).await?;
                 let page = AcceptPage {
                     invitation: Some(invitation),
                     display_name,
@@ -196,16 +181,17 @@ pub async fn accept(
                 };
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
             }
+            // No connection is held while the hash is computed.
+            tx.commit().await?;
             new_password = Some(state.auth.passwords.hash(password).await?);
         }
         Step::SignIn | Step::WrongAccount => return Ok(Redirect::to("/invite").into_response()),
     }
 
-    // Spend the token and set up the account in one platform transaction.
+    // Spend the token, set up the account, turn on what it grants and sign in: one
+    // transaction.
     let user = invitee.user;
-    let mut tx =
-        begin_system(&state.db, &SystemContext { user_id: Some(user), request: request.clone() }).await?;
-    let Some(token) = tokens::redeem(&mut tx, peeked.purpose, &text, now).await? else {
+    let Some(token) = tokens::redeem(tx.conn().await?, peeked.purpose, &text, now).await? else {
         return Ok(unavailable());
     };
     if let Some(hash) = &new_password {
@@ -217,31 +203,40 @@ pub async fn accept(
             display_name,
             now
         )
-        .execute(&mut *tx)
+        .execute(tx.conn().await?)
         .await?;
     }
-    tx.commit().await?;
-    activate(&state, &token, user, &request).await?;
+    activate(&mut tx, &token, user).await?;
 
     data.pending_token = None;
-    session::store(&session, &data, session::expiry_for(&data, now, absolute(&state))).await?;
+    let step_context =
+        signin::Step { session: &session, rules: &state.config.auth, request: tx.request().clone(), now };
+    step_context.store(&data).await?;
     let next = if step == Step::CreateAccount {
         // The invitation e-mail proved the address: signed in with the new password,
         // still owing a second factor where the role needs one.
-        signin::start(&state, &session, user, FirstFactor::Password, &request).await?
+        let request = tx.request().clone();
+        let step_context = signin::Step { session: &session, rules: &state.config.auth, request, now };
+        signin::start(tx.conn().await?, &step_context, user, FirstFactor::Password).await?
     } else {
         "/contexts".to_owned()
     };
+    tx.commit().await?;
     Ok(Redirect::to(&next).into_response())
 }
 
 /// Turns on what the invitation grants, inside the inviting clinic.
-async fn activate(state: &AppState, token: &Token, user: UserId, request: &RequestMeta) -> AppResult<()> {
+async fn activate(tx: &mut SystemTx, token: &Token, user: UserId) -> AppResult<()> {
     let org = token.organization_id.ok_or(AppError::NotFound)?;
     let context =
-        TenantContext { user_id: Some(user), request: request.clone(), ..TenantContext::system(org) };
-    let mut tx = begin_tenant(&state.db, &context).await?;
+        TenantContext { user_id: Some(user), request: tx.request().clone(), ..TenantContext::system(org) };
     let id = |key: &str| token.payload[key].as_str().and_then(|s| s.parse::<uuid::Uuid>().ok());
+    let patient_id = id("patient_id");
+    let assignment_id = id("assignment_id");
+    if matches!(token.purpose, Purpose::EmailVerification | Purpose::PasswordReset) {
+        return Err(AppError::NotFound);
+    }
+    scoped(tx.conn().await?, &context, async |tx| {
     let mut event = AuditEvent::new(Action::InvitationAccepted, Outcome::Success).resource("user", user);
     match token.purpose {
         Purpose::StaffInvitation => {
@@ -253,7 +248,7 @@ async fn activate(state: &AppState, token: &Token, user: UserId, request: &Reque
             .await?;
         }
         Purpose::PatientActivation => {
-            let patient = id("patient_id").ok_or(AppError::NotFound)?;
+            let Some(patient) = patient_id else { return Err(sqlx::Error::RowNotFound) };
             sqlx::query!(
                 "UPDATE patients SET user_id = $2, is_self_managed = true WHERE id = $1 AND user_id IS NULL AND deleted_at IS NULL",
                 patient,
@@ -264,7 +259,7 @@ async fn activate(state: &AppState, token: &Token, user: UserId, request: &Reque
             event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
         }
         Purpose::ProxyInvitation => {
-            let assignment = id("assignment_id").ok_or(AppError::NotFound)?;
+            let Some(assignment) = assignment_id else { return Err(sqlx::Error::RowNotFound) };
             let patient = sqlx::query_scalar!(
                 "UPDATE patient_proxy_assignments SET status = 'active'
                   WHERE id = $1 AND proxy_user_id = $2 AND status = 'pending' RETURNING patient_id",
@@ -275,10 +270,11 @@ async fn activate(state: &AppState, token: &Token, user: UserId, request: &Reque
             .await?;
             event.patient_id = patient.map(crate::db::ids::PatientId::from_uuid);
         }
-        Purpose::EmailVerification | Purpose::PasswordReset => return Err(AppError::NotFound),
+        Purpose::EmailVerification | Purpose::PasswordReset => {}
     }
     event.details = serde_json::json!({ "purpose": token.purpose.as_str() });
-    audit::record(&mut tx, &context, &event).await?;
-    tx.commit().await?;
+    audit::record(tx, &context, &event).await
+    })
+    .await?;
     Ok(())
 }

@@ -15,7 +15,6 @@
 //! - Recurring work (reminder planning, audit sealing and partitions, clean-up) is
 //!   queued by [`schedule`], one job per time slot, whatever the number of processes.
 
-pub mod bench;
 pub mod kinds;
 pub mod queue;
 pub mod schedule;
@@ -57,7 +56,7 @@ pub enum JobError {
 
 impl From<sqlx::Error> for JobError {
     fn from(error: sqlx::Error) -> Self {
-        Self::Transient(format!("database: {}", crate::web::error::sqlx_variant(&error)))
+        Self::Transient(format!("database: {}", crate::db::errors::sqlx_variant(&error)))
     }
 }
 

@@ -96,7 +96,7 @@ impl Worker {
                     super::schedule::queue_due(&self.context.pool, self.context.clock.now()).await
                 {
                     tracing::warn!(
-                        error.variant = crate::web::error::sqlx_variant(&error),
+                        error.variant = crate::db::errors::sqlx_variant(&error),
                         "recurring jobs not queued"
                     );
                 }
@@ -115,7 +115,7 @@ impl Worker {
                     Err(error) => {
                         claim_failures += 1;
                         tracing::warn!(
-                            error.variant = crate::web::error::sqlx_variant(&error),
+                            error.variant = crate::db::errors::sqlx_variant(&error),
                             "job claim failed; retrying"
                         );
                     }
@@ -432,7 +432,7 @@ impl Worker {
 enum WorkError {
     #[error(transparent)]
     Finish(#[from] FinishError),
-    #[error("database: {}", crate::web::error::sqlx_variant(.0))]
+    #[error("database: {}", crate::db::errors::sqlx_variant(.0))]
     Database(#[from] sqlx::Error),
 }
 

@@ -9,8 +9,7 @@ use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::db::ids::{MembershipId, UserId};
-use crate::db::tenant::{SystemContext, begin_system};
-use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Page, SystemTx, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
     StaffRole::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
@@ -30,9 +29,11 @@ async fn render(
         .await?;
     let members = sqlx::query!(
         r#"SELECT m.id AS "id: MembershipId", m.role, m.status, m.user_id AS "user_id: UserId",
-                  u.display_name, u.email::text AS "email!"
+                  CASE WHEN m.status = 'invited' THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
+                      AS "display_name!",
+                  u.email::text AS "email!"
              FROM memberships m JOIN users u ON u.id = m.user_id
-            ORDER BY u.display_name, m.role"#
+            ORDER BY 5, m.role"#
     )
     .fetch_all(&mut *db)
     .await?;
@@ -72,42 +73,13 @@ pub async fn page(tx: TenantTx) -> AppResult<Page<MembersPage>> {
     Ok(Page(render(&tx, None, InviteForm::default(), InviteErrors::default()).await?))
 }
 
-/// The person with this e-mail address, created (without a password, so only an
-/// invitation can finish it) when there is none. Platform work: people belong to no clinic.
-pub async fn find_or_create_person(
-    state: &AppState,
-    email: &str,
-    display_name: &str,
-    request: &crate::db::tenant::RequestMeta,
-) -> AppResult<UserId> {
-    let mut tx = begin_system(&state.db, &SystemContext { user_id: None, request: request.clone() }).await?;
-    let id = sqlx::query_scalar!(
-        r#"WITH created AS (
-               INSERT INTO users (email, display_name) VALUES ($1, $2)
-               ON CONFLICT (email) DO NOTHING RETURNING id)
-           SELECT id AS "id!: UserId" FROM created
-           UNION ALL SELECT id FROM users WHERE email = $1
-           LIMIT 1"#,
-        email,
-        display_name
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-pub fn valid_email(email: &str) -> bool {
-    email.len() <= 254
-        && !email.contains(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        })
-}
-
+/// Invites a person by e-mail. Whether the address already has an account (here, at
+/// another clinic, as a patient) changes nothing the inviter sees: the page shows the
+/// name they typed until the person accepts.
 pub async fn invite(
     State(state): State<AppState>,
     tx: TenantTx,
+    mut people: SystemTx,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
@@ -124,8 +96,7 @@ pub async fn invite(
     let errors = InviteErrors {
         name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
             .then(|| "Enter the person's name.".into()),
-        email: (!valid_email(&form.email))
-            .then(|| "Enter an e-mail address such as name@example.com.".into()),
+        email: crate::contact_info::normalize_email(&form.email).err().map(str::to_owned),
         roles: chosen.is_empty().then(|| "Choose at least one role.".into()),
     };
     if errors.name.is_some() || errors.email.is_some() || errors.roles.is_some() {
@@ -134,18 +105,23 @@ pub async fn invite(
     }
     let context = tx.context().tenant.clone();
     let now = state.clock.now();
-    let person = find_or_create_person(&state, &form.email, &form.display_name, &context.request).await?;
+    let email =
+        crate::contact_info::normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
+    let person =
+        crate::auth::people::find_or_create(people.conn().await?, &email, &form.display_name).await?;
+    people.commit().await?;
     let (token, clinic, inviter) = {
         let mut db = tx.conn().await?;
         for role in &chosen {
             sqlx::query!(
-                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by)
-                 VALUES ($1, $2, $3, 'invited', $4)
+                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name)
+                 VALUES ($1, $2, $3, 'invited', $4, $5)
                  ON CONFLICT (organization_id, user_id, role) DO NOTHING",
                 context.organization_id.as_uuid(),
                 person.as_uuid(),
                 role.as_str(),
-                context.user_id.map(|u| u.as_uuid())
+                context.user_id.map(|u| u.as_uuid()),
+                form.display_name
             )
             .execute(&mut *db)
             .await?;
@@ -155,7 +131,7 @@ pub async fn invite(
             &mut db,
             NewToken {
                 purpose: Purpose::StaffInvitation,
-                email: &form.email,
+                email: &email,
                 user_id: Some(person),
                 organization_id: Some(context.organization_id),
                 payload: json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
@@ -188,7 +164,7 @@ pub async fn invite(
         link: format!("{}invite/{token}", state.config.http.public_url),
         expires: (now + Purpose::StaffInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
     }
-    .render(&form.email)?;
+    .render(&email)?;
     // Sent by the queue once this request commits; if it fails, nothing is sent.
     crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     let mut event = AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", person);

@@ -4,13 +4,11 @@
 mod handlers;
 mod views;
 
-pub use handlers::{find_or_create_person, valid_email as handlers_valid_email};
-
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let manage = Access::Tenant(Permission::ManageMembers);
+    let manage = Access::Staff(Permission::ManageMembers);
     Routes::new()
         .get("/members", manage, Phi::None, handlers::page)
         .post("/members/invite", manage, Phi::None, handlers::invite)

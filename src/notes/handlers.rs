@@ -10,12 +10,12 @@ use super::views::{
 };
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
+use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{ClinicalNoteId, NoteAddendumId, UserId};
-use crate::patients::chart::{self, Chart, ChartFrame};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
 fn when(at: DateTime<Utc>, chart: &Chart) -> String {
-    crate::patients::local(at, chart)
+    chart.local(at)
 }
 
 fn event(chart: &Chart, action: Action, note: Option<ClinicalNoteId>) -> AuditEvent {

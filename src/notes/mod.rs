@@ -11,9 +11,9 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let list = Access::Tenant(Permission::ViewNoteList);
-    let read = Access::Tenant(Permission::ReadNoteBody);
-    let write = Access::Tenant(Permission::WriteNote);
+    let list = Access::Staff(Permission::ViewNoteList);
+    let read = Access::Staff(Permission::ReadNoteBody);
+    let write = Access::Staff(Permission::WriteNote);
     Routes::new()
         .get("/patients/{patient_id}/notes", list, Phi::Reads, handlers::list)
         .get("/patients/{patient_id}/notes/new", write, Phi::Reads, handlers::new_note)

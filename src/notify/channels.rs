@@ -10,9 +10,7 @@ use sqlx::PgPool;
 use crate::config::{TextConfig, VoiceConfig};
 use crate::db::tenant::{SystemContext, begin_system};
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ChannelError(pub String);
+pub use crate::integrations::ProviderError as ChannelError;
 
 #[async_trait]
 pub trait TextSender: Send + Sync {
@@ -73,7 +71,7 @@ impl DevPhoneOutbox {
         .await;
         stored
             .map(|id| format!("dev-{}", ulid::Ulid::from(id)))
-            .map_err(|e| ChannelError(format!("dev outbox: {}", crate::web::error::sqlx_variant(&e))))
+            .map_err(|e| ChannelError::new("dev_outbox", Some(crate::db::errors::sqlx_variant(&e))))
     }
 }
 
@@ -141,7 +139,10 @@ impl TextSender for EndUserMessagingSms {
             .send()
             .await
             .map_err(|e| {
-                ChannelError(aws_sdk_pinpointsmsvoicev2::error::DisplayErrorContext(&e).to_string())
+                ChannelError::new(
+                    "sms_refused",
+                    aws_sdk_pinpointsmsvoicev2::error::ProvideErrorMetadata::code(&e),
+                )
             })?;
         Ok(sent.message_id().unwrap_or_default().to_owned())
     }
@@ -169,7 +170,9 @@ impl VoiceCaller for ConnectVoice {
             .attributes("message", message)
             .send()
             .await
-            .map_err(|e| ChannelError(aws_sdk_connect::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| {
+                ChannelError::new("call_refused", aws_sdk_connect::error::ProvideErrorMetadata::code(&e))
+            })?;
         Ok(started.contact_id().unwrap_or_default().to_owned())
     }
 }

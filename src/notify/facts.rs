@@ -27,8 +27,13 @@ pub async fn clinic(conn: &mut PgConnection) -> Result<Option<ClinicMessaging>, 
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| ClinicMessaging {
-        timezone: r.timezone.parse().unwrap_or(chrono_tz::America::New_York),
+    let Some(r) = row else { return Ok(None) };
+    // Quiet hours are kept in this zone: a zone this build does not know stops the work
+    // (it is retried) rather than guess one and call someone at night.
+    let timezone: Tz =
+        r.timezone.parse().map_err(|_| sqlx::Error::Decode("unknown clinic timezone".into()))?;
+    Ok(Some(ClinicMessaging {
+        timezone,
         window: ContactWindow { start: r.contact_window_start, end: r.contact_window_end },
         callback_phone: r.callback_phone,
         reminder_lead_hours: r.reminder_lead_hours,

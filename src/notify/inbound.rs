@@ -11,17 +11,18 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
+use sqlx::PgConnection;
 
 use super::{content, destination_hash};
 use crate::audit::{self, Action, AuditEvent};
-use crate::db::tenant::{SystemContext, begin_system};
-use crate::web::AppState;
+use crate::db::tenant::SystemContext;
+
+/// How old a message may be when it arrives; SNS retries for about an hour at most, and
+/// an older message is a replay.
+pub const MAX_AGE: TimeDelta = TimeDelta::hours(1);
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,10 @@ struct InboundText {
 /// Checks SNS signatures; keeps fetched certificates by address.
 pub struct SnsVerifier {
     pinned: Option<Vec<u8>>,
+    /// Whether signature version 1 (RSA with SHA-1) is accepted. SNS signs with SHA-1
+    /// unless the topic asks for version 2; our topic does (infra), so SHA-1 is refused
+    /// unless an operator whose topic cannot be changed allows it.
+    allow_sha1: bool,
     fetched: Mutex<HashMap<String, Vec<u8>>>,
     http: reqwest::Client,
 }
@@ -115,9 +120,10 @@ pub struct Rejected(&'static str);
 
 impl SnsVerifier {
     /// `pinned`: a PEM certificate to trust instead of fetching.
-    pub fn new(pinned: Option<Vec<u8>>) -> Self {
+    pub fn new(pinned: Option<Vec<u8>>, allow_sha1: bool) -> Self {
         Self {
             pinned,
+            allow_sha1,
             fetched: Mutex::new(HashMap::new()),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
@@ -165,13 +171,21 @@ impl SnsVerifier {
         }
     }
 
-    pub async fn verify(&self, envelope: &SnsEnvelope) -> Result<(), Rejected> {
+    /// Checks the signature, the signature version and the message's age at `now`.
+    pub async fn verify(&self, envelope: &SnsEnvelope, now: DateTime<Utc>) -> Result<(), Rejected> {
         let algorithm: &dyn ring::signature::VerificationAlgorithm = match envelope.signature_version.as_str()
         {
-            "1" => &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            "1" if self.allow_sha1 => &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            "1" => return Err(Rejected("SHA-1 signatures are not accepted")),
             "2" => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             _ => return Err(Rejected("unknown signature version")),
         };
+        let sent = DateTime::parse_from_rfc3339(&envelope.timestamp)
+            .map_err(|_| Rejected("bad timestamp"))?
+            .with_timezone(&Utc);
+        if now - sent > MAX_AGE || sent - now > TimeDelta::minutes(5) {
+            return Err(Rejected("the message is too old (or from the future)"));
+        }
         let pem = self.certificate(&envelope.signing_cert_url).await?;
         let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).map_err(|_| Rejected("bad certificate"))?;
         let certificate = pem.parse_x509().map_err(|_| Rejected("bad certificate"))?;
@@ -185,58 +199,31 @@ impl SnsVerifier {
     }
 }
 
-/// `POST /hooks/sms/inbound`.
-pub async fn receive(State(state): State<AppState>, body: Bytes) -> Response {
-    let Some(topic) = state.config.messaging.inbound_topic_arn.as_deref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let Ok(envelope) = serde_json::from_slice::<SnsEnvelope>(&body) else {
-        return (StatusCode::BAD_REQUEST, "not an SNS message").into_response();
-    };
-    if envelope.topic_arn != topic {
-        tracing::warn!(reason = "topic", "inbound text refused");
-        return (StatusCode::FORBIDDEN, "unknown topic").into_response();
-    }
-    if let Err(rejected) = state.sns.verify(&envelope).await {
-        tracing::warn!(reason = %rejected, "inbound text refused");
-        return (StatusCode::FORBIDDEN, "signature refused").into_response();
-    }
-    match envelope.kind.as_str() {
-        "SubscriptionConfirmation" => {
-            // The address is covered by the verified signature, so it is SNS's.
-            if let Some(url) = envelope.subscribe_url.as_deref() {
-                state.sns.confirm_subscription(url).await;
-            }
-            StatusCode::OK.into_response()
-        }
-        "Notification" => match handle_text(&state, &envelope.message).await {
-            Ok(()) => StatusCode::OK.into_response(),
-            Err(error) => {
-                tracing::warn!(
-                    error.variant = crate::web::error::sqlx_variant(&error),
-                    "inbound text not handled"
-                );
-                // SNS retries on a server error.
-                StatusCode::SERVICE_UNAVAILABLE.into_response()
-            }
-        },
-        _ => StatusCode::OK.into_response(),
-    }
+/// What an inbound text changed, for the one confirmation the carrier rules require.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptOutChange {
+    pub phone: String,
+    pub opted_out: bool,
 }
 
-async fn handle_text(state: &AppState, message: &str) -> Result<(), sqlx::Error> {
+/// Records what an inbound text asks (in the caller's system transaction): a STOP or
+/// START keyword changes the number's opt-out and is audited. Returns the change, if any,
+/// so the confirmation is sent once the transaction has committed.
+pub async fn handle_text(
+    conn: &mut PgConnection,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OptOutChange>, sqlx::Error> {
     let Ok(text) = serde_json::from_str::<InboundText>(message) else {
-        return Ok(()); // not an inbound text: nothing to do
+        return Ok(None); // not an inbound text: nothing to do
     };
     let Some((keyword, word)) = keyword(&text.message_body) else {
-        return Ok(()); // replies are not read by anyone: the texts say to call
+        return Ok(None); // replies are not read by anyone: the texts say to call
     };
-    let Ok(phone) = crate::contacts::domain::normalize_phone(&text.origination_number) else {
-        return Ok(());
+    let Ok(phone) = crate::contact_info::normalize_phone(&text.origination_number) else {
+        return Ok(None);
     };
     let opted_out = keyword == Keyword::OptOut;
-    let now = state.clock.now();
-    let mut tx = begin_system(&state.db, &SystemContext::default()).await?;
     let changed = sqlx::query_scalar!(
         r#"INSERT INTO sms_opt_outs (phone, opted_out, keyword, changed_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (phone) DO UPDATE SET opted_out = EXCLUDED.opted_out, keyword = EXCLUDED.keyword,
@@ -248,25 +235,47 @@ async fn handle_text(state: &AppState, message: &str) -> Result<(), sqlx::Error>
         word.chars().take(20).collect::<String>(),
         now
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .is_some();
-    if changed {
-        let event = AuditEvent::new(Action::TextOptOutChanged, audit::Outcome::Success).details(
-            serde_json::json!({ "opted_out": opted_out, "keyword": word, "destination_hash": destination_hash(&phone) }),
-        );
-        audit::record_platform(&mut tx, &SystemContext::default(), &event).await?;
+    if !changed {
+        return Ok(None);
     }
-    tx.commit().await?;
-    if changed {
-        // The one required confirmation; a failure to send it is logged, the change stands.
-        if let Err(error) =
-            state.notifier.texts.send_text(&phone, content::keyword_confirmation(opted_out)).await
-        {
-            tracing::warn!(error = %error, "keyword confirmation not sent");
-        }
+    let event = AuditEvent::new(Action::TextOptOutChanged, audit::Outcome::Success).details(
+        serde_json::json!({ "opted_out": opted_out, "keyword": word, "destination_hash": destination_hash(&phone) }),
+    );
+    audit::record_platform(conn, &SystemContext::default(), &event).await?;
+    Ok(Some(OptOutChange { phone, opted_out }))
+}
+
+/// Whether SNS delivered this message before (SNS delivers at least once, and a captured
+/// message could be sent again): the first delivery is recorded in the caller's
+/// transaction, a repeat is reported.
+pub async fn first_delivery(
+    conn: &mut PgConnection,
+    envelope: &SnsEnvelope,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let message_id: String = envelope.message_id.chars().take(100).collect();
+    let inserted = sqlx::query!(
+        "INSERT INTO sns_deliveries (message_id, received_at) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING",
+        message_id,
+        now
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Sends the confirmation of a keyword. A failure is logged by kind only (a provider's
+/// message may quote the number), and the change stands.
+pub async fn confirm(notifier: &super::Notifier, change: &OptOutChange) {
+    if let Err(error) =
+        notifier.texts.send_text(&change.phone, content::keyword_confirmation(change.opted_out)).await
+    {
+        tracing::warn!(error.kind = error.kind(), "keyword confirmation not sent");
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -151,12 +151,18 @@ impl JobKind for SendNotification {
         };
         let to = destination.contact.value.clone();
         let sent = match destination.channel {
-            Channel::Sms => {
-                self.notifier.texts.send_text(&to, &content::reminder_text(&facts)).await.map_err(|e| e.0)
-            }
-            Channel::Voice => {
-                self.notifier.voice.call(&to, &content::reminder_voice(&facts)).await.map_err(|e| e.0)
-            }
+            Channel::Sms => self
+                .notifier
+                .texts
+                .send_text(&to, &content::reminder_text(&facts))
+                .await
+                .map_err(|e| e.to_string()),
+            Channel::Voice => self
+                .notifier
+                .voice
+                .call(&to, &content::reminder_voice(&facts))
+                .await
+                .map_err(|e| e.to_string()),
             Channel::Email => self
                 .notifier
                 .mailer
@@ -351,8 +357,8 @@ impl JobKind for SendAccountEmail {
             .data_key
             .decrypt(&sealed)
             .map_err(|_| JobError::Permanent("the message cannot be opened with this data key".into()))?;
-        let message: Sealed =
-            serde_json::from_slice(&opened).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let message: Sealed = serde_json::from_slice(&opened)
+            .map_err(|_| JobError::Permanent("the sealed message is not readable".into()))?;
         self.notifier
             .mailer
             .send(&Email { to: row.to, subject: message.subject, text: message.text, html: message.html })

@@ -11,7 +11,8 @@
 //!
 //! The one exception to the gate is the confirmation of a STOP or START keyword
 //! ([`inbound`]): a fixed text, carrying nothing, to the number that just wrote to us,
-//! which the carrier rules require.
+//! which the carrier rules require. (The webhook that receives inbound texts is HTTP and
+//! lives with the feature, `text_messages`.)
 
 pub mod channels;
 pub mod content;
@@ -19,30 +20,18 @@ pub mod facts;
 pub mod gate;
 pub mod inbound;
 pub mod jobs;
-pub mod outbox;
 pub mod reminders;
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::auth::crypto::DataKey;
 use crate::config::Config;
+use crate::crypto::DataKey;
 use crate::integrations::mail::Mailer;
 use channels::{TextSender, VoiceCaller};
 
 pub use gate::{Channel, Decision, Purpose};
-
-use crate::web::{Access, Phi, Routes};
-
-pub fn routes() -> Routes {
-    Routes::new().get("/dev/outbox", Access::Public, Phi::None, outbox::page).post(
-        "/hooks/sms/inbound",
-        Access::Public,
-        Phi::None,
-        inbound::receive,
-    )
-}
 
 /// The channels and what messages need to be written, built once per process.
 #[derive(Clone)]

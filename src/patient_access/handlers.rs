@@ -7,12 +7,13 @@ use serde_json::json;
 use super::views::{AccessPage, ProxyErrors, ProxyForm, ProxyRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::emails::{PatientInvitation, ProxyInvitation};
+use crate::auth::people;
 use crate::auth::policy::Permission;
 use crate::auth::tokens::{self, NewToken, Purpose};
+use crate::chart::{self, Chart, ChartFrame};
+use crate::contact_info::normalize_email;
 use crate::db::ids::{ProxyAssignmentId, UserId};
-use crate::members::find_or_create_person;
-use crate::patients::chart::{self, Chart, ChartFrame};
-use crate::web::{AppError, AppResult, AppState, Framed, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Framed, SystemTx, TenantTx};
 
 type Section = Framed<ChartFrame, AccessPage>;
 
@@ -50,7 +51,10 @@ async fn render(
     .fetch_optional(&mut *db)
     .await?;
     let proxies = sqlx::query!(
-        r#"SELECT a.id AS "id: ProxyAssignmentId", u.display_name, u.email::text AS "email!", a.relationship, a.status,
+        r#"SELECT a.id AS "id: ProxyAssignmentId",
+                  CASE WHEN a.status = 'pending' THEN coalesce(a.invited_name, u.email::text) ELSE u.display_name END
+                      AS "display_name!",
+                  u.email::text AS "email!", a.relationship, a.status,
                   a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note
              FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
             WHERE a.patient_id = $1 ORDER BY a.created_at"#,
@@ -128,29 +132,36 @@ pub struct PortalForm {
 pub async fn invite_patient(
     State(state): State<AppState>,
     tx: TenantTx,
+    mut people_tx: SystemTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
     let form: PortalForm = crate::web::parse_form(&body)?;
-    let email = form.email.trim().to_owned();
-    if !crate::members::handlers_valid_email(&email) {
-        let page = render(
-            &tx,
-            &chart,
-            name,
-            None,
-            (email, Some("Enter an e-mail address such as name@example.com.".into())),
-            empty_proxy_form(),
-            ProxyErrors::default(),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
-    }
+    let typed = form.email.trim().to_owned();
+    let email = match normalize_email(&typed) {
+        Ok(email) => email,
+        Err(problem) => {
+            let page = render(
+                &tx,
+                &chart,
+                name,
+                None,
+                (typed, Some(problem.into())),
+                empty_proxy_form(),
+                ProxyErrors::default(),
+            )
+            .await?;
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response()
+            );
+        }
+    };
     let context = tx.context().tenant.clone();
-    let now = state.clock.now();
-    let person = find_or_create_person(&state, &email, &name, &context.request).await?;
+    let now = tx.now();
+    let person = people::find_or_create(people_tx.conn().await?, &email, &name).await?;
+    people_tx.commit().await?;
     let token = {
         let mut db = tx.conn().await?;
         tokens::issue(
@@ -229,19 +240,19 @@ fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
 pub async fn invite_proxy(
     State(state): State<AppState>,
     tx: TenantTx,
+    mut people_tx: SystemTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
-    let form = parse_proxy_form(&body);
-    let now = state.clock.now();
+    let mut form = parse_proxy_form(&body);
+    let now = tx.now();
     let expires = parse_expiry(&form.expires_on, now);
     let errors = ProxyErrors {
         name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
             .then(|| "Enter their name.".into()),
-        email: (!crate::members::handlers_valid_email(&form.email))
-            .then(|| "Enter an e-mail address such as name@example.com.".into()),
+        email: normalize_email(&form.email).err().map(str::to_owned),
         expires: expires.as_ref().err().map(|e| (*e).to_owned()),
         proof: (form.proof_note.chars().count() > 300).then(|| "Keep the note under 300 characters.".into()),
     };
@@ -257,15 +268,17 @@ pub async fn invite_proxy(
     }
     let expires = expires.ok().flatten();
     let context = tx.context().tenant.clone();
+    form.email = normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
     let person: UserId =
-        find_or_create_person(&state, &form.email, &form.display_name, &context.request).await?;
+        people::find_or_create(people_tx.conn().await?, &form.email, &form.display_name).await?;
+    people_tx.commit().await?;
     let (assignment, token) = {
         let mut db = tx.conn().await?;
         let assignment = sqlx::query_scalar!(
             r#"INSERT INTO patient_proxy_assignments
                    (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
-                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12)
+                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note, invited_name)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13)
                ON CONFLICT DO NOTHING
                RETURNING id AS "id: ProxyAssignmentId""#,
             context.organization_id.as_uuid(),
@@ -279,7 +292,8 @@ pub async fn invite_proxy(
             now,
             expires,
             context.user_id.map(|u| u.as_uuid()),
-            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str())
+            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
+            form.display_name
         )
         .fetch_optional(&mut *db)
         .await?;

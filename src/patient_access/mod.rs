@@ -10,8 +10,8 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let view = Access::Tenant(Permission::ViewProxies);
-    let manage = Access::Tenant(Permission::ManageProxies);
+    let view = Access::Staff(Permission::ViewProxies);
+    let manage = Access::Staff(Permission::ManageProxies);
     Routes::new()
         .get("/patients/{patient_id}/access", view, Phi::Reads, handlers::page)
         .post("/patients/{patient_id}/portal-invitation", manage, Phi::Writes, handlers::invite_patient)

@@ -2,14 +2,9 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::contacts::domain::{normalize_email, normalize_phone};
+use crate::contact_info::{normalize_email, normalize_phone};
 
-pub const SEXES: [(&str, &str); 4] =
-    [("female", "Female"), ("male", "Male"), ("x", "X (non-binary)"), ("unknown", "Unknown")];
-
-pub fn sex_label(value: &str) -> &'static str {
-    SEXES.iter().find(|(v, _)| *v == value).map_or("Unknown", |(_, label)| label)
-}
+pub use crate::chart::{SEXES, age_on, sex_label};
 
 /// The demographics form as typed (strings, so a bad value comes back as it was).
 /// Fields a role may not set (MRN, organization, portal login) are not part of it: extra
@@ -109,14 +104,6 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
 }
 
 /// Age in whole years on `today`.
-pub fn age_on(date_of_birth: NaiveDate, today: NaiveDate) -> i32 {
-    let mut age = today.year() - date_of_birth.year();
-    if (today.month(), today.day()) < (date_of_birth.month(), date_of_birth.day()) {
-        age -= 1;
-    }
-    age.max(0)
-}
-
 impl PatientForm {
     /// Validates the demographics; `today` bounds the date of birth.
     pub fn validate(&self, today: NaiveDate) -> Result<Demographics, Box<PatientErrors>> {

@@ -1,10 +1,8 @@
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::DateTime;
 use serde_json::json;
 
-use super::chart::{self, Chart};
 use super::domain::{Demographics, PatientForm, SEXES, SearchQuery, age_on, sex_label};
 use super::repo::{self, HitRow, PAGE};
 use super::views::{
@@ -13,6 +11,7 @@ use super::views::{
 };
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{Permission, Target};
+use crate::chart::{self, Chart};
 use crate::db::ids::PatientId;
 use crate::web::{AppResult, Framed, Page, TenantTx, parse_form};
 
@@ -195,7 +194,7 @@ async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -
     let upcoming = visits
         .into_iter()
         .map(|a| UpcomingVisit {
-            when: local(a.starts_at, chart),
+            when: chart.local(a.starts_at),
             provider: a.provider,
             kind: a.kind,
             status: a.status.replace('_', " "),
@@ -237,11 +236,6 @@ async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -
         upcoming,
         can_see_schedule,
     })
-}
-
-/// A UTC instant in the chart viewer's timezone.
-pub fn local(at: DateTime<chrono::Utc>, chart: &Chart) -> String {
-    at.with_timezone(&chart.timezone).format("%a %Y-%m-%d %H:%M %Z").to_string()
 }
 
 /// The chart's summary (the patient summary page).

@@ -1,23 +1,20 @@
-//! The patient registry and the chart: finding patients (search that stays an index
-//! lookup under row-level security), registering them with duplicate detection, the
-//! chart frame every section is served in, and the summary and demographics sections.
+//! The patient registry: finding patients (search that stays an index lookup under
+//! row-level security), registering them with duplicate detection; and the chart's
+//! summary and demographics sections (the frame around them is `crate::chart`).
 
-pub mod chart;
 pub mod domain;
 mod handlers;
 pub mod repo;
 mod views;
 
-pub use handlers::local;
-
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let search = Access::Tenant(Permission::SearchPatients);
-    let register = Access::Tenant(Permission::RegisterPatient);
-    let view = Access::Tenant(Permission::ViewDemographics);
-    let edit = Access::Tenant(Permission::EditDemographics);
+    let search = Access::Staff(Permission::SearchPatients);
+    let register = Access::Staff(Permission::RegisterPatient);
+    let view = Access::Staff(Permission::ViewDemographics);
+    let edit = Access::Staff(Permission::EditDemographics);
     Routes::new()
         .get("/patients", search, Phi::Reads, handlers::registry)
         .post("/patients/search", search, Phi::Reads, handlers::search)

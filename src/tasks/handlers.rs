@@ -25,10 +25,7 @@ pub struct TasksPage {
 /// `GET /tasks`: the open tasks, oldest first (they waited longest).
 pub async fn list(tx: TenantTx) -> AppResult<Page<TasksPage>> {
     tx.authorize(Permission::EditContactSafety, Target::Organization, "staff_task").await?;
-    let zone = {
-        let mut db = tx.conn().await?;
-        crate::appointments::repo::zones(&mut db, tx.context().tenant.user_id).await?.1
-    };
+    let zone = tx.context().timezone;
     let rows = sqlx::query!(
         r#"SELECT t.id AS "id: StaffTaskId", t.patient_id AS "patient_id: PatientId", t.summary, t.created_at,
                   p.given_name, p.family_name, p.mrn

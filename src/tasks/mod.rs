@@ -8,7 +8,7 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let work = Access::Tenant(Permission::EditContactSafety);
+    let work = Access::Staff(Permission::EditContactSafety);
     Routes::new().get("/tasks", work, Phi::Reads, handlers::list).post(
         "/tasks/{task_id}/done",
         work,

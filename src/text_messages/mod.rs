@@ -1,9 +1,11 @@
 //! Consent to text messages (TCPA), kept apart from the documents that gate the app: a
 //! patient (or their proxy) agrees to the clinic's text-message terms for that patient's
 //! care, sees when they did, and can withdraw at any time. Automated texts (the
-//! safe-contact gate) read this record.
+//! safe-contact gate) read this record. Replies to our texts (STOP, START) arrive at the
+//! inbound webhook here.
 
 mod handlers;
+mod inbound;
 mod store;
 mod views;
 
@@ -13,9 +15,11 @@ use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
-    let own = Access::Tenant(Permission::ViewDemographics);
+    let own = Access::Portal(Permission::ViewDemographics);
     Routes::new()
         .get("/portal/text-messages", own, Phi::Reads, handlers::page)
         .post("/portal/text-messages", own, Phi::Writes, handlers::agree)
         .post("/portal/text-messages/withdraw", own, Phi::Writes, handlers::withdraw)
+        // Provider webhooks prove who they are by signature, not by session.
+        .post("/hooks/sms/inbound", Access::Public, Phi::None, inbound::receive)
 }

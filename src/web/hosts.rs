@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::web::error::error_response;
+use crate::error::error_response;
 
 /// Paths answered whatever the Host header says.
 const EXEMPT_PATHS: &[&str] = &["/health", "/health/deep"];

@@ -83,7 +83,7 @@ async fn listen(pool: PgPool, sender: broadcast::Sender<ScheduleChange>) {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(
-                    error.variant = crate::web::error::sqlx_variant(&error),
+                    error.variant = crate::db::errors::sqlx_variant(&error),
                     "live updates: cannot listen"
                 );
                 tokio::time::sleep(Duration::from_secs(2)).await;

@@ -20,9 +20,9 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use crate::config::RateLimit;
+use crate::error::error_response;
 use crate::web::AppState;
 use crate::web::client_ip::{self, ClientIp};
-use crate::web::error::error_response;
 
 const SHARDS: usize = 16;
 /// Past this many tracked addresses in a shard, idle (full) buckets are dropped.

@@ -21,8 +21,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HX_BOOSTED, HX_REQUEST, HX_RESWAP, HX_RETARGET};
 
-use crate::auth::middleware::CsrfToken;
-use crate::web::error::ErrorInfo;
+use crate::error::ErrorInfo;
+use crate::web::authenticate::CsrfToken;
 use crate::web::request_id::RequestId;
 use crate::web::security_headers::CspNonce;
 
@@ -62,6 +62,12 @@ where
         response.extensions_mut().insert(DeferredFrame(Arc::new(self.0)));
         response
     }
+}
+
+/// Whether `response` carries a page a handler rendered (as opposed to a bare status the
+/// render layer will dress as an error page, which shows no data).
+pub fn renders_page(response: &Response) -> bool {
+    response.extensions().get::<Deferred>().is_some()
 }
 
 /// Values every template may read without a field for them in its struct.

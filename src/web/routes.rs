@@ -9,12 +9,20 @@
 //! The declared [`Access`] is enforced before the handler runs: a signed-out caller is
 //! sent to sign in (an htmx request gets 401 with `HX-Redirect`, never a sign-in form
 //! swapped into a fragment), a person owing a second factor is sent to it, a person
-//! without a context to the context picker, and a context whose role can never have the
-//! permission gets 403 and an `authz_denied` event. The per-patient decision stays with
-//! the handler, through `TenantTx::authorize`.
+//! without a context to the context picker, and a context of the wrong kind (a patient
+//! on a staff page, staff on a portal page) or whose role can never have the permission
+//! gets 403 and an `authz_denied` event. The per-patient decision stays with the
+//! handler, through `TenantTx::authorize`.
+//!
+//! A route may also be declared *background*: a request the page makes by itself (an
+//! event stream, a live reload). Those never count as a person's activity, so an open
+//! page does not keep an idle session alive.
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
@@ -23,13 +31,14 @@ use axum::routing::{MethodFilter, on};
 use axum_htmx::{HX_CURRENT_URL, HX_REDIRECT};
 
 use crate::audit::AuditEvent;
-use crate::auth::middleware::Authenticated;
 use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
 use crate::auth::session::{ContextClaim, safe_return_path};
 use crate::db::tenant::{ActorKind, TenantContext};
+use crate::error::AppError;
+use crate::web::AppState;
+use crate::web::authenticate::Authenticated;
 use crate::web::render::wants_fragment;
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
-use crate::web::{AppError, AppState};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +50,33 @@ pub enum Access {
     FirstFactor,
     /// Fully signed in; no context needed (context picker, consent, account security).
     SignedIn,
-    /// Fully signed in, in a clinic context whose role can have this permission, with the
-    /// context's consents accepted.
-    Tenant(Permission),
+    /// Fully signed in, in a clinic *staff* context whose role can have this permission,
+    /// with the context's consents accepted. Patients and proxies never reach these.
+    Staff(Permission),
+    /// Fully signed in as a patient or a proxy (the portal), whose context can have this
+    /// permission, with the context's consents accepted. Staff never reach these.
+    Portal(Permission),
     /// Fully signed in with this platform role as the context.
     Platform(PlatformRole),
+}
+
+impl Access {
+    /// The permission a clinic route is declared with (`None` for the others).
+    pub fn clinic_permission(self) -> Option<Permission> {
+        match self {
+            Self::Staff(permission) | Self::Portal(permission) => Some(permission),
+            _ => None,
+        }
+    }
+
+    /// Whether `claim` is of the kind this route serves (before its permission is asked).
+    fn serves(self, claim: &ContextClaim) -> bool {
+        match self {
+            Self::Staff(_) => matches!(claim, ContextClaim::Staff { .. }),
+            Self::Portal(_) => matches!(claim, ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }),
+            _ => true,
+        }
+    }
 }
 
 /// Whether a route reads or writes protected health information. Every PHI route must
@@ -65,6 +96,21 @@ pub struct RouteSpec {
     pub path: &'static str,
     pub access: Access,
     pub phi: Phi,
+    /// Called by a page on its own (never a person's activity).
+    pub background: bool,
+}
+
+/// The routes declared background, for the authentication layer (which runs before the
+/// route's own layers and so cannot be told by them).
+#[derive(Clone, Default)]
+pub struct BackgroundRoutes(Arc<HashSet<(Method, &'static str)>>);
+
+impl BackgroundRoutes {
+    pub fn contains(&self, req: &Request) -> bool {
+        req.extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|path| self.0.iter().any(|(m, p)| m == req.method() && *p == path.as_str()))
+    }
 }
 
 /// Routes and their declarations, built together so they cannot disagree.
@@ -106,7 +152,20 @@ impl Routes {
             })),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec { method, path, access, phi });
+        self.specs.push(RouteSpec { method, path, access, phi, background: false });
+        self
+    }
+
+    /// Declares and adds a GET that a page calls by itself (see the module documentation).
+    pub fn background_get<H, T>(mut self, path: &'static str, access: Access, phi: Phi, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self = self.route(Method::GET, path, access, phi, handler);
+        if let Some(spec) = self.specs.last_mut() {
+            spec.background = true;
+        }
         self
     }
 
@@ -134,6 +193,12 @@ impl Routes {
 
     pub fn specs(&self) -> &[RouteSpec] {
         &self.specs
+    }
+
+    pub fn background_routes(&self) -> BackgroundRoutes {
+        BackgroundRoutes(Arc::new(
+            self.specs.iter().filter(|s| s.background).map(|s| (s.method.clone(), s.path)).collect(),
+        ))
     }
 
     /// The router, with the middleware that records function-level denials.
@@ -225,14 +290,14 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
     }
     match access {
         Access::Public | Access::FirstFactor | Access::SignedIn => next.run(req).await,
-        Access::Tenant(permission) => {
+        Access::Staff(permission) | Access::Portal(permission) => {
             let Some(claim) = auth.context.filter(|c| c.organization_id().is_some()) else {
                 return redirect(req.headers(), "/contexts");
             };
             if !auth.consents_accepted {
                 return redirect(req.headers(), "/consent");
             }
-            if policy::grants(claimed_principal(claim), permission) {
+            if access.serves(&claim) && policy::grants(claimed_principal(claim), permission) {
                 next.run(req).await
             } else {
                 let mut response = AppError::Forbidden.into_response();
@@ -285,10 +350,4 @@ pub fn claim_role(claim: &ContextClaim) -> &'static str {
         ContextClaim::Proxy { .. } => "proxy",
         ContextClaim::Platform { role } => role.as_str(),
     }
-}
-
-/// The benchmark floor (F_http): one static handler, no middleware, no registry. Served
-/// only by `lockdev bench-floor`, never by `serve`.
-pub fn bench_floor() -> Router {
-    Router::new().route("/", axum::routing::get(|| async { "ok" }))
 }

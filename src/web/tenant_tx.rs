@@ -3,10 +3,20 @@
 //! Extracting a `TenantTx` opens a transaction for the request's context (tenant, user,
 //! impersonation, break-glass set transaction-locally in the same round trip as BEGIN).
 //! The handler never commits: [`finish`], the innermost middleware, commits when the
-//! response is a success (2xx/3xx) and rolls back otherwise. A failed commit replaces
-//! the response with an error page, so patient data is never sent unless its audit event
-//! is durable. Denials recorded through [`TenantTx::authorize`] survive a rollback: they
-//! are written after it, in a transaction of their own.
+//! response is a success (2xx/3xx) and rolls back otherwise, so a failed request changes
+//! nothing. A failed commit replaces the response with an error page, so patient data is
+//! never sent unless its audit event is durable.
+//!
+//! What a response *shows* is on record whatever its status: a 409 or 422 page that
+//! re-renders a chart (a taken slot, a form to correct) is a disclosure like a 200.
+//! Read events recorded through [`TenantTx::audit`] and denials recorded through
+//! [`TenantTx::authorize`] therefore survive a rollback — they are written again after
+//! it, in a transaction of their own, with the status the person was answered with.
+//! Events of changes do not: the change they describe was rolled back.
+//!
+//! Opening the transaction also checks the context again (a revoked grant ends at the
+//! next request), the clinic's current idle limit (a clinic that shortens it reaches
+//! sessions already open), and resolves the timezone times are shown in, once.
 
 use std::sync::Arc;
 
@@ -14,22 +24,26 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
-use crate::audit::{self, AuditEvent};
-use crate::auth::contexts;
-use crate::auth::middleware::Authenticated;
+use crate::audit::{self, Action, AuditEvent};
 use crate::auth::policy::{
     self, ChartAccess, Decision, Denial, Permission, PolicyContext, Principal, Target,
 };
+use crate::auth::session;
+use crate::auth::{contexts, signin};
+use crate::db::errors::sqlx_variant;
+use crate::db::ids::PatientId;
 use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant};
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
+use crate::web::authenticate::{Authenticated, SessionExpired};
 use crate::web::client_ip::ClientIp;
-use crate::web::error::sqlx_variant;
 use crate::web::request_id::RequestId;
-use crate::web::routes::claim_role;
-use crate::web::{AppError, AppResult, AppState};
+use crate::web::routes::{claim_role, redirect};
 
 /// The context a request acts in, established by authentication (tenant, person, role).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +51,11 @@ pub struct ActiveContext {
     pub tenant: TenantContext,
     pub principal: Principal,
     pub chart_access: ChartAccess,
+    /// Where times are shown: the person's own timezone if they chose one, else the
+    /// clinic's.
+    pub timezone: Tz,
+    /// The clinic's timezone (working hours and the schedule's days are in it).
+    pub clinic_timezone: Tz,
 }
 
 struct OpenTx {
@@ -44,6 +63,32 @@ struct OpenTx {
     /// The context the transaction was opened with, for writing denials.
     tenant: TenantContext,
     denials: Vec<AuditEvent>,
+    /// What the response discloses, recorded again if the transaction rolls back.
+    reads: Vec<AuditEvent>,
+    /// Charts opened (their header is on any page that frames them), and the patients
+    /// some event of this request names.
+    disclosed: Vec<PatientId>,
+    named: Vec<PatientId>,
+}
+
+impl OpenTx {
+    /// A read of the chart header for each opened chart that none of `recorded` names, so
+    /// a framed page is never without its record.
+    fn unrecorded_headers(&self, recorded: &[PatientId]) -> Vec<AuditEvent> {
+        let mut events = Vec::new();
+        for patient in &self.disclosed {
+            if !recorded.contains(patient)
+                && !events.iter().any(|e: &AuditEvent| e.patient_id == Some(*patient))
+            {
+                events.push(
+                    AuditEvent::success(Action::Read, "patient", *patient)
+                        .patient(*patient)
+                        .purpose("chart.header"),
+                );
+            }
+        }
+        events
+    }
 }
 
 /// Shared between the request's `TenantTx` (if any) and [`finish`].
@@ -61,15 +106,19 @@ pub struct TenantTx {
 pub type TxConn<'a> = MappedMutexGuard<'a, PgConnection>;
 
 impl FromRequestParts<AppState> for TenantTx {
-    type Rejection = AppError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let auth = parts.extensions.get::<Authenticated>().cloned().ok_or(AppError::Unauthorized)?;
-        let claim = auth.context.ok_or(AppError::Unauthorized)?;
-        let organization_id = claim.organization_id().ok_or(AppError::Forbidden)?;
+        let auth = parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .ok_or_else(|| AppError::Unauthorized.into_response())?;
+        let claim = auth.context.ok_or_else(|| AppError::Unauthorized.into_response())?;
+        let organization_id = claim.organization_id().ok_or_else(|| AppError::Forbidden.into_response())?;
         let slot = parts.extensions.get::<TxSlot>().cloned().ok_or_else(|| {
             tracing::error!(error.kind = "wiring", "TenantTx used on a route without the finishing layer");
-            AppError::Internal
+            AppError::Internal.into_response()
         })?;
         let tenant = TenantContext {
             organization_id,
@@ -81,18 +130,88 @@ impl FromRequestParts<AppState> for TenantTx {
             request: request_meta(&parts.extensions, &parts.headers),
         };
         let now = state.clock.now();
-        let mut tx = begin_tenant(&state.db, &tenant).await?;
+        let mut tx = begin_tenant(&state.db, &tenant).await.map_err(|e| AppError::from(e).into_response())?;
         // The claimed context is checked again on every request, in this transaction: a
         // membership ended or a proxy grant revoked a moment ago is refused now.
-        let Some(resolved) = contexts::resolve(&mut tx, auth.user_id, claim, now).await? else {
-            tx.rollback().await?;
-            return Err(AppError::ContextEnded);
+        let resolved = match contexts::resolve(&mut tx, auth.user_id, claim, now).await {
+            Ok(Some(resolved)) => resolved,
+            Ok(None) => {
+                tx.rollback().await.map_err(|e| AppError::from(e).into_response())?;
+                return Err(AppError::ContextEnded.into_response());
+            }
+            Err(error) => return Err(AppError::from(error).into_response()),
         };
-        *slot.0.lock().await = Some(OpenTx { tx, tenant: tenant.clone(), denials: Vec::new() });
-        let context =
-            ActiveContext { tenant, principal: resolved.principal, chart_access: resolved.chart_access };
+        // The clinic's idle limit as it is now, not as it was when the context was entered.
+        let default =
+            if claim.is_workforce() { state.config.auth.staff_idle } else { state.config.auth.patient_idle };
+        let default = u32::try_from(default.as_secs() / 60).unwrap_or(15);
+        // The session's own limit was applied by the authentication layer; only a limit
+        // the clinic has shortened since the context was entered is applied here.
+        let idle = signin::idle_minutes(default, resolved.idle_minutes);
+        if idle < auth.idle_minutes {
+            if now - auth.last_activity >= TimeDelta::minutes(i64::from(idle)) {
+                drop(tx);
+                return Err(idle_ended(parts, state).await);
+            }
+            shorten_idle(parts, state, idle).await.map_err(IntoResponse::into_response)?;
+        }
+        *slot.0.lock().await = Some(OpenTx {
+            tx,
+            tenant: tenant.clone(),
+            denials: Vec::new(),
+            reads: Vec::new(),
+            disclosed: Vec::new(),
+            named: Vec::new(),
+        });
+        let clinic_timezone: Tz = resolved.clinic_timezone.parse().unwrap_or(Tz::UTC);
+        let timezone = resolved.viewer_timezone.and_then(|zone| zone.parse().ok()).unwrap_or(clinic_timezone);
+        let context = ActiveContext {
+            tenant,
+            principal: resolved.principal,
+            chart_access: resolved.chart_access,
+            timezone,
+            clinic_timezone,
+        };
         Ok(Self { slot, context: Arc::new(context), now })
     }
+}
+
+/// The clinic's limit passed since the last action: the session ends here, as it would
+/// have in the authentication layer had the limit been the session's own.
+async fn idle_ended(parts: &mut Parts, state: &AppState) -> Response {
+    if let Some(session) = parts.extensions.get::<tower_sessions::Session>().cloned() {
+        let id = session.id().map(|id| id.to_string());
+        let user = parts.extensions.get::<Authenticated>().map(|a| a.user_id);
+        if let Err(error) = session::end(&session).await {
+            return error.into_response();
+        }
+        if let Some(user) = user {
+            let result = async {
+                let context = crate::db::tenant::SystemContext { user_id: Some(user), ..Default::default() };
+                let mut tx = crate::db::tenant::begin_system(&state.db, &context).await?;
+                crate::auth::sessions::forget(&mut tx, id).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(error.variant = sqlx_variant(&error), "session index entry not removed");
+            }
+        }
+    }
+    parts.extensions.insert(SessionExpired);
+    redirect(&parts.headers, "/sign-in")
+}
+
+/// Writes the clinic's shorter idle limit into the session, so the pages outside the
+/// clinic's context (the account page) hold to it too.
+async fn shorten_idle(parts: &Parts, state: &AppState, minutes: u32) -> AppResult<()> {
+    let Some(session) = parts.extensions.get::<tower_sessions::Session>() else { return Ok(()) };
+    let mut data = session::load(session).await?;
+    if let Some(user) = data.user.as_mut() {
+        user.idle_minutes = minutes;
+    }
+    let now = state.clock.now();
+    session::store(session, &data, session::expiry_for(&data, now, state.config.auth.absolute_limit())).await
 }
 
 /// Extracts where the request came from, for handlers that audit outside a TenantTx
@@ -136,11 +255,27 @@ impl TenantTx {
         self.now
     }
 
-    /// Appends an audit event in this transaction.
+    /// Appends an audit event in this transaction. A read (what the response will show)
+    /// is also kept aside: if the request ends in a 4xx and rolls back, the page still
+    /// showed what it read, and the read is recorded again after the rollback.
     pub async fn audit(&self, event: &AuditEvent) -> AppResult<()> {
-        let mut conn = self.conn().await?;
-        audit::record(&mut conn, &self.context.tenant, event).await?;
+        let mut guard = self.slot.0.lock().await;
+        let open = guard.as_mut().ok_or(AppError::Internal)?;
+        audit::record(&mut open.tx, &self.context.tenant, event).await?;
+        if let Some(patient) = event.patient_id {
+            open.named.push(patient);
+        }
+        if event.action == Action::Read {
+            open.reads.push(event.clone());
+        }
         Ok(())
+    }
+
+    /// Notes that the response will show `patient`'s chart header (the chart frame opens with it).
+    pub async fn disclosed(&self, patient: PatientId) {
+        if let Some(open) = self.slot.0.lock().await.as_mut() {
+            open.disclosed.push(patient);
+        }
     }
 
     /// The thing asked for is not visible in this context (absent, or another tenant's —
@@ -199,11 +334,17 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
     let Some(open) = slot.0.lock().await.take() else {
         return response;
     };
-    let OpenTx { mut tx, tenant, denials } = open;
     let succeeded = response.status().is_success() || response.status().is_redirection();
+    // On success any event naming the patient will stand; after a rollback only reads do.
+    let headers = if succeeded {
+        open.unrecorded_headers(&open.named)
+    } else {
+        open.unrecorded_headers(&open.reads.iter().filter_map(|e| e.patient_id).collect::<Vec<_>>())
+    };
+    let OpenTx { mut tx, tenant, denials, reads, .. } = open;
     if succeeded {
         let result = async {
-            for event in &denials {
+            for event in denials.iter().chain(&headers) {
                 audit::record(&mut tx, &tenant, event).await?;
             }
             tx.commit().await
@@ -224,10 +365,23 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
         );
     }
     let mut events = denials;
+    if response.status().is_client_error() && crate::web::render::renders_page(&response) {
+        // A page was still sent (a form to correct, a taken slot): what it showed stays
+        // on record, with the answer. A bare refusal (403, 404) showed nothing.
+        let status = response.status().as_u16();
+        events.extend(reads.into_iter().chain(headers).map(|mut event| {
+            if let serde_json::Value::Object(details) = &mut event.details {
+                details.insert("answer_status".into(), status.into());
+            } else {
+                event.details = serde_json::json!({ "answer_status": status });
+            }
+            event
+        }));
+    }
     if response.status().is_server_error() {
         // The work is gone with the rollback; that it failed is kept (FLT-04: a statement
         // cancelled at its time limit is on record, with the request id to find the log).
-        let mut failed = AuditEvent::new(audit::Action::RequestFailed, audit::Outcome::Failure);
+        let mut failed = AuditEvent::new(Action::RequestFailed, audit::Outcome::Failure);
         failed.details = serde_json::json!({ "status": response.status().as_u16() });
         events.push(failed);
     }

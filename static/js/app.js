@@ -97,13 +97,13 @@
         pending = null;
         var target = document.getElementById("schedule-live");
         if (!target || !window.htmx) return;
-        // Marked as background: a change someone else made is not this person's activity,
-        // so an open schedule does not keep an idle session alive.
+        // The reload address is one the server declares background: a change someone
+        // else made is not this person's activity, so an open schedule does not keep an
+        // idle session alive.
         window.htmx.ajax("GET", target.getAttribute("data-live-reload"), {
           target: "#schedule-live",
           select: "#schedule-live",
           swap: "outerHTML",
-          headers: { "X-Lockdev-Background": "1" },
         });
       }, 300);
     });

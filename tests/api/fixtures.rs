@@ -7,11 +7,11 @@ use axum::Form;
 use axum::extract::Path;
 use chrono::NaiveDate;
 use lockdev::audit::{Action, AuditEvent};
-use lockdev::auth::middleware::Authenticated;
 use lockdev::auth::policy::{PatientFacts, Permission, StaffRole, Target};
 use lockdev::auth::session::ContextClaim;
 use lockdev::db::ids::{OrganizationId, PatientId, ProviderId, UserId};
 use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
+use lockdev::web::authenticate::Authenticated;
 use lockdev::web::{Access, AppError, AppResult, Phi, Routes, TenantTx};
 use serde::Deserialize;
 use sqlx::{PgPool, Row};
@@ -136,6 +136,8 @@ pub fn signed_in(user: UserId, claim: ContextClaim) -> Authenticated {
         context: Some(claim),
         consents_accepted: true,
         reauthenticated_at: chrono::Utc::now(),
+        last_activity: chrono::Utc::now(),
+        idle_minutes: 15,
     }
 }
 
@@ -166,14 +168,14 @@ pub fn phi_routes() -> Routes {
     Routes::new()
         .get(
             "/test/patients/{patient_id}",
-            Access::Tenant(Permission::ViewDemographics),
+            Access::Staff(Permission::ViewDemographics),
             Phi::Reads,
             show_patient,
         )
-        .post("/test/patients", Access::Tenant(Permission::RegisterPatient), Phi::Writes, register_patient)
+        .post("/test/patients", Access::Staff(Permission::RegisterPatient), Phi::Writes, register_patient)
         .post(
             "/test/patients/{patient_id}/family-name",
-            Access::Tenant(Permission::EditDemographics),
+            Access::Staff(Permission::EditDemographics),
             Phi::Writes,
             rename_patient,
         )

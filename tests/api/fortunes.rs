@@ -4,11 +4,11 @@ use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_fortunes_page_lists_every_fortune_and_one_added_now_sorted_and_escaped() {
-    let app = spawn_app().routes(lockdev::fortunes::routes()).spawn().await;
+    let app = spawn_app().routes(lockdev::bench::fortunes::routes()).spawn().await;
     let owner = app.database().owner_pool().await;
-    lockdev::bench_data::seed_fortunes(&owner).await.expect("fortunes");
+    lockdev::bench::data::seed_fortunes(&owner).await.expect("fortunes");
     // Seeding twice leaves the same twelve rows.
-    lockdev::bench_data::seed_fortunes(&owner).await.expect("fortunes again");
+    lockdev::bench::data::seed_fortunes(&owner).await.expect("fortunes again");
 
     let res = app.get("/fortunes").await;
     assert_eq!(res.status(), 200);
@@ -24,7 +24,7 @@ async fn the_fortunes_page_lists_every_fortune_and_one_added_now_sorted_and_esca
         })
         .collect();
     assert_eq!(rows.len(), 13, "{html}");
-    assert!(rows.iter().any(|(id, m)| *id == 0 && m == lockdev::fortunes::ADDED_AT_REQUEST_TIME));
+    assert!(rows.iter().any(|(id, m)| *id == 0 && m == lockdev::bench::fortunes::ADDED_AT_REQUEST_TIME));
     // Sorted by the message as stored, not as escaped: compare the unescaped text.
     let unescaped: Vec<String> = rows.iter().map(|(_, m)| unescape(m)).collect();
     let mut sorted = unescaped.clone();

@@ -18,10 +18,10 @@ use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use lockdev::auth::middleware::Authenticated;
 use lockdev::clock::ManualClock;
 use lockdev::config::{Config, LogConfig, LogFormat};
 use lockdev::db::ids::{OrganizationId, UserId};
+use lockdev::web::authenticate::Authenticated;
 use lockdev::web::{self, AppState, RouteSpec, Routes};
 use sha2::Digest as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -333,15 +333,15 @@ impl TestApp {
         });
         let pool = lockdev::db::runtime_pool(&config.database).expect("runtime pool");
         let clock = Arc::new(ManualClock::new(test_epoch()));
-        let state = AppState::new(config, pool.clone(), clock.clone()).expect("application state");
+        let state = lockdev::app::state(config, pool.clone(), clock.clone()).expect("application state");
         let app_state = state.clone();
-        let all_routes = web::routes().merge(routes);
+        let all_routes = lockdev::app::routes(&state.config).merge(routes);
         let registry = all_routes.specs().to_vec();
         // Stands in for authentication until sign-in exists: the context a test chose
         // with `act_as` is attached to every request.
         let acting: Arc<Mutex<Option<Authenticated>>> = Arc::default();
         let acting_for_layer = acting.clone();
-        let app = web::app(state, all_routes).layer(axum::middleware::from_fn(
+        let app = web::pipeline::app(state, all_routes).layer(axum::middleware::from_fn(
             move |mut req: axum::extract::Request, next: axum::middleware::Next| {
                 let acting = acting_for_layer.clone();
                 async move {
@@ -356,7 +356,7 @@ impl TestApp {
         // names it) chooses it with LOCKDEV_BIND.
         let listener = tokio::net::TcpListener::bind(config_bind).await.expect("bind");
         let address = listener.local_addr().expect("address");
-        tokio::spawn(web::serve(listener, app, std::future::pending()));
+        tokio::spawn(web::pipeline::serve(listener, app, std::future::pending()));
         let cookies = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(cookies.clone())
@@ -445,7 +445,7 @@ impl TestApp {
     pub async fn with_totp(&self, mut person: Person) -> Person {
         let owner = self.database().owner_pool().await;
         let secret = lockdev::auth::totp::new_secret();
-        let key = lockdev::auth::crypto::DataKey::new(&DEV_DATA_KEY);
+        let key = lockdev::crypto::DataKey::new(&DEV_DATA_KEY);
         let context = lockdev::db::tenant::SystemContext { user_id: Some(person.id), ..Default::default() };
         let mut tx = lockdev::db::tenant::begin_system(&owner, &context).await.expect("tx");
         sqlx::query(
@@ -517,7 +517,7 @@ impl TestApp {
 
     /// A job worker for this app (its pool, clock and channels), not scheduling.
     pub fn worker(&self, name: &str) -> lockdev::jobs::Worker {
-        let registry = lockdev::jobs::kinds::registry(self.state.notifier.clone());
+        let registry = lockdev::app::job_kinds(&self.state.notifier).with(lockdev::bench::jobs::Probe);
         let context = lockdev::jobs::JobContext { pool: self.pool.clone(), clock: self.clock.clone() };
         let config =
             lockdev::jobs::WorkerConfig { schedule: false, ..lockdev::jobs::WorkerConfig::named(name) };
@@ -607,6 +607,16 @@ impl TestApp {
         let _ = stream.read_to_end(&mut response).await;
         String::from_utf8_lossy(&response).into_owned()
     }
+}
+
+/// Every production route, as a development server declares them.
+pub fn production_routes() -> Routes {
+    let config = Config::from_lookup(|name| match name {
+        "LOCKDEV_ENV" => Some("development".into()),
+        _ => None,
+    })
+    .expect("development configuration");
+    lockdev::app::routes(&config)
 }
 
 /// A handler that panics, to exercise the catch-panic path.

@@ -20,6 +20,7 @@ mod health;
 mod history;
 mod invitations;
 mod jobs;
+mod layers;
 mod live;
 mod logging;
 mod mail;

@@ -653,7 +653,7 @@ fn signed_envelope(from: &str, body: &str, topic: &str) -> serde_json::Value {
         "MessageId": Uuid::new_v4().to_string(),
         "TopicArn": topic,
         "Message": message,
-        "Timestamp": "2026-11-23T20:00:00.000Z",
+        "Timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "SignatureVersion": "2",
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem",
     });

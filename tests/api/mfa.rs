@@ -59,7 +59,14 @@ async fn staff_without_a_second_factor_reach_only_enrolment() {
     let guarded: Vec<_> = app
         .registry
         .iter()
-        .filter(|r| matches!(r.access, lockdev::web::Access::Tenant(_) | lockdev::web::Access::SignedIn))
+        .filter(|r| {
+            matches!(
+                r.access,
+                lockdev::web::Access::Staff(_)
+                    | lockdev::web::Access::Portal(_)
+                    | lockdev::web::Access::SignedIn
+            )
+        })
         .cloned()
         .collect();
     assert!(guarded.len() > 15);

@@ -110,7 +110,7 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
 async fn seeding_is_refused_in_production() {
     let db = TestDatabase::create().await;
     let owner = db.owner_pool().await;
-    let error = lockdev::demo::seed(&owner, true, &lockdev::auth::crypto::DataKey::new(&[0; 32]))
+    let error = lockdev::cli::demo::seed(&owner, true, &lockdev::crypto::DataKey::new(&[0; 32]))
         .await
         .expect_err("refused");
     assert!(error.to_string().contains("production"));

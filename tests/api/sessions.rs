@@ -63,7 +63,7 @@ async fn sign_out_deletes_the_server_record_and_clears_the_browser() {
     assert_eq!(res.headers()["clear-site-data"], "\"cache\", \"cookies\", \"storage\"");
     let mut su = app.database().superuser().await;
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session WHERE id = $1")
-        .bind(&cookie)
+        .bind(lockdev::auth::session_store::digest(&cookie))
         .fetch_one(&mut su)
         .await
         .expect("count");
@@ -86,19 +86,16 @@ async fn after_the_idle_timeout_a_page_asks_to_sign_in_and_htmx_gets_a_redirect_
     app.clock.advance(TimeDelta::minutes(14));
     assert_eq!(browser.get("/account").await.status(), 200, "the last request counted as activity");
 
-    // Background polling, and live-update streams reopening by themselves, do not keep
-    // the session alive.
-    for n in 0..4 {
+    // What an open page calls by itself (the live schedule's event stream and its
+    // reloads: routes the server declares background) does not keep the session alive.
+    for n in 0..3 {
         app.clock.advance(TimeDelta::minutes(4));
-        let request = browser.client.get(browser.url("/status"));
-        let request = if n % 2 == 0 {
-            request.header("X-Lockdev-Background", "1")
-        } else {
-            request.header("Accept", "text/event-stream")
-        };
-        let res = request.send().await.expect("poll");
-        assert_eq!(res.status(), 200);
+        let path = if n % 2 == 0 { "/schedule/live" } else { "/schedule/events" };
+        let res = browser.client.get(browser.url(path)).send().await.expect("poll");
+        assert_eq!(res.status(), 200, "{path}: {:?}", res.headers().get("location"));
     }
+    // Sixteen minutes after the last action.
+    app.clock.advance(TimeDelta::minutes(4));
     let res = browser
         .client
         .get(browser.url("/account"))
@@ -111,6 +108,29 @@ async fn after_the_idle_timeout_a_page_asks_to_sign_in_and_htmx_gets_a_redirect_
     assert_eq!(res.headers()["hx-redirect"], "/sign-in?next=%2Faccount");
     let page = browser.get("/account").await;
     assert_eq!(page.status(), 303);
+}
+
+#[tokio::test]
+async fn a_request_cannot_make_itself_background_with_a_header() {
+    // B9: the server decides what is activity, by route. A header a request sends about
+    // itself is ignored: a page request marked "background" still counts, and one not
+    // marked still counts, so a script cannot opt out of extending (or, conversely, a
+    // poll cannot extend) by what it claims.
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    for _ in 0..3 {
+        app.clock.advance(TimeDelta::minutes(10));
+        let res = browser
+            .client
+            .get(browser.url("/account"))
+            .header("X-Lockdev-Background", "1")
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "a person's page counts as activity whatever it says of itself");
+    }
 }
 
 #[tokio::test]
@@ -137,7 +157,7 @@ async fn the_server_side_expiry_follows_the_idle_timeout_not_a_two_week_default(
     let mut su = app.database().superuser().await;
     let expiry: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT expiry_date FROM tower_sessions.session WHERE id = $1")
-            .bind(browser.session_cookie())
+            .bind(lockdev::auth::session_store::digest(&browser.session_cookie()))
             .fetch_one(&mut su)
             .await
             .expect("session row");
@@ -186,7 +206,14 @@ async fn disabling_an_account_ends_all_its_sessions_and_stops_sign_in() {
     let (app, nurse) = staff_app().await;
     let browser = app.browser();
     signed_in(&app, &browser, &nurse).await;
-    lockdev::auth::sessions::disable_account(&app.pool, nurse.id).await.expect("disable");
+    let mut tx = lockdev::db::tenant::begin_system(
+        &app.pool,
+        &lockdev::db::tenant::SystemContext { user_id: Some(nurse.id), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    lockdev::auth::sessions::disable_account(&mut tx, nurse.id).await.expect("disable");
+    tx.commit().await.expect("commit");
     assert_eq!(browser.get("/account").await.status(), 303);
     let res = app.browser().sign_in(&nurse.email, &nurse.password).await;
     assert_eq!(res.status(), 422, "a disabled account cannot sign in");

@@ -26,6 +26,8 @@ const MIXED_SCOPE: &[&str] = &[
 /// Tables whose rows may really be deleted: credentials and session bookkeeping, never
 /// clinical, identity or audit data (their history keeps the deletion on record).
 const DELETABLE: &[&str] = &[
+    // SNS message ids already taken in (replay guard), kept a day.
+    "sns_deliveries",
     // Derived search index, rebuilt by a trigger from the patient's names.
     "patient_search_tokens",
     // Finished job-queue rows (identifiers only), pruned after a week.

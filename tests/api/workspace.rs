@@ -6,10 +6,10 @@
 
 use chrono::{Duration, NaiveDate, TimeZone as _, Utc};
 use chrono_tz::America::New_York;
-use lockdev::auth::middleware::Authenticated;
 use lockdev::auth::policy::{self, StaffRole};
 use lockdev::db::ids::{OrganizationId, PatientId, ProviderId, UserId};
 use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
+use lockdev::web::authenticate::Authenticated;
 use lockdev::web::routes::claimed_principal;
 use lockdev::web::{Access, Phi};
 use reqwest::{Method, StatusCode};
@@ -944,12 +944,12 @@ async fn each_role_reaches_exactly_the_chart_sections_its_policy_allows() {
     let routes: Vec<_> = app
         .registry
         .iter()
-        .filter(|r| r.path.starts_with("/patients/{patient_id}") && matches!(r.access, Access::Tenant(_)))
+        .filter(|r| r.path.starts_with("/patients/{patient_id}") && r.access.clinic_permission().is_some())
         .cloned()
         .collect();
     assert!(routes.len() >= 20, "{}", routes.len());
     for route in &routes {
-        let Access::Tenant(permission) = route.access else { unreachable!() };
+        let Some(permission) = route.access.clinic_permission() else { unreachable!() };
         // Objects the path names beyond the patient do not exist: an allowed role gets
         // 404 there, a refused one 403 before the lookup.
         let path = crate::csrf::fill(route.path, patient);
@@ -1065,7 +1065,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     for who in [tenants.a.desk_context(), provider_a] {
         app.act_as(Some(who));
         for route in
-            app.registry.iter().filter(|r| r.path.contains('{') && matches!(r.access, Access::Tenant(_)))
+            app.registry.iter().filter(|r| r.path.contains('{') && r.access.clinic_permission().is_some())
         {
             let path = fill(route.path);
             assert!(!path.contains('{'), "a parameter without a B object: {}", route.path);
@@ -1125,7 +1125,7 @@ async fn member_of_a(app: &TestApp, tenants: &TwoTenants) -> (Authenticated, Use
 #[test]
 fn every_workspace_phi_route_is_declared_as_such() {
     // GETs that show patient data read PHI; the set-up pages do not.
-    for spec in lockdev::web::routes().specs() {
+    for spec in crate::helpers::production_routes().specs() {
         let patient_scoped = spec.path.starts_with("/patients") || spec.path.starts_with("/appointments");
         if patient_scoped && spec.path != "/patients/new" {
             assert_ne!(spec.phi, Phi::None, "{} {} touches patient data", spec.method, spec.path);
@@ -1148,7 +1148,7 @@ async fn a_statement_past_the_time_limit_is_cancelled_with_a_generic_error() {
         .env("LOCKDEV_DB_STATEMENT_TIMEOUT_MS", "200")
         .routes(lockdev::web::Routes::new().post(
             "/test/slow-search",
-            Access::Tenant(policy::Permission::SearchPatients),
+            Access::Staff(policy::Permission::SearchPatients),
             Phi::None,
             slow_search,
         ))

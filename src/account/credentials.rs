@@ -1,0 +1,190 @@
+//! The password and the sign-in address.
+
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tower_sessions::Session;
+
+use super::security::{Said, facts, render};
+use super::views::VerifyEmailPage;
+use super::{fresh, step, step_up};
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::emails::EmailVerification;
+use crate::auth::tokens::{self, NewToken, Purpose};
+use crate::auth::{notices, password_policy, session, signin};
+use crate::db::ids::UserId;
+use crate::web::authenticate::Authenticated;
+use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+/// A new password: the hash, the other sessions ended, the audit event and the notice
+/// are one transaction, so the change never stands without its record.
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    if !fresh(&auth, &tx) {
+        return Ok(step_up("/account"));
+    }
+    let user = auth.user_id;
+    let facts = facts(&state, &mut tx, user).await?;
+    if let Err(refusal) = password_policy::check(&form.password, facts.workforce, &[&facts.email]) {
+        let said = Said { password_error: Some(refusal.to_string()), ..Default::default() };
+        let page = render(&state, &mut tx, &session, user, said).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    // No connection is held while the hash is computed.
+    tx.commit().await?;
+    let hash = state.auth.passwords.hash(form.password).await?;
+    sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", user.as_uuid(), hash)
+        .execute(tx.conn().await?)
+        .await?;
+    let ended = signin::end_other_sessions(tx.conn().await?, user, &session).await?;
+    let mut event = AuditEvent::new(Action::PasswordChanged, Outcome::Success).resource("user", user);
+    event.details = json!({ "other_sessions_ended": ended });
+    tx.audit(&event).await?;
+    let now = tx.now();
+    notices::tell(tx.conn().await?, &state.notifier, user, "The password of your account was changed", now)
+        .await?;
+    let notice = Some("Your password was changed. Other sessions were signed out.".into());
+    let page = render(&state, &mut tx, &session, user, Said { notice, ..Default::default() }).await?;
+    tx.commit().await?;
+    Ok(Page(page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    email: String,
+}
+
+pub async fn change_email(
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+    Form(form): Form<EmailForm>,
+) -> AppResult<Response> {
+    let now = tx.now();
+    if !fresh(&auth, &tx) {
+        return Ok(step_up("/account"));
+    }
+    let typed = form.email.trim().to_owned();
+    let email = match crate::contact_info::normalize_email(&typed) {
+        Ok(email) => email,
+        Err(problem) => {
+            let said = Said { email_error: Some((typed, problem.into())), ..Default::default() };
+            let page = render(&state, &mut tx, &session, auth.user_id, said).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+        }
+    };
+    let taken = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users WHERE email = $1) AS "t!""#, email)
+        .fetch_one(tx.conn().await?)
+        .await?;
+    // An address already in use gets no link, but the answer is the same (no oracle).
+    if !taken {
+        tokens::revoke_for_user(tx.conn().await?, Purpose::EmailVerification, auth.user_id).await?;
+        let token = tokens::issue(
+            tx.conn().await?,
+            NewToken {
+                purpose: Purpose::EmailVerification,
+                email: &email,
+                user_id: Some(auth.user_id),
+                organization_id: None,
+                payload: json!({}),
+                created_by: Some(auth.user_id),
+            },
+            now,
+        )
+        .await?;
+        let link = format!("{}account/email/verify/{token}", state.config.http.public_url);
+        let message = EmailVerification { link }.render(&email)?;
+        crate::notify::jobs::queue_account_email(tx.conn().await?, &state.notifier, &message, now).await?;
+    }
+    let notice = Some(format!("We sent a link to {email}. Open it to finish the change."));
+    let page = render(&state, &mut tx, &session, auth.user_id, Said { notice, ..Default::default() }).await?;
+    tx.commit().await?;
+    Ok(Page(page).into_response())
+}
+
+pub async fn verify_email_link(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let purpose = Purpose::EmailVerification.as_str();
+    session::park_token(&session, purpose, token, state.clock.now(), state.config.auth.absolute_limit())
+        .await?;
+    Ok(Redirect::to("/account/email/verify").into_response())
+}
+
+/// The verification parked in this session, if it is still good and was asked for by
+/// `user` (a link opened in someone else's session does nothing).
+async fn pending_verification(
+    tx: &mut SystemTx,
+    session: &Session,
+    user: UserId,
+) -> AppResult<Option<(String, tokens::Token)>> {
+    let data = session::load(session).await?;
+    let Some(text) = session::parked_token(&data, Purpose::EmailVerification.as_str()) else {
+        return Ok(None);
+    };
+    let now = tx.now();
+    let token = tokens::peek(tx.conn().await?, Purpose::EmailVerification, text, now).await?;
+    Ok(token.filter(|t| t.user_id == Some(user)).map(|t| (text.to_owned(), t)))
+}
+
+pub async fn verify_email_page(
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+) -> AppResult<Page<VerifyEmailPage>> {
+    let pending = pending_verification(&mut tx, &session, auth.user_id).await?;
+    tx.commit().await?;
+    Ok(Page(VerifyEmailPage { new_email: pending.map(|(_, t)| t.email) }))
+}
+
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+) -> AppResult<Response> {
+    let now = tx.now();
+    let Some((text, token)) = pending_verification(&mut tx, &session, auth.user_id).await? else {
+        return Ok(Page(VerifyEmailPage { new_email: None }).into_response());
+    };
+    if tokens::redeem(tx.conn().await?, Purpose::EmailVerification, &text, now).await?.is_none() {
+        return Ok(Page(VerifyEmailPage { new_email: None }).into_response());
+    }
+    let old = crate::auth::people::email(tx.conn().await?, auth.user_id).await?;
+    let changed = sqlx::query!(
+        "UPDATE users SET email = $2, email_verified_at = $3 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $2)",
+        auth.user_id.as_uuid(),
+        token.email,
+        now
+    )
+    .execute(tx.conn().await?)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(AppError::BadRequest("That address is no longer available.".into()));
+    }
+    tx.audit(&AuditEvent::new(Action::EmailChanged, Outcome::Success).resource("user", auth.user_id)).await?;
+    // The old address hears about it too.
+    let what = "The sign-in e-mail address of your account was changed";
+    notices::tell_address(tx.conn().await?, &state.notifier, &old, what, now).await?;
+    tx.commit().await?;
+    let mut data = session::load(&session).await?;
+    data.pending_token = None;
+    step(&state, &session, &tx).store(&data).await?;
+    Ok(Redirect::to("/account").into_response())
+}

@@ -1,0 +1,75 @@
+//! Step-up: the password asked again before a sensitive change. Throttled per account
+//! like sign-in (the same counter: a session in the wrong hands must not become a way to
+//! guess the password faster than the sign-in form allows).
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tower_sessions::Session;
+
+use super::step;
+use super::views::ReauthenticatePage;
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::session::safe_return_path;
+use crate::auth::throttle::{self, Factor};
+use crate::auth::{password, signin};
+use crate::web::authenticate::Authenticated;
+use crate::web::{AppResult, AppState, Page, SystemTx};
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    pub(super) next: Option<String>,
+}
+
+pub async fn page(Query(query): Query<NextQuery>) -> Page<ReauthenticatePage> {
+    let next = query.next.as_deref().and_then(safe_return_path).unwrap_or_else(|| "/account".into());
+    Page(ReauthenticatePage { next, error: None })
+}
+
+#[derive(Deserialize)]
+pub struct ReauthForm {
+    password: String,
+    next: String,
+}
+
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+    Form(form): Form<ReauthForm>,
+) -> AppResult<Response> {
+    let next = safe_return_path(&form.next).unwrap_or_else(|| "/account".into());
+    let now = tx.now();
+    let user = auth.user_id;
+    let locked = throttle::locked_until(tx.conn().await?, user, Factor::Password, now).await?.is_some();
+    let hash = sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", user.as_uuid())
+        .fetch_one(tx.conn().await?)
+        .await?
+        .filter(|_| !locked)
+        .unwrap_or_else(|| password::dummy_hash().to_owned());
+    // No connection is held while the hash is computed.
+    tx.commit().await?;
+    if !state.auth.passwords.verify(form.password, hash).await? || locked {
+        if !locked {
+            throttle::record_failure(tx.conn().await?, user, Factor::Password, now).await?;
+        }
+        let mut event = AuditEvent::new(Action::LoginFailed, Outcome::Failure).resource("user", user);
+        event.details = json!({ "method": "password", "reason": if locked { "locked" } else { "step_up" } });
+        tx.audit(&event).await?;
+        tx.commit().await?;
+        let error = if locked {
+            "Too many wrong passwords. Wait a few minutes, then try again."
+        } else {
+            "That password did not work."
+        };
+        let page = ReauthenticatePage { next, error: Some(error.into()) };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    throttle::record_success(tx.conn().await?, user, Factor::Password).await?;
+    tx.commit().await?;
+    signin::mark_reauthenticated(&step(&state, &session, &tx)).await?;
+    Ok(Redirect::to(&next).into_response())
+}

@@ -1,0 +1,114 @@
+//! The composition root: the one place that knows every feature.
+//!
+//! It builds the application state from the configuration, lists every feature's routes,
+//! and names every job kind the workers run. Everything below it (the plumbing in
+//! `web/`, `auth/`, `jobs/`, `notify/`, and each feature) stays ignorant of the rest;
+//! `main` and the tests start the application only through here, so they run the same
+//! thing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use sqlx::PgPool;
+
+use crate::auth::passkeys::Passkeys;
+use crate::auth::password::PasswordHasher;
+use crate::clock::SharedClock;
+use crate::config::{Config, Environment, RateLimit};
+use crate::crypto::DataKey;
+use crate::jobs::Registry;
+use crate::notify::Notifier;
+use crate::notify::inbound::SnsVerifier;
+use crate::web::rate_limit::RateLimiter;
+use crate::web::{AppState, AuthServices, Routes, SharedState};
+
+/// The application's state for `config`, over the runtime-role pool `db`.
+pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<AppState> {
+    let rate_limiter = Arc::new(RateLimiter::new(config.http.rate_limit));
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Ten attempts at once, then one every five seconds, per client address.
+    let auth_limit = || RateLimiter::new(Some(RateLimit { per_second: 0.2, burst: 10 }));
+    // The development channels write through a pool of their own (see there); the
+    // database is not touched until a message is actually kept.
+    let channel_db = crate::db::development_channel_pool(&config.database).unwrap_or_else(|_| db.clone());
+    let mailer = crate::integrations::mail::from_config(&config.mail, channel_db.clone())?;
+    let notifier = Notifier::from_config(&config, &channel_db, mailer.clone());
+    let pinned = match &config.messaging.sns_certificate_file {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let config_allows_sha1 = config.messaging.sns_allow_sha1;
+    let auth = AuthServices {
+        // One core is always left to serving: on a small machine a storm of sign-ins
+        // would otherwise hold every core, and lower priority alone still lets hashing
+        // delay a page by a scheduler slice (S6 measured p99 3-5x).
+        passwords: PasswordHasher::new(cores.saturating_sub(1).max(1)),
+        data_key: DataKey::new(config.auth.data_key.expose()),
+        passkeys: Passkeys::new(&config.http.public_url),
+        mailer,
+        sign_in_limit: auth_limit(),
+        second_factor_limit: auth_limit(),
+        reset_limit: auth_limit(),
+    };
+    let reads = crate::db::shared_reads::SharedReads::from_config(&config.database);
+    Ok(AppState::new(SharedState {
+        config: Arc::new(config),
+        db,
+        reads,
+        clock,
+        rate_limiter,
+        auth: Arc::new(auth),
+        notifier,
+        sns: Arc::new(SnsVerifier::new(pinned, config_allows_sha1)),
+        live: Arc::default(),
+    }))
+}
+
+/// Every feature's declared routes. The development pages are mounted only in
+/// development; tests merge extra declared routes into this and wrap the result with
+/// [`crate::web::pipeline::app`] as [`build_app`] does.
+pub fn routes(config: &Config) -> Routes {
+    let routes = Routes::new()
+        .merge(crate::home::routes())
+        .merge(crate::health::routes())
+        .merge(crate::web::assets::routes())
+        .merge(crate::signin::routes())
+        .merge(crate::account::routes())
+        .merge(crate::contexts::routes())
+        .merge(crate::invitations::routes())
+        .merge(crate::members::routes())
+        .merge(crate::clinic_settings::routes())
+        .merge(crate::patient_access::routes())
+        .merge(crate::patients::routes())
+        .merge(crate::contacts::routes())
+        .merge(crate::care_team::routes())
+        .merge(crate::appointments::routes())
+        .merge(crate::notes::routes())
+        .merge(crate::text_messages::routes())
+        .merge(crate::tasks::routes());
+    match config.environment {
+        Environment::Development => routes.merge(crate::dev::routes()),
+        Environment::Production => routes,
+    }
+}
+
+/// The whole application for `state`: every feature's routes behind the middleware stack.
+pub fn build_app(state: AppState) -> Router {
+    let routes = routes(&state.config);
+    crate::web::pipeline::app(state, routes)
+}
+
+/// Every job kind `lockdev serve` and `lockdev worker` run.
+pub fn job_kinds(notifier: &Notifier) -> Registry {
+    Registry::new()
+        .with(crate::jobs::kinds::SealAudit)
+        .with(crate::jobs::kinds::AuditPartitions)
+        .with(crate::jobs::kinds::SessionCleanup)
+        .with(crate::jobs::kinds::PruneJobs)
+        .with(crate::notify::reminders::PlanAllReminders)
+        .with(crate::notify::reminders::PlanReminders)
+        .with(crate::notify::jobs::SendNotification::new(notifier.clone()))
+        .with(crate::notify::jobs::SendAccountEmail::new(notifier.clone()))
+}

@@ -1,0 +1,271 @@
+//! The `lockdev` command: serve, work jobs, migrate, seed, check the configuration, look
+//! after the job queue and the audit chain. `main.rs` only calls [`main`].
+
+pub mod demo;
+mod maintenance;
+mod serve;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::ids::{JobId, OrganizationId};
+use crate::{db, telemetry};
+
+#[derive(Parser)]
+#[command(name = "lockdev", version, about = "Practice platform for clinics: one binary over PostgreSQL.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application (and work background jobs) until SIGTERM or Ctrl-C.
+    Serve,
+    /// Work background jobs only, until SIGTERM or Ctrl-C (no web server).
+    Worker,
+    /// Look at and repair the job queue.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Apply pending database migrations (as the owner role).
+    Migrate,
+    /// Load demonstration data; safe to run repeatedly.
+    SeedDemo,
+    /// Generate deterministic synthetic clinics for the benchmarks (never in production).
+    SeedBench {
+        #[arg(long, default_value_t = 50)]
+        organizations: usize,
+        #[arg(long, default_value_t = 20_000)]
+        patients_per_org: u32,
+        /// Audit events to append (spread over the clinics and the past year), on top of
+        /// any already there; the clinics themselves are generated once.
+        #[arg(long, default_value_t = 0)]
+        audit_rows: u64,
+    },
+    /// Validate the configuration and print it with secrets hidden.
+    CheckConfig,
+    /// Exit 0 when `/health` on the configured address answers 200 (container health checks).
+    Healthcheck,
+    /// The audit log's hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Benchmark S10: the job queue with no-op jobs. Benchmarks only; prints JSON.
+    #[command(hide = true)]
+    BenchJobs {
+        #[arg(long, default_value_t = 20_000)]
+        jobs: i64,
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Measure enqueue-to-start latency with this many single jobs instead.
+        #[arg(long)]
+        latency_samples: Option<usize>,
+    },
+    /// Serve the benchmark floors: a static handler without middleware, and S1's Fortunes
+    /// page through the full stack. Benchmarks only.
+    #[command(hide = true)]
+    BenchFloor {
+        #[arg(long, default_value = "127.0.0.1:3901")]
+        bind: SocketAddr,
+    },
+    /// `worker`, also working the benchmark and test job kinds (probe, noop), for the
+    /// crash and shutdown tests of the real process. Never in production.
+    #[command(hide = true)]
+    BenchWorker,
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// The most recent jobs, newest first.
+    List {
+        /// Only jobs in this state: queued, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Jobs that used up their attempts (or failed permanently), with their last error.
+    Dead {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Give a dead job a fresh set of attempts, due now.
+    Retry { id: JobId },
+    /// Queue depth and lag.
+    Stats,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every chain (or one organization's); exit non-zero at the first broken link.
+    Verify {
+        /// Only this organization's chain (its ULID).
+        #[arg(long)]
+        org: Option<OrganizationId>,
+    },
+    /// Seal pending events now (the server also does this every few seconds).
+    Seal,
+}
+
+/// Parses the command line, reads the configuration, starts logging and runs the command.
+pub fn main() -> ExitCode {
+    crate::integrations::install_tls_provider();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("lockdev: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = telemetry::init(&config.log) {
+        eprintln!("lockdev: cannot start logging: {error}");
+        return ExitCode::from(1);
+    }
+    telemetry::install_panic_hook(!config.is_production());
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("lockdev: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(error) => {
+            // Configuration problems found late (a URL a command needs) stay one line.
+            match error.downcast_ref::<crate::config::ConfigError>() {
+                Some(config_error) => {
+                    eprintln!("lockdev: configuration error: {config_error}");
+                    ExitCode::from(2)
+                }
+                None => {
+                    eprintln!("lockdev: {error:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve::serve(config).await?,
+        Command::Worker => serve::worker_only(config, serve::Kinds::Production).await?,
+        Command::BenchWorker => {
+            anyhow::ensure!(
+                !config.is_production(),
+                "bench-worker refuses to run with LOCKDEV_ENV=production"
+            );
+            serve::worker_only(config, serve::Kinds::WithProbes).await?;
+        }
+        Command::Jobs { command } => return maintenance::jobs_command(command, &config).await,
+        Command::Migrate => {
+            let owner = db::owner_pool(config.database.migration_url()?)
+                .await
+                .context("connecting as the owner role")?;
+            let applied = db::migrate(&owner).await.context("applying migrations")?;
+            println!("migrations: {applied} applied, schema current");
+        }
+        Command::SeedDemo => {
+            let owner = db::owner_pool(config.database.migration_url()?)
+                .await
+                .context("connecting as the owner role")?;
+            let key = crate::crypto::DataKey::new(config.auth.data_key.expose());
+            let summary = demo::seed(&owner, config.is_production(), &key).await?;
+            if summary.created == 0 {
+                println!("demo data: already present, nothing to create");
+            } else {
+                println!("demo data: {} rows created", summary.created);
+            }
+            println!("demo sign-ins (demo data only):");
+            for sign_in in summary.sign_ins {
+                println!("  {sign_in}");
+            }
+        }
+        Command::SeedBench { organizations, patients_per_org, audit_rows } => {
+            anyhow::ensure!(!config.is_production(), "seed-bench refuses to run with LOCKDEV_ENV=production");
+            let owner = db::owner_pool(config.database.migration_url()?)
+                .await
+                .context("connecting as the owner role")?;
+            let key = crate::crypto::DataKey::new(config.auth.data_key.expose());
+            let summary = crate::bench::data::seed(&owner, &key, organizations, patients_per_org).await?;
+            println!(
+                "bench data: {} clinics, {} patients, {} rows written in {:.1} s ({:.0} rows/s)",
+                summary.organizations,
+                summary.patients,
+                summary.rows,
+                summary.seconds,
+                summary.rows as f64 / summary.seconds.max(0.001)
+            );
+            if audit_rows > 0 {
+                let started = std::time::Instant::now();
+                let written =
+                    crate::bench::data::seed_audit(&owner, organizations, patients_per_org, audit_rows)
+                        .await?;
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "audit events: {written} appended in {seconds:.1} s ({:.0} rows/s)",
+                    written as f64 / seconds.max(0.001)
+                );
+            }
+        }
+        Command::CheckConfig => {
+            config.database.runtime_url()?;
+            println!("configuration is valid");
+            println!("  environment:      {:?}", config.environment);
+            println!("  bind:             {}", config.http.bind);
+            println!("  public url:       {}", config.http.public_url);
+            println!("  trusted hosts:    {}", config.http.trusted_hosts.join(", "));
+            println!("  trusted proxies:  {}", config.http.trusted_proxies.len());
+            println!("  request timeout:  {:?}", config.http.request_timeout);
+            println!("  body limit:       {} bytes", config.http.body_limit_bytes);
+            println!("  rate limit:       {:?}", config.http.rate_limit);
+            println!("  database pool:    {} connections", config.database.max_connections);
+            println!(
+                "  migration url:    {}",
+                if config.database.migration_url.is_some() { "set" } else { "not set" }
+            );
+            println!("  log:              {:?} {}", config.log.format, config.log.filter);
+        }
+        Command::Healthcheck => return serve::healthcheck(config.http.bind).await,
+        Command::Audit { command } => return maintenance::audit_command(command, &config).await,
+        Command::BenchFloor { bind } => {
+            anyhow::ensure!(
+                !config.is_production(),
+                "bench-floor refuses to run with LOCKDEV_ENV=production"
+            );
+            serve::bench_floor(bind, config).await?;
+        }
+        Command::BenchJobs { jobs, workers, batch, latency_samples } => {
+            anyhow::ensure!(!config.is_production(), "bench-jobs refuses to run with LOCKDEV_ENV=production");
+            let database = crate::config::DatabaseConfig {
+                max_connections: (workers as u32 + 2).max(config.database.max_connections),
+                ..config.database.clone()
+            };
+            let pool = db::runtime_pool(&database)?;
+            let out = match latency_samples {
+                Some(samples) => {
+                    let millis = crate::bench::jobs::latency(&pool, samples).await?;
+                    let at = |q: f64| millis.get(((millis.len() as f64 - 1.0) * q).round() as usize).copied();
+                    serde_json::json!({ "samples": millis.len(), "p50_ms": at(0.5), "p99_ms": at(0.99) })
+                }
+                None => {
+                    serde_json::to_value(crate::bench::jobs::throughput(&pool, jobs, workers, batch).await?)?
+                }
+            };
+            println!("{out}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

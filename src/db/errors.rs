@@ -1,0 +1,65 @@
+//! What a database error means, without what it says.
+//!
+//! Postgres messages quote the values that broke a rule (a name, a phone number), so no
+//! message ever reaches a log, a page or an audit record: callers get a fixed word for
+//! the kind of failure ([`sqlx_variant`]), whether waiting a moment could help
+//! ([`is_unavailable`]), and a way to turn one named constraint into an answer for the
+//! person ([`on_constraint`]).
+
+use sqlx::PgConnection;
+
+/// A secret-free, PHI-free name for what kind of database error this was.
+pub fn sqlx_variant(error: &sqlx::Error) -> &'static str {
+    match error {
+        sqlx::Error::PoolTimedOut => "pool_timed_out",
+        sqlx::Error::PoolClosed => "pool_closed",
+        sqlx::Error::Io(_) => "io",
+        sqlx::Error::Tls(_) => "tls",
+        sqlx::Error::RowNotFound => "row_not_found",
+        sqlx::Error::Protocol(_) => "protocol",
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => "decode",
+        sqlx::Error::Database(_) => "database",
+        _ => "other",
+    }
+}
+
+/// The database cannot be reached or has no free connection: trying again shortly may
+/// work (503), unlike a statement the database refused (500).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+    )
+}
+
+/// Whether `error` is a violation of the constraint called `constraint`.
+pub fn violates(error: &sqlx::Error, constraint: &str) -> bool {
+    error.as_database_error().is_some_and(|e| e.constraint() == Some(constraint))
+}
+
+/// A statement was refused by the constraint it was guarded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused;
+
+/// Runs `statement` behind a savepoint. A violation of `constraint` (a double booking,
+/// overlapping hours, a name taken) rolls back to the savepoint and comes back as
+/// `Ok(Err(Refused))`, so the request's transaction stays usable for re-rendering the
+/// form and writing its audit event; any other error is returned as it is.
+pub async fn on_constraint<T>(
+    conn: &mut PgConnection,
+    constraint: &'static str,
+    statement: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<Result<T, Refused>, sqlx::Error> {
+    sqlx::query("SAVEPOINT guarded_statement").execute(&mut *conn).await?;
+    match statement(&mut *conn).await {
+        Ok(value) => {
+            sqlx::query("RELEASE SAVEPOINT guarded_statement").execute(&mut *conn).await?;
+            Ok(Ok(value))
+        }
+        Err(error) if violates(&error, constraint) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT guarded_statement").execute(&mut *conn).await?;
+            Ok(Err(Refused))
+        }
+        Err(error) => Err(error),
+    }
+}

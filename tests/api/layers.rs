@@ -1,0 +1,134 @@
+//! The shape of the code, read from the source (as the registry test reads it for
+//! `.route(`): the layers import only downwards, no feature imports another but chart
+//! sections into `chart/`, and feature code reaches the database only through
+//! `TenantTx` and `SystemTx`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::helpers::{files_under, repo_root};
+
+/// Each module's layer, bottom first. Features are every other folder or file.
+const LAYERS: &[&[&str]] = &[
+    &["config", "clock", "error", "db", "crypto", "contact_info", "telemetry"],
+    &["audit", "integrations"],
+    &["jobs"],
+    &["notify"],
+    &["auth"],
+    &["web"],
+    &["chart"],
+];
+/// Above the features: they may use anything.
+const TOP: &[&str] = &["app", "cli", "bench", "lib", "main"];
+/// The layer every feature is in.
+const FEATURES: usize = LAYERS.len();
+
+fn layer(module: &str) -> usize {
+    if TOP.contains(&module) {
+        return FEATURES + 1;
+    }
+    LAYERS.iter().position(|l| l.contains(&module)).unwrap_or(FEATURES)
+}
+
+/// The module a file under `src/` belongs to (its first path component).
+fn module_of(path: &Path) -> String {
+    let relative = path.strip_prefix(repo_root().join("src")).expect("under src");
+    let first = relative.components().next().expect("a component").as_os_str().to_string_lossy().into_owned();
+    first.strip_suffix(".rs").unwrap_or(&first).to_owned()
+}
+
+/// Every `crate::<module>` a file names (in code or documentation: a link to a higher
+/// layer is a dependency of the reader's understanding too).
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (index, _) in text.match_indices("crate::") {
+        let rest = &text[index + "crate::".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            found.insert(name);
+        }
+    }
+    found
+}
+
+fn sources() -> Vec<(std::path::PathBuf, String, String)> {
+    files_under("src")
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("source");
+            let module = module_of(&p);
+            (p, module, text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_imports_only_the_layers_below_it_and_no_feature_imports_another() {
+    let mut offenders = Vec::new();
+    for (path, module, text) in sources() {
+        let own = layer(&module);
+        for named in named_modules(&text) {
+            if named == module {
+                continue;
+            }
+            let theirs = layer(&named);
+            let allowed = own > FEATURES // the composition root, the command line, the benchmarks
+                || theirs < own
+                // The bottom layer's small pieces lean on each other (an error knows what a
+                // database error is; the database reads its configuration).
+                || (own == 0 && theirs == 0);
+            if !allowed {
+                offenders.push(format!(
+                    "{}: {module} (layer {own}) names crate::{named} (layer {theirs})",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "imports against the layers:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn the_layer_test_sees_every_module_it_names() {
+    // A module renamed or removed must not leave the table above silently stale.
+    let modules: BTreeSet<String> = sources().into_iter().map(|(_, m, _)| m).collect();
+    for name in LAYERS.iter().flat_map(|l| l.iter()).chain(TOP.iter()) {
+        assert!(modules.contains(*name), "the layer table names {name}, which is not a module under src/");
+    }
+    // And the features it infers are real folders with routes.
+    let features: Vec<&String> = modules.iter().filter(|m| layer(m) == FEATURES).collect();
+    assert!(features.len() >= 15, "{features:?}");
+    for feature in features {
+        let folder = repo_root().join("src").join(feature);
+        assert!(folder.is_dir(), "feature {feature} is a folder");
+    }
+}
+
+#[test]
+fn feature_code_reaches_the_database_only_through_its_transactions() {
+    // TenantTx and SystemTx are the doors; the pool behind them is the plumbing's.
+    let forbidden = [
+        "state.db",
+        "state.reads",
+        "begin_system(",
+        "begin_tenant(",
+        "platform_connection(",
+        "runtime_pool(",
+        "owner_pool(",
+        "PgPool",
+    ];
+    let mut offenders = Vec::new();
+    for (path, module, text) in sources() {
+        if layer(&module) != FEATURES && module != "chart" {
+            continue;
+        }
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if let Some(found) = forbidden.iter().find(|f| code.contains(*f)) {
+                offenders.push(format!("{}:{}: {found}: {}", path.display(), number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "feature code touching the pool:\n{}", offenders.join("\n"));
+}
