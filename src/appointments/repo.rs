@@ -2,6 +2,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::PgConnection;
 
 use super::domain::Hours;
+use crate::db::errors::{Refused, on_constraint};
 use crate::db::ids::{AppointmentId, AppointmentTypeId, PatientId, ProviderId, UserId, WorkingHoursId};
 
 pub struct ProviderOption {
@@ -22,6 +23,7 @@ pub async fn providers(db: &mut PgConnection) -> Result<Vec<ProviderOption>, sql
 }
 
 pub struct TypeOption {
+    pub sensitive: bool,
     pub id: AppointmentTypeId,
     pub name: String,
     pub duration_minutes: i32,
@@ -31,7 +33,7 @@ pub struct TypeOption {
 pub async fn types(db: &mut PgConnection) -> Result<Vec<TypeOption>, sqlx::Error> {
     sqlx::query_as!(
         TypeOption,
-        r#"SELECT id AS "id: AppointmentTypeId", name, duration_minutes, is_active
+        r#"SELECT id AS "id: AppointmentTypeId", name, duration_minutes, is_active, sensitive
              FROM appointment_types ORDER BY is_active DESC, name"#
     )
     .fetch_all(db)
@@ -81,6 +83,8 @@ pub struct AppointmentRow {
     pub ends_at: DateTime<Utc>,
     pub status: String,
     pub reason: Option<String>,
+    /// A sensitive visit (marked so, or of a sensitive type).
+    pub sensitive: bool,
 }
 
 /// Appointments overlapping [from, to), optionally for one provider or one patient.
@@ -96,7 +100,8 @@ pub async fn between(
         r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
-                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
+                  (a.sensitive OR t.sensitive) AS "sensitive!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
@@ -128,7 +133,8 @@ pub async fn for_patient(
         r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
-                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
+                  (a.sensitive OR t.sensitive) AS "sensitive!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
@@ -149,7 +155,8 @@ pub async fn find(db: &mut PgConnection, id: AppointmentId) -> Result<Option<App
         r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
-                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason
+                  t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
+                  (a.sensitive OR t.sensitive) AS "sensitive!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
@@ -171,82 +178,65 @@ pub struct NewAppointment<'a> {
     pub ends_at: DateTime<Utc>,
     pub reason: Option<&'a str>,
     pub booked_by: Option<UserId>,
+    pub sensitive: bool,
 }
 
-/// Whether a database error is the no-double-booking exclusion constraint.
-pub fn is_double_booking(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|e| {
-        e.code().as_deref() == Some("23P01") && e.constraint() == Some("appointments_no_double_booking")
-    })
-}
+/// The exclusion constraint that refuses a double booking.
+const NO_DOUBLE_BOOKING: &str = "appointments_no_double_booking";
 
-/// Inserts inside a savepoint, so a double booking refused by the database leaves the
-/// request's transaction usable (to re-render the form and audit).
+/// Inserts a booking; a double booking (refused by the database) comes back as
+/// `Err(Refused)` with the request's transaction still usable (to re-render the form and
+/// audit).
 pub async fn insert(
     db: &mut PgConnection,
     organization: crate::db::ids::OrganizationId,
     new: &NewAppointment<'_>,
-) -> Result<Result<AppointmentId, ()>, sqlx::Error> {
+) -> Result<Result<AppointmentId, Refused>, sqlx::Error> {
     let id = AppointmentId::new();
-    sqlx::query("SAVEPOINT booking").execute(&mut *db).await?;
-    let result = sqlx::query!(
-        "INSERT INTO appointments (organization_id, id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, reason, booked_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        organization.as_uuid(),
-        id.as_uuid(),
-        new.patient.as_uuid(),
-        new.provider.as_uuid(),
-        new.appointment_type.as_uuid(),
-        new.starts_at,
-        new.ends_at,
-        new.reason,
-        new.booked_by.map(|u| u.as_uuid())
-    )
-    .execute(&mut *db)
-    .await;
-    match result {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT booking").execute(&mut *db).await?;
-            Ok(Ok(id))
-        }
-        Err(error) if is_double_booking(&error) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT booking").execute(&mut *db).await?;
-            Ok(Err(()))
-        }
-        Err(error) => Err(error),
-    }
+    on_constraint(db, NO_DOUBLE_BOOKING, async |db| {
+        sqlx::query!(
+            "INSERT INTO appointments (organization_id, id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, reason, booked_by, sensitive)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            organization.as_uuid(),
+            id.as_uuid(),
+            new.patient.as_uuid(),
+            new.provider.as_uuid(),
+            new.appointment_type.as_uuid(),
+            new.starts_at,
+            new.ends_at,
+            new.reason,
+            new.booked_by.map(|u| u.as_uuid()),
+            new.sensitive
+        )
+        .execute(db)
+        .await
+        .map(|_| id)
+    })
+    .await
 }
 
-/// Moves an appointment (same savepoint rule as [`insert`]).
+/// Moves an appointment (a double booking refused as in [`insert`]).
 pub async fn reschedule(
     db: &mut PgConnection,
     id: AppointmentId,
     provider: ProviderId,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
-) -> Result<Result<(), ()>, sqlx::Error> {
-    sqlx::query("SAVEPOINT moving").execute(&mut *db).await?;
-    let result = sqlx::query!(
-        "UPDATE appointments SET provider_id = $2, starts_at = $3, ends_at = $4
-          WHERE id = $1 AND status = 'booked'",
-        id.as_uuid(),
-        provider.as_uuid(),
-        starts_at,
-        ends_at
-    )
-    .execute(&mut *db)
-    .await;
-    match result {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT moving").execute(&mut *db).await?;
-            Ok(Ok(()))
-        }
-        Err(error) if is_double_booking(&error) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT moving").execute(&mut *db).await?;
-            Ok(Err(()))
-        }
-        Err(error) => Err(error),
-    }
+) -> Result<Result<(), Refused>, sqlx::Error> {
+    on_constraint(db, NO_DOUBLE_BOOKING, async |db| {
+        sqlx::query!(
+            "UPDATE appointments SET provider_id = $2, starts_at = $3, ends_at = $4
+              WHERE id = $1 AND status = 'booked'",
+            id.as_uuid(),
+            provider.as_uuid(),
+            starts_at,
+            ends_at
+        )
+        .execute(db)
+        .await
+        .map(|_| ())
+    })
+    .await
 }
 
 /// A status change, allowed only from the listed states; `false` when it was not in one.

@@ -12,8 +12,10 @@ pub struct Visit {
     pub time: String,
     pub status: String,
     pub status_label: &'static str,
-    /// Hidden from roles that do not see clinical context (call center).
+    /// Hidden from roles that do not see clinical context (call center), and from a
+    /// proxy without the clinical scope or for a sensitive visit.
     pub reason: Option<String>,
+    pub sensitive: bool,
     pub can_check_in: bool,
     pub can_complete: bool,
     pub can_no_show: bool,
@@ -29,6 +31,8 @@ pub struct BookingForm {
     pub time: String,
     pub reason: String,
     pub outside_hours: String,
+    /// Ticked: a sensitive visit (its reason never shown to a proxy, no reminder to one).
+    pub sensitive: String,
     pub return_to: String,
 }
 
@@ -152,6 +156,16 @@ pub struct HoursForm {
 pub struct TypeForm {
     pub name: String,
     pub duration_minutes: String,
+    /// Ticked: every visit of this type is sensitive.
+    pub sensitive: String,
+}
+
+pub struct TypeRow {
+    pub id: String,
+    pub name: String,
+    pub minutes: i32,
+    pub active: bool,
+    pub sensitive: bool,
 }
 
 #[derive(Template)]
@@ -159,8 +173,7 @@ pub struct TypeForm {
 pub struct SetupPage {
     pub notice: Option<String>,
     pub providers: Vec<ProviderHours>,
-    /// (id, name, minutes, active).
-    pub types: Vec<(String, String, i32, bool)>,
+    pub types: Vec<TypeRow>,
     pub weekdays: [&'static str; 7],
     pub hours_form: HoursForm,
     pub hours_error: Option<String>,

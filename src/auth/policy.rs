@@ -420,6 +420,74 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
     }
 }
 
+/// Whether `principal` may read a visit's free-text reason: clinical context, so not the
+/// call center; a proxy only with the clinical scope, and never for a sensitive visit.
+pub fn may_see_visit_reason(principal: Principal, sensitive: bool) -> bool {
+    match principal {
+        Principal::Staff(role) => staff_has(role, P::ViewDemographics),
+        Principal::Patient { .. } => true,
+        Principal::Proxy { scopes, .. } => scopes.clinical && !sensitive,
+        Principal::SuperAdmin { .. } | Principal::Auditor | Principal::Service => false,
+    }
+}
+
+/// A change to one patient's care team, with the facts that decide it. Care-team
+/// membership opens sensitive notes and care-team-only charts, so it is not self-service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CareTeamChange {
+    /// The asking provider is on this patient's care team already.
+    pub actor_on_team: bool,
+    /// The provider being added is the asking person.
+    pub adds_self: bool,
+    /// The change is about the primary provider (adding one, or removing one).
+    pub primary: bool,
+}
+
+/// Why a care-team change was refused, in words for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CareTeamRefusal {
+    /// Nobody adds themselves: someone else must.
+    AddsSelf,
+    /// A provider changes the team only of patients whose team they are on.
+    NotOnTeam,
+    /// The front desk assigns the primary provider, nothing else.
+    PrimaryOnly,
+    /// The role never changes care teams.
+    NotPermitted,
+}
+
+impl CareTeamRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::AddsSelf => {
+                "You cannot add yourself to a care team. Ask a provider on the team or the front desk."
+            }
+            Self::NotOnTeam => {
+                "Only the patient's own care team (or the front desk, for the primary provider) can change it."
+            }
+            Self::PrimaryOnly => {
+                "The front desk assigns the primary provider; the care team's providers add specialists and consultants."
+            }
+            Self::NotPermitted => "Your role does not change care teams.",
+        }
+    }
+}
+
+/// Who may change a care team: the patient's own care-team providers (any role on the
+/// team), the front desk (the primary provider only), and nobody adding themselves.
+pub fn may_change_care_team(principal: Principal, change: CareTeamChange) -> Result<(), CareTeamRefusal> {
+    if change.adds_self {
+        return Err(CareTeamRefusal::AddsSelf);
+    }
+    match principal {
+        Principal::Staff(StaffRole::Provider) if change.actor_on_team => Ok(()),
+        Principal::Staff(StaffRole::Provider) => Err(CareTeamRefusal::NotOnTeam),
+        Principal::Staff(StaffRole::AdminStaff) if change.primary => Ok(()),
+        Principal::Staff(StaffRole::AdminStaff) => Err(CareTeamRefusal::PrimaryOnly),
+        _ => Err(CareTeamRefusal::NotPermitted),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
@@ -641,6 +709,58 @@ mod tests {
                 "{permission:?}"
             );
             assert!(!may(&auditor, permission, patient(PatientId::new())).is_allowed());
+        }
+    }
+}
+
+#[cfg(test)]
+mod care_team_tests {
+    use super::*;
+
+    #[test]
+    fn a_visit_reason_is_for_clinical_eyes_and_never_a_proxy_of_a_sensitive_visit() {
+        let proxy = |clinical| Principal::Proxy {
+            patient_id: PatientId::new(),
+            scopes: ProxyScopes { clinical, billing: true, scheduling: true, messaging: true },
+            expires_at: None,
+        };
+        assert!(!may_see_visit_reason(proxy(false), false), "scheduling alone is not clinical");
+        assert!(may_see_visit_reason(proxy(true), false));
+        assert!(!may_see_visit_reason(proxy(true), true), "a sensitive visit, never to a proxy");
+        assert!(!may_see_visit_reason(Principal::Staff(StaffRole::CallCenterAgent), false));
+        assert!(may_see_visit_reason(Principal::Staff(StaffRole::AdminStaff), true));
+        assert!(may_see_visit_reason(Principal::Patient { patient_id: PatientId::new() }, true));
+    }
+
+    #[test]
+    fn nobody_adds_themselves_and_only_the_team_or_the_front_desk_for_the_primary_change_it() {
+        let change = |actor_on_team, adds_self, primary| CareTeamChange { actor_on_team, adds_self, primary };
+        let provider = Principal::Staff(StaffRole::Provider);
+        let desk = Principal::Staff(StaffRole::AdminStaff);
+        for principal in [provider, desk, Principal::Staff(StaffRole::ClinicalStaff)] {
+            for (on_team, primary) in [(false, false), (true, true), (true, false), (false, true)] {
+                assert_eq!(
+                    may_change_care_team(principal, change(on_team, true, primary)),
+                    Err(CareTeamRefusal::AddsSelf)
+                );
+            }
+        }
+        assert_eq!(may_change_care_team(provider, change(true, false, false)), Ok(()));
+        assert_eq!(may_change_care_team(provider, change(true, false, true)), Ok(()));
+        assert_eq!(
+            may_change_care_team(provider, change(false, false, true)),
+            Err(CareTeamRefusal::NotOnTeam)
+        );
+        assert_eq!(may_change_care_team(desk, change(false, false, true)), Ok(()));
+        assert_eq!(
+            may_change_care_team(desk, change(false, false, false)),
+            Err(CareTeamRefusal::PrimaryOnly)
+        );
+        for role in [StaffRole::ClinicalStaff, StaffRole::CallCenterAgent, StaffRole::OrgAdmin] {
+            assert_eq!(
+                may_change_care_team(Principal::Staff(role), change(true, false, true)),
+                Err(CareTeamRefusal::NotPermitted)
+            );
         }
     }
 }

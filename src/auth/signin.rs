@@ -146,6 +146,8 @@ pub async fn complete_second_factor(
     user.second_factor_at = Some(step.now);
     user.second_factor_enrolled = true;
     user.reauthenticated_at = step.now;
+    // Passing the factor is the person acting (it may come a while after the password).
+    user.last_activity = step.now;
     let user_id = user.user_id;
     rotate(conn, step, user_id, &data).await?;
     let mut event = AuditEvent::new(Action::MfaChallengePassed, Outcome::Success).resource("user", user_id);
@@ -233,6 +235,7 @@ pub async fn enter(conn: &mut PgConnection, step: &Step<'_>, claim: ContextClaim
     if needs_factor && !user.second_factor_required {
         user.second_factor_required = true;
     }
+    user.last_activity = now;
     user.context = Some(claim);
     user.context_label = Some(match &option.organization {
         Some(org) => format!("{} · {org}", option.role_label),

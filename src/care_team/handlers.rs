@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::audit::{Action, AuditEvent};
-use crate::auth::policy::Permission;
+use crate::auth::policy::{self, CareTeamChange, Permission};
 use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{CareTeamMemberId, ProviderId};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
@@ -37,8 +37,11 @@ pub struct CareTeamSection {
     pub available: Vec<(String, String)>,
     pub roles: [(&'static str, &'static str); 3],
     pub chosen_role: String,
+    pub reason: String,
     pub error: Option<String>,
     pub care_team_only: bool,
+    /// What this person may change, said on the page.
+    pub who_may_change: &'static str,
 }
 
 async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<CareTeamSection> {
@@ -86,8 +89,10 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
             .collect(),
         roles: ROLES,
         chosen_role: "specialist".into(),
+        reason: String::new(),
         error: None,
-        care_team_only: tx.context().chart_access == crate::auth::policy::ChartAccess::CareTeamOnly,
+        care_team_only: tx.context().chart_access == policy::ChartAccess::CareTeamOnly,
+        who_may_change: "The patient's care-team providers change the team; the front desk assigns the primary provider. Nobody adds themselves.",
     })
 }
 
@@ -107,6 +112,25 @@ pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<C
 pub struct AddForm {
     provider_id: String,
     role: String,
+    reason: String,
+}
+
+/// The reason given for a change, or what is wrong with it.
+fn reason(text: &str) -> Result<&str, &'static str> {
+    let text = text.trim();
+    match text.chars().count() {
+        0 => {
+            Err("Say why (for example \u{201c}referred for cardiology\u{201d}); it is kept with the change.")
+        }
+        1..=300 => Ok(text),
+        _ => Err("Keep the reason under 300 characters."),
+    }
+}
+
+/// Whether the policy lets this person make `change`, with the refusal in words.
+fn allowed(tx: &TenantTx, chart: &Chart, adds_self: bool, primary: bool) -> Result<(), String> {
+    let change = CareTeamChange { actor_on_team: chart.facts.on_care_team, adds_self, primary };
+    policy::may_change_care_team(tx.context().principal, change).map_err(|r| r.message().to_owned())
 }
 
 pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
@@ -119,17 +143,19 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
     } else if !ROLES.iter().any(|(r, _)| *r == form.role) {
         Some(problem("Choose the provider's role on the team."))
     } else {
-        None
+        reason(&form.reason).err().map(problem)
     };
     let outcome = match (error, provider) {
         (None, Some(provider)) => {
             let mut db = tx.conn().await?;
-            let exists = sqlx::query_scalar!(
-                r#"SELECT EXISTS (SELECT 1 FROM providers WHERE id = $1 AND deleted_at IS NULL) AS "exists!""#,
+            let found = sqlx::query_scalar!(
+                r#"SELECT user_id AS "user_id: crate::db::ids::UserId" FROM providers WHERE id = $1 AND deleted_at IS NULL"#,
                 provider.as_uuid()
             )
-            .fetch_one(&mut *db)
+            .fetch_optional(&mut *db)
             .await?;
+            let exists = found.is_some();
+            let adds_self = found.is_some_and(|user| Some(user) == tx.context().tenant.user_id);
             let primary_taken = form.role == "primary"
                 && sqlx::query_scalar!(
                     r#"SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = $1 AND role = 'primary' AND removed_at IS NULL) AS "taken!""#,
@@ -139,18 +165,21 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
                 .await?;
             if !exists {
                 Err("Choose a provider from the list.".to_owned())
+            } else if let Err(refusal) = allowed(&tx, &chart, adds_self, form.role == "primary") {
+                Err(refusal)
             } else if primary_taken {
                 Err("This patient already has a primary provider. Remove them first, or add this provider as a specialist or consultant.".to_owned())
             } else {
                 sqlx::query!(
-                    "INSERT INTO care_team_members (organization_id, patient_id, provider_id, role, added_by)
-                     VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO care_team_members (organization_id, patient_id, provider_id, role, added_by, added_reason)
+                     VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT DO NOTHING",
                     tx.context().tenant.organization_id.as_uuid(),
                     chart.id().as_uuid(),
                     provider.as_uuid(),
                     form.role,
-                    tx.context().tenant.user_id.map(|u| u.as_uuid())
+                    tx.context().tenant.user_id.map(|u| u.as_uuid()),
+                    form.reason.trim()
                 )
                 .execute(&mut *db)
                 .await?;
@@ -161,10 +190,9 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
     };
     match outcome {
         Ok(provider) => {
-            tx.audit(
-                &event(&chart, Action::Create)
-                    .details(json!({ "provider_id": provider.to_string(), "role": form.role })),
-            )
+            tx.audit(&event(&chart, Action::Create).details(
+                json!({ "provider_id": provider.to_string(), "role": form.role, "reason_given": true }),
+            ))
             .await?;
             let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
             let section =
@@ -176,33 +204,66 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(message);
             section.chosen_role = form.role;
+            section.reason = form.reason;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("care-team"), section)).into_response())
         }
     }
 }
 
-pub async fn remove(tx: TenantTx, Path((id, member_id)): Path<(String, String)>) -> AppResult<Response> {
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct RemoveForm {
+    reason: String,
+}
+
+pub async fn remove(
+    tx: TenantTx,
+    Path((id, member_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let member: CareTeamMemberId = member_id.parse().map_err(|_| AppError::NotFound)?;
-    let removed = {
+    let form: RemoveForm = parse_form(&body)?;
+    let role = {
+        let mut db = tx.conn().await?;
+        sqlx::query_scalar!(
+            "SELECT role FROM care_team_members WHERE id = $1 AND patient_id = $2 AND removed_at IS NULL",
+            member.as_uuid(),
+            chart.id().as_uuid()
+        )
+        .fetch_optional(&mut *db)
+        .await?
+    };
+    let Some(role) = role else { return Err(tx.not_found("care_team_member", member.as_uuid()).await) };
+    let refused = allowed(&tx, &chart, false, role == "primary")
+        .err()
+        .or_else(|| reason(&form.reason).err().map(str::to_owned));
+    if let Some(message) = refused {
+        let mut section = render(&tx, &chart, None).await?;
+        section.error = Some(message);
+        return Ok(
+            (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("care-team"), section)).into_response()
+        );
+    }
+    {
         let mut db = tx.conn().await?;
         sqlx::query!(
-            "UPDATE care_team_members SET removed_at = $3, removed_by = $4
+            "UPDATE care_team_members SET removed_at = $3, removed_by = $4, removed_reason = $5
               WHERE id = $1 AND patient_id = $2 AND removed_at IS NULL",
             member.as_uuid(),
             chart.id().as_uuid(),
             tx.now(),
-            tx.context().tenant.user_id.map(|u| u.as_uuid())
+            tx.context().tenant.user_id.map(|u| u.as_uuid()),
+            form.reason.trim()
         )
         .execute(&mut *db)
-        .await?
-        .rows_affected()
-    };
-    if removed == 0 {
-        return Err(tx.not_found("care_team_member", member.as_uuid()).await);
-    }
-    tx.audit(&event(&chart, Action::Delete).details(json!({ "care_team_member_id": member.to_string() })))
         .await?;
+    }
+    tx.audit(
+        &event(&chart, Action::Delete)
+            .details(json!({ "care_team_member_id": member.to_string(), "reason_given": true })),
+    )
+    .await?;
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let section = render(&tx, &chart, Some("Removed from the care team.".into())).await?;
     Ok(Framed(chart.frame("care-team"), section).into_response())

@@ -262,7 +262,15 @@ pub async fn update(
     tx.audit(&event).await?;
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let mut section = render(&tx, &chart).await?;
-    section.notice = Some(format!("{} saved.", kind_label(&form.kind)));
+    let was_safe = record.is_safe_for_voicemail || record.is_safe_for_sms || record.is_safe_for_email;
+    section.notice = Some(if value != record.value && write.flags.is_none() && was_safe {
+        format!(
+            "{} saved. It changed, so no automated message goes to it until a provider or the front desk marks it safe again.",
+            kind_label(&form.kind)
+        )
+    } else {
+        format!("{} saved.", kind_label(&form.kind))
+    });
     Ok(Framed(chart.frame("contacts"), section).into_response())
 }
 

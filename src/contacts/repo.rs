@@ -97,7 +97,10 @@ pub async fn insert(
     Ok(id)
 }
 
-/// Updates a contact. A changed value is no longer verified.
+/// Updates a contact. A changed value is no longer verified, and no longer safe: unless
+/// the person saving may set the flags (and so sets them now), a new number or address
+/// starts unknown = unsafe, so a role that may not decide where messages go cannot send
+/// a safe contact's messages somewhere else by editing it.
 pub async fn update(
     db: &mut PgConnection,
     patient: PatientId,
@@ -111,9 +114,9 @@ pub async fn update(
     sqlx::query!(
         "UPDATE contact_methods
             SET kind = $3, value = $4, label = $5, is_primary = $6,
-                is_safe_for_voicemail = coalesce($7, is_safe_for_voicemail) AND $3 <> 'email',
-                is_safe_for_sms = coalesce($8, is_safe_for_sms) AND $3 = 'mobile',
-                is_safe_for_email = coalesce($9, is_safe_for_email) AND $3 = 'email',
+                is_safe_for_voicemail = coalesce($7, value = $4 AND is_safe_for_voicemail) AND $3 <> 'email',
+                is_safe_for_sms = coalesce($8, value = $4 AND is_safe_for_sms) AND $3 = 'mobile',
+                is_safe_for_email = coalesce($9, value = $4 AND is_safe_for_email) AND $3 = 'email',
                 verified_at = CASE WHEN value = $4 THEN verified_at END,
                 verified_by = CASE WHEN value = $4 THEN verified_by END
           WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL",

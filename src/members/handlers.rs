@@ -193,6 +193,19 @@ pub async fn change_role(
     let id = membership(&id)?;
     let role = StaffRole::parse(&form.role)
         .ok_or_else(|| AppError::BadRequest("Choose a role from the list.".into()))?;
+    // Another clinic's membership (or none) is not found, like any other object.
+    let exists = {
+        let mut db = tx.conn().await?;
+        sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM memberships WHERE id = $1) AS "exists!""#,
+            id.as_uuid()
+        )
+        .fetch_one(&mut *db)
+        .await?
+    };
+    if !exists {
+        return Err(tx.not_found("membership", id.as_uuid()).await);
+    }
     let changed = {
         let mut db = tx.conn().await?;
         sqlx::query!(
@@ -240,7 +253,7 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
         .rows_affected()
     };
     if changed == 0 {
-        return Err(AppError::NotFound);
+        return Err(tx.not_found("membership", id.as_uuid()).await);
     }
     tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({ "status": status })))
         .await?;

@@ -4,9 +4,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use axum_htmx::{HX_RESWAP, HX_RETARGET};
+
 use super::views::{
-    Addendum, CATEGORIES, NoteErrors, NoteForm, NoteFormSection, NoteRow, NoteSection, NotesSection,
-    category_label,
+    Addendum, AddendumFormFragment, CATEGORIES, NoteErrors, NoteForm, NoteFormSection, NoteRow, NoteSection,
+    NotesSection, category_label,
 };
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
@@ -43,12 +45,15 @@ async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> Ap
     // A sensitive note is left out entirely for anyone the policy hides it from: not
     // its text, not its title, not that it exists.
     let may_list_sensitive = chart.allows_for(tx, Permission::ViewNoteList, true);
+    // A title says what the visit was about: it is part of the note, for those who may
+    // read notes. The front desk sees that a note exists, its date, author and state.
+    let may_read = chart.allows(tx, Permission::ReadNoteBody);
     let notes = rows
         .into_iter()
         .filter(|n| n.sensitive_category.is_none() || may_list_sensitive)
         .map(|n| NoteRow {
             id: n.id.to_string(),
-            title: n.title,
+            title: if may_read { n.title } else { "Clinical note".to_owned() },
             author: n.author,
             when: when(n.signed_at.unwrap_or(n.created_at), chart),
             signed: n.status == "signed",
@@ -58,7 +63,7 @@ async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> Ap
     Ok(NotesSection {
         patient_id: chart.id().to_string(),
         notes,
-        can_read: chart.allows(tx, Permission::ReadNoteBody),
+        can_read: may_read,
         can_write: chart.allows(tx, Permission::WriteNote),
         notice,
     })
@@ -381,9 +386,17 @@ pub async fn add_addendum(
         None
     };
     if let Some(message) = problem {
-        let section =
-            render_note(&tx, &chart, found, (form.body.clone(), Some(message.into())), None).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
+        let fragment = AddendumFormFragment {
+            patient_id: chart.id().to_string(),
+            note_id: found.id.to_string(),
+            can_add_addendum: true,
+            addendum_text: form.body.clone(),
+            addendum_error: Some(message.into()),
+        };
+        // htmx puts the corrected form in place of the form (not the whole section).
+        let retarget = [(HX_RETARGET, "#addendum-form"), (HX_RESWAP, "outerHTML")];
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, retarget, Framed(chart.frame("notes"), fragment))
+            .into_response());
     }
     let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
     let addendum = NoteAddendumId::new();

@@ -92,3 +92,15 @@ pub struct NoteSection {
     pub addendum_error: Option<String>,
     pub notice: Option<String>,
 }
+
+/// The addendum form alone, for an addendum that needs correcting: the answer carries the
+/// form and its message, not the note again (an error shows only what the form needs).
+#[derive(Template)]
+#[template(path = "notes/show.html", block = "addendum_form")]
+pub struct AddendumFormFragment {
+    pub patient_id: String,
+    pub note_id: String,
+    pub can_add_addendum: bool,
+    pub addendum_text: String,
+    pub addendum_error: Option<String>,
+}

@@ -97,16 +97,22 @@ impl JobKind for SendNotification {
             subject_at: row.subject_at,
         };
 
-        // A reminder for an appointment that was cancelled or moved is withdrawn.
-        let reminder_start = if pending.template == "appointment_reminder" {
-            let still = sqlx::query_scalar!(
-                "SELECT starts_at FROM appointments WHERE id = $1 AND status = 'booked'",
+        // A reminder for an appointment that was cancelled or moved is withdrawn. A
+        // sensitive visit (the visit, or its type) is a sensitive matter: no proxy hears of it.
+        let (reminder_start, sensitive) = if pending.template == "appointment_reminder" {
+            let still = sqlx::query!(
+                r#"SELECT a.starts_at, (a.sensitive OR t.sensitive) AS "sensitive!"
+                     FROM appointments a
+                     JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+                    WHERE a.id = $1 AND a.status = 'booked'"#,
                 pending.subject_id
             )
             .fetch_optional(&mut **tx)
             .await?;
             match still {
-                Some(start) if Some(start) == pending.subject_at && start > now => start,
+                Some(row) if Some(row.starts_at) == pending.subject_at && row.starts_at > now => {
+                    (row.starts_at, row.sensitive)
+                }
                 _ => {
                     sqlx::query!(
                         "UPDATE notifications SET status = 'withdrawn', decided_at = $2 WHERE id = $1",
@@ -130,7 +136,7 @@ impl JobKind for SendNotification {
         else {
             return Err(JobError::Permanent("the patient is no longer in the registry".into()));
         };
-        let message = Message { purpose: pending.purpose, sensitive: false };
+        let message = Message { purpose: pending.purpose, sensitive };
         let decision = gate::decide(&patient, message, clinic.window, now);
 
         let destination = match decision {

@@ -138,31 +138,34 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
             repo::possible_duplicates(&mut db, &demographics, contacts.mobile.as_deref()).await?
         };
         if !duplicates.is_empty() {
-            // Showing candidates reads other patients' records: audited as a read.
+            // Only records the typed name and date of birth match are shown (with their
+            // MRN, to open the right chart); records that merely share the number are
+            // counted, not named. Showing candidates reads other patients' records:
+            // audited as a read.
+            let (named, by_phone): (Vec<_>, Vec<_>) =
+                duplicates.into_iter().partition(|d| d.same_name_and_birth);
             let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
             event.resource_type = Some("patient_duplicates");
             event.purpose = Some("registry.duplicate_check".into());
             event.details = json!({
-                "candidates": duplicates.iter().map(|d| d.id.to_string()).collect::<Vec<_>>()
+                "candidates": named.iter().map(|d| d.id.to_string()).collect::<Vec<_>>(),
+                "sharing_the_number": by_phone.len(),
             });
             tx.audit(&event).await?;
-            let candidates = duplicates
+            let candidates = named
                 .into_iter()
                 .map(|d| Candidate {
                     id: d.id.to_string(),
                     name: format!("{}, {}", d.family_name, d.given_name),
                     date_of_birth: d.date_of_birth.format("%Y-%m-%d").to_string(),
                     mrn: d.mrn,
-                    reason: if d.same_name_and_birth {
-                        "same name and date of birth"
-                    } else {
-                        "same phone number"
-                    },
+                    reason: "same name and date of birth",
                 })
                 .collect();
             let mut form = form;
             form.confirm_new = "1".into();
-            let page = RegisterPage::new(form, Default::default(), candidates);
+            let mut page = RegisterPage::new(form, Default::default(), candidates);
+            page.shared_phone = by_phone.len();
             return Ok((StatusCode::CONFLICT, Page(page)).into_response());
         }
     }

@@ -50,12 +50,17 @@ pub struct RegisterPage {
     pub form: PatientForm,
     pub errors: PatientErrors,
     pub sexes: [(&'static str, &'static str); 4],
+    /// Patients the typed name and date of birth match (what the person typed; the MRN
+    /// and a link to open the chart).
     pub candidates: Vec<Candidate>,
+    /// How many other records share the typed mobile number. They are not named: a number
+    /// is not a name, and an error page shows only what the form needs.
+    pub shared_phone: usize,
 }
 
 impl RegisterPage {
     pub fn new(form: PatientForm, errors: PatientErrors, candidates: Vec<Candidate>) -> Self {
-        Self { form, errors, sexes: SEXES, candidates }
+        Self { form, errors, sexes: SEXES, candidates, shared_phone: 0 }
     }
 }
 

@@ -87,6 +87,9 @@ pub async fn authenticate(
     };
 
     let mut dirty = false;
+    // The last action before this request, for the checks after this layer (a clinic's
+    // shorter idle limit): this request itself must not count as the idleness ending.
+    let previous_activity = data.user.as_ref().map(|u| u.last_activity);
     if let Some(user) = &mut data.user {
         let timed_out =
             now - user.authenticated_at >= absolute || now - user.last_activity >= user.idle_limit();
@@ -130,7 +133,7 @@ pub async fn authenticate(
             context: user.context,
             consents_accepted: user.consents_accepted,
             reauthenticated_at: user.reauthenticated_at,
-            last_activity: user.last_activity,
+            last_activity: previous_activity.unwrap_or(user.last_activity),
             idle_minutes: user.idle_minutes,
         });
     }

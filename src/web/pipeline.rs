@@ -56,6 +56,7 @@ const DYNAMIC_COMPRESSION: CompressionLevel = CompressionLevel::Precise(1);
 pub fn app(state: AppState, routes: Routes) -> Router {
     let production = state.config.is_production();
     let trusted_hosts = Arc::new(state.config.http.trusted_hosts.clone());
+    let trusted_proxies = Arc::new(state.config.http.trusted_proxies.clone());
     let background = routes.background_routes();
     let router = routes
         .into_router(&state)
@@ -71,7 +72,7 @@ pub fn app(state: AppState, routes: Routes) -> Router {
     router
         .layer(
             ServiceBuilder::new()
-                .layer(from_fn(request_id::layer))
+                .layer(from_fn(move |req, next| request_id::layer(trusted_proxies.clone(), req, next)))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)

@@ -1,15 +1,20 @@
 //! Request ids: one per request, on every log line, on the response, on error pages.
 //!
-//! A well-formed incoming `X-Request-ID` (from a load balancer, say) is kept so a request
-//! can be followed across systems; anything else is replaced by a fresh ULID. "Well
-//! formed" is deliberately narrow (8-64 of `A-Z a-z 0-9 - _ .`): the value goes into
+//! A well-formed incoming `X-Request-ID` from one of our configured proxies (the load
+//! balancer) is kept so a request can be followed across systems; from anyone else, or
+//! malformed, it is replaced by a fresh ULID — a client must not choose the id the audit
+//! log and our logs file its request under (to collide with another's, or to plant one).
+//! "Well formed" is deliberately narrow (8-64 of `A-Z a-z 0-9 - _ .`): the value goes into
 //! logs and pages, so it must not be able to carry markup, newlines or data.
+
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use ipnet::IpNet;
 use ulid::Ulid;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,10 +36,13 @@ pub fn is_well_formed(id: &str) -> bool {
 }
 
 /// Outermost middleware: settles the id, stores it, echoes it on the response.
-pub async fn layer(mut req: Request, next: Next) -> Response {
+pub async fn layer(trusted_proxies: Arc<Vec<IpNet>>, mut req: Request, next: Next) -> Response {
+    let peer = crate::web::client_ip::peer_of(req.extensions());
+    let from_our_proxy = trusted_proxies.iter().any(|net| net.contains(&peer));
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
+        .filter(|_| from_our_proxy)
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_well_formed(v))
         .map(str::to_owned)

@@ -17,7 +17,7 @@ async fn audit_count(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn every_phi_route_writes_exactly_one_audit_event_with_who_what_whom_and_where() {
-    let app = spawn_app().routes(phi_routes()).spawn().await;
+    let app = spawn_app().routes(phi_routes()).env("LOCKDEV_TRUSTED_PROXIES", "127.0.0.1").spawn().await;
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 1).await;
     let patient = tenants.a.patients[0];

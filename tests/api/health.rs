@@ -56,6 +56,14 @@ async fn deep_health_fails_when_the_runtime_role_could_bypass_row_level_security
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["failing"], serde_json::json!(["runtime_role"]));
+    // Which check fails, and nothing an outsider could use: no role flags, no schema
+    // versions, no counts (the operator's log has them).
+    let text = body.to_string();
+    for detail in ["superuser", "bypass", "owned", "migrations applied", "detail"] {
+        assert!(!text.contains(detail), "{detail} in {text}");
+    }
+    let page = app.get("/status").await.text().await.expect("page");
+    assert!(!page.contains("superuser") && !page.contains("owned relations"), "{page}");
 }
 
 #[tokio::test]

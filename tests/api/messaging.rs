@@ -612,6 +612,65 @@ async fn a_dependents_reminder_goes_to_the_guardian_unless_the_patient_asked_for
 }
 
 #[tokio::test]
+async fn a_reminder_for_a_sensitive_visit_never_goes_to_a_proxy() {
+    // AZ-13 / CON-04: the visit's type is sensitive, or the visit was marked so.
+    let clinic = Clinic::new(spawn_app().spawn().await).await;
+    let mut su = clinic.su().await;
+    let (guardian_chart, guardian) = clinic.patient("Rosa", "Garcia").await;
+    clinic.contact(guardian_chart, "mobile", "+16175550302", (false, true, false)).await;
+    let child = PatientId::new();
+    sqlx::query(
+        "INSERT INTO patients (organization_id, id, mrn, given_name, family_name, date_of_birth, legal_sex, is_self_managed)
+         VALUES ($1, $2, 'CHILD-2', 'Mia', 'Garcia', '2012-05-05', 'female', false)",
+    )
+    .bind(clinic.org())
+    .bind(child)
+    .execute(&mut su)
+    .await
+    .expect("child");
+    sqlx::query(
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, can_schedule, can_view_clinical, status, starts_at)
+         VALUES ($1, $2, $3, 'parent', true, true, 'active', now() - interval '1 day')",
+    )
+    .bind(clinic.org())
+    .bind(child)
+    .bind(guardian)
+    .execute(&mut su)
+    .await
+    .expect("grant");
+    let soon = clinic.app.clock.now() + TimeDelta::hours(20);
+    let by_type = clinic.appointment(child, soon).await;
+    sqlx::query("UPDATE appointment_types SET sensitive = true WHERE id = $1")
+        .bind(clinic.visit_kind)
+        .execute(&mut su)
+        .await
+        .expect("sensitive type");
+    clinic.plan_and_send().await;
+    sqlx::query("UPDATE appointment_types SET sensitive = false WHERE id = $1")
+        .bind(clinic.visit_kind)
+        .execute(&mut su)
+        .await
+        .expect("back");
+    let marked = clinic.appointment(child, soon + TimeDelta::hours(1)).await;
+    sqlx::query("UPDATE appointments SET sensitive = true WHERE id = $1")
+        .bind(marked)
+        .execute(&mut su)
+        .await
+        .expect("marked");
+    clinic.plan_and_send().await;
+    assert!(clinic.outbox().await.is_empty(), "nothing went to the guardian");
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT block_reason FROM notifications WHERE subject_id = ANY($1) AND status = 'blocked'",
+    )
+    .bind(vec![by_type, marked])
+    .fetch_all(&mut su)
+    .await
+    .expect("reasons");
+    assert_eq!(reasons.len(), 2, "both held back with a reason, not dropped");
+    assert!(reasons.iter().all(|r| r.contains("sensitive")), "{reasons:?}");
+}
+
+#[tokio::test]
 async fn a_reminder_for_a_cancelled_appointment_is_withdrawn_not_sent() {
     let clinic = Clinic::new(spawn_app().spawn().await).await;
     let (patient, _) = clinic.patient("Sam", "Ito").await;
@@ -640,6 +699,17 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// An SNS notification carrying an inbound text, signed (version 2) with the test key.
 fn signed_envelope(from: &str, body: &str, topic: &str) -> serde_json::Value {
+    signed_envelope_at(from, body, topic, Utc::now(), "2")
+}
+
+/// The same, sent at `sent`, claiming signature version `version` ("1": SHA-1).
+fn signed_envelope_at(
+    from: &str,
+    body: &str,
+    topic: &str,
+    sent: DateTime<Utc>,
+    version: &str,
+) -> serde_json::Value {
     let message = json!({
         "originationNumber": from,
         "destinationNumber": "+16175550999",
@@ -653,8 +723,8 @@ fn signed_envelope(from: &str, body: &str, topic: &str) -> serde_json::Value {
         "MessageId": Uuid::new_v4().to_string(),
         "TopicArn": topic,
         "Message": message,
-        "Timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "SignatureVersion": "2",
+        "Timestamp": sent.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "SignatureVersion": version,
         "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem",
     });
     let canonical: String = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
@@ -664,6 +734,8 @@ fn signed_envelope(from: &str, body: &str, topic: &str) -> serde_json::Value {
     let key = std::fs::read(fixture("sns-test-key.pk8")).expect("test key");
     let pair = ring::signature::RsaKeyPair::from_pkcs8(&key).expect("key");
     let mut signature = vec![0; pair.public().modulus_len()];
+    // Signed with SHA-256 whatever the version says (ring signs no SHA-1): a version-1
+    // message is refused for its version, before its signature is looked at.
     pair.sign(
         &ring::signature::RSA_PKCS1_SHA256,
         &ring::rand::SystemRandom::new(),
@@ -742,6 +814,49 @@ async fn a_signed_stop_stops_texts_at_once_confirms_once_and_start_resumes_them(
             .await
             .expect("audit");
     assert_eq!(audited, 2, "each change audited, the repeat not");
+}
+
+#[tokio::test]
+async fn an_old_a_repeated_or_a_sha1_signed_inbound_message_changes_nothing() {
+    // WH-02 for SNS: older than an hour, the same MessageId again, or signed with SHA-1
+    // (our topic sends version 2) — refused or a no-op; each failed before.
+    let cert = fixture("sns-test-cert.pem");
+    let app = spawn_app()
+        .env("LOCKDEV_SMS_INBOUND_TOPIC_ARN", TOPIC)
+        .env("LOCKDEV_SNS_CERTIFICATE_FILE", cert.to_str().expect("path"))
+        .spawn()
+        .await;
+    let clinic = Clinic::new(app).await;
+    let (patient, user) = clinic.patient("Nora", "Quinn").await;
+    clinic.contact(patient, "mobile", "+16175550401", (true, false, false)).await;
+    clinic.consent_to_texts(patient, user).await;
+    let post = |envelope: serde_json::Value| {
+        let app = &clinic.app;
+        async move {
+            app.client
+                .post(app.url("/hooks/sms/inbound"))
+                .header("content-type", "text/plain; charset=UTF-8")
+                .body(envelope.to_string())
+                .send()
+                .await
+                .expect("post")
+                .status()
+        }
+    };
+    let mut su = clinic.su().await;
+    let now = clinic.app.clock.now();
+    let old = signed_envelope_at("+16175550401", "STOP", TOPIC, now - TimeDelta::minutes(61), "2");
+    assert_eq!(post(old).await, 403, "a captured message replayed an hour later");
+    let sha1 = signed_envelope_at("+16175550401", "STOP", TOPIC, now, "1");
+    assert_eq!(post(sha1).await, 403, "SHA-1 signatures are refused unless allowed");
+    assert_eq!(opted_out(&mut su).await, None);
+    // The same message twice: the second delivery does nothing (not even a second reply).
+    let stop = signed_envelope("+16175550401", "STOP", TOPIC);
+    assert_eq!(post(stop.clone()).await, 200);
+    sqlx::query("UPDATE sms_opt_outs SET opted_out = false").execute(&mut su).await.expect("reset");
+    assert_eq!(post(stop).await, 200, "answered, so SNS stops retrying");
+    assert_eq!(opted_out(&mut su).await, Some(false), "the replay did not act again");
+    assert_eq!(clinic.outbox().await.len(), 1, "one confirmation");
 }
 
 #[tokio::test]

@@ -629,3 +629,35 @@ async fn passkeys_without_user_verification_from_another_origin_or_with_a_counte
             .expect("flag");
     assert!(disabled, "the passkey is flagged");
 }
+
+#[tokio::test]
+async fn a_disabled_account_is_refused_on_every_path_its_passkey_and_its_open_sessions() {
+    // SES-13: disabled_at set by whatever path (the platform console later, a database
+    // change now): the passkey signs no one in, and a session already open is refused at
+    // its next clinic request (the context check reads the account).
+    let app = spawn_app().spawn().await;
+    let (nurse, mut key) = with_passkey(&app, "disabled.passkey@clinic.example").await;
+    let open = app.browser();
+    let assertion = key.assert(passwordless_options(&open).await, ORIGIN);
+    assert_eq!(open.post_json("/sign-in/passkey/finish", &assertion).await.status(), 200);
+    assert_eq!(open.get("/patients").await.status(), 200);
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
+        .bind(nurse.id)
+        .execute(&mut su)
+        .await
+        .expect("disable");
+    assert_eq!(open.get("/patients").await.status(), 403, "the open session's context has ended");
+    let browser = app.browser();
+    let assertion = key.assert(passwordless_options(&browser).await, ORIGIN);
+    let res = browser.post_json("/sign-in/passkey/finish", &assertion).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(browser.get("/account").await.status(), 303, "not signed in");
+    let refusals: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'login_failed' AND details->>'reason' = 'disabled'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("audit");
+    assert_eq!(refusals, 1);
+}

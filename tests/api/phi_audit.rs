@@ -116,11 +116,21 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     (
         "POST",
         "/patients/{patient_id}/care-team",
+        Provider,
+        ThePatient,
+        &[
+            ("provider_id", "{second_provider_id}"),
+            ("role", "specialist"),
+            ("reason", "Referred for cardiology"),
+        ],
+    ),
+    (
+        "POST",
+        "/patients/{patient_id}/care-team/{member_id}/remove",
         Desk,
         ThePatient,
-        &[("provider_id", "{second_provider_id}"), ("role", "specialist")],
+        &[("reason", "Moved away")],
     ),
-    ("POST", "/patients/{patient_id}/care-team/{member_id}/remove", Desk, ThePatient, &[]),
     ("GET", "/patients/{patient_id}/appointments", Desk, ThePatient, &[]),
     (
         "POST",

@@ -6,8 +6,8 @@ use chrono::TimeDelta;
 use crate::helpers::{spawn_app, test_routes};
 
 #[tokio::test]
-async fn a_well_formed_request_id_is_echoed() {
-    let app = spawn_app().spawn().await;
+async fn a_well_formed_request_id_from_our_load_balancer_is_kept() {
+    let app = spawn_app().env("LOCKDEV_TRUSTED_PROXIES", "127.0.0.1").spawn().await;
     let res = app
         .client
         .get(app.url("/"))
@@ -16,6 +16,23 @@ async fn a_well_formed_request_id_is_echoed() {
         .await
         .expect("request");
     assert_eq!(res.headers()["x-request-id"], "lb-4bf92f35-77b3");
+}
+
+#[tokio::test]
+async fn a_request_id_chosen_by_a_client_is_replaced() {
+    // B9: only our own proxies name requests; a client cannot choose the id its request
+    // is filed under in the logs and the audit log.
+    let app = spawn_app().spawn().await;
+    let res = app
+        .client
+        .get(app.url("/"))
+        .header("X-Request-ID", "lb-4bf92f35-77b3")
+        .send()
+        .await
+        .expect("request");
+    let id = res.headers()["x-request-id"].to_str().expect("ascii");
+    assert_ne!(id, "lb-4bf92f35-77b3");
+    assert!(ulid::Ulid::from_string(id).is_ok(), "{id}");
 }
 
 #[tokio::test]

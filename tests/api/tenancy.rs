@@ -157,6 +157,17 @@ async fn no_view_bypasses_policies_and_every_security_definer_function_pins_its_
     .await
     .expect("catalog");
     assert!(functions.is_empty(), "SECURITY DEFINER functions without a pinned search_path: {functions:?}");
+    // With pg_temp left out of the path PostgreSQL searches it first, so a caller's
+    // temporary table could stand in for ours: it must be named, and last.
+    let temp_not_last: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'public' AND p.prosecdef
+            AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%, pg_temp')",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("catalog");
+    assert!(temp_not_last.is_empty(), "SECURITY DEFINER functions without pg_temp last: {temp_not_last:?}");
 }
 
 #[tokio::test]

@@ -1,0 +1,648 @@
+//! The holes an outside review found in the built product (AUD-11, AZ-11, AZ-12, AZ-13,
+//! CON-06, SES-13, SES-14, TEN-15 and the smaller ones). Each test here failed before
+//! its fix.
+
+use chrono::TimeDelta;
+use lockdev::auth::policy::StaffRole;
+use lockdev::auth::session::ContextClaim;
+use lockdev::db::ids::ProviderId;
+use lockdev::web::{Access, AppResult, Phi, Routes};
+use reqwest::Method;
+use uuid::Uuid;
+
+use crate::fixtures::{CANARY_A, signed_in};
+use crate::helpers::{TestApp, spawn_app};
+use crate::workspace::{count, get, in_clinic, member, post, setup};
+
+fn ulid(id: Uuid) -> String {
+    ulid::Ulid::from(id).to_string()
+}
+
+// ---- AUD-11: what an error page shows is on record --------------------------------------
+
+/// Every production PHI route, given bad input, as a provider on the patient's care team
+/// (who may use every chart section): whatever status comes back, a response that shows
+/// the patient has an audit event for that very request naming the patient — kept even
+/// though a failed request's transaction rolls back.
+#[tokio::test]
+async fn every_phi_route_answering_bad_input_with_patient_data_has_its_audit_event() {
+    let (app, tenants, kind) = setup(2).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let org = a.org.as_uuid();
+    let contact =
+        in_clinic(&app, a.org, "SELECT id FROM contact_methods WHERE patient_id = $1", &[&patient.as_uuid()])
+            .await
+            .expect("contact");
+    let member_row = in_clinic(
+        &app,
+        a.org,
+        "SELECT id FROM care_team_members WHERE patient_id = $1",
+        &[&patient.as_uuid()],
+    )
+    .await
+    .expect("member");
+    let appointment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, now() + interval '3 days', now() + interval '3 days 30 minutes') RETURNING id",
+        &[&org, &patient.as_uuid(), &a.provider.as_uuid(), &kind],
+    )
+    .await
+    .expect("appointment");
+    let note = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Visit', 'NOTE-BODY-CANARY', 'signed', now(), $3) RETURNING id",
+        &[&org, &patient.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    let parent = app.person("parent.aud11@home.example", "a long enough phrase here").await;
+    let assignment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status)
+         VALUES ($1, $2, $3, 'parent', 'active') RETURNING id",
+        &[&org, &patient.as_uuid(), &parent.id.as_uuid()],
+    )
+    .await
+    .expect("grant");
+    let task = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO staff_tasks (organization_id, patient_id, kind, summary) VALUES ($1, $2, 'message_blocked', 'Call') RETURNING id",
+        &[&org, &patient.as_uuid()],
+    )
+    .await
+    .expect("task");
+    let fill = |path: &str| {
+        path.replace("{patient_id}", &patient.to_string())
+            .replace("{contact_id}", &ulid(contact))
+            .replace("{member_id}", &ulid(member_row))
+            .replace("{assignment_id}", &ulid(assignment))
+            .replace("{appointment_id}", &ulid(appointment))
+            .replace("{note_id}", &ulid(note))
+            .replace("{provider_id}", &a.provider.to_string())
+            .replace("{task_id}", &ulid(task))
+    };
+    app.act_as(Some(a.provider_context()));
+    let name = format!("{CANARY_A}-0");
+    let mut routes: Vec<_> = app
+        .registry
+        .iter()
+        .filter(|r| r.phi != Phi::None && r.method == Method::POST && matches!(r.access, Access::Staff(_)))
+        .cloned()
+        .collect();
+    // Removing the patient from the registry last, so the other sections still open.
+    routes.sort_by_key(|r| r.path == "/patients/{patient_id}/remove");
+    assert!(routes.len() >= 20, "{}", routes.len());
+    let mut pages_with_errors = 0;
+    for route in routes {
+        let path = fill(route.path);
+        // Fields that are there but wrong: empty where something is required, a date that is
+        // not one, a provider that does not exist.
+        let res = app
+            .client
+            .post(app.url(&path))
+            .header("X-CSRF-Token", app.csrf_token().await)
+            .form(&[
+                ("title", ""),
+                ("body", ""),
+                ("value", "not a number"),
+                ("kind", "mobile"),
+                ("date_of_birth", "31/31/31"),
+                ("date", "someday"),
+                ("provider_id", "nobody"),
+                ("email", "not an address"),
+                ("reason", ""),
+            ])
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let request_id = res.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+        let body = res.text().await.expect("body");
+        assert!(
+            !body.contains("NOTE-BODY-CANARY") || status.is_success(),
+            "{path}: an error page repeats the note"
+        );
+        if !body.contains(&name) {
+            continue;
+        }
+        if status.is_client_error() {
+            pages_with_errors += 1;
+        }
+        // A chart page names the patient in its event; a registry list (search) is an
+        // event about the list.
+        let mut su = app.database().superuser().await;
+        let (events, with_status): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE details ? 'answer_status')
+               FROM audit_events
+              WHERE request_id = $1 AND action <> 'authz_denied' AND (patient_id = $2 OR NOT $3)",
+        )
+        .bind(&request_id)
+        .bind(patient)
+        .bind(route.path.contains("{patient_id}") || route.path.contains("{appointment_id}"))
+        .fetch_one(&mut su)
+        .await
+        .expect("events");
+        assert!(
+            events >= 1,
+            "POST {} answered {status} showing the patient, with no audit event",
+            route.path
+        );
+        if status.is_client_error() {
+            assert!(with_status >= 1, "POST {}: the event says the answer was {status}", route.path);
+        }
+    }
+    assert!(pages_with_errors >= 10, "the walk reached the error pages ({pages_with_errors})");
+}
+
+#[tokio::test]
+async fn an_empty_addendum_answers_with_the_form_and_not_the_note() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    let note = in_clinic(
+        &app,
+        tenants.a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Visit', 'NOTE-BODY-CANARY', 'signed', now(), $3) RETURNING id",
+        &[&tenants.a.org.as_uuid(), &patient.as_uuid(), &tenants.a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    app.act_as(Some(tenants.a.provider_context()));
+    let path = format!("/patients/{patient}/notes/{}/addenda", ulid(note));
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("X-CSRF-Token", app.csrf_token().await)
+        .header("HX-Request", "true")
+        .form(&[("body", "  ")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["hx-retarget"], "#addendum-form");
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Write the addendum."), "{body}");
+    assert!(!body.contains("NOTE-BODY-CANARY"), "{body}");
+    let (status, page) = post(&app, &path, &[("body", "")]).await;
+    assert_eq!(status, 422);
+    assert!(!page.contains("NOTE-BODY-CANARY"), "the full page has the form, not the note");
+}
+
+// ---- AZ-11: care-team membership is not self-service ------------------------------------
+
+#[tokio::test]
+async fn nobody_adds_themselves_to_a_care_team_and_each_change_says_why() {
+    let (app, tenants, _) = setup(2).await;
+    let a = &tenants.a;
+    let (on_team, other) = (a.patients[0], a.patients[1]);
+    let (colleague, colleague_user) = member(&app, a.org, StaffRole::Provider).await;
+    let colleague_provider = ProviderId::from_uuid(
+        in_clinic(&app, a.org, "SELECT id FROM providers WHERE user_id = $1", &[&colleague_user.as_uuid()])
+            .await
+            .expect("provider"),
+    );
+    let sensitive = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, sensitive_category)
+         VALUES ($1, $2, $3, 'Counselling', 'SECRET-MOOD', 'behavioral_health') RETURNING id",
+        &[&a.org.as_uuid(), &on_team.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    let add = |patient, provider: ProviderId, role: &'static str, reason: &'static str| {
+        let app = &app;
+        async move {
+            post(
+                app,
+                &format!("/patients/{patient}/care-team"),
+                &[("provider_id", &provider.to_string()), ("role", role), ("reason", reason)],
+            )
+            .await
+        }
+    };
+    let team_size = |patient: lockdev::db::ids::PatientId| {
+        let app = &app;
+        async move {
+            count(
+                app,
+                &format!(
+                    "SELECT count(*) FROM care_team_members WHERE patient_id = '{}' AND removed_at IS NULL",
+                    patient.as_uuid()
+                ),
+            )
+            .await
+        }
+    };
+
+    // A provider adds themselves: refused, as any role, to a team or not.
+    app.act_as(Some(colleague.clone()));
+    let (status, body) = add(on_team, colleague_provider, "specialist", "I want to read it").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("cannot add yourself"), "{body}");
+    assert_eq!(team_size(on_team).await, 1);
+    // ... and cannot read the sensitive note.
+    assert_eq!(get(&app, &format!("/patients/{on_team}/notes/{}", ulid(sensitive))).await.0, 404);
+    // A provider not on the team changes nothing of it.
+    let (status, body) = add(other, a.provider, "specialist", "Seen in clinic").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("own care team"), "{body}");
+
+    // The front desk assigns the primary provider only, and not without a reason.
+    app.act_as(Some(a.desk_context()));
+    let (status, body) = add(on_team, colleague_provider, "specialist", "Referral").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("assigns the primary provider"), "{body}");
+    let (status, body) = add(other, colleague_provider, "primary", "").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Say why"), "{body}");
+    assert_eq!(add(other, colleague_provider, "primary", "New patient, assigned at intake").await.0, 200);
+
+    // The team's own provider adds a colleague as specialist: the colleague reads the note.
+    app.act_as(Some(a.provider_context()));
+    assert_eq!(add(on_team, colleague_provider, "specialist", "Referred for a second opinion").await.0, 200);
+    app.act_as(Some(colleague));
+    assert_eq!(get(&app, &format!("/patients/{on_team}/notes/{}", ulid(sensitive))).await.0, 200);
+
+    let reasons = count(
+        &app,
+        "SELECT count(*) FROM care_team_members WHERE added_reason IS NOT NULL AND added_by IS NOT NULL",
+    )
+    .await;
+    assert_eq!(reasons, 2, "each addition keeps its reason and who made it");
+}
+
+// ---- CON-06: a changed contact is unknown, so unsafe --------------------------------------
+
+#[tokio::test]
+async fn editing_a_safe_contacts_number_clears_its_safety_unless_the_editor_sets_it() {
+    let (app, tenants, _) = setup(1).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let contact = in_clinic(
+        &app,
+        a.org,
+        "UPDATE contact_methods SET is_safe_for_sms = true, is_safe_for_voicemail = true WHERE patient_id = $1 RETURNING id",
+        &[&patient.as_uuid()],
+    )
+    .await
+    .expect("contact");
+    let path = format!("/patients/{patient}/contacts/{}", ulid(contact));
+    let flags_sql = format!(
+        "SELECT (is_safe_for_sms::int * 2 + is_safe_for_voicemail::int)::bigint FROM contact_methods WHERE id = '{contact}'"
+    );
+    let flags = async |app: &TestApp| count(app, &flags_sql).await;
+    // A nurse (who may not decide where messages go) changes the number, sending the flags
+    // along as if she could: the new number is unsafe, whatever the form said.
+    let (nurse, _) = member(&app, a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse.clone()));
+    let (status, body) = post(
+        &app,
+        &path,
+        &[("kind", "mobile"), ("value", "6172019988"), ("safe_sms", "1"), ("safe_voicemail", "1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no automated message goes to it"), "{body}");
+    assert_eq!(flags(&app).await, 0, "a changed number starts unknown = unsafe");
+    // The front desk marks it safe again; an edit that keeps the number keeps the flags.
+    app.act_as(Some(a.desk_context()));
+    post(&app, &path, &[("kind", "mobile"), ("value", "6172019988"), ("safe_sms", "1")]).await;
+    assert_eq!(flags(&app).await, 2);
+    app.act_as(Some(nurse));
+    post(&app, &path, &[("kind", "mobile"), ("value", "(617) 201-9988"), ("label", "Cell")]).await;
+    assert_eq!(flags(&app).await, 2, "the same number, written another way, keeps its flags");
+}
+
+// ---- AZ-12: patients and proxies act only as patients -----------------------------------
+
+#[tokio::test]
+async fn a_patient_or_a_scheduling_proxy_reaches_no_staff_route_and_changes_no_visit() {
+    let (app, tenants, kind) = setup(1).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let appointment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, now() + interval '10 minutes', now() + interval '40 minutes') RETURNING id",
+        &[&a.org.as_uuid(), &patient.as_uuid(), &a.provider.as_uuid(), &kind],
+    )
+    .await
+    .expect("appointment");
+    let own = app.person("own.record@home.example", "a long enough phrase here").await;
+    app.link_patient(a.org, patient, &own).await;
+    let parent = app.person("scheduler@home.example", "a long enough phrase here").await;
+    in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status, can_schedule)
+         VALUES ($1, $2, $3, 'parent', 'active', true) RETURNING id",
+        &[&a.org.as_uuid(), &patient.as_uuid(), &parent.id.as_uuid()],
+    )
+    .await;
+    let contexts = [
+        signed_in(own.id, ContextClaim::Patient { organization_id: a.org, patient_id: patient }),
+        signed_in(parent.id, ContextClaim::Proxy { organization_id: a.org, patient_id: patient }),
+    ];
+    let staff_routes: Vec<_> =
+        app.registry.iter().filter(|r| matches!(r.access, Access::Staff(_))).cloned().collect();
+    for who in contexts {
+        app.act_as(Some(who.clone()));
+        let token = app.csrf_token().await;
+        for route in &staff_routes {
+            let path = route
+                .path
+                .replace("{patient_id}", &patient.to_string())
+                .replace("{appointment_id}", &ulid(appointment));
+            let path = crate::csrf::fill(&path, patient);
+            let res = app
+                .client
+                .request(route.method.clone(), app.url(&path))
+                .header("X-CSRF-Token", &token)
+                .form(&[
+                    ("provider_id", a.provider.to_string()),
+                    ("date", "2030-01-01".into()),
+                    ("time", "09:00".into()),
+                ])
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), 403, "{:?}: {} {}", who.context, route.method, route.path);
+        }
+    }
+    let status = count(
+        &app,
+        &format!("SELECT (status = 'booked')::int::bigint FROM appointments WHERE id = '{appointment}'"),
+    )
+    .await;
+    assert_eq!(status, 1, "the visit is still booked: no check-in, completion, no-show or move");
+}
+
+// ---- TEN-15: invitations are no oracle ------------------------------------------------------
+
+#[tokio::test]
+async fn inviting_an_address_that_has_an_account_shows_only_what_the_inviter_typed() {
+    let (app, tenants, _) = setup(1).await;
+    let a = &tenants.a;
+    // Someone who already has an account (a patient elsewhere, say) under their own name.
+    let existing = app.person("zelda.existing@home.example", "a long enough phrase here").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE users SET display_name = 'Zelda HIDDEN-NAME' WHERE id = $1")
+        .bind(existing.id)
+        .execute(&mut su)
+        .await
+        .expect("name");
+    app.act_as(Some(a.admin_context()));
+    let (status, body) = post(
+        &app,
+        "/members/invite",
+        &[
+            ("display_name", "Z. Newhire"),
+            ("email", "Zelda.Existing@home.example"),
+            ("role", "clinical_staff"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Z. Newhire"), "{body}");
+    assert!(!body.contains("HIDDEN-NAME"), "the account's own name leaks: {body}");
+    let (_, page) = get(&app, "/members").await;
+    assert!(!page.contains("HIDDEN-NAME"), "{page}");
+    // A proxy invitation the same way.
+    app.act_as(Some(a.desk_context()));
+    let patient = a.patients[0];
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{patient}/proxies"),
+        &[
+            ("display_name", "Z. Parent"),
+            ("email", "zelda.existing@home.example"),
+            ("relationship", "parent"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Z. Parent") && !body.contains("HIDDEN-NAME"), "{body}");
+}
+
+// ---- the smaller ones ------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_request_naming_another_clinics_membership_answers_404() {
+    let (app, tenants, _) = setup(0).await;
+    let b_membership = in_clinic(
+        &app,
+        tenants.b.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&tenants.b.desk_user.as_uuid()],
+    )
+    .await
+    .expect("membership");
+    app.act_as(Some(tenants.a.admin_context()));
+    for action in ["role", "deactivate", "reactivate"] {
+        let path = format!("/members/{}/{action}", ulid(b_membership));
+        assert_eq!(post(&app, &path, &[("role", "provider")]).await.0, 404, "{path}");
+    }
+    let role: String = {
+        let mut su = app.database().superuser().await;
+        sqlx::query_scalar("SELECT role FROM memberships WHERE id = $1")
+            .bind(b_membership)
+            .fetch_one(&mut su)
+            .await
+            .expect("role")
+    };
+    assert_eq!(role, "admin_staff", "nothing changed in the other clinic");
+}
+
+#[tokio::test]
+async fn step_up_reauthentication_is_throttled_per_account_like_sign_in() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Step-up Clinic").await;
+    let nurse = app.with_totp(app.person("stepup@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    for _ in 0..6 {
+        let res = browser
+            .post_form("/account/reauthenticate", &[("password", "wrong guess"), ("next", "/account")])
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    // The right password during the lock is refused like a wrong one, and says why.
+    let res = browser
+        .post_form("/account/reauthenticate", &[("password", &nurse.password), ("next", "/account")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("body").contains("Too many"), "locked");
+    app.clock.advance(TimeDelta::minutes(16));
+    // (the session has timed out by now; the lock is what this test is about)
+    let mut su = app.database().superuser().await;
+    let failures: i32 = sqlx::query_scalar(
+        "SELECT failures FROM sign_in_throttle WHERE user_id = $1 AND factor = 'password'",
+    )
+    .bind(nurse.id)
+    .fetch_one(&mut su)
+    .await
+    .expect("throttle");
+    assert!(failures >= 5, "{failures}");
+}
+
+#[tokio::test]
+async fn session_ids_and_parked_link_tokens_are_stored_only_as_digests() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Digest Clinic").await;
+    let nurse = app.with_totp(app.person("digest@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let cookie = browser.session_cookie();
+    // A reset link followed in a (signed-out) browser: the token is parked in its session.
+    let visitor = app.browser();
+    visitor.post_form("/password/forgot", &[("email", &nurse.email)]).await;
+    let link = app.eventual_link_to(&nurse.email).await;
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    assert_eq!(visitor.get(&link).await.status(), 303);
+    let mut su = app.database().superuser().await;
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, data FROM tower_sessions.session").fetch_all(&mut su).await.expect("rows");
+    assert!(rows.len() >= 2);
+    for (id, data) in &rows {
+        assert_ne!(id, &cookie, "a session row keyed by the cookie itself");
+        assert_eq!(id.len(), 64);
+        let text = String::from_utf8_lossy(data);
+        assert!(!text.contains(&cookie), "a session id inside the data");
+        assert!(!text.contains(&token), "a working reset token inside the session");
+    }
+    let indexed: Vec<String> =
+        sqlx::query_scalar("SELECT session_id FROM user_sessions").fetch_all(&mut su).await.expect("index");
+    assert!(!indexed.contains(&cookie));
+    // And the parked digest still does its job.
+    assert_eq!(visitor.get("/password/reset").await.status(), 200);
+    let page = visitor.get("/password/reset").await.text().await.expect("page");
+    assert!(page.contains(&nurse.email), "the parked token still finds its account");
+}
+
+#[tokio::test]
+async fn a_clinic_that_shortens_its_idle_timeout_reaches_sessions_already_open() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Short Idle Clinic").await;
+    let nurse = app.with_totp(app.person("idle.short@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    assert_eq!(browser.get("/patients").await.status(), 200);
+    // The clinic changes its setting while the session is open (15 minutes by default).
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 5}' WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&mut su)
+    .await
+    .expect("setting");
+    app.clock.advance(TimeDelta::minutes(6));
+    let res = browser.get("/patients").await;
+    assert_eq!(res.status(), 303, "six minutes idle is past the clinic's new limit");
+    assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+    assert_eq!(browser.get("/account").await.status(), 303, "the session is over, not just the page");
+}
+
+#[tokio::test]
+async fn with_a_one_minute_idle_timeout_a_person_acting_every_forty_seconds_stays_signed_in() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("One Minute Clinic").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 1}' WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&mut su)
+    .await
+    .expect("setting");
+    let nurse = app.with_totp(app.person("idle.minute@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    for step in 0..12 {
+        app.clock.advance(TimeDelta::seconds(40));
+        assert_eq!(
+            browser.get("/workspace").await.status(),
+            200,
+            "after {} seconds of steady use",
+            40 * (step + 1)
+        );
+    }
+    app.clock.advance(TimeDelta::seconds(61));
+    assert_eq!(browser.get("/workspace").await.status(), 303, "a minute of real idleness still ends it");
+}
+
+// ---- SES-14: a revoked session stays revoked ------------------------------------------------
+
+/// Holds its request until told, then writes its session (as a slow page that records
+/// activity or a ceremony would). One per test process (nextest runs each test in its own).
+#[derive(Default)]
+struct Gate {
+    arrived: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+static GATE: std::sync::LazyLock<Gate> = std::sync::LazyLock::new(Gate::default);
+
+async fn slow_session_write(session: tower_sessions::Session) -> AppResult<&'static str> {
+    let gate = &*GATE;
+    let mut data = lockdev::auth::session::load(&session).await?;
+    gate.arrived.notify_one();
+    gate.release.notified().await;
+    data.return_to = Some("/account".into());
+    let expires = chrono::Utc::now() + TimeDelta::minutes(10);
+    lockdev::auth::session::store(&session, &data, expires).await?;
+    Ok("written")
+}
+
+#[tokio::test]
+async fn a_session_ended_while_one_of_its_requests_is_in_flight_stays_ended() {
+    let gate = &*GATE;
+    let app = spawn_app()
+        .routes(Routes::new().get("/test/slow-session", Access::SignedIn, Phi::None, slow_session_write))
+        .spawn()
+        .await;
+    let org = app.organization("Race Clinic").await;
+    let nurse = app.with_totp(app.person("race@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let cookie = browser.session_cookie();
+    let in_flight = {
+        let browser = browser.clone();
+        tokio::spawn(async move { browser.get("/test/slow-session").await.status() })
+    };
+    gate.arrived.notified().await;
+    // Meanwhile, everything of this person's is signed out (a password change elsewhere).
+    let mut tx = lockdev::db::tenant::begin_system(
+        &app.pool,
+        &lockdev::db::tenant::SystemContext { user_id: Some(nurse.id), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    let ended = lockdev::auth::sessions::end_all(&mut tx, nurse.id, None).await.expect("end");
+    tx.commit().await.expect("commit");
+    assert_eq!(ended, 1);
+    gate.release.notify_one();
+    in_flight.await.expect("request");
+    let mut su = app.database().superuser().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session WHERE id = $1")
+        .bind(lockdev::auth::session_store::digest(&cookie))
+        .fetch_one(&mut su)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "the in-flight request did not bring the session back");
+    assert_eq!(browser.get("/account").await.status(), 303);
+}

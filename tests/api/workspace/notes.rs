@@ -1,0 +1,184 @@
+//! Care teams and clinical notes: drafts, signing, addenda, sensitive categories, care-team-only charts.
+
+use lockdev::auth::policy::StaffRole;
+use lockdev::db::ids::{OrganizationId, ProviderId};
+use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
+use uuid::Uuid;
+
+use super::{count, get, in_clinic, member, post, setup};
+use crate::helpers::TestApp;
+
+// ---- care team and clinical notes ---------------------------------------------------------
+
+async fn set_chart_access(app: &TestApp, org: OrganizationId, setting: &str) {
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_system(&owner, &SystemContext::default()).await.expect("tx");
+    sqlx::query(
+        "UPDATE organizations SET settings = jsonb_build_object('chart_access', $2::text) WHERE id = $1",
+    )
+    .bind(org)
+    .bind(setting)
+    .execute(&mut *tx)
+    .await
+    .expect("setting");
+    tx.commit().await.expect("commit");
+}
+
+#[tokio::test]
+async fn notes_are_drafted_signed_final_and_amended_by_addenda() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    app.act_as(Some(tenants.a.provider_context()));
+    let (status, body) =
+        post(&app, &format!("/patients/{patient}/notes"), &[("title", ""), ("plan", "")]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Give the note a title"));
+    let res = app
+        .post_form(
+            &format!("/patients/{patient}/notes"),
+            &[("title", "Visit"), ("subjective", "Cough for a week"), ("plan", "Fluids")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().expect("ascii").to_owned();
+    let note = location.rsplit('/').next().expect("id").to_owned();
+    // The author continues the draft, then signs it.
+    assert_eq!(
+        post(&app, &location, &[("title", "Visit"), ("subjective", "Cough, 8 days"), ("plan", "Fluids")])
+            .await
+            .0,
+        200
+    );
+    let (status, body) = post(&app, &format!("{location}/sign"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Cough, 8 days"));
+    // Signed is final: through the app...
+    let (status, _) = post(&app, &location, &[("title", "Changed"), ("plan", "x")]).await;
+    assert_eq!(status, 400);
+    // ...and in the database, whatever asks.
+    let runtime = app.database().runtime_pool().await;
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.a.org)).await.expect("tx");
+    let refused = sqlx::query("UPDATE clinical_notes SET plan = 'tampered' WHERE id = $1::uuid")
+        .bind(Uuid::from(note.parse::<lockdev::db::ids::ClinicalNoteId>().expect("id")))
+        .execute(&mut *tx)
+        .await;
+    assert!(refused.is_err(), "a signed note cannot be updated");
+    drop(tx);
+    let (status, body) = post(&app, &format!("{location}/addenda"), &[("body", "Chest X-ray normal.")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Chest X-ray normal."));
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_note_addenda").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes WHERE plan = 'Fluids'").await, 1);
+
+    // The front desk sees that the note exists (date, author, state), never its text, and
+    // not its title either: a title says what the visit was about (AZ-13).
+    app.act_as(Some(tenants.a.desk_context()));
+    let (status, body) = get(&app, &format!("/patients/{patient}/notes")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Clinical note"), "{body}");
+    assert!(!body.contains("Visit"), "{body}");
+    assert!(!body.contains("Cough"));
+    assert_eq!(get(&app, &location).await.0, 403);
+}
+
+#[tokio::test]
+async fn sensitive_notes_and_care_team_only_charts_hide_from_everyone_outside_the_team() {
+    // AZ-01 (care-team restriction) and AZ-05 (sensitive categories).
+    let (app, tenants, _) = setup(2).await;
+    let (on_team, other) = (tenants.a.patients[0], tenants.a.patients[1]);
+    app.act_as(Some(tenants.a.provider_context()));
+    let res = app
+        .post_form(
+            &format!("/patients/{on_team}/notes"),
+            &[
+                ("title", "Counselling"),
+                ("subjective", "SECRET-MOOD"),
+                ("sensitive_category", "behavioral_health"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let sensitive = res.headers()["location"].to_str().expect("ascii").to_owned();
+    assert_eq!(post(&app, &format!("{sensitive}/sign"), &[]).await.0, 200);
+    let res = app
+        .post_form(
+            &format!("/patients/{other}/notes"),
+            &[("title", "Routine"), ("subjective", "ROUTINE-TEXT")],
+        )
+        .await;
+    let routine = res.headers()["location"].to_str().expect("ascii").to_owned();
+
+    // A provider outside the care team and a nurse: the sensitive note does not exist
+    // for them (not in the list, 404 when addressed).
+    let (colleague, _) = member(&app, tenants.a.org, StaffRole::Provider).await;
+    let (nurse, _) = member(&app, tenants.a.org, StaffRole::ClinicalStaff).await;
+    for who in [colleague.clone(), nurse, tenants.a.desk_context()] {
+        app.act_as(Some(who.clone()));
+        let (status, body) = get(&app, &format!("/patients/{on_team}/notes")).await;
+        assert_eq!(status, 200);
+        assert!(
+            !body.contains("Counselling") && !body.contains("SECRET-MOOD"),
+            "{who:?} sees the sensitive note"
+        );
+        let status = get(&app, &sensitive).await.0;
+        assert!(status == 404 || status == 403, "{who:?}: {status}");
+        // Search on a hidden value returns nothing.
+        let (_, body) = post(&app, "/patients/search", &[("q", "SECRET-MOOD")]).await;
+        assert!(!body.contains("result__name"));
+    }
+    // The colleague reads ordinary notes while the clinic shows all charts...
+    app.act_as(Some(colleague.clone()));
+    assert_eq!(get(&app, &routine).await.0, 200);
+    // ...and not once the clinic restricts charts to care teams (the patient is on no
+    // team of theirs): 404, audited as a denial.
+    set_chart_access(&app, tenants.a.org, "care_team_only").await;
+    let before = count(&app, "SELECT count(*) FROM audit_events WHERE action = 'authz_denied'").await;
+    assert_eq!(get(&app, &routine).await.0, 404);
+    let (status, body) = get(&app, &format!("/patients/{other}/notes")).await;
+    assert_eq!(status, 404, "{body}");
+    let after = count(&app, "SELECT count(*) FROM audit_events WHERE action = 'authz_denied'").await;
+    assert!(after >= before + 2);
+    // Demographics stay available to them (scheduling, registration).
+    assert_eq!(get(&app, &format!("/patients/{other}")).await.0, 200);
+    // Added to the care team, the colleague reads the chart on the very next request.
+    app.act_as(Some(tenants.a.desk_context()));
+    let colleague_provider = in_clinic(
+        &app,
+        tenants.a.org,
+        "SELECT id FROM providers WHERE user_id = $1",
+        &[&colleague.user_id.as_uuid()],
+    )
+    .await
+    .expect("provider");
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{other}/care-team"),
+        &[
+            ("provider_id", &ProviderId::from_uuid(colleague_provider).to_string()),
+            ("role", "primary"),
+            ("reason", "New primary after a move"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // One primary at a time.
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{other}/care-team"),
+        &[
+            ("provider_id", &tenants.a.provider.to_string()),
+            ("role", "primary"),
+            ("reason", "Second opinion"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("already has a primary provider"));
+    app.act_as(Some(colleague));
+    assert_eq!(get(&app, &routine).await.0, 200);
+    // The care team's provider reads the sensitive note.
+    app.act_as(Some(tenants.a.provider_context()));
+    let (status, body) = get(&app, &sensitive).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("SECRET-MOOD"));
+}

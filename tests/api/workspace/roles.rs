@@ -1,0 +1,215 @@
+//! The role matrix over every chart route, cross-tenant probes with the other clinic's real ids, PHI declarations.
+
+use lockdev::auth::policy::{self, StaffRole};
+use lockdev::db::ids::UserId;
+use lockdev::web::Phi;
+use lockdev::web::authenticate::Authenticated;
+use lockdev::web::routes::claimed_principal;
+use reqwest::Method;
+use uuid::Uuid;
+
+use super::{count, in_clinic, member, setup};
+use crate::fixtures::{CANARY_B, TwoTenants};
+use crate::helpers::TestApp;
+
+// ---- the role matrix over every chart route ------------------------------------------------
+
+#[tokio::test]
+async fn each_role_reaches_exactly_the_chart_sections_its_policy_allows() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    let mut personas = Vec::new();
+    for role in StaffRole::ALL {
+        personas.push((role, member(&app, tenants.a.org, role).await.0));
+    }
+    let routes: Vec<_> = app
+        .registry
+        .iter()
+        .filter(|r| r.path.starts_with("/patients/{patient_id}") && r.access.clinic_permission().is_some())
+        .cloned()
+        .collect();
+    assert!(routes.len() >= 20, "{}", routes.len());
+    for route in &routes {
+        let Some(permission) = route.access.clinic_permission() else { unreachable!() };
+        // Objects the path names beyond the patient do not exist: an allowed role gets
+        // 404 there, a refused one 403 before the lookup.
+        let path = crate::csrf::fill(route.path, patient);
+        let names_other_object = route.path.matches('{').count() > 1;
+        for (role, who) in &personas {
+            app.act_as(Some(who.clone()));
+            let principal = claimed_principal(lockdev::auth::session::ContextClaim::Staff {
+                organization_id: tenants.a.org,
+                role: *role,
+            });
+            let allowed = policy::grants(principal, permission)
+                && policy::grants(principal, policy::Permission::SearchPatients);
+            let mut request = app.client.request(route.method.clone(), app.url(&path));
+            if route.method == Method::POST {
+                request = request.header("X-CSRF-Token", app.csrf_token().await).form(&[("x", "")]);
+            }
+            let status = request.send().await.expect("request").status();
+            if allowed && route.path == "/patients/{patient_id}/remove" {
+                // Put the patient back for the next role.
+                let mut su = app.database().superuser().await;
+                sqlx::query("UPDATE patients SET deleted_at = NULL, deleted_by = NULL WHERE id = $1")
+                    .bind(patient)
+                    .execute(&mut su)
+                    .await
+                    .expect("restore");
+            }
+            if allowed {
+                let ok = if names_other_object {
+                    status == 404
+                } else {
+                    status.is_success()
+                        || status.is_redirection()
+                        || status == 422
+                        || status == 409
+                        || status == 400
+                };
+                assert!(ok, "{role:?} {} {}: {status}", route.method, route.path);
+            } else {
+                assert_eq!(status, 403, "{role:?} {} {}", route.method, route.path);
+            }
+        }
+    }
+    // Nothing written by the refused requests, and no reads of note bodies recorded for
+    // the front desk (who cannot read them).
+    let mut su = app.database().superuser().await;
+    let desk_note_reads: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE role = 'admin_staff' AND resource_type = 'clinical_note' AND outcome = 'success'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("count");
+    assert_eq!(desk_note_reads, 0);
+}
+
+// ---- cross-tenant probes with the other clinic's real ids ---------------------------------
+
+#[tokio::test]
+async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_changes_nothing() {
+    let (app, tenants, _) = setup(1).await;
+    let b = &tenants.b;
+    let b_patient = b.patients[0];
+    // Objects in B for every kind of id a route takes.
+    let kind = in_clinic(&app, b.org, "INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'B visit', 30) RETURNING id", &[&b.org.as_uuid()]).await.expect("kind");
+    let hours = in_clinic(&app, b.org, "INSERT INTO provider_working_hours (organization_id, provider_id, weekday, starts, ends) VALUES ($1, $2, 1, '09:00', '17:00') RETURNING id", &[&b.org.as_uuid(), &b.provider.as_uuid()]).await.expect("hours");
+    let appointment = in_clinic(&app, b.org, "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at) VALUES ($1, $2, $3, $4, now() + interval '3 days', now() + interval '3 days 30 minutes') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid(), &b.provider.as_uuid(), &kind]).await.expect("appointment");
+    let note = in_clinic(&app, b.org, "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, subjective) VALUES ($1, $2, $3, 'B note', 'B-SECRET') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid(), &b.provider_user.as_uuid()]).await.expect("note");
+    let contact = in_clinic(
+        &app,
+        b.org,
+        "SELECT id FROM contact_methods WHERE patient_id = $1",
+        &[&b_patient.as_uuid()],
+    )
+    .await
+    .expect("contact");
+    let member = in_clinic(
+        &app,
+        b.org,
+        "SELECT id FROM care_team_members WHERE patient_id = $1",
+        &[&b_patient.as_uuid()],
+    )
+    .await
+    .expect("member");
+    let parent = app.person("b.parent@home.example", "a long enough phrase here").await;
+    let assignment = in_clinic(&app, b.org, "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status) VALUES ($1, $2, $3, 'parent', 'active') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid(), &parent.id.as_uuid()]).await.expect("grant");
+    let membership =
+        in_clinic(&app, b.org, "SELECT id FROM memberships WHERE user_id = $1", &[&b.desk_user.as_uuid()])
+            .await
+            .expect("membership");
+    let task = in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO staff_tasks (organization_id, patient_id, kind, summary) VALUES ($1, $2, 'message_blocked', 'B-SECRET task') RETURNING id",
+        &[&b.org.as_uuid(), &b_patient.as_uuid()],
+    )
+    .await
+    .expect("task");
+    let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
+    let fill = |path: &str| {
+        path.replace("{patient_id}", &b_patient.to_string())
+            .replace("{contact_id}", &ulid(contact))
+            .replace("{member_id}", &ulid(member))
+            .replace("{assignment_id}", &ulid(assignment))
+            .replace("{appointment_id}", &ulid(appointment))
+            .replace("{note_id}", &ulid(note))
+            .replace("{provider_id}", &b.provider.to_string())
+            .replace("{hours_id}", &ulid(hours))
+            .replace("{type_id}", &ulid(kind))
+            .replace("{membership_id}", &ulid(membership))
+            .replace("{task_id}", &ulid(task))
+    };
+    let (provider_a, _) = member_of_a(&app, &tenants).await;
+    let before = crate::csrf::fingerprint(&app).await;
+    for who in [tenants.a.desk_context(), provider_a] {
+        app.act_as(Some(who));
+        for route in
+            app.registry.iter().filter(|r| r.path.contains('{') && r.access.clinic_permission().is_some())
+        {
+            let path = fill(route.path);
+            assert!(!path.contains('{'), "a parameter without a B object: {}", route.path);
+            let mut request = app.client.request(route.method.clone(), app.url(&path));
+            if route.method == Method::POST {
+                request = request.header("X-CSRF-Token", app.csrf_token().await).form(&[
+                    ("family_name", "Hijacked"),
+                    ("given_name", "Hijacked"),
+                    ("date_of_birth", "1990-01-01"),
+                    ("legal_sex", "female"),
+                    ("kind", "mobile"),
+                    ("value", "6172013399"),
+                    ("title", "Hijack"),
+                    ("plan", "x"),
+                    ("body", "x"),
+                    ("relationship", "parent"),
+                    ("role", "specialist"),
+                    ("provider_id", &b.provider.to_string()),
+                    ("date", "2030-01-07"),
+                    ("time", "10:00"),
+                    ("weekday", "2"),
+                    ("starts", "09:00"),
+                    ("ends", "10:00"),
+                ]);
+            }
+            let res = request.send().await.expect("request");
+            let status = res.status();
+            let body = res.text().await.expect("body");
+            assert!(status == 404 || status == 403, "{} {} with B's ids: {status}", route.method, route.path);
+            assert!(
+                !body.contains(CANARY_B) && !body.contains("B-SECRET"),
+                "{} {} leaked",
+                route.method,
+                route.path
+            );
+        }
+    }
+    let after = crate::csrf::fingerprint(&app).await;
+    let changed: Vec<_> = crate::csrf::changed(&before, &after)
+        .into_iter()
+        .filter(|t| {
+            !matches!(t.as_str(), "audit_events" | "tower_sessions" | "user_sessions" | "row_history")
+        })
+        .collect();
+    assert!(changed.is_empty(), "tables changed by cross-tenant probes: {changed:?}");
+    // And the probes are on record as denials, in A's log.
+    let denials = count(&app, "SELECT count(*) FROM audit_events WHERE action = 'authz_denied'").await;
+    assert!(denials >= 10, "{denials}");
+}
+
+async fn member_of_a(app: &TestApp, tenants: &TwoTenants) -> (Authenticated, UserId) {
+    member(app, tenants.a.org, StaffRole::Provider).await
+}
+
+// ---- audit: one event per PHI request, naming the patient where there is one -------------
+
+#[test]
+fn every_workspace_phi_route_is_declared_as_such() {
+    // GETs that show patient data read PHI; the set-up pages do not.
+    for spec in crate::helpers::production_routes().specs() {
+        let patient_scoped = spec.path.starts_with("/patients") || spec.path.starts_with("/appointments");
+        if patient_scoped && spec.path != "/patients/new" {
+            assert_ne!(spec.phi, Phi::None, "{} {} touches patient data", spec.method, spec.path);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Scheduling: working hours, the exclusion constraint, DST, status changes, failure atomicity.
+
+use chrono::{Duration, TimeZone as _, Utc};
+use lockdev::db::ids::PatientId;
+use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
+use reqwest::StatusCode;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{count, get, next_monday, post, setup};
+use crate::helpers::TestApp;
+
+// ---- scheduling ---------------------------------------------------------------------------
+
+async fn book(
+    app: &TestApp,
+    patient: PatientId,
+    provider: &str,
+    kind: Uuid,
+    date: &str,
+    time: &str,
+) -> (StatusCode, String) {
+    post(
+        app,
+        &format!("/patients/{patient}/appointments"),
+        &[
+            ("provider_id", provider),
+            ("type_id", &ulid::Ulid::from(kind).to_string()),
+            ("date", date),
+            ("time", time),
+            ("reason", "Checkup"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn booking_respects_working_hours_and_the_database_refuses_double_booking() {
+    let (app, tenants, kind) = setup(2).await;
+    let (p1, p2) = (tenants.a.patients[0], tenants.a.patients[1]);
+    let provider = tenants.a.provider.to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    let monday = next_monday().to_string();
+    let (status, body) = book(&app, p1, &provider, kind, &monday, "09:00").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Booked for"), "{body}");
+    // Overlapping (09:15-09:45 against 09:00-09:30) for another patient: refused.
+    let (status, body) = book(&app, p2, &provider, kind, &monday, "09:15").await;
+    assert_eq!(status, 409);
+    assert!(body.contains("already has an appointment"), "{body}");
+    assert!(body.contains("value=\"09:15\""), "the form keeps the input");
+    // Back to back is fine.
+    assert_eq!(book(&app, p2, &provider, kind, &monday, "09:30").await.0, 200);
+    // Outside hours: refused unless overridden.
+    let (status, body) = book(&app, p2, &provider, kind, &monday, "16:45").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("outside the provider"), "{body}");
+    let (status, _) = post(
+        &app,
+        &format!("/patients/{p2}/appointments"),
+        &[
+            ("provider_id", &provider),
+            ("type_id", &ulid::Ulid::from(kind).to_string()),
+            ("date", &monday),
+            ("time", "18:00"),
+            ("outside_hours", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The past, and unreadable times.
+    assert_eq!(book(&app, p2, &provider, kind, "2020-01-06", "10:00").await.0, 422);
+    let (status, body) = book(&app, p2, &provider, kind, &monday, "25:99").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("HH:MM"));
+    assert_eq!(count(&app, "SELECT count(*) FROM appointments").await, 3);
+
+    // The constraint holds for any writer, not only the form.
+    let runtime = app.database().runtime_pool().await;
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.a.org)).await.expect("tx");
+    let error = sqlx::query(
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         SELECT organization_id, $1, provider_id, appointment_type_id, starts_at + interval '10 minutes', ends_at
+           FROM appointments ORDER BY starts_at LIMIT 1",
+    )
+    .bind(p2)
+    .execute(&mut *tx)
+    .await
+    .expect_err("overlap");
+    assert_eq!(error.as_database_error().and_then(|e| e.code()).as_deref(), Some("23P01"));
+}
+
+#[tokio::test]
+async fn nine_oclock_is_nine_oclock_on_both_sides_of_a_dst_change() {
+    let (app, tenants, kind) = setup(2).await;
+    let provider = tenants.a.provider.to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    // US clocks spring forward on 2027-03-14: Friday the 12th is EST, Monday the 15th EDT.
+    assert_eq!(book(&app, tenants.a.patients[0], &provider, kind, "2027-03-12", "09:00").await.0, 200);
+    assert_eq!(book(&app, tenants.a.patients[1], &provider, kind, "2027-03-15", "09:00").await.0, 200);
+    let mut su = app.database().superuser().await;
+    let starts: Vec<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("SELECT starts_at FROM appointments ORDER BY starts_at")
+            .fetch_all(&mut su)
+            .await
+            .expect("starts");
+    assert_eq!(starts[0], Utc.with_ymd_and_hms(2027, 3, 12, 14, 0, 0).unwrap());
+    assert_eq!(starts[1], Utc.with_ymd_and_hms(2027, 3, 15, 13, 0, 0).unwrap());
+    // Both show as 09:00 on the clinic's clock, with the zone that applied.
+    let (_, body) = get(&app, "/schedule?date=2027-03-12").await;
+    assert!(body.contains("09:00\u{2013}09:30 EST"), "{body}");
+    let (_, body) = get(&app, "/schedule?date=2027-03-15").await;
+    assert!(body.contains("09:00\u{2013}09:30 EDT"));
+    // A time the clocks skip cannot be booked (with override, so hours do not decide).
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{}/appointments", tenants.a.patients[0]),
+        &[
+            ("provider_id", &provider),
+            ("type_id", &ulid::Ulid::from(kind).to_string()),
+            ("date", "2027-03-14"),
+            ("time", "02:30"),
+            ("outside_hours", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("does not exist on that day"));
+    // A viewer in another timezone sees the same instant on their own clock.
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_system(&owner, &SystemContext::default()).await.expect("tx");
+    sqlx::query("UPDATE users SET timezone = 'America/Los_Angeles' WHERE id = $1")
+        .bind(tenants.a.desk_user)
+        .execute(&mut *tx)
+        .await
+        .expect("timezone");
+    tx.commit().await.expect("commit");
+    let (_, body) = get(&app, "/schedule?date=2027-03-12").await;
+    assert!(body.contains("06:00\u{2013}06:30 PST"), "{body}");
+}
+
+#[tokio::test]
+async fn appointments_are_rescheduled_cancelled_checked_in_and_marked_no_show() {
+    let (app, tenants, kind) = setup(2).await;
+    let provider = tenants.a.provider.to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    let monday = next_monday().to_string();
+    book(&app, tenants.a.patients[0], &provider, kind, &monday, "10:00").await;
+    book(&app, tenants.a.patients[1], &provider, kind, &monday, "11:00").await;
+    let mut su = app.database().superuser().await;
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM appointments ORDER BY starts_at")
+        .fetch_all(&mut su)
+        .await
+        .expect("ids");
+    let (first, second) = (
+        lockdev::db::ids::AppointmentId::from_uuid(ids[0]),
+        lockdev::db::ids::AppointmentId::from_uuid(ids[1]),
+    );
+    // Moving onto the other appointment is refused; to a free time it moves.
+    let (status, body) = post(
+        &app,
+        &format!("/appointments/{first}/reschedule"),
+        &[("provider_id", &provider), ("date", &monday), ("time", "11:15")],
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let res = app
+        .post_form(
+            &format!("/appointments/{first}/reschedule"),
+            &[("provider_id", &provider), ("date", &monday), ("time", "13:00"), ("return_to", "/schedule")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/schedule");
+    // An open redirect is not possible through return_to.
+    let res = app
+        .post_form(
+            &format!("/appointments/{second}/cancel"),
+            &[("reason", "Feeling better"), ("return_to", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("/appointments/{second}").as_str());
+    let row = sqlx::query("SELECT status, cancel_reason, cancelled_by FROM appointments WHERE id = $1")
+        .bind(second)
+        .fetch_one(&mut su)
+        .await
+        .expect("row");
+    assert_eq!(row.get::<String, _>("status"), "cancelled");
+    assert_eq!(row.get::<Option<String>, _>("cancel_reason").as_deref(), Some("Feeling better"));
+    // The cancelled slot is free again.
+    assert_eq!(book(&app, tenants.a.patients[1], &provider, kind, &monday, "11:00").await.0, 200);
+    // A no-show before the start is refused; check-in works from booked only.
+    assert_eq!(post(&app, &format!("/appointments/{first}/no-show"), &[]).await.0, 400);
+    assert_eq!(post(&app, &format!("/appointments/{second}/check-in"), &[]).await.0, 400, "cancelled");
+    // The clock moves to the appointment's day and past its start.
+    let start: chrono::DateTime<Utc> = sqlx::query_scalar("SELECT starts_at FROM appointments WHERE id = $1")
+        .bind(first)
+        .fetch_one(&mut su)
+        .await
+        .expect("start");
+    app.clock.set(start + Duration::minutes(5));
+    assert_eq!(post(&app, &format!("/appointments/{first}/check-in"), &[]).await.0, 303);
+    assert_eq!(post(&app, &format!("/appointments/{first}/complete"), &[]).await.0, 303);
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1")
+        .bind(first)
+        .fetch_one(&mut su)
+        .await
+        .expect("status");
+    assert_eq!(status, "completed");
+    // Week and day views list them.
+    let (status, body) = get(&app, &format!("/schedule/providers/{provider}?week={monday}")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Completed"));
+}
+
+#[tokio::test]
+async fn a_failure_after_the_first_write_leaves_nothing_behind() {
+    // FLT-05: the appointment is inserted, then its audit event cannot be; the request
+    // fails and the appointment is gone with it.
+    let (app, tenants, kind) = setup(1).await;
+    app.act_as(Some(tenants.a.desk_context()));
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "CREATE FUNCTION fail_appointment_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.resource_type = 'appointment' THEN RAISE EXCEPTION 'injected failure'; END IF;
+           RETURN NEW;
+         END $$",
+    )
+    .execute(&mut su)
+    .await
+    .expect("function");
+    sqlx::query("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_appointment_audit()")
+        .execute(&mut su)
+        .await
+        .expect("trigger");
+    let monday = next_monday().to_string();
+    let (status, body) =
+        book(&app, tenants.a.patients[0], &tenants.a.provider.to_string(), kind, &monday, "10:00").await;
+    assert_eq!(status, 500);
+    assert!(!body.contains("injected failure"), "no SQL detail in the page");
+    assert_eq!(count(&app, "SELECT count(*) FROM appointments").await, 0, "nothing committed");
+}
