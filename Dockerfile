@@ -23,9 +23,9 @@ ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked --bin lockdev
 
 FROM debian:bookworm-slim AS runtime
-# ca-certificates: TLS to the database, S3 and SES; libssl3: the WebAuthn library links OpenSSL.
+# ca-certificates: TLS to the database, S3 and SES (rustls; nothing links OpenSSL).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 lockdev \
  && useradd --system --uid 10001 --gid lockdev --no-create-home --shell /usr/sbin/nologin lockdev

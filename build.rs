@@ -4,10 +4,15 @@
 //! can be cached for a year and still change the moment its bytes do; templates ask for
 //! the logical name (`css/app.css`) and receive the hashed URL. Subresource-integrity
 //! values (SHA-384) are computed here too, so `<script integrity=…>` never goes stale.
+//!
+//! Text files are also compressed here, once, at the strongest settings (Brotli 11, gzip
+//! 9): a request for a static file then costs a lookup, never a compression.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
+
+use std::io::Write as _;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
@@ -23,6 +28,7 @@ fn main() {
     collect(&static_dir, &mut files);
     files.sort();
 
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut out = String::from("pub(crate) static ASSETS: &[Asset] = &[\n");
     for path in files {
         let Some(content_type) = content_type(&path) else {
@@ -38,18 +44,30 @@ fn main() {
         };
         let integrity =
             format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(Sha384::digest(&bytes)));
+        let (brotli, gzip) = if compresses(content_type) {
+            let stem = hex(&Sha256::digest(logical.as_bytes())[..8]);
+            let br_path = out_dir.join(format!("{stem}.br"));
+            let gz_path = out_dir.join(format!("{stem}.gz"));
+            fs::write(&br_path, brotli_bytes(&bytes)).expect("write brotli");
+            fs::write(&gz_path, gzip_bytes(&bytes)).expect("write gzip");
+            (
+                format!("Some(include_bytes!({:?}))", br_path.to_string_lossy()),
+                format!("Some(include_bytes!({:?}))", gz_path.to_string_lossy()),
+            )
+        } else {
+            ("None".to_owned(), "None".to_owned())
+        };
         writeln!(
             out,
             "    Asset {{ logical: {logical:?}, url: {url:?}, content_type: {content_type:?}, \
-             integrity: {integrity:?}, bytes: include_bytes!({path:?}) }},",
+             integrity: {integrity:?}, bytes: include_bytes!({path:?}), brotli: {brotli}, gzip: {gzip} }},",
             path = path.to_string_lossy()
         )
         .expect("write to string");
     }
     out.push_str("];\n");
 
-    let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
-    fs::write(dest, out).expect("write generated asset table");
+    fs::write(out_dir.join("assets.rs"), out).expect("write generated asset table");
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -76,6 +94,24 @@ fn content_type(path: &Path) -> Option<&'static str> {
         "webmanifest" => "application/manifest+json",
         _ => return None,
     })
+}
+
+/// Text compresses well; images and fonts are compressed already.
+fn compresses(content_type: &str) -> bool {
+    content_type.starts_with("text/") || content_type.contains("svg") || content_type.contains("json")
+}
+
+fn brotli_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("brotli");
+    out
+}
+
+fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -28,11 +28,13 @@ test *args:
     @scripts/ensure-browser.sh
     @scripts/with-test-db.sh scripts/with-aws-emulator.sh bash -c 'if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --no-fail-fast {{args}}; else cargo test --no-fail-fast {{args}}; fi'
 
-# Formatting, clippy (warnings are errors), sqlx offline data, Dockerfile and workflow lints.
+# Formatting, clippy (warnings are errors), sqlx offline data, dependencies (cargo deny),
+# Dockerfile, workflow and shell lints.
 check:
     cargo fmt --all -- --check
     cargo clippy --all-targets --quiet -- -D warnings
     scripts/with-test-db.sh scripts/sqlx-prepare.sh --check
+    scripts/deny.sh
     scripts/lint-infra.sh
 
 # Regenerate .sqlx/ after adding or changing a query! macro.

@@ -92,6 +92,16 @@ def log(message):
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+# What a real browser sends with every request (Chromium's values): the server compresses
+# pages for these, and that cost belongs in the figures.
+BROWSER_HEADERS = [
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Encoding: gzip, deflate, br, zstd",
+    "Accept-Language: en-US,en;q=0.9",
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,7 +181,7 @@ def parse_latency(text):
 
 
 def wrk(url, seconds, connections, headers=()):
-    extra = [arg for header in headers for arg in ("-H", header)]
+    extra = [arg for header in [*BROWSER_HEADERS, *headers] for arg in ("-H", header)]
     out = subprocess.run(
         [tool("wrk", "wrk"), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         check=True, capture_output=True, text=True,
@@ -238,8 +248,10 @@ class Browser:
         self.forwarded_for = forwarded_for
 
     def request(self, method, path, form=None):
+        import gzip
         import urllib.parse
-        headers = {"Host": "localhost"}
+        # A browser's headers, but only the compression Python can read back (gzip).
+        headers = {"Host": "localhost", "Accept": "text/html", "Accept-Encoding": "gzip"}
         if self.cookie:
             headers["Cookie"] = self.cookie
         if self.forwarded_for:
@@ -250,7 +262,10 @@ class Browser:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.connection.request(method, path, body=body, headers=headers)
         res = self.connection.getresponse()
-        text = res.read().decode("utf-8", "replace")
+        raw = res.read()
+        if res.getheader("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8", "replace")
         for name, value in res.getheaders():
             if name.lower() == "set-cookie" and value.startswith("lockdev_session="):
                 self.cookie = value.split(";", 1)[0]
@@ -892,15 +907,22 @@ def main():
     started = time.monotonic()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "lockdev"], cwd=ROOT, check=True)
     build_seconds = time.monotonic() - started
-    binary = target_dir() / "release" / "lockdev"
+    # The main crate's target directory, wherever cargo puts it (a machine may set one for
+    # every project; a fresh clone uses ./target). The two helper programs are workspaces
+    # of their own: told the same directory, their binaries land beside the server's.
+    target = target_dir()
+    binary = target / "release" / "lockdev"
     # S11's load generator, a program of its own (goose), built beside the server.
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/mixed-flow/Cargo.toml"],
-                   cwd=ROOT, check=True)
-    mixed_flow_binary = target_dir() / "release" / "lockdev-mixed-flow"
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", "bench/mixed-flow/Cargo.toml",
+                    "--target-dir", str(target)], cwd=ROOT, check=True)
+    mixed_flow_binary = target / "release" / "lockdev-mixed-flow"
     # S1's reference, the Fortunes handler on bare tokio-postgres, likewise.
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path",
-                    "bench/fortunes-reference/Cargo.toml"], cwd=ROOT, check=True)
-    reference_binary = target_dir() / "release" / "lockdev-fortunes-reference"
+                    "bench/fortunes-reference/Cargo.toml", "--target-dir", str(target)], cwd=ROOT, check=True)
+    reference_binary = target / "release" / "lockdev-fortunes-reference"
+    for built in (binary, mixed_flow_binary, reference_binary):
+        if not built.exists():
+            sys.exit(f"bench: {built} was not built where cargo said it would be")
 
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")

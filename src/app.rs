@@ -25,9 +25,14 @@ use crate::web::{AppState, AuthServices, Routes, SharedState};
 /// The application's state for `config`, over the runtime-role pool `db`.
 pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<AppState> {
     let rate_limiter = Arc::new(RateLimiter::new(config.http.rate_limit));
+    rate_limiter.spawn_pruning(clock.clone());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     // Ten attempts at once, then one every five seconds, per client address.
-    let auth_limit = || RateLimiter::new(Some(RateLimit { per_second: 0.2, burst: 10 }));
+    let auth_limit = || {
+        let limiter = Arc::new(RateLimiter::new(Some(RateLimit { per_second: 0.2, burst: 10 })));
+        limiter.spawn_pruning(clock.clone());
+        limiter
+    };
     // The development channels write through a pool of their own (see there); the
     // database is not touched until a message is actually kept.
     let channel_db = crate::db::development_channel_pool(&config.database).unwrap_or_else(|_| db.clone());

@@ -7,6 +7,7 @@
 pub mod data;
 pub mod fortunes;
 pub mod jobs;
+pub mod rate_limit;
 
 use axum::Router;
 

@@ -77,6 +77,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3901")]
         bind: SocketAddr,
     },
+    /// The rate limiter under a flood spread over many addresses (the limiter as it is and
+    /// the design it replaced). Benchmarks only; prints JSON.
+    #[command(hide = true)]
+    BenchRateLimit {
+        #[arg(long, default_value_t = 200_000)]
+        addresses: u32,
+        #[arg(long, default_value_t = 5)]
+        seconds: i64,
+    },
     /// `worker`, also working the benchmark and test job kinds (probe, noop), for the
     /// crash and shutdown tests of the real process. Never in production.
     #[command(hide = true)]
@@ -162,6 +171,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve::serve(config).await?,
         Command::Worker => serve::worker_only(config, serve::Kinds::Production).await?,
+        Command::BenchRateLimit { addresses, seconds } => {
+            println!("{}", serde_json::to_value(crate::bench::rate_limit::flood(addresses, seconds))?);
+        }
         Command::BenchWorker => {
             anyhow::ensure!(
                 !config.is_production(),

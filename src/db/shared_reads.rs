@@ -80,6 +80,10 @@ impl SharedReads {
     /// URL is missing or asks for something they do not offer (see the module
     /// documentation). Connects lazily.
     pub fn from_config(config: &DatabaseConfig) -> Option<Arc<Self>> {
+        if !config.shared_reads {
+            tracing::info!(reason = "switched off", "shared reads off; reads use the pool");
+            return None;
+        }
         let url = config.runtime_url().ok()?;
         let from_environment = TlsDefaults {
             mode: std::env::var("PGSSLMODE").ok(),

@@ -6,7 +6,7 @@
 //! Only hashed URLs are served: an old or guessed name is a 404.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::web::{Access, AppError, Phi, Routes};
@@ -21,6 +21,9 @@ pub struct Asset {
     /// Subresource-integrity value (`sha384-…`) for `<script integrity>`.
     pub integrity: &'static str,
     pub bytes: &'static [u8],
+    /// The same bytes compressed at build time (text files only).
+    pub brotli: Option<&'static [u8]>,
+    pub gzip: Option<&'static [u8]>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
@@ -49,15 +52,40 @@ pub fn routes() -> Routes {
     Routes::new().get("/static/{*path}", Access::Public, Phi::None, serve)
 }
 
-async fn serve(Path(path): Path<String>) -> Result<Response, AppError> {
+/// Serves the copy the browser accepts best: Brotli, else gzip, else the file as it is,
+/// all made at build time (the compression layer leaves an encoded body alone).
+async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
     let wanted = format!("/static/{path}");
     let asset = ASSETS.iter().find(|a| a.url == wanted).ok_or(AppError::NotFound)?;
-    Ok((
+    let accepts = |coding: &str| {
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|item| {
+                let mut parts = item.split(';');
+                let name = parts.next().unwrap_or_default().trim();
+                let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+                name.eq_ignore_ascii_case(coding) && !refused
+            })
+    };
+    let (body, encoding) = match (asset.brotli, asset.gzip) {
+        (Some(br), _) if accepts("br") => (br, Some("br")),
+        (_, Some(gz)) if accepts("gzip") => (gz, Some("gzip")),
+        _ => (asset.bytes, None),
+    };
+    let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (header::VARY, HeaderValue::from_static("accept-encoding")),
         ],
-        asset.bytes,
+        body,
     )
-        .into_response())
+        .into_response();
+    if let Some(encoding) = encoding {
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    Ok(response)
 }

@@ -7,6 +7,13 @@
 //! The buckets live in this process. With several instances behind a load balancer each
 //! enforces its own share, which is what a flood limit needs; the per-account sign-in
 //! throttling that must hold across instances is kept in the database instead.
+//!
+//! Memory is bounded and a request never pays for housekeeping: each shard tracks at most
+//! [`MAX_PER_SHARD`] addresses. Once a shard is full, an address it does not know shares
+//! the shard's overflow bucket (a flood spread over many addresses is then limited as one
+//! client, while the addresses already tracked keep their own buckets). Idle buckets (full
+//! again) are dropped by [`RateLimiter::prune`], which a background task runs every few
+//! seconds — never a request.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, RandomState};
@@ -25,8 +32,10 @@ use crate::web::AppState;
 use crate::web::client_ip::{self, ClientIp};
 
 const SHARDS: usize = 16;
-/// Past this many tracked addresses in a shard, idle (full) buckets are dropped.
-const PRUNE_ABOVE: usize = 4096;
+/// Addresses tracked per shard (16 shards: 65,536 addresses, a few megabytes).
+pub const MAX_PER_SHARD: usize = 4096;
+/// How often idle buckets are dropped, off the request path.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -34,18 +43,35 @@ struct Bucket {
     updated: DateTime<Utc>,
 }
 
+struct Shard {
+    buckets: HashMap<IpAddr, Bucket>,
+    /// Shared by every address this shard has no room for.
+    overflow: Bucket,
+}
+
 pub struct RateLimiter {
     limit: Option<RateLimit>,
-    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+    shards: Vec<Mutex<Shard>>,
     hasher: RandomState,
+    max_per_shard: usize,
 }
 
 impl RateLimiter {
     pub fn new(limit: Option<RateLimit>) -> Self {
+        Self::with_room(limit, MAX_PER_SHARD)
+    }
+
+    /// A limiter tracking at most `max_per_shard` addresses per shard (tests use a few).
+    pub fn with_room(limit: Option<RateLimit>, max_per_shard: usize) -> Self {
+        let full =
+            Bucket { tokens: limit.map_or(0.0, |l| f64::from(l.burst)), updated: DateTime::UNIX_EPOCH };
         Self {
             limit,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Shard { buckets: HashMap::new(), overflow: full }))
+                .collect(),
             hasher: RandomState::new(),
+            max_per_shard,
         }
     }
 
@@ -54,18 +80,15 @@ impl RateLimiter {
         let Some(limit) = self.limit else { return Ok(()) };
         let key = bucket_key(ip);
         let shard = &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS];
-        let mut buckets = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let capacity = f64::from(limit.burst);
-        let refill = |bucket: &Bucket| {
-            // A clock that stepped backwards refills nothing rather than going negative.
-            let elapsed = (now - bucket.updated).num_milliseconds().max(0) as f64 / 1000.0;
-            (bucket.tokens + elapsed * limit.per_second).min(capacity)
+        let shard = &mut *shard;
+        let bucket = if shard.buckets.contains_key(&key) || shard.buckets.len() < self.max_per_shard {
+            shard.buckets.entry(key).or_insert(Bucket { tokens: capacity, updated: now })
+        } else {
+            &mut shard.overflow
         };
-        if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, b| refill(b) < capacity);
-        }
-        let bucket = buckets.entry(key).or_insert(Bucket { tokens: capacity, updated: now });
-        let tokens = refill(bucket);
+        let tokens = refill(bucket, now, limit);
         bucket.updated = now;
         if tokens >= 1.0 {
             bucket.tokens = tokens - 1.0;
@@ -75,6 +98,45 @@ impl RateLimiter {
             Err(((1.0 - tokens) / limit.per_second).ceil().max(1.0) as u64)
         }
     }
+
+    /// Drops the buckets that are full again (their address has been quiet): they hold
+    /// nothing a new bucket would not. Run by the background task, never by a request.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let Some(limit) = self.limit else { return };
+        let capacity = f64::from(limit.burst);
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            shard.buckets.retain(|_, b| refill(b, now, limit) < capacity);
+        }
+    }
+
+    /// Addresses tracked now.
+    pub fn tracked(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).buckets.len())
+            .sum()
+    }
+
+    /// Prunes every [`PRUNE_EVERY`] until the limiter is dropped.
+    pub fn spawn_pruning(self: &std::sync::Arc<Self>, clock: crate::clock::SharedClock) {
+        let limiter = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PRUNE_EVERY);
+            loop {
+                tick.tick().await;
+                let Some(limiter) = limiter.upgrade() else { return };
+                limiter.prune(clock.now());
+            }
+        });
+    }
+}
+
+/// The bucket's tokens at `now`. A clock that stepped backwards refills nothing rather
+/// than going negative.
+fn refill(bucket: &Bucket, now: DateTime<Utc>, limit: RateLimit) -> f64 {
+    let elapsed = (now - bucket.updated).num_milliseconds().max(0) as f64 / 1000.0;
+    (bucket.tokens + elapsed * limit.per_second).min(f64::from(limit.burst))
 }
 
 /// IPv6 addresses share a bucket per /64.
@@ -141,6 +203,29 @@ mod tests {
         assert_eq!(limiter.check("2001:db8::1".parse().expect("ip"), at(0)), Ok(()));
         assert!(limiter.check("2001:db8::ffff".parse().expect("ip"), at(0)).is_err());
         assert_eq!(limiter.check("2001:db8:0:1::1".parse().expect("ip"), at(0)), Ok(()));
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_is_capped_in_memory_and_shares_one_bucket_per_shard() {
+        let limiter = RateLimiter::with_room(Some(RateLimit { per_second: 1.0, burst: 2 }), 4);
+        let known: IpAddr = "198.51.100.7".parse().expect("ip");
+        assert_eq!(limiter.check(known, at(0)), Ok(()));
+        // Ten thousand addresses, once each: the map never grows past its room...
+        let mut refused = 0;
+        for n in 0..10_000u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + n));
+            if limiter.check(ip, at(0)).is_err() {
+                refused += 1;
+            }
+            assert!(limiter.tracked() <= 4 * SHARDS);
+        }
+        // ... the addresses it has no room for share a bucket, so most are refused ...
+        assert!(refused > 9_000, "{refused}");
+        // ... and an address it already knew keeps its own.
+        assert_eq!(limiter.check(known, at(0)), Ok(()));
+        // Quiet buckets are dropped by the pruning, not by requests.
+        limiter.prune(at(60));
+        assert_eq!(limiter.tracked(), 0);
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub struct AuthServices {
     pub passkeys: Passkeys,
     pub mailer: Arc<dyn Mailer>,
     /// Per-address limits on the endpoints attackers hammer.
-    pub sign_in_limit: RateLimiter,
-    pub second_factor_limit: RateLimiter,
-    pub reset_limit: RateLimiter,
+    pub sign_in_limit: Arc<RateLimiter>,
+    pub second_factor_limit: Arc<RateLimiter>,
+    pub reset_limit: Arc<RateLimiter>,
 }

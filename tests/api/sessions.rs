@@ -423,6 +423,7 @@ async fn shared_reads_refuse_a_database_certificate_they_cannot_verify() {
         max_connections: 2,
         acquire_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::from_secs(5),
+        shared_reads: true,
     };
     let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
     let failure = |error: tokio_postgres::Error| {

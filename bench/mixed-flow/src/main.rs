@@ -114,9 +114,22 @@ async fn sign_in(user: &mut GooseUser) -> TransactionResult {
     let mut headers = reqwest::header::HeaderMap::new();
     let address = format!("10.11.{}.{}", k / 250, k % 250 + 1);
     headers.insert("x-forwarded-for", address.parse().expect("an address is a header value"));
+    // What a browser sends: the server compresses what it answers (the client decodes it).
+    headers.insert("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8".parse().expect("value"));
+    headers.insert("accept-language", "en-US,en;q=0.9".parse().expect("value"));
+    headers.insert(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+            .parse()
+            .expect("value"),
+    );
     user.set_client_builder(
         reqwest::Client::builder()
             .cookie_store(true)
+            .gzip(true)
+            .brotli(true)
+            .zstd(true)
+            .deflate(true)
             .default_headers(headers)
             .timeout(Duration::from_secs(60)),
     )
