@@ -100,7 +100,7 @@ pub fn routes(config: &Config) -> Routes {
 }
 
 /// The whole application for `state`: every feature's routes behind the middleware stack.
-pub fn build_app(state: AppState) -> Router {
+pub(crate) fn build_app(state: AppState) -> Router {
     let routes = routes(&state.config);
     crate::web::pipeline::app(state, routes)
 }

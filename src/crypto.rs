@@ -23,7 +23,7 @@ impl std::fmt::Debug for DataKey {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("the stored secret could not be decrypted")]
-pub struct DecryptError;
+pub(crate) struct DecryptError;
 
 impl DataKey {
     pub fn new(bytes: &[u8; 32]) -> Self {
@@ -44,7 +44,7 @@ impl DataKey {
         out
     }
 
-    pub fn decrypt(&self, stored: &[u8]) -> Result<Vec<u8>, DecryptError> {
+    pub(crate) fn decrypt(&self, stored: &[u8]) -> Result<Vec<u8>, DecryptError> {
         if stored.len() < 1 + 12 + 16 || stored[0] != VERSION {
             return Err(DecryptError);
         }

@@ -17,7 +17,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// The words shown to a person on an error page or toast; never internal detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorInfo {
+pub(crate) struct ErrorInfo {
     pub message: String,
 }
 
@@ -28,7 +28,7 @@ impl ErrorInfo {
 }
 
 /// A bare `status` response carrying `message` for the error page.
-pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
     let mut response = status.into_response();
     response.extensions_mut().insert(ErrorInfo::new(message));
     response

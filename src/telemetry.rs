@@ -25,7 +25,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 use crate::config::{LogConfig, LogFormat};
 
 /// The stand-in written instead of a sensitive value.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Whole-word parts of a field name that mark it as PHI or identifying (`patient_dob`,
 /// `first_name`, `phone`). Matched per `_`/`.`-separated segment so `route` or `status`
@@ -82,7 +82,7 @@ const SENSITIVE_SUBSTRINGS: &[&str] = &[
 ];
 
 /// Whether a field called `name` must be masked.
-pub fn is_sensitive_field(name: &str) -> bool {
+pub(crate) fn is_sensitive_field(name: &str) -> bool {
     // Field names are nearly always lower case already: copy only when one is not.
     let lower = if name.bytes().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(name.to_ascii_lowercase())
@@ -94,7 +94,7 @@ pub fn is_sensitive_field(name: &str) -> bool {
 }
 
 /// The global subscriber for the `lockdev` process, writing to stdout.
-pub fn init(config: &LogConfig) -> anyhow::Result<()> {
+pub(crate) fn init(config: &LogConfig) -> anyhow::Result<()> {
     let subscriber = subscriber(config, std::io::stdout);
     tracing::subscriber::set_global_default(subscriber)?;
     Ok(())
@@ -114,7 +114,7 @@ where
 /// Logs a panic as one redacted event instead of the default hook's free text on stderr.
 /// The panic message can contain values (`unwrap` on an error that echoes input), so it is
 /// logged only when `include_message` is set (development).
-pub fn install_panic_hook(include_message: bool) {
+pub(crate) fn install_panic_hook(include_message: bool) {
     std::panic::set_hook(Box::new(move |info| {
         let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         if include_message {
@@ -132,7 +132,7 @@ pub fn install_panic_hook(include_message: bool) {
 }
 
 /// Formats events as JSON (or `key=value` text) with sensitive fields masked.
-pub struct RedactingLayer<W> {
+pub(crate) struct RedactingLayer<W> {
     format: LogFormat,
     writer: W,
 }

@@ -19,13 +19,13 @@ use crate::web::authenticate::Authenticated;
 use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 
 #[derive(Deserialize)]
-pub struct PasswordForm {
+pub(crate) struct PasswordForm {
     password: String,
 }
 
 /// A new password: the hash, the other sessions ended, the audit event and the notice
 /// are one transaction, so the change never stands without its record.
-pub async fn change_password(
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -62,11 +62,11 @@ pub async fn change_password(
 }
 
 #[derive(Deserialize)]
-pub struct EmailForm {
+pub(crate) struct EmailForm {
     email: String,
 }
 
-pub async fn change_email(
+pub(crate) async fn change_email(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -115,7 +115,7 @@ pub async fn change_email(
     Ok(Page(page).into_response())
 }
 
-pub async fn verify_email_link(
+pub(crate) async fn verify_email_link(
     State(state): State<AppState>,
     session: Session,
     Path(token): Path<String>,
@@ -142,7 +142,7 @@ async fn pending_verification(
     Ok(token.filter(|t| t.user_id == Some(user)).map(|t| (text.to_owned(), t)))
 }
 
-pub async fn verify_email_page(
+pub(crate) async fn verify_email_page(
     session: Session,
     auth: Authenticated,
     mut tx: SystemTx,
@@ -152,7 +152,7 @@ pub async fn verify_email_page(
     Ok(Page(VerifyEmailPage { new_email: pending.map(|(_, t)| t.email) }))
 }
 
-pub async fn confirm_email(
+pub(crate) async fn confirm_email(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,

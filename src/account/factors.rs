@@ -39,6 +39,26 @@ async fn totp_gate(
     Ok(Ok(facts))
 }
 
+/// After a factor is set up: the change recorded (other sessions ended, audited, the
+/// person told), and where to go — the account page, or on with signing in when this was
+/// the person's first factor, set up half-way through sign-in.
+async fn enrolled(
+    state: &AppState,
+    tx: &mut SystemTx,
+    session: &Session,
+    auth: &Authenticated,
+    method: &'static str,
+    notice: &str,
+) -> AppResult<String> {
+    factor_changed(state, tx, session, auth.user_id, Action::MfaEnrolled, method, notice).await?;
+    if auth.second_factor_satisfied {
+        return Ok("/account".to_owned());
+    }
+    let step = step(state, session, tx);
+    let how = if method == "totp" { "totp_enrolment" } else { "passkey_enrolment" };
+    signin::complete_second_factor(tx.conn().await?, &step, how).await
+}
+
 fn totp_setup(secret: &[u8], email: &str) -> TotpSetup {
     TotpSetup {
         qr_svg: totp::qr_svg(&totp::provisioning_uri(secret, email, "Lockdev")),
@@ -48,7 +68,7 @@ fn totp_setup(secret: &[u8], email: &str) -> TotpSetup {
 
 /// The authenticator-app set-up page: the pending secret as a QR code if one was made
 /// in the last half hour, else a button that makes one. Reading it changes nothing.
-pub async fn totp_page(
+pub(crate) async fn totp_page(
     State(state): State<AppState>,
     auth: Authenticated,
     mut tx: SystemTx,
@@ -71,7 +91,7 @@ pub async fn totp_page(
 
 /// Makes a new secret to scan. Replacing a working app is a change of factor (step-up
 /// first); the working app keeps working until the new one is confirmed.
-pub async fn totp_start(
+pub(crate) async fn totp_start(
     State(state): State<AppState>,
     auth: Authenticated,
     mut tx: SystemTx,
@@ -87,11 +107,11 @@ pub async fn totp_start(
 }
 
 #[derive(Deserialize)]
-pub struct CodeForm {
+pub(crate) struct CodeForm {
     code: String,
 }
 
-pub async fn totp_confirm(
+pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -124,22 +144,15 @@ pub async fn totp_confirm(
     }
     let first_codes = recovery::remaining(tx.conn().await?, user).await? == 0;
     let codes = if first_codes { Some(recovery::regenerate(tx.conn().await?, user).await?) } else { None };
-    factor_changed(
+    let next = enrolled(
         &state,
         &mut tx,
         &session,
-        user,
-        Action::MfaEnrolled,
+        &auth,
         "totp",
         "An authenticator app was set up for your account",
     )
     .await?;
-    let next = if auth.second_factor_satisfied {
-        "/account".to_owned()
-    } else {
-        let step = step(&state, &session, &tx);
-        signin::complete_second_factor(tx.conn().await?, &step, "totp_enrolment").await?
-    };
     tx.commit().await?;
     Ok(match codes {
         Some(codes) => Page(RecoveryCodesPage { codes, continue_to: next }).into_response(),
@@ -147,7 +160,7 @@ pub async fn totp_confirm(
     })
 }
 
-pub async fn totp_remove(
+pub(crate) async fn totp_remove(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -180,13 +193,13 @@ pub async fn totp_remove(
 
 /// Offered after a first passkey (made in JavaScript, so the codes cannot come back in
 /// that response): a button to make the codes, and the way on.
-pub async fn recovery_codes_offer(Query(query): Query<NextQuery>) -> Page<RecoveryCodesOffer> {
+pub(crate) async fn recovery_codes_offer(Query(query): Query<NextQuery>) -> Page<RecoveryCodesOffer> {
     let next = query.next.as_deref().and_then(safe_return_path).unwrap_or_else(|| "/account".into());
     Page(RecoveryCodesOffer { next })
 }
 
 #[derive(Deserialize)]
-pub struct RecoveryForm {
+pub(crate) struct RecoveryForm {
     next: Option<String>,
 }
 
@@ -225,7 +238,7 @@ fn passkey_error(error: &PasskeyError) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
 }
 
-pub async fn passkey_start(
+pub(crate) async fn passkey_start(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -265,12 +278,12 @@ pub async fn passkey_start(
 }
 
 #[derive(Deserialize)]
-pub struct PasskeyFinish {
+pub(crate) struct PasskeyFinish {
     name: String,
     credential: RegisterPublicKeyCredential,
 }
 
-pub async fn passkey_finish(
+pub(crate) async fn passkey_finish(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -296,22 +309,8 @@ pub async fn passkey_finish(
         return Ok(passkey_error(&error));
     }
     let needs_codes = recovery::remaining(tx.conn().await?, auth.user_id).await? == 0;
-    factor_changed(
-        &state,
-        &mut tx,
-        &session,
-        auth.user_id,
-        Action::MfaEnrolled,
-        "passkey",
-        "A passkey was added to your account",
-    )
-    .await?;
-    let next = if auth.second_factor_satisfied {
-        "/account".to_owned()
-    } else {
-        let step = step(&state, &session, &tx);
-        signin::complete_second_factor(tx.conn().await?, &step, "passkey_enrolment").await?
-    };
+    let next =
+        enrolled(&state, &mut tx, &session, &auth, "passkey", "A passkey was added to your account").await?;
     tx.commit().await?;
     let redirect = if needs_codes {
         format!(
@@ -324,7 +323,7 @@ pub async fn passkey_finish(
     Ok(Json(json!({ "redirect": redirect })).into_response())
 }
 
-pub async fn passkey_remove(
+pub(crate) async fn passkey_remove(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,

@@ -148,7 +148,7 @@ pub async fn page(
     Ok(Page(page))
 }
 
-pub async fn end_other_sessions(
+pub(crate) async fn end_other_sessions(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,

@@ -19,7 +19,7 @@ use crate::web::authenticate::Authenticated;
 use crate::web::{AppResult, AppState, Page, SystemTx};
 
 #[derive(Deserialize)]
-pub struct NextQuery {
+pub(crate) struct NextQuery {
     pub(super) next: Option<String>,
 }
 
@@ -29,7 +29,7 @@ pub async fn page(Query(query): Query<NextQuery>) -> Page<ReauthenticatePage> {
 }
 
 #[derive(Deserialize)]
-pub struct ReauthForm {
+pub(crate) struct ReauthForm {
     password: String,
     next: String,
 }

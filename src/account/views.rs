@@ -1,6 +1,6 @@
 use askama::Template;
 
-pub struct PasskeyRow {
+pub(crate) struct PasskeyRow {
     pub id: String,
     pub name: String,
     pub created: String,
@@ -8,7 +8,7 @@ pub struct PasskeyRow {
     pub disabled: bool,
 }
 
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     pub current: bool,
     pub device: String,
     pub since: String,
@@ -17,7 +17,7 @@ pub struct SessionRow {
 
 #[derive(Template)]
 #[template(path = "account/security.html")]
-pub struct SecurityPage {
+pub(crate) struct SecurityPage {
     pub notice: Option<String>,
     pub email: String,
     pub has_totp: bool,
@@ -35,7 +35,7 @@ pub struct SecurityPage {
 /// safe in the template; nothing in it comes from a person.
 #[derive(Template)]
 #[template(path = "account/totp.html")]
-pub struct TotpPage {
+pub(crate) struct TotpPage {
     /// The pending secret, once the person asked for one.
     pub setup: Option<TotpSetup>,
     /// A working app will be replaced when the new one is confirmed.
@@ -43,33 +43,33 @@ pub struct TotpPage {
     pub error: Option<String>,
 }
 
-pub struct TotpSetup {
+pub(crate) struct TotpSetup {
     pub qr_svg: String,
     pub secret: String,
 }
 
 #[derive(Template)]
 #[template(path = "account/recovery_offer.html")]
-pub struct RecoveryCodesOffer {
+pub(crate) struct RecoveryCodesOffer {
     pub next: String,
 }
 
 #[derive(Template)]
 #[template(path = "account/recovery_codes.html")]
-pub struct RecoveryCodesPage {
+pub(crate) struct RecoveryCodesPage {
     pub codes: Vec<String>,
     pub continue_to: String,
 }
 
 #[derive(Template)]
 #[template(path = "account/reauthenticate.html")]
-pub struct ReauthenticatePage {
+pub(crate) struct ReauthenticatePage {
     pub next: String,
     pub error: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "account/verify_email.html")]
-pub struct VerifyEmailPage {
+pub(crate) struct VerifyEmailPage {
     pub new_email: Option<String>,
 }

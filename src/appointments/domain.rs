@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-pub const STATUSES: [(&str, &str); 5] = [
+pub(crate) const STATUSES: [(&str, &str); 5] = [
     ("booked", "Booked"),
     ("checked_in", "Checked in"),
     ("completed", "Completed"),
@@ -14,11 +14,11 @@ pub const STATUSES: [(&str, &str); 5] = [
     ("no_show", "No-show"),
 ];
 
-pub fn status_label(status: &str) -> &'static str {
+pub(crate) fn status_label(status: &str) -> &'static str {
     STATUSES.iter().find(|(s, _)| *s == status).map_or("Unknown", |(_, label)| label)
 }
 
-pub const WEEKDAYS: [&str; 7] =
+pub(crate) const WEEKDAYS: [&str; 7] =
     ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 /// Why a typed time cannot be booked.
@@ -53,25 +53,17 @@ pub fn instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> Result<DateTime<Ut
     }
 }
 
-pub fn parse_date(text: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
-pub fn parse_time(text: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_time(text: &str) -> Option<NaiveTime> {
     let text = text.trim();
     NaiveTime::parse_from_str(text, "%H:%M").or_else(|_| NaiveTime::parse_from_str(text, "%H:%M:%S")).ok()
 }
 
-/// Parses a typed date and time in `zone`.
-pub fn parse_instant(zone: Tz, date: &str, time: &str) -> Result<DateTime<Utc>, TimeProblem> {
-    match (parse_date(date), parse_time(time)) {
-        (Some(date), Some(time)) => instant(zone, date, time),
-        _ => Err(TimeProblem::Unreadable),
-    }
-}
-
 /// The UTC bounds of one local day in `zone` (23 or 25 hours long on change days).
-pub fn day_bounds(zone: Tz, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(crate) fn day_bounds(zone: Tz, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = start_of_day(zone, day);
     let end = start_of_day(zone, day + Duration::days(1));
     (start, end)
@@ -91,18 +83,18 @@ fn start_of_day(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The Monday of the week holding `day`.
-pub fn week_start(day: NaiveDate) -> NaiveDate {
+pub(crate) fn week_start(day: NaiveDate) -> NaiveDate {
     day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
 /// ISO weekday number, 1 = Monday.
-pub fn iso_weekday(day: NaiveDate) -> i16 {
+pub(crate) fn iso_weekday(day: NaiveDate) -> i16 {
     day.weekday().number_from_monday() as i16
 }
 
 /// One block of working hours, wall-clock in the clinic's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hours {
+pub(crate) struct Hours {
     pub weekday: i16,
     pub starts: NaiveTime,
     pub ends: NaiveTime,
@@ -110,7 +102,7 @@ pub struct Hours {
 
 /// Whether [start, end) — UTC instants — lies inside one block of `hours`, read on the
 /// clinic's clock.
-pub fn within_hours(zone: Tz, hours: &[Hours], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+pub(crate) fn within_hours(zone: Tz, hours: &[Hours], start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
     let local_start = start.with_timezone(&zone);
     let local_end = end.with_timezone(&zone);
     if local_start.date_naive() != local_end.date_naive() && local_end.time() != NaiveTime::MIN {
@@ -187,7 +179,9 @@ mod tests {
 
     #[test]
     fn bad_input_is_unreadable_not_a_panic() {
-        assert_eq!(parse_instant(New_York, "2026-02-30", "09:00"), Err(TimeProblem::Unreadable));
-        assert_eq!(parse_instant(New_York, "tomorrow", "9am"), Err(TimeProblem::Unreadable));
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("tomorrow"), None);
+        assert_eq!(parse_time("9am"), None);
+        assert_eq!(parse_time("25:00"), None);
     }
 }

@@ -6,7 +6,7 @@
 
 pub mod domain;
 mod handlers;
-pub mod repo;
+pub(crate) mod repo;
 mod views;
 
 use crate::auth::policy::Permission;

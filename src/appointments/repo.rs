@@ -5,7 +5,7 @@ use super::domain::Hours;
 use crate::db::errors::{Refused, on_constraint};
 use crate::db::ids::{AppointmentId, AppointmentTypeId, PatientId, ProviderId, UserId, WorkingHoursId};
 
-pub struct ProviderOption {
+pub(crate) struct ProviderOption {
     pub id: ProviderId,
     pub name: String,
     pub credentials: String,
@@ -22,7 +22,7 @@ pub async fn providers(db: &mut PgConnection) -> Result<Vec<ProviderOption>, sql
     .await
 }
 
-pub struct TypeOption {
+pub(crate) struct TypeOption {
     pub sensitive: bool,
     pub id: AppointmentTypeId,
     pub name: String,
@@ -30,7 +30,7 @@ pub struct TypeOption {
     pub is_active: bool,
 }
 
-pub async fn types(db: &mut PgConnection) -> Result<Vec<TypeOption>, sqlx::Error> {
+pub(crate) async fn types(db: &mut PgConnection) -> Result<Vec<TypeOption>, sqlx::Error> {
     sqlx::query_as!(
         TypeOption,
         r#"SELECT id AS "id: AppointmentTypeId", name, duration_minutes, is_active, sensitive
@@ -52,7 +52,7 @@ pub async fn hours(db: &mut PgConnection, provider: ProviderId) -> Result<Vec<Ho
     .collect())
 }
 
-pub struct HoursRow {
+pub(crate) struct HoursRow {
     pub id: WorkingHoursId,
     pub provider_id: ProviderId,
     pub weekday: i16,
@@ -60,7 +60,7 @@ pub struct HoursRow {
     pub ends: NaiveTime,
 }
 
-pub async fn all_hours(db: &mut PgConnection) -> Result<Vec<HoursRow>, sqlx::Error> {
+pub(crate) async fn all_hours(db: &mut PgConnection) -> Result<Vec<HoursRow>, sqlx::Error> {
     sqlx::query_as!(
         HoursRow,
         r#"SELECT id AS "id: WorkingHoursId", provider_id AS "provider_id: ProviderId", weekday, starts, ends
@@ -72,7 +72,7 @@ pub async fn all_hours(db: &mut PgConnection) -> Result<Vec<HoursRow>, sqlx::Err
 
 /// One appointment as the schedule shows it.
 #[derive(Debug, Clone)]
-pub struct AppointmentRow {
+pub(crate) struct AppointmentRow {
     pub id: AppointmentId,
     pub patient_id: PatientId,
     pub patient_name: String,
@@ -124,7 +124,7 @@ pub async fn between(
 }
 
 /// A patient's appointments, latest first.
-pub async fn for_patient(
+pub(crate) async fn for_patient(
     db: &mut PgConnection,
     patient: PatientId,
 ) -> Result<Vec<AppointmentRow>, sqlx::Error> {
@@ -170,7 +170,7 @@ pub async fn find(db: &mut PgConnection, id: AppointmentId) -> Result<Option<App
 }
 
 /// The booking to write.
-pub struct NewAppointment<'a> {
+pub(crate) struct NewAppointment<'a> {
     pub patient: PatientId,
     pub provider: ProviderId,
     pub appointment_type: AppointmentTypeId,
@@ -240,7 +240,7 @@ pub async fn reschedule(
 }
 
 /// A status change, allowed only from the listed states; `false` when it was not in one.
-pub async fn set_status(
+pub(crate) async fn set_status(
     db: &mut PgConnection,
     id: AppointmentId,
     to: &str,

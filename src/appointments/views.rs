@@ -24,7 +24,7 @@ pub struct Visit {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct BookingForm {
+pub(crate) struct BookingForm {
     pub provider_id: String,
     pub type_id: String,
     pub date: String,
@@ -37,7 +37,7 @@ pub struct BookingForm {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct BookingErrors {
+pub(crate) struct BookingErrors {
     pub provider: Option<String>,
     pub kind: Option<String>,
     pub date: Option<String>,
@@ -59,7 +59,7 @@ impl BookingErrors {
 }
 
 /// Choices for the booking form.
-pub struct Choices {
+pub(crate) struct Choices {
     pub providers: Vec<(String, String)>,
     pub types: Vec<(String, String)>,
     /// The zone times are typed in ("EST", "Europe/Berlin").
@@ -68,7 +68,7 @@ pub struct Choices {
 
 #[derive(Template)]
 #[template(path = "appointments/section.html")]
-pub struct AppointmentsSection {
+pub(crate) struct AppointmentsSection {
     pub patient_id: String,
     /// Where schedule actions send the person back to.
     pub return_to: String,
@@ -81,7 +81,7 @@ pub struct AppointmentsSection {
     pub errors: BookingErrors,
 }
 
-pub struct ProviderColumn {
+pub(crate) struct ProviderColumn {
     pub id: String,
     pub name: String,
     pub hours: String,
@@ -90,7 +90,7 @@ pub struct ProviderColumn {
 
 #[derive(Template)]
 #[template(path = "appointments/day.html")]
-pub struct DayPage {
+pub(crate) struct DayPage {
     pub date: String,
     pub heading: String,
     pub previous: String,
@@ -103,7 +103,7 @@ pub struct DayPage {
     pub total: usize,
 }
 
-pub struct DayColumn {
+pub(crate) struct DayColumn {
     pub heading: String,
     pub date: String,
     pub hours: String,
@@ -112,7 +112,7 @@ pub struct DayColumn {
 
 #[derive(Template)]
 #[template(path = "appointments/week.html")]
-pub struct WeekPage {
+pub(crate) struct WeekPage {
     pub provider_id: String,
     pub provider_name: String,
     pub heading: String,
@@ -125,7 +125,7 @@ pub struct WeekPage {
 
 #[derive(Template)]
 #[template(path = "appointments/detail.html")]
-pub struct DetailPage {
+pub(crate) struct DetailPage {
     pub visit: Visit,
     pub can_reschedule: bool,
     pub choices: Choices,
@@ -135,7 +135,7 @@ pub struct DetailPage {
     pub return_to: String,
 }
 
-pub struct ProviderHours {
+pub(crate) struct ProviderHours {
     pub id: String,
     pub name: String,
     /// (hours id, weekday, "09:00–17:00").
@@ -144,7 +144,7 @@ pub struct ProviderHours {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct HoursForm {
+pub(crate) struct HoursForm {
     pub provider_id: String,
     pub weekday: String,
     pub starts: String,
@@ -153,14 +153,14 @@ pub struct HoursForm {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct TypeForm {
+pub(crate) struct TypeForm {
     pub name: String,
     pub duration_minutes: String,
     /// Ticked: every visit of this type is sensitive.
     pub sensitive: String,
 }
 
-pub struct TypeRow {
+pub(crate) struct TypeRow {
     pub id: String,
     pub name: String,
     pub minutes: i32,
@@ -170,7 +170,7 @@ pub struct TypeRow {
 
 #[derive(Template)]
 #[template(path = "appointments/setup.html")]
-pub struct SetupPage {
+pub(crate) struct SetupPage {
     pub notice: Option<String>,
     pub providers: Vec<ProviderHours>,
     pub types: Vec<TypeRow>,

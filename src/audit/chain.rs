@@ -25,7 +25,7 @@ use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant
 /// transaction's events carry its start time, so a transaction that takes longer than
 /// this to commit would leave events the verifier reports; requests are bounded by the
 /// request timeout (30 s by default), far below it.
-pub const LATE_COMMIT_WINDOW: TimeDelta = TimeDelta::minutes(15);
+pub(crate) const LATE_COMMIT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// Events sealed per transaction.
 const BATCH: i64 = 1000;
@@ -212,7 +212,7 @@ pub async fn seal(pool: &PgPool, chain: Chain) -> Result<usize, sqlx::Error> {
 }
 
 /// Every chain that exists: the platform's and one per organization.
-pub async fn chains(pool: &PgPool) -> Result<Vec<Chain>, sqlx::Error> {
+pub(crate) async fn chains(pool: &PgPool) -> Result<Vec<Chain>, sqlx::Error> {
     let mut tx = begin_system(pool, &SystemContext::default()).await?;
     let ids = sqlx::query_scalar!(r#"SELECT id AS "id: OrganizationId" FROM organizations ORDER BY id"#)
         .fetch_all(&mut *tx)

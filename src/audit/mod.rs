@@ -157,7 +157,7 @@ impl AuditEvent {
         event
     }
 
-    pub fn resource(mut self, resource_type: &'static str, resource_id: impl Into<Uuid>) -> Self {
+    pub(crate) fn resource(mut self, resource_type: &'static str, resource_id: impl Into<Uuid>) -> Self {
         self.resource_type = Some(resource_type);
         self.resource_id = Some(resource_id.into());
         self
@@ -201,7 +201,7 @@ pub async fn record(
 
 /// Appends a platform event (no organization: sign-in, platform console) inside a system
 /// transaction.
-pub async fn record_platform(
+pub(crate) async fn record_platform(
     conn: &mut PgConnection,
     context: &SystemContext,
     event: &AuditEvent,
@@ -278,7 +278,10 @@ fn truncate(text: &str, max: usize) -> &str {
 
 /// Creates the monthly audit partitions from last month to `months_ahead` months ahead.
 /// Idempotent; called at start-up and (later) by the scheduled partition job.
-pub async fn ensure_partitions(conn: &mut PgConnection, months_ahead: i32) -> Result<i32, sqlx::Error> {
+pub(crate) async fn ensure_partitions(
+    conn: &mut PgConnection,
+    months_ahead: i32,
+) -> Result<i32, sqlx::Error> {
     let created = sqlx::query_scalar!(
         r#"SELECT audit_ensure_partitions((now() - interval '1 month')::date,
                                           (now() + make_interval(months => $1))::date) AS "created!""#,

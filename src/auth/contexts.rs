@@ -165,7 +165,7 @@ async fn name_patients(
 
 /// What a claim resolves to when it still holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub principal: Principal,
     pub chart_access: ChartAccess,
     /// The clinic's timezone (an IANA name, checked when it was saved).
@@ -203,7 +203,7 @@ impl Common {
 /// Checks `claim` for `user` inside a transaction already scoped to the claim's clinic.
 /// `None`: the context no longer exists (membership ended, grant revoked or expired,
 /// clinic suspended, account disabled).
-pub async fn resolve(
+pub(crate) async fn resolve(
     conn: &mut PgConnection,
     user: UserId,
     claim: ContextClaim,
@@ -292,7 +292,7 @@ pub async fn resolve(
 
 /// A consent document the person must accept before using a context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequiredConsent {
+pub(crate) struct RequiredConsent {
     pub id: ConsentDocumentId,
     pub title: String,
     pub version: String,
@@ -302,7 +302,7 @@ pub struct RequiredConsent {
 /// The current terms of service, and for a clinic context the clinic's current notice of
 /// privacy practices, that `user` has not accepted. Runs in the context's transaction
 /// (tenant, or system for platform roles).
-pub async fn missing_consents(
+pub(crate) async fn missing_consents(
     conn: &mut PgConnection,
     user: UserId,
     organization: Option<OrganizationId>,

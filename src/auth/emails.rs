@@ -12,7 +12,7 @@ macro_rules! account_email {
         pub struct $name { $(pub $field: String),* }
 
         impl $name {
-            pub fn render(&self, to: &str) -> Result<Email, askama::Error> {
+            pub(crate) fn render(&self, to: &str) -> Result<Email, askama::Error> {
                 #[derive(Template)]
                 #[template(path = $subject, escape = "none")]
                 #[allow(dead_code)] // a subject uses only some of the fields

@@ -6,18 +6,18 @@
 //! handlers ask it and never re-implement it. [`password`] hashes and verifies passwords.
 
 pub mod contexts;
-pub mod emails;
+pub(crate) mod emails;
 pub mod notices;
 pub mod passkeys;
 pub mod password;
-pub mod password_policy;
+pub(crate) mod password_policy;
 pub mod people;
 pub mod policy;
 pub mod recovery;
 pub mod session;
 pub mod session_store;
 pub mod sessions;
-pub mod signin;
+pub(crate) mod signin;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;

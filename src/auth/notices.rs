@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::notify::Notifier;
 
 /// Queues a notice about `what` to `user`'s sign-in address.
-pub async fn tell(
+pub(crate) async fn tell(
     conn: &mut PgConnection,
     notifier: &Notifier,
     user: UserId,
@@ -24,7 +24,7 @@ pub async fn tell(
 }
 
 /// Queues a notice about `what` to `address` (the old address, after a change of it).
-pub async fn tell_address(
+pub(crate) async fn tell_address(
     conn: &mut PgConnection,
     notifier: &Notifier,
     address: &str,

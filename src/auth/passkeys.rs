@@ -33,7 +33,7 @@ impl std::fmt::Debug for Passkeys {
 
 /// Why a ceremony failed; details are logged, people see one sentence.
 #[derive(Debug, thiserror::Error)]
-pub enum PasskeyError {
+pub(crate) enum PasskeyError {
     #[error("passkeys are not available at this address")]
     Unavailable,
     #[error("the passkey ceremony expired or was already used")]
@@ -138,7 +138,7 @@ pub async fn list(conn: &mut PgConnection, user: UserId) -> Result<Vec<StoredPas
         .collect())
 }
 
-pub async fn count_usable(conn: &mut PgConnection, user: UserId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count_usable(conn: &mut PgConnection, user: UserId) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM passkeys WHERE user_id = $1 AND disabled_at IS NULL"#,
         user.as_uuid()
@@ -189,7 +189,7 @@ impl Passkeys {
 
     /// Starts registering a new passkey for `user`; returns the ceremony id (for the
     /// session) and the options for `navigator.credentials.create`.
-    pub async fn start_registration(
+    pub(crate) async fn start_registration(
         &self,
         conn: &mut PgConnection,
         user: UserId,
@@ -208,7 +208,7 @@ impl Passkeys {
     }
 
     /// Finishes registration and stores the passkey under `name`.
-    pub async fn finish_registration(
+    pub(crate) async fn finish_registration(
         &self,
         conn: &mut PgConnection,
         user: UserId,
@@ -237,7 +237,7 @@ impl Passkeys {
     }
 
     /// Starts a second-factor check with `user`'s passkeys. `None` when they have none.
-    pub async fn start_authentication(
+    pub(crate) async fn start_authentication(
         &self,
         conn: &mut PgConnection,
         user: UserId,
@@ -255,7 +255,7 @@ impl Passkeys {
     }
 
     /// Finishes a second-factor check for `user`.
-    pub async fn finish_authentication(
+    pub(crate) async fn finish_authentication(
         &self,
         conn: &mut PgConnection,
         user: UserId,
@@ -272,7 +272,7 @@ impl Passkeys {
     }
 
     /// Starts a passwordless sign-in: any discoverable passkey of this site will do.
-    pub async fn start_discovery(
+    pub(crate) async fn start_discovery(
         &self,
         conn: &mut PgConnection,
     ) -> Result<(Uuid, RequestChallengeResponse), PasskeyError> {
@@ -284,7 +284,7 @@ impl Passkeys {
     }
 
     /// Finishes a passwordless sign-in: whose passkey it was.
-    pub async fn finish_discovery(
+    pub(crate) async fn finish_discovery(
         &self,
         conn: &mut PgConnection,
         ceremony: Uuid,

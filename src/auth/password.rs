@@ -17,9 +17,9 @@ use tokio::sync::Semaphore;
 use crate::auth::password_policy::normalize;
 
 /// Memory in KiB, passes, lanes: OWASP's recommended minimum for Argon2id.
-pub const MEMORY_KIB: u32 = 19_456;
-pub const PASSES: u32 = 2;
-pub const LANES: u32 = 1;
+pub(crate) const MEMORY_KIB: u32 = 19_456;
+pub(crate) const PASSES: u32 = 2;
+pub(crate) const LANES: u32 = 1;
 
 fn current_params() -> Params {
     Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant parameters are valid")
@@ -85,7 +85,7 @@ pub fn hash_blocking(password: &str) -> String {
 /// Whether `password` matches the PHC string `hash` (whatever Argon2 variant and
 /// parameters it was made with; they are read from the string). Compared in constant
 /// time.
-pub fn verify_blocking(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_blocking(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else { return false };
     let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
     let version = match parsed.version.map(Version::try_from) {
@@ -104,7 +104,7 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
 
 /// Whether `hash` was made with weaker parameters (or another algorithm) than today's,
 /// so it should be replaced after the next successful sign-in.
-pub fn needs_rehash(hash: &str) -> bool {
+pub(crate) fn needs_rehash(hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else { return true };
     let Ok(params) = Params::try_from(&parsed) else { return true };
     parsed.algorithm.as_str() != "argon2id"
@@ -115,7 +115,7 @@ pub fn needs_rehash(hash: &str) -> bool {
 
 /// A hash of nothing anyone knows, verified against when the e-mail is unknown, so that
 /// a sign-in for a non-existent account takes as long as one for a real account.
-pub fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_blocking(&crate::auth::session::new_csrf_token()))
 }

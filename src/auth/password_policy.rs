@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 
 use unicode_normalization::UnicodeNormalization as _;
 
-pub const MIN_LENGTH: usize = 8;
-pub const MIN_LENGTH_STAFF: usize = 12;
-pub const MAX_LENGTH: usize = 256;
+pub(crate) const MIN_LENGTH: usize = 8;
+pub(crate) const MIN_LENGTH_STAFF: usize = 12;
+pub(crate) const MAX_LENGTH: usize = 256;
 
 static COMMON: OnceLock<HashSet<String>> = OnceLock::new();
 
@@ -28,13 +28,13 @@ fn common() -> &'static HashSet<String> {
 }
 
 /// The form every password takes before hashing or checking.
-pub fn normalize(password: &str) -> String {
+pub(crate) fn normalize(password: &str) -> String {
     password.nfkc().collect()
 }
 
 /// Why a password was refused, in words for the person choosing it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     #[error(
         "Use at least {0} characters. A few unrelated words make a long password that is easy to remember."
     )]
@@ -83,7 +83,7 @@ pub fn check(password: &str, staff: bool, personal: &[&str]) -> Result<(), Refus
 }
 
 /// A short hint about how hard the password would be to guess, for the form.
-pub fn strength_hint(password: &str, personal: &[&str]) -> &'static str {
+pub(crate) fn strength_hint(password: &str, personal: &[&str]) -> &'static str {
     if password.is_empty() {
         return "";
     }

@@ -10,7 +10,7 @@ use crate::db::ids::UserId;
 /// invitation can finish it) when there is none. Platform work: runs in a system
 /// transaction (people belong to no clinic). An existing person's name is never
 /// changed here, and the caller learns nothing about them but the id.
-pub async fn find_or_create(
+pub(crate) async fn find_or_create(
     conn: &mut PgConnection,
     email: &str,
     display_name: &str,
@@ -31,7 +31,7 @@ pub async fn find_or_create(
 
 /// Whether a person holds any workforce role (staff or platform): longer passwords, a
 /// second factor that cannot be removed.
-pub async fn is_workforce(conn: &mut PgConnection, user: UserId) -> Result<bool, sqlx::Error> {
+pub(crate) async fn is_workforce(conn: &mut PgConnection, user: UserId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM user_contexts WHERE user_id = $1 AND kind = 'staff')
                OR EXISTS (SELECT 1 FROM platform_roles WHERE user_id = $1 AND revoked_at IS NULL) AS "w!""#,

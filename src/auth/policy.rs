@@ -219,7 +219,7 @@ pub enum Denial {
 }
 
 impl Decision {
-    pub fn is_allowed(self) -> bool {
+    pub(crate) fn is_allowed(self) -> bool {
         self == Self::Allow
     }
 
@@ -422,7 +422,7 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
 
 /// Whether `principal` may read a visit's free-text reason: clinical context, so not the
 /// call center; a proxy only with the clinical scope, and never for a sensitive visit.
-pub fn may_see_visit_reason(principal: Principal, sensitive: bool) -> bool {
+pub(crate) fn may_see_visit_reason(principal: Principal, sensitive: bool) -> bool {
     match principal {
         Principal::Staff(role) => staff_has(role, P::ViewDemographics),
         Principal::Patient { .. } => true,
@@ -434,7 +434,7 @@ pub fn may_see_visit_reason(principal: Principal, sensitive: bool) -> bool {
 /// A change to one patient's care team, with the facts that decide it. Care-team
 /// membership opens sensitive notes and care-team-only charts, so it is not self-service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CareTeamChange {
+pub(crate) struct CareTeamChange {
     /// The asking provider is on this patient's care team already.
     pub actor_on_team: bool,
     /// The provider being added is the asking person.
@@ -445,7 +445,7 @@ pub struct CareTeamChange {
 
 /// Why a care-team change was refused, in words for the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CareTeamRefusal {
+pub(crate) enum CareTeamRefusal {
     /// Nobody adds themselves: someone else must.
     AddsSelf,
     /// A provider changes the team only of patients whose team they are on.
@@ -475,7 +475,10 @@ impl CareTeamRefusal {
 
 /// Who may change a care team: the patient's own care-team providers (any role on the
 /// team), the front desk (the primary provider only), and nobody adding themselves.
-pub fn may_change_care_team(principal: Principal, change: CareTeamChange) -> Result<(), CareTeamRefusal> {
+pub(crate) fn may_change_care_team(
+    principal: Principal,
+    change: CareTeamChange,
+) -> Result<(), CareTeamRefusal> {
     if change.adds_self {
         return Err(CareTeamRefusal::AddsSelf);
     }

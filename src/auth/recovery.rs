@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 
 use crate::db::ids::UserId;
 
-pub const COUNT: usize = 10;
+pub(crate) const COUNT: usize = 10;
 /// No 0/O, 1/l/I: codes are read from paper.
 const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789-";
 
@@ -29,7 +29,7 @@ fn new_code() -> String {
 }
 
 /// Replaces `user`'s codes with a new set and returns it (to be shown once).
-pub async fn regenerate(conn: &mut PgConnection, user: UserId) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn regenerate(conn: &mut PgConnection, user: UserId) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user.as_uuid()).execute(&mut *conn).await?;
     let codes: Vec<String> = (0..COUNT).map(|_| new_code()).collect();
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| hash(c)).collect();
@@ -44,7 +44,7 @@ pub async fn regenerate(conn: &mut PgConnection, user: UserId) -> Result<Vec<Str
 }
 
 /// Spends a code: true exactly once per code, even for concurrent attempts.
-pub async fn spend(conn: &mut PgConnection, user: UserId, code: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn spend(conn: &mut PgConnection, user: UserId, code: &str) -> Result<bool, sqlx::Error> {
     let spent = sqlx::query!(
         "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
         user.as_uuid(),
@@ -57,7 +57,7 @@ pub async fn spend(conn: &mut PgConnection, user: UserId, code: &str) -> Result<
 }
 
 /// How many unused codes `user` has left.
-pub async fn remaining(conn: &mut PgConnection, user: UserId) -> Result<i64, sqlx::Error> {
+pub(crate) async fn remaining(conn: &mut PgConnection, user: UserId) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL"#,
         user.as_uuid()

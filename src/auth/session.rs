@@ -20,13 +20,13 @@ const KEY: &str = "lockdev";
 const ANONYMOUS_LIFETIME: TimeDelta = TimeDelta::hours(2);
 
 /// Activity is written at most this often, so an ordinary request writes nothing.
-pub const ACTIVITY_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
+pub(crate) const ACTIVITY_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 
 /// How old the recorded activity may grow before a request records it again: at most a
 /// minute, and at most a quarter of the idle limit, so with a one-minute limit a person
 /// acting every half minute is never taken for idle (the recorded time lags the real one
 /// by at most the granularity).
-pub fn activity_granularity(user: &SignedIn) -> TimeDelta {
+pub(crate) fn activity_granularity(user: &SignedIn) -> TimeDelta {
     ACTIVITY_GRANULARITY.min(user.idle_limit() / 4)
 }
 
@@ -51,7 +51,7 @@ impl ContextClaim {
     }
 
     /// Staff and platform contexts always require a second factor.
-    pub fn is_workforce(&self) -> bool {
+    pub(crate) fn is_workforce(&self) -> bool {
         matches!(self, Self::Staff { .. } | Self::Platform { .. })
     }
 
@@ -67,7 +67,7 @@ impl ContextClaim {
         }
     }
 
-    pub fn parse_key(key: &str) -> Option<Self> {
+    pub(crate) fn parse_key(key: &str) -> Option<Self> {
         let mut parts = key.split(':');
         let claim = match (parts.next()?, parts.next(), parts.next()) {
             ("staff", Some(org), Some(role)) => {
@@ -118,7 +118,7 @@ impl SignedIn {
         !self.second_factor_required || self.second_factor_at.is_some()
     }
 
-    pub fn idle_limit(&self) -> TimeDelta {
+    pub(crate) fn idle_limit(&self) -> TimeDelta {
         TimeDelta::minutes(i64::from(self.idle_minutes))
     }
 }
@@ -138,7 +138,7 @@ pub struct SessionData {
     pub ceremony: Option<uuid::Uuid>,
 }
 
-pub fn new_csrf_token() -> String {
+pub(crate) fn new_csrf_token() -> String {
     use base64::Engine as _;
     use rand::RngCore as _;
     let mut bytes = [0u8; 32];
@@ -171,7 +171,7 @@ pub async fn store(session: &Session, data: &SessionData, expires_at: DateTime<U
 }
 
 /// The expiry a session with `data` should carry at `now`.
-pub fn expiry_for(data: &SessionData, now: DateTime<Utc>, absolute: TimeDelta) -> DateTime<Utc> {
+pub(crate) fn expiry_for(data: &SessionData, now: DateTime<Utc>, absolute: TimeDelta) -> DateTime<Utc> {
     match &data.user {
         Some(user) => (user.last_activity + user.idle_limit()).min(user.authenticated_at + absolute),
         None => now + ANONYMOUS_LIFETIME,
@@ -179,7 +179,7 @@ pub fn expiry_for(data: &SessionData, now: DateTime<Utc>, absolute: TimeDelta) -
 }
 
 /// The CSRF token, creating the (anonymous) session that holds it if there is none yet.
-pub async fn ensure_csrf(
+pub(crate) async fn ensure_csrf(
     session: &Session,
     now: DateTime<Utc>,
     absolute: TimeDelta,
@@ -194,7 +194,7 @@ pub async fn ensure_csrf(
 
 /// Moves a one-time token from an e-mail link into the session, out of the address bar
 /// (and so out of history and any Referer), with the CSRF token the form after it needs.
-pub async fn park_token(
+pub(crate) async fn park_token(
     session: &Session,
     purpose: &str,
     token: String,
@@ -210,17 +210,17 @@ pub async fn park_token(
 }
 
 /// The token parked for `purpose` (its digest), if that is what the session holds.
-pub fn parked_token<'a>(data: &'a SessionData, purpose: &str) -> Option<&'a str> {
+pub(crate) fn parked_token<'a>(data: &'a SessionData, purpose: &str) -> Option<&'a str> {
     data.pending_token.as_ref().filter(|(p, _)| p == purpose).map(|(_, token)| token.as_str())
 }
 
 /// Replaces the session id (the old id stops working at once), keeping the data.
-pub async fn cycle(session: &Session) -> Result<(), AppError> {
+pub(crate) async fn cycle(session: &Session) -> Result<(), AppError> {
     session.cycle_id().await.map_err(store_error)
 }
 
 /// Writes now, so the (new) session id is known to the caller.
-pub async fn save_now(session: &Session) -> Result<String, AppError> {
+pub(crate) async fn save_now(session: &Session) -> Result<String, AppError> {
     session.save().await.map_err(store_error)?;
     session.id().map(|id| id.to_string()).ok_or(AppError::Internal)
 }
@@ -232,7 +232,7 @@ pub async fn end(session: &Session) -> Result<(), AppError> {
 
 /// Accepts only a relative path on this site as a place to return to (no scheme, no
 /// `//host`, no backslash tricks, no control characters).
-pub fn safe_return_path(candidate: &str) -> Option<String> {
+pub(crate) fn safe_return_path(candidate: &str) -> Option<String> {
     let ok = candidate.starts_with('/')
         && !candidate.starts_with("//")
         && !candidate.starts_with("/\\")

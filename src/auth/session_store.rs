@@ -37,7 +37,7 @@ fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
 }
 
 #[derive(Clone, Debug)]
-pub struct PostgresSessionStore {
+pub(crate) struct PostgresSessionStore {
     pool: PgPool,
     /// Loads go here when there are shared reads (one pipelined statement, no pooled
     /// connection taken); writes always go through the pool.

@@ -21,7 +21,7 @@ pub const MAX_SESSIONS: i64 = 10;
 /// Records that `session_id` belongs to `user` (after sign-in, under the new id), forgets
 /// index entries whose sessions have ended on their own, and ends the oldest sessions
 /// beyond [`MAX_SESSIONS`].
-pub async fn remember(
+pub(crate) async fn remember(
     tx: &mut PgConnection,
     user: UserId,
     session_id: &str,

@@ -20,11 +20,11 @@ use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, scoped};
 use crate::error::{AppError, AppResult};
 
 /// Step-up: sensitive changes need a proof of identity at most this old.
-pub const STEP_UP_WINDOW: TimeDelta = TimeDelta::minutes(5);
+pub(crate) const STEP_UP_WINDOW: TimeDelta = TimeDelta::minutes(5);
 
 /// How the first factor was proven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirstFactor {
+pub(crate) enum FirstFactor {
     Password,
     /// A passkey with user verification: two factors at once.
     Passkey,
@@ -136,7 +136,7 @@ pub async fn start(
 }
 
 /// After a second factor: the session is fully signed in (new id again).
-pub async fn complete_second_factor(
+pub(crate) async fn complete_second_factor(
     conn: &mut PgConnection,
     step: &Step<'_>,
     method: &'static str,
@@ -159,7 +159,7 @@ pub async fn complete_second_factor(
 /// Where a signed-in person goes now: the second factor if owed, the page they wanted,
 /// their context (chosen automatically when there is only one, or the one they last
 /// used), or the context picker.
-pub async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<String> {
+pub(crate) async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<String> {
     let mut data = session::load(step.session).await?;
     let Some(user) = data.user.clone() else { return Ok("/sign-in".into()) };
     if !user.second_factor_satisfied() {
@@ -200,7 +200,11 @@ async fn after_context(step: &Step<'_>, data: &mut SessionData) -> AppResult<Str
 
 /// Enters `claim` (after checking it still holds): new session id, the context and its
 /// label in the session, remembered for next time; then consent if any is owed.
-pub async fn enter(conn: &mut PgConnection, step: &Step<'_>, claim: ContextClaim) -> AppResult<String> {
+pub(crate) async fn enter(
+    conn: &mut PgConnection,
+    step: &Step<'_>,
+    claim: ContextClaim,
+) -> AppResult<String> {
     let now = step.now;
     let mut data = session::load(step.session).await?;
     let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
@@ -293,7 +297,7 @@ pub fn idle_minutes(default: u32, clinic: Option<i32>) -> u32 {
 
 /// Signs out: the server record is deleted (the cookie with it), the index entry
 /// forgotten, the event audited.
-pub async fn sign_out(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<()> {
+pub(crate) async fn sign_out(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<()> {
     let data = session::load(step.session).await?;
     let id = step.session.id().map(|id| id.to_string());
     session::end(step.session).await?;
@@ -306,12 +310,12 @@ pub async fn sign_out(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<()>
 }
 
 /// Whether the person proved who they are recently enough for a sensitive change.
-pub fn recently_reauthenticated(reauthenticated_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+pub(crate) fn recently_reauthenticated(reauthenticated_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now - reauthenticated_at <= STEP_UP_WINDOW
 }
 
 /// Marks a fresh proof of identity (password or second factor) for step-up.
-pub async fn mark_reauthenticated(step: &Step<'_>) -> AppResult<()> {
+pub(crate) async fn mark_reauthenticated(step: &Step<'_>) -> AppResult<()> {
     let mut data = session::load(step.session).await?;
     if let Some(user) = data.user.as_mut() {
         user.reauthenticated_at = step.now;
@@ -320,7 +324,11 @@ pub async fn mark_reauthenticated(step: &Step<'_>) -> AppResult<()> {
 }
 
 /// Ends every session of `user` but the current one, after a credential change.
-pub async fn end_other_sessions(conn: &mut PgConnection, user: UserId, keep: &Session) -> AppResult<u64> {
+pub(crate) async fn end_other_sessions(
+    conn: &mut PgConnection,
+    user: UserId,
+    keep: &Session,
+) -> AppResult<u64> {
     let keep_id = keep.id().map(|id| id.to_string());
     Ok(sessions::end_all(conn, user, keep_id.as_deref()).await?)
 }

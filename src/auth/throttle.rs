@@ -36,7 +36,7 @@ impl Factor {
     }
 }
 
-pub const FREE_FAILURES: i32 = 5;
+pub(crate) const FREE_FAILURES: i32 = 5;
 pub const MAX_LOCK: TimeDelta = TimeDelta::minutes(15);
 
 /// How long to lock after the `failures`th failure in a run.
@@ -67,7 +67,7 @@ pub async fn locked_until(
 }
 
 /// Counts a failure and sets the lock it earns; returns the failures in this run.
-pub async fn record_failure(
+pub(crate) async fn record_failure(
     conn: &mut PgConnection,
     user: UserId,
     factor: Factor,
@@ -101,7 +101,7 @@ pub async fn record_failure(
 }
 
 /// A success clears the run.
-pub async fn record_success(
+pub(crate) async fn record_success(
     conn: &mut PgConnection,
     user: UserId,
     factor: Factor,

@@ -45,15 +45,11 @@ impl Purpose {
     }
 
     /// Invitations last three days; account tokens one hour.
-    pub fn lifetime(self) -> TimeDelta {
+    pub(crate) fn lifetime(self) -> TimeDelta {
         match self {
             Self::StaffInvitation | Self::PatientActivation | Self::ProxyInvitation => TimeDelta::hours(72),
             Self::EmailVerification | Self::PasswordReset => TimeDelta::hours(1),
         }
-    }
-
-    pub fn is_invitation(self) -> bool {
-        matches!(self, Self::StaffInvitation | Self::PatientActivation | Self::ProxyInvitation)
     }
 }
 
@@ -88,7 +84,7 @@ fn unpark(parked: &str) -> Vec<u8> {
 }
 
 /// The parameters of a new token.
-pub struct NewToken<'a> {
+pub(crate) struct NewToken<'a> {
     pub purpose: Purpose,
     pub email: &'a str,
     pub user_id: Option<UserId>,
@@ -98,7 +94,7 @@ pub struct NewToken<'a> {
 }
 
 /// Makes a token and returns its text, to be sent and never stored.
-pub async fn issue(
+pub(crate) async fn issue(
     conn: &mut PgConnection,
     token: NewToken<'_>,
     now: DateTime<Utc>,
@@ -124,7 +120,7 @@ pub async fn issue(
 }
 
 /// Looks at a [`parked`] token without spending it (to show what an invitation is for).
-pub async fn peek(
+pub(crate) async fn peek(
     conn: &mut PgConnection,
     purpose: Purpose,
     parked: &str,
@@ -155,7 +151,7 @@ pub async fn peek(
 }
 
 /// Looks at a [`parked`] invitation of any kind without spending it.
-pub async fn peek_invitation(
+pub(crate) async fn peek_invitation(
     conn: &mut PgConnection,
     parked: &str,
     now: DateTime<Utc>,
@@ -169,7 +165,7 @@ pub async fn peek_invitation(
 }
 
 /// Spends a [`parked`] token: `Some` exactly once, for an unexpired token of this purpose.
-pub async fn redeem(
+pub(crate) async fn redeem(
     conn: &mut PgConnection,
     purpose: Purpose,
     parked: &str,
@@ -200,7 +196,7 @@ pub async fn redeem(
 }
 
 /// Revokes the unused tokens of `purpose` for `user` (a new reset link replaces the old).
-pub async fn revoke_for_user(
+pub(crate) async fn revoke_for_user(
     conn: &mut PgConnection,
     purpose: Purpose,
     user: UserId,

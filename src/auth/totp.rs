@@ -15,10 +15,10 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use crate::crypto::DataKey;
 use crate::db::ids::UserId;
 
-pub const STEP_SECONDS: u64 = 30;
-pub const DIGITS: usize = 6;
+pub(crate) const STEP_SECONDS: u64 = 30;
+pub(crate) const DIGITS: usize = 6;
 /// 160 bits, as RFC 4226 recommends.
-pub const SECRET_BYTES: usize = 20;
+pub(crate) const SECRET_BYTES: usize = 20;
 
 fn totp(secret: &[u8]) -> TOTP {
     TOTP::new(Algorithm::SHA1, DIGITS, 1, STEP_SECONDS, secret.to_vec())
@@ -33,12 +33,12 @@ pub fn new_secret() -> Vec<u8> {
 }
 
 /// The secret as people type it (base32, no padding).
-pub fn secret_text(secret: &[u8]) -> String {
+pub(crate) fn secret_text(secret: &[u8]) -> String {
     Secret::Raw(secret.to_vec()).to_encoded().to_string()
 }
 
 /// The `otpauth://` URI authenticator apps read from the QR code.
-pub fn provisioning_uri(secret: &[u8], account: &str, issuer: &str) -> String {
+pub(crate) fn provisioning_uri(secret: &[u8], account: &str, issuer: &str) -> String {
     let enc =
         |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
     format!(
@@ -51,7 +51,7 @@ pub fn provisioning_uri(secret: &[u8], account: &str, issuer: &str) -> String {
 }
 
 /// The QR code of `uri` as an SVG element, drawn on the server (no script, no image fetch).
-pub fn qr_svg(uri: &str) -> String {
+pub(crate) fn qr_svg(uri: &str) -> String {
     use qrcode::render::svg;
     qrcode::QrCode::new(uri.as_bytes())
         .map(|code| {
@@ -75,7 +75,7 @@ pub fn code_for_step(secret: &[u8], step: i64) -> String {
 }
 
 /// The step among t-1, t, t+1 whose code is `code`, compared in constant time.
-pub fn matching_step(secret: &[u8], code: &str, at: DateTime<Utc>) -> Option<i64> {
+pub(crate) fn matching_step(secret: &[u8], code: &str, at: DateTime<Utc>) -> Option<i64> {
     let code = code.trim().replace(' ', "");
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -109,11 +109,11 @@ pub async fn load(
 }
 
 /// How long a new secret waits for its confirming code.
-pub const ENROLMENT_LIFETIME: TimeDelta = TimeDelta::minutes(30);
+pub(crate) const ENROLMENT_LIFETIME: TimeDelta = TimeDelta::minutes(30);
 
 /// Starts (or restarts) setting up an app: a new secret, pending until a code proves
 /// it. A working app keeps working until then.
-pub async fn begin_enrolment(
+pub(crate) async fn begin_enrolment(
     conn: &mut PgConnection,
     key: &DataKey,
     user: UserId,
@@ -135,7 +135,7 @@ pub async fn begin_enrolment(
 
 /// The pending secret of `user`, if one was made in the last half hour. `lock` holds the
 /// row until the transaction ends, so two confirmations of one secret run one at a time.
-pub async fn pending_enrolment(
+pub(crate) async fn pending_enrolment(
     conn: &mut PgConnection,
     key: &DataKey,
     user: UserId,
@@ -165,7 +165,7 @@ pub async fn pending_enrolment(
 
 /// Makes the pending secret the working one, `step` already spent (the code that
 /// confirmed it cannot be used again to sign in).
-pub async fn confirm_enrolment(
+pub(crate) async fn confirm_enrolment(
     conn: &mut PgConnection,
     user: UserId,
     step: i64,
@@ -188,7 +188,11 @@ pub async fn confirm_enrolment(
 
 /// Spends `step` for `user`: true for exactly one caller per step, and only for a step
 /// later than every step used before.
-pub async fn spend_step(conn: &mut PgConnection, user: UserId, step: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn spend_step(
+    conn: &mut PgConnection,
+    user: UserId,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query!(
         r#"UPDATE totp_credentials SET last_used_step = $2
             WHERE user_id = $1 AND (last_used_step IS NULL OR last_used_step < $2)"#,

@@ -33,14 +33,14 @@ use crate::db::ids::{OrganizationId, UserId};
 use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
 
 /// The staff member the benchmarks sign in as (front desk at the first clinic).
-pub const BENCH_DESK_EMAIL: &str = "desk@bench.example";
-pub const BENCH_PASSWORD: &str = "bench-password-2026";
+pub(crate) const BENCH_DESK_EMAIL: &str = "desk@bench.example";
+pub(crate) const BENCH_PASSWORD: &str = "bench-password-2026";
 /// Base32 authenticator secret of the bench desk user (benchmark data only).
-pub const BENCH_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const BENCH_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// Front-desk staff for the mixed flow (S11): `desk000@bench.example` … spread over the
 /// clinics (desk `k` works at clinic `k % clinics`), with the same password and
 /// authenticator secret as the bench desk user.
-pub const BENCH_DESK_STAFF: usize = 500;
+pub(crate) const BENCH_DESK_STAFF: usize = 500;
 
 fn desk_staff_email(k: usize) -> String {
     format!("desk{k:03}@bench.example")
@@ -417,7 +417,7 @@ async fn set_fill_triggers(owner: &PgPool, enabled: bool) -> anyhow::Result<()> 
 /// year (one event every few minutes per clinic, oldest first), for the audit-growth
 /// benchmark. Each clinic's events go in its own tenant transactions, in chunks, on two
 /// connections at once (appends do not block each other). Returns the rows written.
-pub async fn seed_audit(
+pub(crate) async fn seed_audit(
     owner: &PgPool,
     organizations: usize,
     patients_per_org: u32,

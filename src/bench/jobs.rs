@@ -24,7 +24,7 @@ use crate::db::tenant::{SystemContext, begin_system};
 use crate::jobs::{Job, JobContext, JobError, JobKind, Outcome, Registry, Worker, WorkerConfig};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ProbePayload {
+pub(crate) struct ProbePayload {
     /// Hold the transaction this long first (crash tests aim their kill inside it).
     #[serde(default)]
     pub sleep_ms: u64,
@@ -81,7 +81,7 @@ impl JobKind for Probe {
 }
 
 /// Does nothing: the queue's own cost, for the benchmark.
-pub struct Noop;
+pub(crate) struct Noop;
 
 #[async_trait]
 impl JobKind for Noop {
@@ -104,7 +104,7 @@ impl JobKind for Noop {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Throughput {
+pub(crate) struct Throughput {
     pub jobs: u64,
     pub seconds: f64,
     pub jobs_per_second: f64,
@@ -143,7 +143,7 @@ pub async fn clear(pool: &PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-pub async fn throughput(
+pub(crate) async fn throughput(
     pool: &PgPool,
     count: i64,
     workers: usize,
@@ -168,7 +168,7 @@ pub async fn throughput(
 }
 
 /// Enqueue-to-start latencies in milliseconds, sorted.
-pub async fn latency(pool: &PgPool, samples: usize) -> Result<Vec<f64>, sqlx::Error> {
+pub(crate) async fn latency(pool: &PgPool, samples: usize) -> Result<Vec<f64>, sqlx::Error> {
     clear(pool).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let w = worker(pool, 4, 1);

@@ -7,7 +7,7 @@
 pub mod data;
 pub mod fortunes;
 pub mod jobs;
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 
 use axum::Router;
 

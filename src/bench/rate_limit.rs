@@ -14,9 +14,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::RateLimit;
 use crate::web::rate_limit::RateLimiter;
 
+/// Tokens and when they were counted.
+type Bucket = (f64, DateTime<Utc>);
+
 /// The replaced design: one map per shard, pruned on the request path.
 struct Uncapped {
-    shards: Vec<Mutex<HashMap<IpAddr, (f64, DateTime<Utc>)>>>,
+    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
     limit: RateLimit,
 }
 
@@ -30,7 +33,7 @@ impl Uncapped {
         let mut buckets = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let capacity = f64::from(self.limit.burst);
         let per_second = self.limit.per_second;
-        let refill = |(tokens, updated): &(f64, DateTime<Utc>)| {
+        let refill = |(tokens, updated): &Bucket| {
             let elapsed = (now - *updated).num_milliseconds().max(0) as f64 / 1000.0;
             (tokens + elapsed * per_second).min(capacity)
         };
@@ -50,7 +53,7 @@ impl Uncapped {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct FloodReport {
+pub(crate) struct FloodReport {
     pub addresses: u32,
     pub current_ns_per_check: f64,
     pub current_tracked: usize,
@@ -60,7 +63,7 @@ pub struct FloodReport {
 
 /// `addresses` distinct addresses, each sending one request per second of simulated time
 /// for `seconds`, against both limiters with the production limit.
-pub fn flood(addresses: u32, seconds: i64) -> FloodReport {
+pub(crate) fn flood(addresses: u32, seconds: i64) -> FloodReport {
     let limit = RateLimit { per_second: 20.0, burst: 100 };
     let start = DateTime::<Utc>::UNIX_EPOCH + TimeDelta::days(20_000);
     let current = RateLimiter::new(Some(limit));

@@ -10,14 +10,14 @@ use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{CareTeamMemberId, ProviderId};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
-pub const ROLES: [(&str, &str); 3] =
+pub(crate) const ROLES: [(&str, &str); 3] =
     [("primary", "Primary provider"), ("specialist", "Specialist"), ("consultant", "Consultant")];
 
 fn role_label(role: &str) -> &'static str {
     ROLES.iter().find(|(r, _)| *r == role).map_or("Member", |(_, label)| label)
 }
 
-pub struct MemberRow {
+pub(crate) struct MemberRow {
     pub id: String,
     pub name: String,
     pub credentials: String,
@@ -28,7 +28,7 @@ pub struct MemberRow {
 
 #[derive(Template)]
 #[template(path = "care_team/section.html")]
-pub struct CareTeamSection {
+pub(crate) struct CareTeamSection {
     pub patient_id: String,
     pub notice: Option<String>,
     pub members: Vec<MemberRow>,
@@ -109,7 +109,7 @@ pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<C
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct AddForm {
+pub(crate) struct AddForm {
     provider_id: String,
     role: String,
     reason: String,
@@ -212,7 +212,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct RemoveForm {
+pub(crate) struct RemoveForm {
     reason: String,
 }
 

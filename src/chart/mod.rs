@@ -35,7 +35,7 @@ pub fn age_on(date_of_birth: NaiveDate, today: NaiveDate) -> i32 {
 }
 
 /// The chart's sections, in tab order: (path segment, label).
-pub const SECTIONS: [(&str, &str); 6] = [
+pub(crate) const SECTIONS: [(&str, &str); 6] = [
     ("", "Summary"),
     ("contacts", "Contacts"),
     ("care-team", "Care team"),
@@ -110,7 +110,7 @@ impl Chart {
     }
 
     /// [`Chart::allows`] for content that is (or is not) in a sensitive category.
-    pub fn allows_for(&self, tx: &TenantTx, permission: Permission, sensitive: bool) -> bool {
+    pub(crate) fn allows_for(&self, tx: &TenantTx, permission: Permission, sensitive: bool) -> bool {
         let context = PolicyContext {
             principal: tx.context().principal,
             chart_access: tx.context().chart_access,

@@ -23,7 +23,7 @@ use crate::db::ids::{OrganizationId, PatientId, ProviderId, UserId};
 use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
 
 /// The one password of every demo account. Demo data only, printed only locally.
-pub const DEMO_PASSWORD: &str = "lockdev-demo-2026";
+pub(crate) const DEMO_PASSWORD: &str = "lockdev-demo-2026";
 
 /// 2026-01-01T00:00:00Z: the timestamp part of every demo id.
 const SEED_MILLIS: u64 = 1_767_225_600_000;
@@ -282,7 +282,7 @@ const CONTACTS: &[DemoContact] = &[
 
 /// The demo clinician's authenticator-app secret (base32), printed so a person can add it
 /// to an app and sign in. Demo data only.
-pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub(crate) const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 pub async fn seed(owner: &PgPool, production: bool, key: &DataKey) -> anyhow::Result<SeedSummary> {
     anyhow::ensure!(!production, "seed-demo refuses to run with LOCKDEV_ENV=production");

@@ -9,7 +9,7 @@ use crate::web::{AppResult, Page, TenantTx, parse_form};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct SettingsForm {
+pub(crate) struct SettingsForm {
     pub timezone: String,
     pub chart_access: String,
     pub session_idle_minutes: String,
@@ -22,7 +22,7 @@ pub struct SettingsForm {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct SettingsErrors {
+pub(crate) struct SettingsErrors {
     pub timezone: Option<String>,
     pub idle: Option<String>,
     pub leads: Option<String>,
@@ -59,7 +59,7 @@ fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
 
 #[derive(Template)]
 #[template(path = "clinic_settings/page.html")]
-pub struct SettingsPage {
+pub(crate) struct SettingsPage {
     pub clinic: String,
     pub form: SettingsForm,
     pub errors: SettingsErrors,
@@ -110,7 +110,7 @@ pub async fn page(tx: TenantTx) -> AppResult<Page<SettingsPage>> {
     Ok(Page(SettingsPage { clinic, form, errors: SettingsErrors::default(), notice: None, zones: zones() }))
 }
 
-pub async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
+pub(crate) async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
     tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
     let form: SettingsForm = parse_form(&body)?;
     let mut errors = SettingsErrors::default();

@@ -25,7 +25,7 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     /// [`AuthConfig::absolute`] as the time arithmetic of sessions needs it.
-    pub fn absolute_limit(&self) -> chrono::TimeDelta {
+    pub(crate) fn absolute_limit(&self) -> chrono::TimeDelta {
         chrono::TimeDelta::from_std(self.absolute).unwrap_or(chrono::TimeDelta::hours(12))
     }
 }

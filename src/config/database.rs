@@ -78,10 +78,20 @@ pub(super) fn read(
         None | Some("on") => true,
         Some("off") => false,
         Some(other) => {
-            return Err(ConfigError::new("LOCKDEV_SHARED_READS", format!("expected `on` or `off`, got {other:?}")));
+            return Err(ConfigError::new(
+                "LOCKDEV_SHARED_READS",
+                format!("expected `on` or `off`, got {other:?}"),
+            ));
         }
     };
-    Ok(DatabaseConfig { runtime_url, migration_url, max_connections, acquire_timeout, statement_timeout, shared_reads })
+    Ok(DatabaseConfig {
+        runtime_url,
+        migration_url,
+        max_connections,
+        acquire_timeout,
+        statement_timeout,
+        shared_reads,
+    })
 }
 
 fn database_url(

@@ -37,7 +37,7 @@ impl<T> Secret<T> {
     }
 
     /// The secret itself; call sites should be few and obvious.
-    pub fn expose(&self) -> &T {
+    pub(crate) fn expose(&self) -> &T {
         &self.0
     }
 }
@@ -84,7 +84,7 @@ pub struct Config {
 
 impl Config {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -116,7 +116,7 @@ impl Config {
         })
     }
 
-    pub fn is_production(&self) -> bool {
+    pub(crate) fn is_production(&self) -> bool {
         self.environment == Environment::Production
     }
 }

@@ -3,15 +3,15 @@
 pub use crate::contact_info::{display, normalize_email, normalize_phone};
 
 /// The kinds of contact a clinic records.
-pub const KINDS: [(&str, &str); 4] =
+pub(crate) const KINDS: [(&str, &str); 4] =
     [("mobile", "Mobile phone"), ("home", "Home phone"), ("work", "Work phone"), ("email", "E-mail")];
 
-pub fn kind_label(kind: &str) -> &'static str {
+pub(crate) fn kind_label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Contact", |(_, label)| label)
 }
 
 /// The value in the form the kind needs.
-pub fn normalize(kind: &str, value: &str) -> Result<String, &'static str> {
+pub(crate) fn normalize(kind: &str, value: &str) -> Result<String, &'static str> {
     match kind {
         "email" => normalize_email(value),
         "mobile" | "home" | "work" => normalize_phone(value),
@@ -21,13 +21,13 @@ pub fn normalize(kind: &str, value: &str) -> Result<String, &'static str> {
 
 /// The flags a kind can carry, with what each one switches on and what leaving it off
 /// blocks. Unknown is unsafe: every flag starts off.
-pub struct FlagHelp {
+pub(crate) struct FlagHelp {
     pub field: &'static str,
     pub label: &'static str,
     pub blocks: &'static str,
 }
 
-pub const FLAGS: [FlagHelp; 3] = [
+pub(crate) const FLAGS: [FlagHelp; 3] = [
     FlagHelp {
         field: "safe_voicemail",
         label: "Safe to leave a voicemail",
@@ -47,7 +47,7 @@ pub const FLAGS: [FlagHelp; 3] = [
 
 /// Whether `flag` can apply to `kind` (no voicemail to an e-mail address, texts to
 /// mobiles only) — the database enforces the same rule.
-pub fn flag_applies(kind: &str, flag: &str) -> bool {
+pub(crate) fn flag_applies(kind: &str, flag: &str) -> bool {
     match flag {
         "safe_voicemail" => kind != "email",
         "safe_sms" => kind == "mobile",

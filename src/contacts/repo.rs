@@ -3,7 +3,7 @@ use sqlx::PgConnection;
 
 use crate::db::ids::{ContactMethodId, OrganizationId, PatientId, UserId};
 
-pub struct ContactRecord {
+pub(crate) struct ContactRecord {
     pub id: ContactMethodId,
     pub kind: String,
     pub value: String,
@@ -47,7 +47,7 @@ pub async fn find(
 
 /// What a save writes. `flags` is `None` when the person may not change safety flags
 /// (the stored ones stay as they are).
-pub struct ContactWrite<'a> {
+pub(crate) struct ContactWrite<'a> {
     pub kind: &'a str,
     pub value: &'a str,
     pub label: Option<&'a str>,
@@ -170,7 +170,7 @@ pub async fn remove(
 }
 
 /// Whether the patient already has this value on file (another live contact).
-pub async fn already_on_file(
+pub(crate) async fn already_on_file(
     db: &mut PgConnection,
     patient: PatientId,
     value: &str,
@@ -189,7 +189,7 @@ pub async fn already_on_file(
 }
 
 /// One automated message about the patient, as staff see it.
-pub struct MessageRecord {
+pub(crate) struct MessageRecord {
     pub created_at: DateTime<Utc>,
     pub template: String,
     pub lead_hours: Option<i32>,
@@ -201,7 +201,7 @@ pub struct MessageRecord {
 }
 
 /// The patient's most recent automated messages: sent, blocked (with the reason) or waiting.
-pub async fn recent_messages(
+pub(crate) async fn recent_messages(
     db: &mut PgConnection,
     patient: PatientId,
 ) -> Result<Vec<MessageRecord>, sqlx::Error> {
@@ -232,7 +232,7 @@ pub async fn preferences(
 }
 
 /// Records (or clears, with `None`) the preferred channel for `purpose`.
-pub async fn set_preference(
+pub(crate) async fn set_preference(
     db: &mut PgConnection,
     organization: OrganizationId,
     patient: PatientId,

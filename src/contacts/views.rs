@@ -2,7 +2,7 @@ use askama::Template;
 
 use super::domain::{FLAGS, FlagHelp, KINDS};
 
-pub struct ContactRow {
+pub(crate) struct ContactRow {
     pub id: String,
     pub kind: &'static str,
     pub value: String,
@@ -15,7 +15,7 @@ pub struct ContactRow {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct ContactForm {
+pub(crate) struct ContactForm {
     pub kind: String,
     pub value: String,
     pub label: String,
@@ -37,7 +37,7 @@ impl ContactForm {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ContactErrors {
+pub(crate) struct ContactErrors {
     pub kind: Option<String>,
     pub value: Option<String>,
     pub label: Option<String>,
@@ -45,7 +45,7 @@ pub struct ContactErrors {
 
 #[derive(Template)]
 #[template(path = "contacts/section.html")]
-pub struct ContactsSection {
+pub(crate) struct ContactsSection {
     pub patient_id: String,
     pub notice: Option<String>,
     pub contacts: Vec<ContactRow>,
@@ -66,7 +66,7 @@ pub struct ContactsSection {
 }
 
 /// An automated message as staff see it on the chart.
-pub struct MessageRow {
+pub(crate) struct MessageRow {
     pub when: String,
     pub what: String,
     /// sent, blocked, pending, failed, withdrawn.

@@ -16,7 +16,7 @@ use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 
 /// The contexts a person holds. Patient and proxy contexts show the patient's name (read
 /// and audited per clinic).
-pub async fn picker(auth: Authenticated, mut tx: SystemTx) -> AppResult<Page<PickerPage>> {
+pub(crate) async fn picker(auth: Authenticated, mut tx: SystemTx) -> AppResult<Page<PickerPage>> {
     let (request, now) = (tx.request().clone(), tx.now());
     let options = contexts::list(tx.conn().await?, auth.user_id, &request, now).await?;
     tx.commit().await?;
@@ -35,7 +35,7 @@ pub async fn picker(auth: Authenticated, mut tx: SystemTx) -> AppResult<Page<Pic
 }
 
 #[derive(Deserialize)]
-pub struct SelectForm {
+pub(crate) struct SelectForm {
     context: String,
 }
 
@@ -87,7 +87,7 @@ fn rows(documents: Vec<contexts::RequiredConsent>) -> Vec<DocumentRow> {
         .collect()
 }
 
-pub async fn consent_page(auth: Authenticated, mut tx: SystemTx) -> AppResult<Response> {
+pub(crate) async fn consent_page(auth: Authenticated, mut tx: SystemTx) -> AppResult<Response> {
     if auth.context.is_none() {
         return Ok(Redirect::to("/contexts").into_response());
     }

@@ -1,6 +1,6 @@
 use askama::Template;
 
-pub struct OptionRow {
+pub(crate) struct OptionRow {
     pub key: String,
     pub role: String,
     pub organization: Option<String>,
@@ -10,11 +10,11 @@ pub struct OptionRow {
 
 #[derive(Template)]
 #[template(path = "contexts/picker.html")]
-pub struct PickerPage {
+pub(crate) struct PickerPage {
     pub options: Vec<OptionRow>,
 }
 
-pub struct DocumentRow {
+pub(crate) struct DocumentRow {
     pub id: String,
     pub title: String,
     pub version: String,
@@ -23,7 +23,7 @@ pub struct DocumentRow {
 
 #[derive(Template)]
 #[template(path = "contexts/consent.html")]
-pub struct ConsentPage {
+pub(crate) struct ConsentPage {
     pub documents: Vec<DocumentRow>,
     pub error: Option<String>,
 }

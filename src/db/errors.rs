@@ -9,7 +9,7 @@
 use sqlx::PgConnection;
 
 /// A secret-free, PHI-free name for what kind of database error this was.
-pub fn sqlx_variant(error: &sqlx::Error) -> &'static str {
+pub(crate) fn sqlx_variant(error: &sqlx::Error) -> &'static str {
     match error {
         sqlx::Error::PoolTimedOut => "pool_timed_out",
         sqlx::Error::PoolClosed => "pool_closed",
@@ -25,7 +25,7 @@ pub fn sqlx_variant(error: &sqlx::Error) -> &'static str {
 
 /// The database cannot be reached or has no free connection: trying again shortly may
 /// work (503), unlike a statement the database refused (500).
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(
         error,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
@@ -33,7 +33,7 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 /// Whether `error` is a violation of the constraint called `constraint`.
-pub fn violates(error: &sqlx::Error, constraint: &str) -> bool {
+pub(crate) fn violates(error: &sqlx::Error, constraint: &str) -> bool {
     error.as_database_error().is_some_and(|e| e.constraint() == Some(constraint))
 }
 
@@ -45,7 +45,7 @@ pub struct Refused;
 /// overlapping hours, a name taken) rolls back to the savepoint and comes back as
 /// `Ok(Err(Refused))`, so the request's transaction stays usable for re-rendering the
 /// form and writing its audit event; any other error is returned as it is.
-pub async fn on_constraint<T>(
+pub(crate) async fn on_constraint<T>(
     conn: &mut PgConnection,
     constraint: &'static str,
     statement: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,

@@ -43,10 +43,6 @@ macro_rules! typed_ids {
             pub fn as_uuid(&self) -> Uuid {
                 Uuid::from(self.0)
             }
-
-            pub fn as_ulid(&self) -> Ulid {
-                self.0
-            }
         }
 
         impl fmt::Display for $name {

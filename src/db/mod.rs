@@ -69,7 +69,7 @@ pub fn runtime_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// phone outbox). They stand in for outside services, which a job calls while holding its
 /// own transaction: on the application's pool, four jobs sending at once could hold every
 /// connection and wait forever for a fifth.
-pub fn development_channel_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+pub(crate) fn development_channel_pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     let options = connect_options(config.runtime_url()?)?;
     Ok(PgPoolOptions::new()
         .max_connections(2)
@@ -104,7 +104,7 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
 
 /// How the database's applied migrations compare with the ones in this binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationStatus {
+pub(crate) struct MigrationStatus {
     pub applied: usize,
     /// Known to the binary, not yet applied.
     pub pending: Vec<i64>,
@@ -115,12 +115,12 @@ pub struct MigrationStatus {
 }
 
 impl MigrationStatus {
-    pub fn is_current(&self) -> bool {
+    pub(crate) fn is_current(&self) -> bool {
         self.pending.is_empty() && self.mismatched.is_empty() && self.unknown.is_empty()
     }
 }
 
-pub async fn migration_status(conn: &mut PgConnection) -> Result<MigrationStatus, sqlx::Error> {
+pub(crate) async fn migration_status(conn: &mut PgConnection) -> Result<MigrationStatus, sqlx::Error> {
     let rows = sqlx::query!("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
         .fetch_all(conn)
         .await?;
@@ -141,7 +141,7 @@ pub async fn migration_status(conn: &mut PgConnection) -> Result<MigrationStatus
 
 /// The runtime role's powers that would defeat row-level security.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleCheck {
+pub(crate) struct RoleCheck {
     pub role: String,
     pub superuser: bool,
     pub bypass_rls: bool,
@@ -151,12 +151,12 @@ pub struct RoleCheck {
 }
 
 impl RoleCheck {
-    pub fn is_safe(&self) -> bool {
+    pub(crate) fn is_safe(&self) -> bool {
         !self.superuser && !self.bypass_rls && self.owned_relations == 0
     }
 }
 
-pub async fn runtime_role_check(conn: &mut PgConnection) -> Result<RoleCheck, sqlx::Error> {
+pub(crate) async fn runtime_role_check(conn: &mut PgConnection) -> Result<RoleCheck, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT r.rolname AS "role!",
                   r.rolsuper AS "superuser!",

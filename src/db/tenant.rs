@@ -136,7 +136,7 @@ pub async fn begin_system(
 }
 
 /// Names the person a system transaction works for, from now until it ends.
-pub async fn set_user(conn: &mut PgConnection, user: Option<UserId>) -> Result<(), sqlx::Error> {
+pub(crate) async fn set_user(conn: &mut PgConnection, user: Option<UserId>) -> Result<(), sqlx::Error> {
     let text = user.map(|u| u.as_uuid().hyphenated().to_string()).unwrap_or_default();
     sqlx::query("SELECT set_config('app.user_id', $1, true)").bind(text).execute(conn).await?;
     Ok(())

@@ -21,7 +21,7 @@ use tokio_postgres::Socket;
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
 #[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
+pub(crate) enum TlsSetupError {
     #[error("cannot read the root certificates in {path}: {reason}")]
     RootFile { path: String, reason: String },
     #[error("the root certificate file {path} holds no certificate")]
@@ -32,7 +32,7 @@ pub enum TlsSetupError {
 
 /// Makes TLS connections that verify the server like `sslmode=verify-full`.
 #[derive(Clone)]
-pub struct VerifiedTls {
+pub(crate) struct VerifiedTls {
     connector: tokio_rustls::TlsConnector,
 }
 
@@ -80,7 +80,7 @@ impl MakeTlsConnect<Socket> for VerifiedTls {
 }
 
 /// One handshake, with the host name the certificate must carry.
-pub struct VerifiedConnect {
+pub(crate) struct VerifiedConnect {
     connector: tokio_rustls::TlsConnector,
     server: ServerName<'static>,
 }
@@ -96,7 +96,7 @@ impl TlsConnect<Socket> for VerifiedConnect {
 }
 
 /// A connection after a verified handshake.
-pub struct VerifiedStream(tokio_rustls::client::TlsStream<Socket>);
+pub(crate) struct VerifiedStream(tokio_rustls::client::TlsStream<Socket>);
 
 impl TlsStream for VerifiedStream {
     /// No channel binding: authentication is SCRAM without it, as on the pool's path.

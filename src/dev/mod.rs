@@ -19,7 +19,7 @@ pub fn routes() -> Routes {
 }
 
 /// One kept message.
-pub struct Kept {
+pub(crate) struct Kept {
     pub heading: String,
     pub meta: String,
     pub body: String,
@@ -29,7 +29,7 @@ pub struct Kept {
 /// The list of what a development channel kept.
 #[derive(Template)]
 #[template(path = "dev/kept.html")]
-pub struct KeptPage {
+pub(crate) struct KeptPage {
     pub title: &'static str,
     pub explanation: &'static str,
     pub items: Vec<Kept>,

@@ -47,7 +47,7 @@ impl HealthReport {
     /// Asks the database, as the runtime role, whether it is reachable, migrated to this
     /// binary's schema, and whether the role is safely unprivileged. A failing check is
     /// logged with what was seen.
-    pub async fn gather(tx: &mut SystemTx) -> Self {
+    pub(crate) async fn gather(tx: &mut SystemTx) -> Self {
         let report = match tokio::time::timeout(DEEP_CHECK_BUDGET, async {
             match tx.conn().await {
                 Ok(conn) => Self::gather_unbounded(conn).await,

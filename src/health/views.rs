@@ -5,13 +5,13 @@ use super::HealthReport;
 /// `/status` as a full page.
 #[derive(Template)]
 #[template(path = "health/status.html")]
-pub struct StatusPage {
+pub(crate) struct StatusPage {
     pub report: HealthReport,
 }
 
 /// `/status` for htmx: only the `#status-panel` block of the same file.
 #[derive(Template)]
 #[template(path = "health/status.html", block = "status_panel")]
-pub struct StatusPanelFragment {
+pub(crate) struct StatusPanelFragment {
     pub report: HealthReport,
 }

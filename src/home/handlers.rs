@@ -109,7 +109,7 @@ pub async fn platform(session: Session) -> AppResult<Page<PersonaHome>> {
     }))
 }
 
-pub async fn compliance(session: Session) -> AppResult<Page<PersonaHome>> {
+pub(crate) async fn compliance(session: Session) -> AppResult<Page<PersonaHome>> {
     Ok(Page(PersonaHome {
         heading: "Compliance".into(),
         context: context_label(&session).await?,

@@ -2,9 +2,9 @@ use askama::Template;
 
 #[derive(Template)]
 #[template(path = "home/index.html")]
-pub struct HomePage;
+pub(crate) struct HomePage;
 
-pub struct Card {
+pub(crate) struct Card {
     pub title: String,
     pub text: String,
     /// (label, href)
@@ -13,7 +13,7 @@ pub struct Card {
 
 #[derive(Template)]
 #[template(path = "home/workspace.html")]
-pub struct PersonaHome {
+pub(crate) struct PersonaHome {
     pub heading: String,
     pub context: String,
     pub cards: Vec<Card>,

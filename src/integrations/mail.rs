@@ -57,7 +57,7 @@ pub fn from_config(config: &MailConfig, pool: PgPool) -> Result<Arc<dyn Mailer>,
 }
 
 /// Development only: messages land in the `dev_mailbox` table.
-pub struct DevMailbox {
+pub(crate) struct DevMailbox {
     pool: PgPool,
 }
 

@@ -136,7 +136,7 @@ pub async fn page(session: Session, mut tx: SystemTx) -> AppResult<Response> {
 }
 
 #[derive(Deserialize)]
-pub struct AcceptForm {
+pub(crate) struct AcceptForm {
     display_name: Option<String>,
     password: Option<String>,
 }

@@ -24,7 +24,7 @@ pub struct Invitation {
 
 #[derive(Template)]
 #[template(path = "invitations/accept.html")]
-pub struct AcceptPage {
+pub(crate) struct AcceptPage {
     pub invitation: Option<Invitation>,
     pub display_name: String,
     pub error: Option<String>,

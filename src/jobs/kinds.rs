@@ -9,7 +9,7 @@ use sqlx::{Postgres, Transaction};
 use super::{Job, JobContext, JobError, Outcome};
 
 /// Seals new audit events into each chain.
-pub struct SealAudit;
+pub(crate) struct SealAudit;
 
 #[async_trait]
 impl super::JobKind for SealAudit {
@@ -30,7 +30,7 @@ impl super::JobKind for SealAudit {
 }
 
 /// Keeps monthly audit partitions three months ahead.
-pub struct AuditPartitions;
+pub(crate) struct AuditPartitions;
 
 #[async_trait]
 impl super::JobKind for AuditPartitions {
@@ -50,7 +50,7 @@ impl super::JobKind for AuditPartitions {
 }
 
 /// Deletes server-side sessions past their expiry (a thousand at a time).
-pub struct SessionCleanup;
+pub(crate) struct SessionCleanup;
 
 #[async_trait]
 impl super::JobKind for SessionCleanup {
@@ -76,7 +76,7 @@ impl super::JobKind for SessionCleanup {
 }
 
 /// Deletes finished jobs after a week (dead ones stay until someone retries them).
-pub struct PruneJobs;
+pub(crate) struct PruneJobs;
 
 #[async_trait]
 impl super::JobKind for PruneJobs {

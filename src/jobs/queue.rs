@@ -39,7 +39,7 @@ impl NewJob {
     }
 
     /// At most one job of this kind with this key, ever (while the row is kept).
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+    pub(crate) fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self
     }
@@ -210,7 +210,7 @@ pub async fn complete(conn: &mut PgConnection, job: &Job, now: DateTime<Utc>) ->
 }
 
 /// Completes many claimed jobs in one statement (batched work); returns those whose fence held.
-pub async fn complete_many(
+pub(crate) async fn complete_many(
     conn: &mut PgConnection,
     jobs: &[&Job],
     now: DateTime<Utc>,
@@ -232,7 +232,7 @@ pub async fn complete_many(
 
 /// The wait before attempt `attempt + 1`: exponential (2 s, 4 s, 8 s … capped at an hour)
 /// with jitter over its upper half, so jobs that failed together do not retry together.
-pub fn backoff(attempt: i32) -> TimeDelta {
+pub(crate) fn backoff(attempt: i32) -> TimeDelta {
     let base = 2_i64.saturating_pow(attempt.clamp(1, 12) as u32).min(3600);
     let millis = base * 1000;
     TimeDelta::milliseconds(millis / 2 + rand::rng().random_range(0..=millis / 2))
@@ -270,7 +270,7 @@ pub async fn fail(
 
 /// Puts the job back to run at `at` without counting this attempt (quiet hours, a
 /// deferred send, a shutdown).
-pub async fn defer(conn: &mut PgConnection, job: &Job, at: DateTime<Utc>) -> Result<(), FinishError> {
+pub(crate) async fn defer(conn: &mut PgConnection, job: &Job, at: DateTime<Utc>) -> Result<(), FinishError> {
     let rows = sqlx::query!(
         "UPDATE jobs SET state = 'queued', run_at = $3, attempts = greatest(attempts - 1, 0),
                 locked_by = NULL, locked_until = NULL
@@ -307,7 +307,7 @@ pub struct QueueStats {
     pub lag_seconds: f64,
 }
 
-pub async fn stats(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<QueueStats, sqlx::Error> {
+pub(crate) async fn stats(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<QueueStats, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE state = 'queued' AND run_at <= $1) AS "ready!",
                   count(*) FILTER (WHERE state = 'queued' AND run_at > $1) AS "scheduled!",
@@ -375,7 +375,7 @@ pub async fn retry(conn: &mut PgConnection, id: JobId, now: DateTime<Utc>) -> Re
 }
 
 /// Deletes finished jobs older than `before` (dead ones are kept for people to look at).
-pub async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn prune(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1", before)
         .execute(conn)
         .await?

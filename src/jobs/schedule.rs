@@ -11,12 +11,12 @@ use super::{NewJob, enqueue};
 use crate::db::tenant::{SystemContext, begin_system};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Recurring {
+pub(crate) struct Recurring {
     pub kind: &'static str,
     pub every: TimeDelta,
 }
 
-pub const RECURRING: &[Recurring] = &[
+pub(crate) const RECURRING: &[Recurring] = &[
     Recurring { kind: "audit.seal", every: TimeDelta::seconds(10) },
     Recurring { kind: "reminders.plan_all", every: TimeDelta::minutes(5) },
     Recurring { kind: "sessions.cleanup", every: TimeDelta::minutes(15) },

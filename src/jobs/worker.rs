@@ -17,7 +17,7 @@ use super::{JobContext, JobError, Outcome, Registry};
 use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant, platform_connection};
 
 /// The NOTIFY channel a queued job wakes workers on (see the `jobs` trigger).
-pub const WAKE_CHANNEL: &str = "lockdev_jobs";
+pub(crate) const WAKE_CHANNEL: &str = "lockdev_jobs";
 
 /// How often a worker queues the recurring jobs' current slots.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(5);
@@ -55,7 +55,7 @@ impl WorkerConfig {
     }
 
     /// This host and process, for claim tokens.
-    pub fn process_name() -> String {
+    pub(crate) fn process_name() -> String {
         let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
         format!("{}:{}", if host.is_empty() { "host" } else { &host }, std::process::id())
     }

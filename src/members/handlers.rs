@@ -179,11 +179,11 @@ fn membership(id: &str) -> AppResult<MembershipId> {
 }
 
 #[derive(serde::Deserialize)]
-pub struct RoleForm {
+pub(crate) struct RoleForm {
     role: String,
 }
 
-pub async fn change_role(
+pub(crate) async fn change_role(
     tx: TenantTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,

@@ -1,6 +1,6 @@
 use askama::Template;
 
-pub struct MemberRow {
+pub(crate) struct MemberRow {
     pub id: String,
     pub name: String,
     pub email: String,
@@ -9,26 +9,26 @@ pub struct MemberRow {
     pub is_me: bool,
 }
 
-pub struct PendingRow {
+pub(crate) struct PendingRow {
     pub email: String,
     pub expires: String,
 }
 
 #[derive(Default)]
-pub struct InviteForm {
+pub(crate) struct InviteForm {
     pub display_name: String,
     pub email: String,
     pub roles: Vec<String>,
 }
 
 impl InviteForm {
-    pub fn has_role(&self, role: &str) -> bool {
+    pub(crate) fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
 }
 
 #[derive(Default)]
-pub struct InviteErrors {
+pub(crate) struct InviteErrors {
     pub name: Option<String>,
     pub email: Option<String>,
     pub roles: Option<String>,
@@ -36,7 +36,7 @@ pub struct InviteErrors {
 
 #[derive(Template)]
 #[template(path = "members/index.html")]
-pub struct MembersPage {
+pub(crate) struct MembersPage {
     pub clinic: String,
     pub notice: Option<String>,
     pub members: Vec<MemberRow>,

@@ -95,7 +95,7 @@ fn form_section(
     }
 }
 
-pub async fn new_note(
+pub(crate) async fn new_note(
     tx: TenantTx,
     Path(id): Path<String>,
 ) -> AppResult<Framed<ChartFrame, NoteFormSection>> {
@@ -363,11 +363,11 @@ pub async fn sign(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> 
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct AddendumForm {
+pub(crate) struct AddendumForm {
     body: String,
 }
 
-pub async fn add_addendum(
+pub(crate) async fn add_addendum(
     tx: TenantTx,
     Path((id, note_id)): Path<(String, String)>,
     body: axum::body::Bytes,

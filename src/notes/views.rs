@@ -1,16 +1,16 @@
 use askama::Template;
 
-pub const CATEGORIES: [(&str, &str); 3] = [
+pub(crate) const CATEGORIES: [(&str, &str); 3] = [
     ("behavioral_health", "Behavioural health"),
     ("substance_use", "Substance-use treatment"),
     ("sexual_reproductive", "Sexual and reproductive health"),
 ];
 
-pub fn category_label(value: &str) -> &'static str {
+pub(crate) fn category_label(value: &str) -> &'static str {
     CATEGORIES.iter().find(|(v, _)| *v == value).map_or("Sensitive", |(_, label)| label)
 }
 
-pub struct NoteRow {
+pub(crate) struct NoteRow {
     pub id: String,
     pub title: String,
     pub author: String,
@@ -21,7 +21,7 @@ pub struct NoteRow {
 
 #[derive(Template)]
 #[template(path = "notes/list.html")]
-pub struct NotesSection {
+pub(crate) struct NotesSection {
     pub patient_id: String,
     pub notes: Vec<NoteRow>,
     /// Whether the viewer may open notes (read their text).
@@ -32,7 +32,7 @@ pub struct NotesSection {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct NoteForm {
+pub(crate) struct NoteForm {
     pub title: String,
     pub subjective: String,
     pub objective: String,
@@ -42,7 +42,7 @@ pub struct NoteForm {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct NoteErrors {
+pub(crate) struct NoteErrors {
     pub title: Option<String>,
     pub body: Option<String>,
     pub category: Option<String>,
@@ -56,7 +56,7 @@ impl NoteErrors {
 
 #[derive(Template)]
 #[template(path = "notes/form.html")]
-pub struct NoteFormSection {
+pub(crate) struct NoteFormSection {
     pub patient_id: String,
     /// `Some(id)` when editing a draft.
     pub note_id: Option<String>,
@@ -67,7 +67,7 @@ pub struct NoteFormSection {
     pub notice: Option<String>,
 }
 
-pub struct Addendum {
+pub(crate) struct Addendum {
     pub author: String,
     pub when: String,
     pub body: String,
@@ -75,7 +75,7 @@ pub struct Addendum {
 
 #[derive(Template)]
 #[template(path = "notes/show.html")]
-pub struct NoteSection {
+pub(crate) struct NoteSection {
     pub patient_id: String,
     pub note_id: String,
     pub title: String,
@@ -97,7 +97,7 @@ pub struct NoteSection {
 /// form and its message, not the note again (an error shows only what the form needs).
 #[derive(Template)]
 #[template(path = "notes/show.html", block = "addendum_form")]
-pub struct AddendumFormFragment {
+pub(crate) struct AddendumFormFragment {
     pub patient_id: String,
     pub note_id: String,
     pub can_add_addendum: bool,

@@ -49,7 +49,7 @@ pub fn voice_caller(config: &VoiceConfig, pool: PgPool) -> Arc<dyn VoiceCaller> 
 }
 
 /// Development only: texts and calls land in `dev_phone_outbox`.
-pub struct DevPhoneOutbox {
+pub(crate) struct DevPhoneOutbox {
     pool: PgPool,
 }
 
@@ -121,7 +121,7 @@ impl<C> Lazy<C> {
 }
 
 /// AWS End User Messaging SMS (the `pinpoint-sms-voice-v2` API).
-pub struct EndUserMessagingSms {
+pub(crate) struct EndUserMessagingSms {
     client: Lazy<aws_sdk_pinpointsmsvoicev2::Client>,
     origination: String,
 }
@@ -150,7 +150,7 @@ impl TextSender for EndUserMessagingSms {
 
 /// Amazon Connect: an outbound call through a contact flow that reads the `message`
 /// attribute (and leaves it as a voicemail when a machine answers).
-pub struct ConnectVoice {
+pub(crate) struct ConnectVoice {
     client: Lazy<aws_sdk_connect::Client>,
     instance_id: String,
     contact_flow_id: String,

@@ -12,7 +12,7 @@ use crate::integrations::mail::Email;
 /// The facts a reminder may carry, and nothing else: the type makes it impossible to pass
 /// a name or a visit reason to a template.
 #[derive(Debug, Clone)]
-pub struct ReminderFacts {
+pub(crate) struct ReminderFacts {
     pub starts_at: DateTime<Utc>,
     /// The recipient's zone (the patient's, else the clinic's).
     pub zone: Tz,
@@ -43,7 +43,7 @@ impl ReminderFacts {
 }
 
 /// `+16175550100` as `(617) 555-0100` for North American numbers; others as stored.
-pub fn display_phone(e164: &str) -> String {
+pub(crate) fn display_phone(e164: &str) -> String {
     match e164.strip_prefix("+1") {
         Some(rest) if rest.len() == 10 && rest.bytes().all(|b| b.is_ascii_digit()) => {
             format!("({}) {}-{}", &rest[..3], &rest[3..6], &rest[6..])
@@ -52,7 +52,7 @@ pub fn display_phone(e164: &str) -> String {
     }
 }
 
-pub fn reminder_text(facts: &ReminderFacts) -> String {
+pub(crate) fn reminder_text(facts: &ReminderFacts) -> String {
     let reach = match facts.callback() {
         Some(phone) => format!("To confirm or change it, call {phone} or visit {}.", facts.portal_url),
         None => format!("To confirm or change it, visit {}.", facts.portal_url),
@@ -60,7 +60,7 @@ pub fn reminder_text(facts: &ReminderFacts) -> String {
     format!("Reminder: you have {} on {}. {reach} Reply STOP to opt out.", facts.whose(), facts.when())
 }
 
-pub fn reminder_voice(facts: &ReminderFacts) -> String {
+pub(crate) fn reminder_voice(facts: &ReminderFacts) -> String {
     let reach = match facts.callback() {
         Some(phone) => format!("To confirm or change it, please call {phone}."),
         None => "To confirm or change it, please sign in to your patient portal.".to_owned(),
@@ -72,7 +72,7 @@ pub fn reminder_voice(facts: &ReminderFacts) -> String {
     )
 }
 
-pub fn reminder_email(to: &str, facts: &ReminderFacts) -> Email {
+pub(crate) fn reminder_email(to: &str, facts: &ReminderFacts) -> Email {
     let reach = match facts.callback() {
         Some(phone) => format!("To confirm or change it, call {phone} or sign in at {}.", facts.portal_url),
         None => format!("To confirm or change it, sign in at {}.", facts.portal_url),
@@ -95,7 +95,7 @@ pub fn reminder_email(to: &str, facts: &ReminderFacts) -> Email {
 }
 
 /// The one reply to a keyword, sent once when the number's state changes.
-pub fn keyword_confirmation(opted_out: bool) -> &'static str {
+pub(crate) fn keyword_confirmation(opted_out: bool) -> &'static str {
     if opted_out {
         "You will no longer receive text messages from this number. Reply START to receive them again."
     } else {

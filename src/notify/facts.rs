@@ -177,6 +177,6 @@ pub async fn patient(
 }
 
 /// Parses `HH:MM` for the clinic settings form.
-pub fn parse_clock_time(text: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_clock_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }

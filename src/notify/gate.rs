@@ -189,7 +189,7 @@ impl Default for ContactWindow {
 
 impl ContactWindow {
     /// `None` when `now` is inside the window; otherwise when it next opens.
-    pub fn next_opening(&self, now: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_opening(&self, now: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
         let local = now.with_timezone(&zone);
         let time = local.time();
         if time >= self.start && time < self.end {

@@ -22,7 +22,7 @@ use crate::db::tenant::SystemContext;
 
 /// How old a message may be when it arrives; SNS retries for about an hour at most, and
 /// an older message is a replay.
-pub const MAX_AGE: TimeDelta = TimeDelta::hours(1);
+pub(crate) const MAX_AGE: TimeDelta = TimeDelta::hours(1);
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub struct SnsEnvelope {
 
 impl SnsEnvelope {
     /// The canonical string SNS signs: selected fields as `name\nvalue\n`, in this order.
-    pub fn string_to_sign(&self) -> String {
+    pub(crate) fn string_to_sign(&self) -> String {
         let mut fields: Vec<(&str, &str)> = vec![("Message", &self.message), ("MessageId", &self.message_id)];
         if self.kind == "Notification" {
             if let Some(subject) = &self.subject {
@@ -165,7 +165,7 @@ impl SnsVerifier {
 
     /// Confirms a verified subscription by visiting the address SNS gave, with the same
     /// short time limit as certificate fetches.
-    pub async fn confirm_subscription(&self, url: &str) {
+    pub(crate) async fn confirm_subscription(&self, url: &str) {
         if url.starts_with("https://sns.") {
             let _ = self.http.get(url).send().await;
         }
@@ -209,7 +209,7 @@ pub struct OptOutChange {
 /// Records what an inbound text asks (in the caller's system transaction): a STOP or
 /// START keyword changes the number's opt-out and is audited. Returns the change, if any,
 /// so the confirmation is sent once the transaction has committed.
-pub async fn handle_text(
+pub(crate) async fn handle_text(
     conn: &mut PgConnection,
     message: &str,
     now: DateTime<Utc>,
@@ -251,7 +251,7 @@ pub async fn handle_text(
 /// Whether SNS delivered this message before (SNS delivers at least once, and a captured
 /// message could be sent again): the first delivery is recorded in the caller's
 /// transaction, a repeat is reported.
-pub async fn first_delivery(
+pub(crate) async fn first_delivery(
     conn: &mut PgConnection,
     envelope: &SnsEnvelope,
     now: DateTime<Utc>,

@@ -15,11 +15,11 @@ use crate::db::tenant::TenantContext;
 use crate::integrations::mail::Email;
 use crate::jobs::{Job, JobContext, JobError, JobKind, NewJob, Outcome, enqueue};
 
-pub const SEND: &str = "notify.send";
-pub const ACCOUNT_EMAIL: &str = "email.account";
+pub(crate) const SEND: &str = "notify.send";
+pub(crate) const ACCOUNT_EMAIL: &str = "email.account";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SendPayload {
+pub(crate) struct SendPayload {
     pub notification_id: NotificationId,
 }
 
@@ -38,7 +38,7 @@ pub async fn queue_send(
     Ok(())
 }
 
-pub struct SendNotification {
+pub(crate) struct SendNotification {
     notifier: Notifier,
 }
 
@@ -281,7 +281,7 @@ async fn raise_task(conn: &mut PgConnection, pending: &Pending, summary: &str) -
 // ---- account e-mail ---------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountEmailPayload {
+pub(crate) struct AccountEmailPayload {
     pub email_id: OutboundEmailId,
 }
 
@@ -294,7 +294,7 @@ struct Sealed {
 
 /// Queues an account e-mail in the caller's transaction: sealed with the data key until
 /// the `email.account` job sends it, then erased.
-pub async fn queue_account_email(
+pub(crate) async fn queue_account_email(
     conn: &mut PgConnection,
     notifier: &Notifier,
     email: &Email,
@@ -323,7 +323,7 @@ pub async fn queue_account_email(
     Ok(())
 }
 
-pub struct SendAccountEmail {
+pub(crate) struct SendAccountEmail {
     notifier: Notifier,
 }
 

@@ -17,11 +17,11 @@ use super::jobs::queue_send;
 use crate::db::ids::{NotificationId, OrganizationId};
 use crate::jobs::{Job, JobContext, JobError, JobKind, NewJob, Outcome, enqueue};
 
-pub const PLAN_ALL: &str = "reminders.plan_all";
-pub const PLAN: &str = "reminders.plan";
+pub(crate) const PLAN_ALL: &str = "reminders.plan_all";
+pub(crate) const PLAN: &str = "reminders.plan";
 
 /// Queues a planning job for every active clinic (platform context).
-pub struct PlanAllReminders;
+pub(crate) struct PlanAllReminders;
 
 #[async_trait]
 impl JobKind for PlanAllReminders {
@@ -56,7 +56,7 @@ impl JobKind for PlanAllReminders {
 }
 
 /// Plans the reminders that fell due in one clinic (its own transaction context).
-pub struct PlanReminders;
+pub(crate) struct PlanReminders;
 
 #[async_trait]
 impl JobKind for PlanReminders {

@@ -125,11 +125,11 @@ pub async fn page(tx: TenantTx, Path(id): Path<String>) -> AppResult<Section> {
 }
 
 #[derive(serde::Deserialize)]
-pub struct PortalForm {
+pub(crate) struct PortalForm {
     email: String,
 }
 
-pub async fn invite_patient(
+pub(crate) async fn invite_patient(
     State(state): State<AppState>,
     tx: TenantTx,
     mut people_tx: SystemTx,
@@ -237,7 +237,7 @@ fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
         .ok_or("Enter a date in the future, or leave it empty.")
 }
 
-pub async fn invite_proxy(
+pub(crate) async fn invite_proxy(
     State(state): State<AppState>,
     tx: TenantTx,
     mut people_tx: SystemTx,
@@ -347,7 +347,7 @@ pub async fn invite_proxy(
     Ok(Framed(chart.frame("access"), page).into_response())
 }
 
-pub async fn revoke_proxy(
+pub(crate) async fn revoke_proxy(
     tx: TenantTx,
     Path((id, assignment)): Path<(String, String)>,
 ) -> AppResult<Response> {
@@ -392,7 +392,7 @@ pub async fn revoke_proxy(
 
 /// Changes an existing grant's scopes, relationship, end date or proof note. Like a
 /// revoke, it holds from the proxy's very next request (the grant is read on each one).
-pub async fn update_proxy(
+pub(crate) async fn update_proxy(
     tx: TenantTx,
     Path((id, assignment)): Path<(String, String)>,
     body: axum::body::Bytes,

@@ -1,6 +1,6 @@
 use askama::Template;
 
-pub struct ProxyRow {
+pub(crate) struct ProxyRow {
     pub id: String,
     pub name: String,
     pub email: String,
@@ -16,7 +16,7 @@ pub struct ProxyRow {
 }
 
 #[derive(Default)]
-pub struct ProxyForm {
+pub(crate) struct ProxyForm {
     pub display_name: String,
     pub email: String,
     pub relationship: String,
@@ -29,7 +29,7 @@ pub struct ProxyForm {
 }
 
 #[derive(Default)]
-pub struct ProxyErrors {
+pub(crate) struct ProxyErrors {
     pub name: Option<String>,
     pub email: Option<String>,
     pub expires: Option<String>,
@@ -38,7 +38,7 @@ pub struct ProxyErrors {
 
 #[derive(Template)]
 #[template(path = "patient_access/index.html")]
-pub struct AccessPage {
+pub(crate) struct AccessPage {
     pub patient_id: String,
     pub patient_name: String,
     pub notice: Option<String>,

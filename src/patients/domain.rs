@@ -11,7 +11,7 @@ pub use crate::chart::{SEXES, age_on, sex_label};
 /// fields in a request are ignored.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
-pub struct PatientForm {
+pub(crate) struct PatientForm {
     pub given_name: String,
     pub middle_name: String,
     pub family_name: String,
@@ -37,7 +37,7 @@ pub struct PatientForm {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PatientErrors {
+pub(crate) struct PatientErrors {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub middle_name: Option<String>,
@@ -77,7 +77,7 @@ pub struct Demographics {
 
 /// First contacts given at registration (E.164 phone, lower-case e-mail).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FirstContacts {
+pub(crate) struct FirstContacts {
     pub mobile: Option<String>,
     pub email: Option<String>,
 }
@@ -95,7 +95,7 @@ fn optional(value: &str, max: usize, label: &str) -> Result<Option<String>, Stri
 
 /// Reads a date typed as YYYY-MM-DD (what a date input sends) or MM/DD/YYYY (what people
 /// type in a search box).
-pub fn parse_date(text: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     let text = text.trim();
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%m/%d/%Y"))
@@ -106,7 +106,7 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
 /// Age in whole years on `today`.
 impl PatientForm {
     /// Validates the demographics; `today` bounds the date of birth.
-    pub fn validate(&self, today: NaiveDate) -> Result<Demographics, Box<PatientErrors>> {
+    pub(crate) fn validate(&self, today: NaiveDate) -> Result<Demographics, Box<PatientErrors>> {
         let mut errors = PatientErrors::default();
         let required = |value: &str, label: &str, slot: &mut Option<String>| {
             let value = value.trim();
@@ -182,7 +182,7 @@ impl PatientForm {
     }
 
     /// The optional first phone and e-mail of a registration.
-    pub fn first_contacts(&self, errors: &mut PatientErrors) -> FirstContacts {
+    pub(crate) fn first_contacts(&self, errors: &mut PatientErrors) -> FirstContacts {
         let mut contacts = FirstContacts::default();
         if !self.phone.trim().is_empty() {
             match normalize_phone(&self.phone) {
@@ -204,7 +204,7 @@ impl PatientForm {
 /// address, a phone number, an MRN, a date of birth, else name fragments (optionally
 /// with a date of birth: "garcia 1984-03-09").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SearchQuery {
+pub(crate) enum SearchQuery {
     /// Nothing typed: everyone, by name.
     All,
     Email(String),

@@ -88,7 +88,7 @@ fn registry_frame(tx: &TenantTx, query: String) -> RegistryPage {
 }
 
 #[derive(serde::Deserialize)]
-pub struct SearchForm {
+pub(crate) struct SearchForm {
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -103,7 +103,7 @@ pub async fn search(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Framed<R
     Ok(Framed(registry_frame(&tx, form.q), results))
 }
 
-pub async fn new_patient(tx: TenantTx) -> AppResult<Page<RegisterPage>> {
+pub(crate) async fn new_patient(tx: TenantTx) -> AppResult<Page<RegisterPage>> {
     tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
     let form = PatientForm {
         legal_sex: "unknown".into(),

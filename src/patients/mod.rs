@@ -4,7 +4,7 @@
 
 pub mod domain;
 mod handlers;
-pub mod repo;
+pub(crate) mod repo;
 mod views;
 
 use crate::auth::policy::Permission;

@@ -10,7 +10,7 @@ use crate::db::ids::{OrganizationId, PatientId, UserId};
 
 /// A search result row.
 #[derive(Debug, Clone)]
-pub struct HitRow {
+pub(crate) struct HitRow {
     pub id: PatientId,
     pub given_name: String,
     pub family_name: String,
@@ -21,7 +21,7 @@ pub struct HitRow {
 }
 
 /// Results per page.
-pub const PAGE: i64 = 25;
+pub(crate) const PAGE: i64 = 25;
 
 /// One page of results for `query` after the patient `after` (keyset on family name,
 /// given name, id), at most `PAGE + 1` rows so the caller knows whether more follow.
@@ -176,7 +176,7 @@ async fn by_contact(
 
 /// A possible duplicate and why.
 #[derive(Debug, Clone)]
-pub struct DuplicateRow {
+pub(crate) struct DuplicateRow {
     pub id: PatientId,
     pub given_name: String,
     pub family_name: String,
@@ -186,7 +186,7 @@ pub struct DuplicateRow {
 }
 
 /// Patients of this clinic with the same name and date of birth, or the same phone.
-pub async fn possible_duplicates(
+pub(crate) async fn possible_duplicates(
     db: &mut PgConnection,
     demographics: &Demographics,
     phone: Option<&str>,
@@ -321,7 +321,7 @@ pub async fn demographics(db: &mut PgConnection, id: PatientId) -> Result<Demogr
 
 /// A visit still ahead, as the summary lists it.
 #[derive(Debug, Clone, serde::Deserialize)]
-pub struct UpcomingRow {
+pub(crate) struct UpcomingRow {
     pub starts_at: DateTime<Utc>,
     pub status: String,
     pub kind: String,
@@ -379,7 +379,7 @@ pub async fn summary(
 }
 
 /// Soft delete: the record stays (history, audit, billing); it leaves the registry.
-pub async fn soft_delete(
+pub(crate) async fn soft_delete(
     db: &mut PgConnection,
     id: PatientId,
     by: Option<UserId>,

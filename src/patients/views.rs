@@ -3,7 +3,7 @@ use askama::Template;
 use super::domain::{PatientErrors, PatientForm, SEXES};
 
 /// One search result.
-pub struct PatientHit {
+pub(crate) struct PatientHit {
     pub id: String,
     pub name: String,
     pub date_of_birth: String,
@@ -15,7 +15,7 @@ pub struct PatientHit {
 /// The registry: the search box and the first results.
 #[derive(Template)]
 #[template(path = "patients/registry.html")]
-pub struct RegistryPage {
+pub(crate) struct RegistryPage {
     pub can_register: bool,
     /// What the box held (kept on a full-page search).
     pub query: String,
@@ -24,7 +24,7 @@ pub struct RegistryPage {
 /// Search results (the typeahead swaps these in; "Show more" appends the next page).
 #[derive(Template)]
 #[template(path = "patients/_results.html")]
-pub struct SearchResults {
+pub(crate) struct SearchResults {
     pub query: String,
     pub hits: Vec<PatientHit>,
     /// The last hit's id when there is another page.
@@ -36,7 +36,7 @@ pub struct SearchResults {
 }
 
 /// A possible duplicate shown before registering.
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub id: String,
     pub name: String,
     pub date_of_birth: String,
@@ -46,7 +46,7 @@ pub struct Candidate {
 
 #[derive(Template)]
 #[template(path = "patients/register.html")]
-pub struct RegisterPage {
+pub(crate) struct RegisterPage {
     pub form: PatientForm,
     pub errors: PatientErrors,
     pub sexes: [(&'static str, &'static str); 4],
@@ -65,12 +65,12 @@ impl RegisterPage {
 }
 
 /// A labelled value on the summary.
-pub struct Fact {
+pub(crate) struct Fact {
     pub label: &'static str,
     pub value: String,
 }
 
-pub struct UpcomingVisit {
+pub(crate) struct UpcomingVisit {
     pub when: String,
     pub provider: String,
     pub kind: String,
@@ -80,7 +80,7 @@ pub struct UpcomingVisit {
 /// The chart's summary section.
 #[derive(Template)]
 #[template(path = "patients/summary.html")]
-pub struct SummarySection {
+pub(crate) struct SummarySection {
     pub patient_id: String,
     pub notice: Option<String>,
     pub facts: Vec<Fact>,
@@ -92,7 +92,7 @@ pub struct SummarySection {
 /// The demographics form on the chart.
 #[derive(Template)]
 #[template(path = "patients/edit.html")]
-pub struct EditSection {
+pub(crate) struct EditSection {
     pub patient_id: String,
     pub form: PatientForm,
     pub errors: PatientErrors,

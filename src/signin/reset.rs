@@ -20,14 +20,14 @@ use crate::web::client_ip::ClientIp;
 use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 
 #[derive(Deserialize)]
-pub struct StrengthForm {
+pub(crate) struct StrengthForm {
     #[serde(default)]
     password: String,
 }
 
 /// How hard a new password would be to guess, for the hint under the field. Beyond the
 /// longest password accepted there is nothing to score.
-pub async fn password_strength(Form(form): Form<StrengthForm>) -> Page<StrengthHint> {
+pub(crate) async fn password_strength(Form(form): Form<StrengthForm>) -> Page<StrengthHint> {
     let hint = if form.password.len() > 4 * password_policy::MAX_LENGTH {
         ""
     } else {
@@ -38,13 +38,16 @@ pub async fn password_strength(Form(form): Form<StrengthForm>) -> Page<StrengthH
 
 /// The form to ask for a reset link; like the sign-in form it may be the first page of a
 /// visit, so it makes the pre-session CSRF token its form needs.
-pub async fn forgot_page(State(state): State<AppState>, session: Session) -> AppResult<Page<ForgotPage>> {
+pub(crate) async fn forgot_page(
+    State(state): State<AppState>,
+    session: Session,
+) -> AppResult<Page<ForgotPage>> {
     session::ensure_csrf(&session, state.clock.now(), state.config.auth.absolute_limit()).await?;
     Ok(Page(ForgotPage { email: String::new(), sent: false }))
 }
 
 #[derive(Deserialize)]
-pub struct ForgotForm {
+pub(crate) struct ForgotForm {
     email: String,
 }
 
@@ -100,7 +103,7 @@ async fn send_reset_link(state: &AppState, tx: &mut SystemTx, email: &str) -> Ap
 
 /// The link in the e-mail: the token moves into the session and out of the address bar
 /// (and so out of history and any Referer), then the form is shown.
-pub async fn reset_link(
+pub(crate) async fn reset_link(
     State(state): State<AppState>,
     session: Session,
     Path(token): Path<String>,
@@ -119,7 +122,7 @@ async fn pending_reset(tx: &mut SystemTx, session: &Session) -> AppResult<Option
     Ok(found.map(|token| (text.to_owned(), token)))
 }
 
-pub async fn reset_page(session: Session, mut tx: SystemTx) -> AppResult<Response> {
+pub(crate) async fn reset_page(session: Session, mut tx: SystemTx) -> AppResult<Response> {
     let token = pending_reset(&mut tx, &session).await?;
     tx.commit().await?;
     Ok(Page(ResetPage {
@@ -132,7 +135,7 @@ pub async fn reset_page(session: Session, mut tx: SystemTx) -> AppResult<Respons
 }
 
 #[derive(Deserialize)]
-pub struct ResetForm {
+pub(crate) struct ResetForm {
     password: String,
 }
 

@@ -29,7 +29,7 @@ async fn factors(state: &AppState, tx: &mut SystemTx, user: UserId) -> AppResult
     Ok((totp, passkeys))
 }
 
-pub async fn challenge_page(
+pub(crate) async fn challenge_page(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -50,7 +50,7 @@ pub async fn challenge_page(
 }
 
 #[derive(Deserialize)]
-pub struct CodeForm {
+pub(crate) struct CodeForm {
     code: String,
 }
 
@@ -110,7 +110,7 @@ async fn second_factor_failed(
         .into_response())
 }
 
-pub async fn challenge_totp(
+pub(crate) async fn challenge_totp(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -145,7 +145,7 @@ pub async fn challenge_totp(
     second_factor_failed(&state, tx, user, "totp", refused).await
 }
 
-pub async fn challenge_recovery(
+pub(crate) async fn challenge_recovery(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -174,7 +174,7 @@ pub async fn challenge_recovery(
     Ok(Redirect::to(&next).into_response())
 }
 
-pub async fn challenge_passkey_start(
+pub(crate) async fn challenge_passkey_start(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -196,7 +196,7 @@ pub async fn challenge_passkey_start(
     }
 }
 
-pub async fn challenge_passkey_finish(
+pub(crate) async fn challenge_passkey_finish(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
@@ -229,7 +229,7 @@ pub async fn challenge_passkey_finish(
     }
 }
 
-pub async fn enrol_page(session: Session, auth: Authenticated) -> AppResult<Response> {
+pub(crate) async fn enrol_page(session: Session, auth: Authenticated) -> AppResult<Response> {
     let data = session::load(&session).await?;
     let required = data.user.as_ref().is_some_and(|u| u.second_factor_required);
     if auth.second_factor_satisfied && auth.second_factor_enrolled {

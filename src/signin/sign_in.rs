@@ -23,13 +23,13 @@ use crate::web::client_ip::ClientIp;
 use crate::web::{AppResult, AppState, Page, SystemTx};
 
 #[derive(Deserialize)]
-pub struct SignInQuery {
+pub(crate) struct SignInQuery {
     next: Option<String>,
     /// Set after a password reset, to say so.
     changed: Option<String>,
 }
 
-pub async fn sign_in_page(
+pub(crate) async fn sign_in_page(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<SignInQuery>,
@@ -55,7 +55,7 @@ pub async fn sign_in_page(
 }
 
 #[derive(Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     email: String,
     password: String,
 }
@@ -178,7 +178,7 @@ pub(super) async fn take_ceremony(state: &AppState, session: &Session) -> AppRes
     Ok(ceremony)
 }
 
-pub async fn passkey_sign_in_start(
+pub(crate) async fn passkey_sign_in_start(
     State(state): State<AppState>,
     session: Session,
     ip: ClientIp,
@@ -198,7 +198,7 @@ pub async fn passkey_sign_in_start(
     }
 }
 
-pub async fn passkey_sign_in_finish(
+pub(crate) async fn passkey_sign_in_finish(
     State(state): State<AppState>,
     session: Session,
     ip: ClientIp,
@@ -234,7 +234,7 @@ pub async fn passkey_sign_in_finish(
     }
 }
 
-pub async fn sign_out(
+pub(crate) async fn sign_out(
     State(state): State<AppState>,
     session: Session,
     mut tx: SystemTx,

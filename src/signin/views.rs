@@ -2,7 +2,7 @@ use askama::Template;
 
 #[derive(Template)]
 #[template(path = "signin/sign_in.html")]
-pub struct SignInPage {
+pub(crate) struct SignInPage {
     pub email: String,
     pub error: Option<String>,
     pub notice: Option<String>,
@@ -11,7 +11,7 @@ pub struct SignInPage {
 
 #[derive(Template)]
 #[template(path = "signin/mfa.html")]
-pub struct ChallengePage {
+pub(crate) struct ChallengePage {
     pub has_totp: bool,
     pub has_passkey: bool,
     pub error: Option<String>,
@@ -19,27 +19,27 @@ pub struct ChallengePage {
 
 #[derive(Template)]
 #[template(path = "signin/enrol.html")]
-pub struct EnrolPage {
+pub(crate) struct EnrolPage {
     pub required: bool,
 }
 
 /// The strength hint fragment for a new password as it is typed.
 #[derive(Template)]
 #[template(path = "signin/_strength.html")]
-pub struct StrengthHint {
+pub(crate) struct StrengthHint {
     pub hint: &'static str,
 }
 
 #[derive(Template)]
 #[template(path = "signin/forgot.html")]
-pub struct ForgotPage {
+pub(crate) struct ForgotPage {
     pub email: String,
     pub sent: bool,
 }
 
 #[derive(Template)]
 #[template(path = "signin/reset.html")]
-pub struct ResetPage {
+pub(crate) struct ResetPage {
     pub valid: bool,
     pub email: String,
     pub min_length: usize,

@@ -7,7 +7,7 @@ use crate::auth::policy::{Permission, Target};
 use crate::db::ids::{PatientId, StaffTaskId};
 use crate::web::{AppError, AppResult, Page, TenantTx};
 
-pub struct TaskRow {
+pub(crate) struct TaskRow {
     pub id: String,
     pub patient_id: String,
     pub patient: String,
@@ -18,7 +18,7 @@ pub struct TaskRow {
 
 #[derive(Template)]
 #[template(path = "tasks/list.html")]
-pub struct TasksPage {
+pub(crate) struct TasksPage {
     pub tasks: Vec<TaskRow>,
 }
 

@@ -1,6 +1,6 @@
 use askama::Template;
 
-pub struct TermsView {
+pub(crate) struct TermsView {
     pub title: String,
     pub version: String,
     pub body: String,
@@ -8,7 +8,7 @@ pub struct TermsView {
 
 #[derive(Template)]
 #[template(path = "text_messages/page.html")]
-pub struct TextMessagesPage {
+pub(crate) struct TextMessagesPage {
     /// "Pat Doe": whose care the texts are about (shown to a proxy).
     pub about: Option<String>,
     pub terms: Option<TermsView>,

@@ -25,9 +25,9 @@ use crate::web::chrome::chrome;
 use crate::web::routes::BackgroundRoutes;
 
 /// The header htmx requests carry the CSRF token in (set with `hx-headers` on `<body>`).
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field plain forms carry it in.
-pub const CSRF_FIELD: &str = "csrf_token";
+pub(crate) const CSRF_FIELD: &str = "csrf_token";
 
 /// Who is asking, for requests with a signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +54,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 
 /// Marks a request whose session just timed out (the sign-in page says so).
 #[derive(Debug, Clone, Copy)]
-pub struct SessionExpired;
+pub(crate) struct SessionExpired;
 
 /// The CSRF token of the response's session, for the render layer (forms, `hx-headers`).
 #[derive(Debug, Clone)]
-pub struct CsrfToken(pub String);
+pub(crate) struct CsrfToken(pub String);
 
 fn is_state_changing(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)

@@ -7,7 +7,7 @@ use crate::auth::session::{ContextClaim, SessionData};
 use crate::web::render::{Chrome, NavItem};
 
 /// The header for this session's persona.
-pub fn chrome(data: &SessionData) -> Chrome {
+pub(crate) fn chrome(data: &SessionData) -> Chrome {
     let Some(user) = data.user.as_ref().filter(|u| u.second_factor_satisfied()) else {
         return Chrome { signed_in: data.user.is_some(), context_label: None, nav: Vec::new() };
     };

@@ -15,10 +15,10 @@ use ipnet::IpNet;
 
 /// The resolved client address of the current request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub IpAddr);
 
 /// Resolves the client address from the socket peer and the forwarding header.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
+pub(crate) fn resolve(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -45,7 +45,7 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> 
 
 /// The socket peer, or the unspecified address when a request did not come through a
 /// real listener (in-process tests).
-pub fn peer_of(parts_extensions: &axum::http::Extensions) -> IpAddr {
+pub(crate) fn peer_of(parts_extensions: &axum::http::Extensions) -> IpAddr {
     parts_extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())

@@ -18,7 +18,7 @@ use crate::error::error_response;
 const EXEMPT_PATHS: &[&str] = &["/health", "/health/deep"];
 
 /// The host name of a `Host` header or URI authority, lower-cased, without the port.
-pub fn host_name(authority: &str) -> String {
+pub(crate) fn host_name(authority: &str) -> String {
     let authority = authority.trim().to_ascii_lowercase();
     if authority.starts_with('[') {
         // [v6]:port -> [v6]

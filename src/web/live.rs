@@ -14,11 +14,11 @@ use tokio::sync::broadcast;
 
 use crate::db::ids::{AppointmentId, OrganizationId, ProviderId};
 
-pub const SCHEDULE_CHANNEL: &str = "lockdev_schedule";
+pub(crate) const SCHEDULE_CHANNEL: &str = "lockdev_schedule";
 
 /// One committed change to an appointment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleChange {
+pub(crate) struct ScheduleChange {
     pub organization_id: OrganizationId,
     pub appointment_id: AppointmentId,
     pub provider_id: ProviderId,
@@ -61,7 +61,7 @@ impl Default for Hub {
 impl Hub {
     /// Subscribes to every change in this process (callers filter by clinic). The
     /// database listener starts with the first subscriber.
-    pub fn subscribe(&self, pool: &PgPool) -> broadcast::Receiver<ScheduleChange> {
+    pub(crate) fn subscribe(&self, pool: &PgPool) -> broadcast::Receiver<ScheduleChange> {
         let receiver = self.sender.subscribe();
         self.listening.get_or_init(|| {
             tokio::spawn(listen(pool.clone(), self.sender.clone()));

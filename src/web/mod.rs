@@ -5,19 +5,19 @@
 
 pub mod assets;
 pub mod authenticate;
-pub mod chrome;
-pub mod client_ip;
+pub(crate) mod chrome;
+pub(crate) mod client_ip;
 pub mod hosts;
 pub mod live;
 pub mod pipeline;
-pub mod rate_limit;
-pub mod render;
+pub(crate) mod rate_limit;
+pub(crate) mod render;
 pub mod request_id;
 pub mod routes;
-pub mod security_headers;
+pub(crate) mod security_headers;
 pub mod state;
-pub mod system_tx;
-pub mod tenant_tx;
+pub(crate) mod system_tx;
+pub(crate) mod tenant_tx;
 
 pub use crate::error::{AppError, AppResult};
 pub use render::{Framed, Page};
@@ -28,7 +28,7 @@ pub use tenant_tx::{ActiveContext, RequestInfo, TenantTx};
 
 /// Reads a form body after the handler has authorized the request (so that a request for
 /// something the caller may not see gets 404 whatever its body holds).
-pub fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
+pub(crate) fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
     serde_urlencoded::from_bytes(body).map_err(|_| {
         AppError::BadRequest("The form could not be read. Nothing was saved; please try again.".into())
     })
@@ -37,6 +37,6 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(body: &[u8]) -> AppResult<T> {
 /// The session cookie's name: `__Host-` prefixed whenever the site is served over https
 /// (plain-http development on localhost drops the prefix, or the browser would refuse
 /// the cookie).
-pub fn session_cookie_name(secure: bool) -> &'static str {
+pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-lockdev" } else { "lockdev_session" }
 }

@@ -33,9 +33,9 @@ use crate::web::client_ip::{self, ClientIp};
 
 const SHARDS: usize = 16;
 /// Addresses tracked per shard (16 shards: 65,536 addresses, a few megabytes).
-pub const MAX_PER_SHARD: usize = 4096;
+pub(crate) const MAX_PER_SHARD: usize = 4096;
 /// How often idle buckets are dropped, off the request path.
-pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -62,7 +62,7 @@ impl RateLimiter {
     }
 
     /// A limiter tracking at most `max_per_shard` addresses per shard (tests use a few).
-    pub fn with_room(limit: Option<RateLimit>, max_per_shard: usize) -> Self {
+    pub(crate) fn with_room(limit: Option<RateLimit>, max_per_shard: usize) -> Self {
         let full =
             Bucket { tokens: limit.map_or(0.0, |l| f64::from(l.burst)), updated: DateTime::UNIX_EPOCH };
         Self {
@@ -101,7 +101,7 @@ impl RateLimiter {
 
     /// Drops the buckets that are full again (their address has been quiet): they hold
     /// nothing a new bucket would not. Run by the background task, never by a request.
-    pub fn prune(&self, now: DateTime<Utc>) {
+    pub(crate) fn prune(&self, now: DateTime<Utc>) {
         let Some(limit) = self.limit else { return };
         let capacity = f64::from(limit.burst);
         for shard in &self.shards {
@@ -111,7 +111,7 @@ impl RateLimiter {
     }
 
     /// Addresses tracked now.
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).buckets.len())
@@ -119,7 +119,7 @@ impl RateLimiter {
     }
 
     /// Prunes every [`PRUNE_EVERY`] until the limiter is dropped.
-    pub fn spawn_pruning(self: &std::sync::Arc<Self>, clock: crate::clock::SharedClock) {
+    pub(crate) fn spawn_pruning(self: &std::sync::Arc<Self>, clock: crate::clock::SharedClock) {
         let limiter = std::sync::Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(PRUNE_EVERY);

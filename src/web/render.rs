@@ -66,12 +66,12 @@ where
 
 /// Whether `response` carries a page a handler rendered (as opposed to a bare status the
 /// render layer will dress as an error page, which shows no data).
-pub fn renders_page(response: &Response) -> bool {
+pub(crate) fn renders_page(response: &Response) -> bool {
     response.extensions().get::<Deferred>().is_some()
 }
 
 /// Values every template may read without a field for them in its struct.
-pub struct RenderValues {
+pub(crate) struct RenderValues {
     pub csp_nonce: String,
     pub request_id: String,
     /// The session's CSRF token, for `hx-headers` and hidden form fields.
@@ -84,7 +84,7 @@ pub struct RenderValues {
 /// The page header for who is signed in: their context and the navigation of their
 /// persona. Never patient data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Chrome {
+pub(crate) struct Chrome {
     pub signed_in: bool,
     /// "Provider · Riverside Family Clinic".
     pub context_label: Option<String>,
@@ -92,7 +92,7 @@ pub struct Chrome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NavItem {
+pub(crate) struct NavItem {
     pub label: &'static str,
     pub href: &'static str,
 }
@@ -111,7 +111,7 @@ impl askama::Values for RenderValues {
 }
 
 /// Whether the request wants a fragment (htmx, but not a boosted full-page navigation).
-pub fn wants_fragment(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
     headers.get(HX_REQUEST).is_some_and(|v| v == "true") && headers.get(HX_BOOSTED).is_none()
 }
 
@@ -183,7 +183,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
 
 /// Marks an error response whose body must be sent as it is (an htmx redirect).
 #[derive(Debug, Clone, Copy)]
-pub struct KeepBody;
+pub(crate) struct KeepBody;
 
 /// Error statuses without a body of their own (or with framework plain text) get ours;
 /// JSON and HTML that a handler chose deliberately are left alone.

@@ -17,11 +17,11 @@ use axum::response::Response;
 use ipnet::IpNet;
 use ulid::Ulid;
 
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of the current request; in the request extensions of every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+pub(crate) struct RequestId(pub String);
 
 impl RequestId {
     pub fn as_str(&self) -> &str {
@@ -30,7 +30,7 @@ impl RequestId {
 }
 
 /// Whether an incoming id is acceptable as is.
-pub fn is_well_formed(id: &str) -> bool {
+pub(crate) fn is_well_formed(id: &str) -> bool {
     (8..=64).contains(&id.len())
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

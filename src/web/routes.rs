@@ -157,7 +157,13 @@ impl Routes {
     }
 
     /// Declares and adds a GET that a page calls by itself (see the module documentation).
-    pub fn background_get<H, T>(mut self, path: &'static str, access: Access, phi: Phi, handler: H) -> Self
+    pub(crate) fn background_get<H, T>(
+        mut self,
+        path: &'static str,
+        access: Access,
+        phi: Phi,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -195,14 +201,14 @@ impl Routes {
         &self.specs
     }
 
-    pub fn background_routes(&self) -> BackgroundRoutes {
+    pub(crate) fn background_routes(&self) -> BackgroundRoutes {
         BackgroundRoutes(Arc::new(
             self.specs.iter().filter(|s| s.background).map(|s| (s.method.clone(), s.path)).collect(),
         ))
     }
 
     /// The router, with the middleware that records function-level denials.
-    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+    pub(crate) fn into_router(self, state: &AppState) -> Router<AppState> {
         self.router.layer(from_fn_with_state(state.clone(), record_function_denials))
     }
 }
@@ -343,7 +349,7 @@ async fn record_function_denials(State(state): State<AppState>, req: Request, ne
 }
 
 /// The role name recorded with audit events for a context.
-pub fn claim_role(claim: &ContextClaim) -> &'static str {
+pub(crate) fn claim_role(claim: &ContextClaim) -> &'static str {
     match claim {
         ContextClaim::Staff { role, .. } => role.as_str(),
         ContextClaim::Patient { .. } => "patient",

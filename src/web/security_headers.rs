@@ -16,7 +16,7 @@ use rand::RngCore as _;
 
 /// The nonce of the current request (base64 of 16 random bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CspNonce(pub String);
+pub(crate) struct CspNonce(pub String);
 
 impl CspNonce {
     fn generate() -> Self {
@@ -35,7 +35,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CspNonce {
 }
 
 /// `Content-Security-Policy` for a response whose scripts carry `nonce`.
-pub fn content_security_policy(nonce: &str, upgrade_insecure: bool) -> String {
+pub(crate) fn content_security_policy(nonce: &str, upgrade_insecure: bool) -> String {
     let mut policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self'; \
          font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \

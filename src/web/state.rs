@@ -64,7 +64,9 @@ pub struct SharedState {
 impl SharedState {
     /// Committed schedule changes from every process, for a page's live updates (the
     /// listening connection is the plumbing's, not the handler's).
-    pub fn schedule_changes(&self) -> tokio::sync::broadcast::Receiver<crate::web::live::ScheduleChange> {
+    pub(crate) fn schedule_changes(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::web::live::ScheduleChange> {
         self.live.subscribe(&self.db)
     }
 }

@@ -64,7 +64,7 @@ impl SystemTx {
 
     /// The person the work is for (their own rows become visible), for the rest of the
     /// request: a sign-in learns who it is for only after matching the address.
-    pub async fn set_user(&mut self, user: Option<UserId>) -> AppResult<()> {
+    pub(crate) async fn set_user(&mut self, user: Option<UserId>) -> AppResult<()> {
         self.context.user_id = user;
         if let Some(tx) = self.tx.as_mut() {
             set_user(tx, user).await?;
@@ -104,7 +104,7 @@ impl SystemTx {
     /// A transaction of the same kind that outlives the request, for work done after
     /// the answer is sent (a reset link is looked up and mailed after the page, so the
     /// page's timing says nothing about the address).
-    pub fn detached(&self) -> Self {
+    pub(crate) fn detached(&self) -> Self {
         Self { pool: self.pool.clone(), context: self.context.clone(), tx: None, now: self.now }
     }
 }

@@ -103,7 +103,7 @@ pub struct TenantTx {
 }
 
 /// The connection inside a [`TenantTx`], for `sqlx` queries: `.fetch_one(&mut *db)`.
-pub type TxConn<'a> = MappedMutexGuard<'a, PgConnection>;
+pub(crate) type TxConn<'a> = MappedMutexGuard<'a, PgConnection>;
 
 impl FromRequestParts<AppState> for TenantTx {
     type Rejection = Response;
@@ -228,7 +228,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
 }
 
 /// Where a request came from (request id, client address, user agent), for audit.
-pub fn request_meta(extensions: &axum::http::Extensions, headers: &axum::http::HeaderMap) -> RequestMeta {
+pub(crate) fn request_meta(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> RequestMeta {
     RequestMeta {
         request_id: extensions.get::<RequestId>().map(|r| r.0.clone()),
         ip: extensions.get::<ClientIp>().map(|ip| ip.0),
@@ -272,7 +275,7 @@ impl TenantTx {
     }
 
     /// Notes that the response will show `patient`'s chart header (the chart frame opens with it).
-    pub async fn disclosed(&self, patient: PatientId) {
+    pub(crate) async fn disclosed(&self, patient: PatientId) {
         if let Some(open) = self.slot.0.lock().await.as_mut() {
             open.disclosed.push(patient);
         }
@@ -392,7 +395,7 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
 }
 
 /// Writes denial events in a transaction of their own (the request's was rolled back).
-pub async fn record_after_rollback(pool: &PgPool, tenant: &TenantContext, events: &[AuditEvent]) {
+pub(crate) async fn record_after_rollback(pool: &PgPool, tenant: &TenantContext, events: &[AuditEvent]) {
     let result = async {
         let mut tx = begin_tenant(pool, tenant).await?;
         for event in events {

@@ -17,7 +17,7 @@ use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct DayQuery {
+pub(crate) struct DayQuery {
     date: String,
 }
 
@@ -133,7 +133,7 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct WeekQuery {
+pub(crate) struct WeekQuery {
     week: String,
 }
 

@@ -138,7 +138,7 @@ fn event(row: &AppointmentRow, action: Action, purpose: &str) -> AuditEvent {
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct ReturnQuery {
+pub(crate) struct ReturnQuery {
     return_to: String,
 }
 
@@ -189,7 +189,7 @@ pub async fn detail(
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
-pub struct ActionForm {
+pub(crate) struct ActionForm {
     return_to: String,
     reason: String,
 }

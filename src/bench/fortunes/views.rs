@@ -1,13 +1,13 @@
 use askama::Template;
 
 #[derive(Debug, sqlx::FromRow)]
-pub struct Fortune {
+pub(crate) struct Fortune {
     pub id: i32,
     pub message: String,
 }
 
 #[derive(Template)]
 #[template(path = "bench/fortunes.html")]
-pub struct FortunesPage {
+pub(crate) struct FortunesPage {
     pub fortunes: Vec<Fortune>,
 }
