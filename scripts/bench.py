@@ -53,6 +53,13 @@ Scenarios measured against them (more arrive with the features they exercise):
                 and work through a day 2-8 s apart (workspace, search, summary, contacts,
                 appointments, schedule) for --s11-seconds once all have signed in; p99 vs
                 the same flow's p50 with one person, errors, server memory at its peak.
+  SharedReads   the session lookup on shared pipelined tokio-postgres connections
+                (LOCKDEV_SHARED_READS=on, the default) vs on the pool (off): a second server
+                with it off, S2's page alternated between the two, and S11's loaded run
+                against each. Kept only if it wins by 10% or more on a product page.
+  flood         the rate limiter under a flood spread over 200,000 addresses (`lockdev
+                bench-rate-limit`): cost per check and addresses tracked, for the capped
+                limiter and for the uncapped design it replaced.
   S4 search     the registry's search statements at the database, under row-level security
                 as the runtime role, one client: a rare name fragment and the commonest
                 surname (mean latency, bars 1 ms and 5 ms), exact MRN and phone lookups vs
@@ -720,7 +727,7 @@ def mixed_flow(binary, port, users, rate, seconds, think, app_pid=None):
 
 def s11_mixed_flow(binary, port, app_pid, args):
     """S11: the front-desk day of --users staff with think time, vs the same flow by one
-    person at a time (unloaded). The bar: p99 under load <= 5x the unloaded p50, no error."""
+    person at a time (unloaded). The bar: p99 under load <= 3x the unloaded p50, no error."""
     # Staff arrive at 20 a second: within what one hashing thread signs in (about 40 a
     # second), so the morning does not queue into 503s (S6 measures that storm).
     loaded = mixed_flow(binary, port, args.users, 20, args.s11_seconds, "2000-8000", app_pid)
@@ -977,8 +984,15 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     server_log = open(OUT / "server.log", "w")
     app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=server_log, stderr=subprocess.STDOUT)
+    # The same server with the session lookup on the pool: the SharedReads A/B.
+    pool_reads_port = free_port()
+    pool_reads = subprocess.Popen([str(binary), "serve"],
+                                  env=dict(app_env, LOCKDEV_BIND=f"127.0.0.1:{pool_reads_port}",
+                                           LOCKDEV_SHARED_READS="off"),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         cold_start_ms = (wait_http(f"http://127.0.0.1:{app_port}/health") - spawned) * 1000
+        wait_http(f"http://127.0.0.1:{pool_reads_port}/health")
         wait_http(f"http://127.0.0.1:{floor_port}/")
         wait_http(f"http://127.0.0.1:{reference_port}/fortunes")
         idle_rss = rss_kib(app.pid)
@@ -1019,7 +1033,8 @@ def main():
                 raise RuntimeError(f"S2: the summary page answered {status}")
         captured = capture_statements(super_url, one_summary)
         desk.close()
-        session_writes = [sql for _, sql, _ in captured if sql.startswith("INSERT INTO tower_sessions")]
+        session_writes = [sql for _, sql, _ in captured
+                          if re.match(r"\s*(INSERT INTO|UPDATE|DELETE FROM) tower_sessions", sql)]
         if session_writes:
             raise RuntimeError("S2: the captured request wrote its session; S7 says it should not")
         s2_script, s2_defines = pgbench_script(captured)
@@ -1038,6 +1053,17 @@ def main():
             print(json.dumps({k: s2[k] for k in ("ratio", "page_p50_ms", "f_http_p50_ms", "f_sql_s2_mean_ms",
                                                 "round_trips")} | {"throughput": s2["throughput"]["ratio"]}, indent=2))
             return
+        # SharedReads A/B on the product page: the same page, the same session, the
+        # session lookup on shared connections (candidate) vs on the pool (baseline).
+        summary_on_pool = lambda: wrk(f"http://127.0.0.1:{pool_reads_port}{summary_path}", args.seconds,
+                                      args.connections, headers=[f"Cookie: {cookie}", "Host: localhost"])
+        summary_at_one = lambda port: lambda: wrk(f"http://127.0.0.1:{port}{summary_path}", args.seconds, 1,
+                                                  headers=[f"Cookie: {cookie}", "Host: localhost"])
+        shared_reads = {
+            "S2 throughput": alternate("S2 shared reads on/off", summary_on_pool, summary_page, args.pairs),
+            "S2 p50 at one connection": alternate("S2 p50 shared reads on/off", summary_at_one(pool_reads_port),
+                                                  summary_at_one(app_port), args.pairs, key="p50_ms"),
+        }
         s4 = s4_search(runtime_url, floor_url, clinic_env, bench_org, rare_fragment, common_surname, args)
         s1 = s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args)
 
@@ -1054,13 +1080,27 @@ def main():
         s8 = s8_audit_append(app_port, summary_path, cookie, super_url, runtime_url, s2_script, s2_defines,
                              pool_size, args)
         s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
+        # S11's loaded run against the server without shared reads first, then the full S11.
+        # The same staff sign in to both, and an authenticator code is good once: the second
+        # run starts at least one 30 s code step after the first began.
+        first_started = time.monotonic()
+        s11_pool = mixed_flow(mixed_flow_binary, pool_reads_port, args.users, 20, args.s11_seconds, "2000-8000",
+                              pool_reads.pid)
+        log(f"S11 without shared reads: p50 {s11_pool['p50_ms']:.2f} ms, p99 {s11_pool['p99_ms']:.2f} ms, "
+            f"{s11_pool['errors']} errors")
+        time.sleep(max(0.0, 31 - (time.monotonic() - first_started)))
         s11 = s11_mixed_flow(mixed_flow_binary, app_port, app.pid, args)
+        shared_reads["S11 loaded"] = {"on": {k: s11["loaded"][k] for k in ("requests", "errors", "p50_ms", "p99_ms")},
+                                      "off": {k: s11_pool[k] for k in ("requests", "errors", "p50_ms", "p99_ms")}}
+        flood = json.loads(subprocess.run([str(binary), "bench-rate-limit"], env=env, check=True,
+                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        log(f"rate limiter flood: {flood}")
         # Last: it grows the audit log for good.
         s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, super_url, args)
     finally:
-        for proc in (app, floor, reference):
+        for proc in (app, pool_reads, floor, reference):
             proc.send_signal(signal.SIGTERM)
-        for proc in (app, floor, reference):
+        for proc in (app, pool_reads, floor, reference):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -1092,6 +1132,8 @@ def main():
         "S8 audit append": s8,
         "S9 audit growth": s9,
         "S11 mixed flow": s11,
+        "SharedReads A/B": shared_reads,
+        "rate limiter flood": flood,
         "scenarios": dict(results, **{"S1 Fortunes page vs F_sql(S1)": s1["vs_floor"],
                                       "S1 Fortunes page vs the tokio-postgres reference": s1["vs_reference"],
                                       "S8 summary statements with audit vs without": s8["with_vs_without"],
@@ -1120,11 +1162,10 @@ def targets(report):
     s8, s9, s10 = report["S8 audit append"], report["S9 audit growth"], report["S10 job queue"]
     s11 = report["S11 mixed flow"]
     rows = [
-        ("S1 Fortunes page vs F_sql(S1)", f"{scen['S1 Fortunes page vs F_sql(S1)']['ratio']:.3f}", ">= 0.6",
-         scen["S1 Fortunes page vs F_sql(S1)"]["ratio"] >= 0.6),
         ("S1 Fortunes page vs tokio-postgres reference",
-         f"{scen['S1 Fortunes page vs the tokio-postgres reference']['ratio']:.3f}", ">= 0.5",
-         scen["S1 Fortunes page vs the tokio-postgres reference"]["ratio"] >= 0.5),
+         f"{scen['S1 Fortunes page vs the tokio-postgres reference']['ratio']:.3f} "
+         f"({scen['S1 Fortunes page vs F_sql(S1)']['ratio']:.3f} of F_sql(S1))", ">= 0.7",
+         scen["S1 Fortunes page vs the tokio-postgres reference"]["ratio"] >= 0.7),
         ("S2 summary throughput vs F_sql(S2)", f"{scen['S2 patient summary vs F_sql(S2)']['ratio']:.3f}", ">= 0.6",
          scen["S2 patient summary vs F_sql(S2)"]["ratio"] >= 0.6),
         ("S2 summary p50 vs F_http + F_sql(S2)", f"{s2['ratio']:.3f}x", "<= 1.3x", s2["ratio"] <= 1.3),
@@ -1153,8 +1194,16 @@ def targets(report):
         ("S10 unbatched vs F_sql(S10)", f"{s10['vs_floor']['ratio']:.3f}", ">= 0.8", s10["vs_floor"]["ratio"] >= 0.8),
         ("S10 batched vs unbatched", f"{s10['batched']['ratio']:.2f}x", ">= 3x", s10["batched"]["ratio"] >= 3),
         ("S10 enqueue to start p50", f"{s10['latency']['p50_ms']:.2f} ms", "<= 5 ms", s10["latency"]["p50_ms"] <= 5),
-        (f"S11 mixed flow, {s11['users']} staff", f"p99 {s11['ratio']:.2f}x unloaded p50, {s11['loaded']['errors']} errors",
-         "p99 <= 5x unloaded p50, 0 errors", s11["ratio"] <= 5 and s11["loaded"]["errors"] == 0),
+        (f"S11 mixed flow, {s11['users']} front-desk staff (2,000 of every persona once the portal and "
+         "the screen-pop exist)", f"p99 {s11['ratio']:.2f}x unloaded p50, {s11['loaded']['errors']} errors",
+         "p99 <= 3x unloaded p50, 0 errors",
+         s11["ratio"] <= 3 and s11["loaded"]["errors"] == 0 and s11["loaded"]["requests"] > 0),
+        ("S12 patient home", "-", "(portal not built)", None),
+        ("S13 who viewed my record", "-", "(portal not built)", None),
+        ("S14 compliance audit search", "-", "(console not built)", None),
+        ("S15 document upload", "-", "(documents not built)", None),
+        ("S16 backup and restore drill", "-", "(not built)", None),
+        ("S17 day schedule grid and slot finder", "-", "(not measured yet)", None),
     ]
     return rows
 
@@ -1273,12 +1322,30 @@ def write(report):
               f"2-8 s apart, for {loaded['seconds']} s once all had signed in: {loaded['requests']} requests, "
               f"**{loaded['errors']} errors**, p50 {loaded['p50_ms']:.2f} ms, p99 **{loaded['p99_ms']:.2f} ms** = "
               f"**{s11['ratio']:.2f}x** the unloaded p50 of {unloaded['p50_ms']:.2f} ms (one person, "
-              f"{unloaded['requests']} requests; bar <= 5x, 0 errors).", "",
+              f"{unloaded['requests']} requests; bar <= 3x, 0 errors).", "",
               "| request | requests | errors | p50 ms | p99 ms |", "|---|---|---|---|---|",
               *[f"| {name} | {r['requests']} | {r['errors']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |"
                 for name, r in sorted(loaded["routes"].items())]]
     if loaded["error_kinds"]:
         lines += ["", "Errors: " + "; ".join(loaded["error_kinds"])]
+    ab = report["SharedReads A/B"]
+    on, off = ab["S11 loaded"]["on"], ab["S11 loaded"]["off"]
+    lines += ["", "## SharedReads A/B (session lookup on shared tokio-postgres connections vs on the pool)", "",
+              f"S2 summary throughput at {report['settings']['connections']} connections, on / off: "
+              f"**{ab['S2 throughput']['ratio']:.3f}** (pairs: {', '.join(f'{r:.3f}' for r in ab['S2 throughput']['ratios'])}; "
+              f"{ab['S2 throughput']['candidate']['rps']:.0f}/s vs {ab['S2 throughput']['baseline']['rps']:.0f}/s). "
+              f"S2 p50 at one connection, on / off: **{ab['S2 p50 at one connection']['ratio']:.3f}** "
+              f"({ab['S2 p50 at one connection']['candidate']['p50_ms']:.3f} ms vs "
+              f"{ab['S2 p50 at one connection']['baseline']['p50_ms']:.3f} ms; below 1 is faster). "
+              f"S11 loaded: on p50 {on['p50_ms']:.2f} ms, p99 {on['p99_ms']:.2f} ms, {on['errors']} errors over "
+              f"{on['requests']} requests; off p50 {off['p50_ms']:.2f} ms, p99 {off['p99_ms']:.2f} ms, "
+              f"{off['errors']} errors over {off['requests']} requests. The bar to keep it: a 10% win on a product page."]
+    fl = report["rate limiter flood"]
+    lines += ["", "## Rate limiter under a spread-out flood", "",
+              f"{fl['addresses']:,} addresses, one request a second each: the capped limiter "
+              f"**{fl['current_ns_per_check']:.0f} ns** per check, {fl['current_tracked']:,} addresses tracked at the end; "
+              f"the uncapped design it replaced {fl['replaced_ns_per_check']:.0f} ns per check, "
+              f"{fl['replaced_tracked']:,} tracked."]
     p = report["process"]
     lines += ["", "## Process", "",
               f"- binary size: {p['binary_bytes'] / 1e6:.1f} MB",

@@ -112,6 +112,7 @@ pub fn job_kinds(notifier: &Notifier) -> Registry {
         .with(crate::jobs::kinds::AuditPartitions)
         .with(crate::jobs::kinds::SessionCleanup)
         .with(crate::jobs::kinds::PruneJobs)
+        .with(crate::notify::inbound::ForgetDeliveries)
         .with(crate::notify::reminders::PlanAllReminders)
         .with(crate::notify::reminders::PlanReminders)
         .with(crate::notify::jobs::SendNotification::new(notifier.clone()))

@@ -13,9 +13,10 @@ use super::step;
 use super::views::ReauthenticatePage;
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::session::safe_return_path;
-use crate::auth::throttle::{self, Factor};
+use crate::auth::throttle::{self, Attempt, Factor};
 use crate::auth::{password, signin};
 use crate::web::authenticate::Authenticated;
+use crate::web::client_ip::ClientIp;
 use crate::web::{AppResult, AppState, Page, SystemTx};
 
 #[derive(Deserialize)]
@@ -38,24 +39,28 @@ pub async fn reauthenticate(
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,
+    ip: ClientIp,
     mut tx: SystemTx,
     Form(form): Form<ReauthForm>,
 ) -> AppResult<Response> {
+    // Per address as on the sign-in form, and per account below.
+    if let Some(response) = state.auth.sign_in_limit.refuse(ip, state.clock.now()) {
+        return Ok(response);
+    }
     let next = safe_return_path(&form.next).unwrap_or_else(|| "/account".into());
     let now = tx.now();
     let user = auth.user_id;
-    let locked = throttle::locked_until(tx.conn().await?, user, Factor::Password, now).await?.is_some();
+    let attempt = throttle::reserve(tx.conn().await?, user, Factor::Password, now).await?;
+    let locked = attempt == Attempt::Locked;
     let hash = sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", user.as_uuid())
         .fetch_one(tx.conn().await?)
         .await?
         .filter(|_| !locked)
         .unwrap_or_else(|| password::dummy_hash().to_owned());
-    // No connection is held while the hash is computed.
+    // The attempt is counted before the hash is computed (and no connection is held
+    // meanwhile), so parallel attempts cannot outrun the lock.
     tx.commit().await?;
     if !state.auth.passwords.verify(form.password, hash).await? || locked {
-        if !locked {
-            throttle::record_failure(tx.conn().await?, user, Factor::Password, now).await?;
-        }
         let mut event = AuditEvent::new(Action::LoginFailed, Outcome::Failure).resource("user", user);
         event.details = json!({ "method": "password", "reason": if locked { "locked" } else { "step_up" } });
         tx.audit(&event).await?;

@@ -37,6 +37,8 @@ pub enum Action {
     PasswordResetRequested,
     RecoveryCodesGenerated,
     SessionsEnded,
+    /// An account was disabled: it cannot sign in and its sessions ended.
+    AccountDisabled,
     EmailChanged,
     InvitationSent,
     InvitationAccepted,
@@ -80,6 +82,7 @@ impl Action {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::RecoveryCodesGenerated => "recovery_codes_generated",
             Self::SessionsEnded => "sessions_ended",
+            Self::AccountDisabled => "account_disabled",
             Self::EmailChanged => "email_changed",
             Self::InvitationSent => "invitation_sent",
             Self::InvitationAccepted => "invitation_accepted",

@@ -62,12 +62,19 @@ pub(crate) async fn remember(
     Ok(())
 }
 
-/// Disables an account: it can no longer sign in, and every session it has ends in the
-/// same transaction.
+/// Disables an account: it can no longer sign in, every session it has ends, and every
+/// link it was sent (reset, invitation, verification) stops working, in the same
+/// transaction. Needs a transaction with no clinic set (the tokens of every clinic).
 pub async fn disable_account(tx: &mut PgConnection, user: UserId) -> Result<u64, sqlx::Error> {
     sqlx::query!("UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1", user.as_uuid())
         .execute(&mut *tx)
         .await?;
+    sqlx::query!(
+        "UPDATE auth_tokens SET revoked_at = now() WHERE user_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        user.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
     end_all(tx, user, None).await
 }
 
@@ -79,8 +86,37 @@ pub async fn forget(tx: &mut PgConnection, session_id: Option<String>) -> Result
     Ok(())
 }
 
+/// Makes the transaction the only one changing `user`'s set of sessions until it ends.
+///
+/// Ending sessions and replacing one (a new id at the second factor, a context, a factor
+/// change) race otherwise: a request already past its session check could cycle a
+/// session that "sign out everywhere" is ending, and the new id would outlive it. With
+/// both in line, either the ending sees the new session (and ends it) or the
+/// replacement sees its session gone (and refuses).
+pub(crate) async fn serialize(tx: &mut PgConnection, user: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('sessions of ' || $1::uuid::text, 0))",
+        user.as_uuid()
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether the session with this id is still stored (not ended, not expired).
+pub(crate) async fn still_open(tx: &mut PgConnection, session_id: &str) -> Result<bool, sqlx::Error> {
+    let open = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()) AS "open!""#,
+        digest(session_id)
+    )
+    .fetch_one(tx)
+    .await?;
+    Ok(open)
+}
+
 /// Ends every session of `user` except `keep`; returns how many ended.
 pub async fn end_all(tx: &mut PgConnection, user: UserId, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    serialize(&mut *tx, user).await?;
     let keep = keep.map(digest);
     let ended = sqlx::query!(
         r#"DELETE FROM tower_sessions.session s USING user_sessions u

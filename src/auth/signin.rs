@@ -87,8 +87,19 @@ async fn factor_facts(conn: &mut PgConnection, user: UserId) -> AppResult<Factor
 
 /// Cycles the session id and stores `data` under the new id, indexed under `user`
 /// (the old id stops working at once).
+///
+/// A signed-in session that was ended meanwhile (sign-out elsewhere, a password change,
+/// a disabled account) is not replaced: the new id would be a session nobody ended.
 async fn rotate(conn: &mut PgConnection, step: &Step<'_>, user: UserId, data: &SessionData) -> AppResult<()> {
+    sessions::serialize(conn, user).await?;
     let old_id = step.session.id().map(|id| id.to_string());
+    if let Some(old) = &old_id
+        && session::load(step.session).await?.user.is_some()
+        && !sessions::still_open(conn, old).await?
+    {
+        session::end(step.session).await?;
+        return Err(AppError::Unauthorized);
+    }
     session::cycle(step.session).await?;
     step.store(data).await?;
     let id = session::save_now(step.session).await?;

@@ -73,6 +73,44 @@ pub(crate) async fn record_failure(
     factor: Factor,
     now: DateTime<Utc>,
 ) -> Result<i32, sqlx::Error> {
+    count_failure(conn, user, factor, now, false).await.map(|failures| failures.unwrap_or_default())
+}
+
+/// Whether an attempt may be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Counted as a failure in advance; [`record_success`] takes it back.
+    Reserved,
+    /// The account is locked: refuse without evaluating.
+    Locked,
+}
+
+/// Counts an attempt as a failure *before* it is evaluated, in one statement, unless the
+/// account is locked. Checking the lock and counting the failure afterwards would let
+/// parallel attempts all pass the check while a hash is computed; counted first, the
+/// row serializes them, and no more attempts are evaluated than the schedule allows.
+/// The caller commits before evaluating, so the others see the count.
+pub(crate) async fn reserve(
+    conn: &mut PgConnection,
+    user: UserId,
+    factor: Factor,
+    now: DateTime<Utc>,
+) -> Result<Attempt, sqlx::Error> {
+    Ok(match count_failure(conn, user, factor, now, true).await? {
+        Some(_) => Attempt::Reserved,
+        None => Attempt::Locked,
+    })
+}
+
+/// Adds a failure to the run (a new run after 24 hours) and sets the lock it earns.
+/// With `unless_locked`, a locked account is left as it is and `None` returned.
+async fn count_failure(
+    conn: &mut PgConnection,
+    user: UserId,
+    factor: Factor,
+    now: DateTime<Utc>,
+    unless_locked: bool,
+) -> Result<Option<i32>, sqlx::Error> {
     let failures = sqlx::query_scalar!(
         r#"INSERT INTO sign_in_throttle (user_id, factor, failures, window_started_at) VALUES ($1, $2, 1, $3)
            ON CONFLICT (user_id, factor) DO UPDATE
@@ -80,13 +118,16 @@ pub(crate) async fn record_failure(
                                   THEN 1 ELSE sign_in_throttle.failures + 1 END,
                   window_started_at = CASE WHEN sign_in_throttle.window_started_at < $3 - interval '24 hours'
                                            THEN $3 ELSE sign_in_throttle.window_started_at END
+            WHERE NOT $4 OR sign_in_throttle.locked_until IS NULL OR sign_in_throttle.locked_until <= $3
         RETURNING failures"#,
         user.as_uuid(),
         factor.as_str(),
-        now
+        now,
+        unless_locked
     )
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(failures) = failures else { return Ok(None) };
     if let Some(lock) = lock_for(factor, failures) {
         sqlx::query!(
             "UPDATE sign_in_throttle SET locked_until = $3 WHERE user_id = $1 AND factor = $2",
@@ -97,7 +138,7 @@ pub(crate) async fn record_failure(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(failures)
+    Ok(Some(failures))
 }
 
 /// A success clears the run.

@@ -1,11 +1,13 @@
-//! Looking after the job queue and the audit chain.
+//! Looking after the job queue, the audit chain and people's accounts.
 
 use std::process::ExitCode;
 
-use super::{AuditCommand, JobsCommand};
+use super::{AccountsCommand, AuditCommand, JobsCommand};
 use crate::audit::chain::{self, Chain};
+use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::config::Config;
 use crate::db;
+use crate::db::ids::UserId;
 
 pub(super) async fn audit_command(command: AuditCommand, config: &Config) -> anyhow::Result<ExitCode> {
     // Maintenance, not a request: it may wait for the server's sealer to finish a batch
@@ -114,7 +116,39 @@ fn print_jobs(jobs: &[crate::jobs::queue::JobRow]) {
 
 pub(super) async fn ensure_audit_partitions(pool: &sqlx::PgPool) -> Result<i32, sqlx::Error> {
     let mut tx = db::tenant::begin_system(pool, &db::tenant::SystemContext::default()).await?;
-    let created = crate::audit::ensure_partitions(&mut tx, 3).await?;
+    let created = audit::ensure_partitions(&mut tx, 3).await?;
     tx.commit().await?;
     Ok(created)
+}
+
+pub(super) async fn accounts_command(command: AccountsCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let AccountsCommand::Disable { email, reason } = command;
+    let reason = reason.trim();
+    anyhow::ensure!(!reason.is_empty(), "--reason: say why the account is disabled");
+    let pool = db::runtime_pool(&config.database)?;
+    // The event is the system's (no person is signed in here); the account's own rows
+    // (its sessions) become visible once the transaction names it.
+    let system = db::tenant::SystemContext::default();
+    let mut tx = db::tenant::begin_system(&pool, &system).await?;
+    let Some(user) =
+        sqlx::query_scalar!(r#"SELECT id AS "id: UserId" FROM users WHERE email = $1"#, email.trim())
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        println!("accounts: no account has that address");
+        return Ok(ExitCode::FAILURE);
+    };
+    audit::record_platform(
+        &mut tx,
+        &system,
+        &AuditEvent::new(Action::AccountDisabled, Outcome::Success)
+            .resource("user", user)
+            .details(serde_json::json!({ "reason": reason, "by": "command line" })),
+    )
+    .await?;
+    db::tenant::set_user(&mut tx, Some(user)).await?;
+    let ended = crate::auth::sessions::disable_account(&mut tx, user).await?;
+    tx.commit().await?;
+    println!("accounts: disabled {user}; {ended} session(s) ended");
+    Ok(ExitCode::SUCCESS)
 }

@@ -52,6 +52,11 @@ enum Command {
     CheckConfig,
     /// Exit 0 when `/health` on the configured address answers 200 (container health checks).
     Healthcheck,
+    /// People's accounts (until the platform console has a page for it).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// The audit log's hash chain.
     Audit {
         #[command(subcommand)]
@@ -123,6 +128,20 @@ enum AuditCommand {
     },
     /// Seal pending events now (the server also does this every few seconds).
     Seal,
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Disable an account: it can no longer sign in (password or passkey), and every
+    /// session it has ends now. Recorded in the audit log with the reason.
+    Disable {
+        /// The account's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Why (kept in the audit log; no patient data).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Parses the command line, reads the configuration, starts logging and runs the command.
@@ -252,6 +271,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Healthcheck => return serve::healthcheck(config.http.bind).await,
         Command::Audit { command } => return maintenance::audit_command(command, &config).await,
+        Command::Accounts { command } => return maintenance::accounts_command(command, &config).await,
         Command::BenchFloor { bind } => {
             anyhow::ensure!(
                 !config.is_production(),

@@ -206,7 +206,10 @@ pub async fn accept(
         .execute(tx.conn().await?)
         .await?;
     }
-    activate(&mut tx, &token, user).await?;
+    // Nothing to accept any more: the token is not spent (the transaction rolls back).
+    if !activate(&mut tx, &token, user).await? {
+        return Ok(unavailable());
+    }
 
     data.pending_token = None;
     let step_context =
@@ -225,8 +228,10 @@ pub async fn accept(
     Ok(Redirect::to(&next).into_response())
 }
 
-/// Turns on what the invitation grants, inside the inviting clinic.
-async fn activate(tx: &mut SystemTx, token: &Token, user: UserId) -> AppResult<()> {
+/// Turns on what the invitation grants, inside the inviting clinic; false when there is
+/// nothing left to turn on (cancelled or revoked since it was sent, or the chart has its
+/// account already).
+async fn activate(tx: &mut SystemTx, token: &Token, user: UserId) -> AppResult<bool> {
     let org = token.organization_id.ok_or(AppError::NotFound)?;
     let context =
         TenantContext { user_id: Some(user), request: tx.request().clone(), ..TenantContext::system(org) };
@@ -240,41 +245,53 @@ async fn activate(tx: &mut SystemTx, token: &Token, user: UserId) -> AppResult<(
     let mut event = AuditEvent::new(Action::InvitationAccepted, Outcome::Success).resource("user", user);
     match token.purpose {
         Purpose::StaffInvitation => {
-            sqlx::query!(
-                "UPDATE memberships SET status = 'active' WHERE user_id = $1 AND status = 'invited'",
+            let activated = sqlx::query!(
+                "UPDATE memberships SET status = 'active', accepted_at = now() WHERE user_id = $1 AND status = 'invited'",
                 user.as_uuid()
             )
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // Cancelled since it was sent: nothing to accept.
+            if activated == 0 {
+                return Ok(false);
+            }
         }
         Purpose::PatientActivation => {
             let Some(patient) = patient_id else { return Err(sqlx::Error::RowNotFound) };
-            sqlx::query!(
+            let linked = sqlx::query!(
                 "UPDATE patients SET user_id = $2, is_self_managed = true WHERE id = $1 AND user_id IS NULL AND deleted_at IS NULL",
                 patient,
                 user.as_uuid()
             )
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            // The chart already has its account, or is gone: nothing to accept.
+            if linked == 0 {
+                return Ok(false);
+            }
             event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
         }
         Purpose::ProxyInvitation => {
             let Some(assignment) = assignment_id else { return Err(sqlx::Error::RowNotFound) };
             let patient = sqlx::query_scalar!(
-                "UPDATE patient_proxy_assignments SET status = 'active'
+                "UPDATE patient_proxy_assignments SET status = 'active', accepted_at = now()
                   WHERE id = $1 AND proxy_user_id = $2 AND status = 'pending' RETURNING patient_id",
                 assignment,
                 user.as_uuid()
             )
             .fetch_optional(&mut *tx)
             .await?;
-            event.patient_id = patient.map(crate::db::ids::PatientId::from_uuid);
+            // Revoked since it was sent: nothing to accept.
+            let Some(patient) = patient else { return Ok(false) };
+            event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
         }
         Purpose::EmailVerification | Purpose::PasswordReset => {}
     }
     event.details = serde_json::json!({ "purpose": token.purpose.as_str() });
-    audit::record(tx, &context, &event).await
+    audit::record(tx, &context, &event).await.map(|_| true)
     })
-    .await?;
-    Ok(())
+    .await
+    .map_err(AppError::from)
 }

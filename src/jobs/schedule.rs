@@ -22,6 +22,7 @@ pub(crate) const RECURRING: &[Recurring] = &[
     Recurring { kind: "sessions.cleanup", every: TimeDelta::minutes(15) },
     Recurring { kind: "audit.partitions", every: TimeDelta::hours(24) },
     Recurring { kind: "jobs.prune", every: TimeDelta::hours(24) },
+    Recurring { kind: "sns.forget_deliveries", every: TimeDelta::hours(6) },
 ];
 
 /// The start of the slot `now` falls in.

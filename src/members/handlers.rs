@@ -28,8 +28,10 @@ async fn render(
         .fetch_one(&mut *db)
         .await?;
     let members = sqlx::query!(
-        r#"SELECT m.id AS "id: MembershipId", m.role, m.status, m.user_id AS "user_id: UserId",
-                  CASE WHEN m.status = 'invited' THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
+        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId",
+                  CASE WHEN m.status = 'suspended' AND m.accepted_at IS NULL THEN 'cancelled' ELSE m.status END
+                      AS "status!",
+                  CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
                   u.email::text AS "email!"
              FROM memberships m JOIN users u ON u.id = m.user_id
@@ -109,13 +111,21 @@ pub async fn invite(
         crate::contact_info::normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
     let person =
         crate::auth::people::find_or_create(people.conn().await?, &email, &form.display_name).await?;
+    // An administrator gives roles to others, never to themselves (that takes a second
+    // administrator), so this role cannot become a way into patient data.
+    if Some(person) == context.user_id {
+        let errors =
+            InviteErrors { email: Some("You cannot invite yourself.".into()), ..InviteErrors::default() };
+        let page = render(&tx, None, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
     people.commit().await?;
     let (token, clinic, inviter) = {
         let mut db = tx.conn().await?;
         for role in &chosen {
             sqlx::query!(
-                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name)
-                 VALUES ($1, $2, $3, 'invited', $4, $5)
+                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name, accepted_at)
+                 VALUES ($1, $2, $3, 'invited', $4, $5, NULL)
                  ON CONFLICT (organization_id, user_id, role) DO NOTHING",
                 context.organization_id.as_uuid(),
                 person.as_uuid(),
@@ -206,13 +216,16 @@ pub(crate) async fn change_role(
     if !exists {
         return Err(tx.not_found("membership", id.as_uuid()).await);
     }
+    // Nobody changes their own role (a second administrator does).
+    let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
     let changed = {
         let mut db = tx.conn().await?;
         sqlx::query!(
-            "UPDATE memberships SET role = $2 WHERE id = $1
+            "UPDATE memberships SET role = $2 WHERE id = $1 AND user_id IS DISTINCT FROM $3
                AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = memberships.user_id AND o.role = $2)",
             id.as_uuid(),
-            role.as_str()
+            role.as_str(),
+            me
         )
         .execute(&mut *db)
         .await?
@@ -225,7 +238,9 @@ pub(crate) async fn change_role(
         .await?;
         "Role changed.".to_owned()
     } else {
-        "That person already has that role, or is no longer a member.".to_owned()
+        "Not changed: that person already has that role, or is no longer a member, or it is your own \
+         membership (another administrator changes that)."
+            .to_owned()
     };
     Ok(Page(render(&tx, Some(notice), InviteForm::default(), InviteErrors::default()).await?).into_response())
 }
@@ -239,10 +254,12 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
     let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
     let changed = {
         let mut db = tx.conn().await?;
-        // Administrators cannot lock themselves out.
+        // Administrators cannot lock themselves out, and only a membership someone once
+        // accepted comes back: a cancelled invitation stays cancelled.
         sqlx::query!(
             "UPDATE memberships SET status = $2
-             WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status = ANY($4)",
+             WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status = ANY($4)
+               AND ($2 <> 'active' OR accepted_at IS NOT NULL)",
             id.as_uuid(),
             status,
             me,

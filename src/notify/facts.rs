@@ -124,12 +124,9 @@ pub async fn patient(
         }
     }
 
-    let patient_consent = match row.user_id {
-        Some(user) => consents.contains(&user),
-        // A dependent's chart numbers are usually a parent's: a proxy's consent for the
-        // child covers them.
-        None => consents.iter().any(|c| proxy_users.contains(c)),
-    };
+    // The patient's own consent. A dependent's chart numbers may also be covered by a
+    // proxy's consent; the gate decides that per message (see `gate::decide`).
+    let patient_consent = row.user_id.is_some_and(|user| consents.contains(&user));
     let proxies = proxies
         .into_iter()
         .map(|p| {

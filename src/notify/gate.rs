@@ -323,6 +323,21 @@ fn recipients(patient: &PatientFacts, message: Message) -> (Vec<&Recipient>, Vec
     (list, notes)
 }
 
+/// Text consent for the patient's own chart numbers. A dependent's chart numbers are
+/// usually a parent's, so the consent of a proxy who may hear of this message covers
+/// them; never for a sensitive message or a patient who asked for confidential
+/// communication, where the numbers must not be treated as a proxy's.
+fn own_text_consent(patient: &PatientFacts, message: Message) -> bool {
+    patient.own.sms_consent
+        || (!patient.self_managed
+            && !patient.confidential_communication
+            && !message.sensitive
+            && patient
+                .proxies
+                .iter()
+                .any(|(scopes, proxy)| scopes.covers(message.purpose) && proxy.sms_consent))
+}
+
 /// The gate. See the module documentation for the rules.
 pub fn decide(
     patient: &PatientFacts,
@@ -332,12 +347,16 @@ pub fn decide(
 ) -> Decision {
     let (recipients, mut reasons) = recipients(patient, message);
     let order = channel_order(patient.preferred);
+    let own_consent = own_text_consent(patient, message);
+    let consent = |recipient: &Recipient| {
+        if std::ptr::eq(recipient, &patient.own) { own_consent } else { recipient.sms_consent }
+    };
     for recipient in &recipients {
         for &channel in &order {
             let mut contacts: Vec<&Contact> = recipient.contacts.iter().collect();
             contacts.sort_by_key(|c| !c.is_primary);
             let Some(contact) =
-                contacts.into_iter().find(|c| unusable(c, channel, recipient.sms_consent).is_none())
+                contacts.into_iter().find(|c| unusable(c, channel, consent(recipient)).is_none())
             else {
                 continue;
             };
@@ -360,7 +379,7 @@ pub fn decide(
             let mut unflagged = Vec::new();
             let mut other = Vec::new();
             for channel in Channel::ALL {
-                match unusable(contact, channel, recipient.sms_consent) {
+                match unusable(contact, channel, consent(recipient)) {
                     Some(why) if why.contains("cannot take") => {}
                     Some(why) if why.contains("not marked safe") => unflagged.push(match channel {
                         Channel::Sms => "texts",
@@ -525,6 +544,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_proxys_text_consent_covers_a_dependents_chart_number_only_for_what_the_proxy_may_hear() {
+        // The child's chart holds a (parent's) mobile, safe for texts; the consent is the
+        // parent's, whose grant covers scheduling only. The proxy has no contacts.
+        let guardian = UserId::new();
+        let mut facts = patient(vec![contact(ContactKind::Mobile, true, false, false)], false);
+        facts.self_managed = false;
+        facts.proxies.push((
+            ProxyScopes { scheduling: true, ..ProxyScopes::default() },
+            Recipient { proxy: Some(guardian), contacts: vec![], sms_consent: true },
+        ));
+        let decide_for =
+            |facts: &PatientFacts, message| decide(facts, message, ContactWindow::default(), noon_boston());
+        assert!(
+            matches!(decide_for(&facts, REMINDER), Decision::Send(d) if d.proxy.is_none() && d.channel == Channel::Sms)
+        );
+        let sensitive = Message { purpose: Purpose::Appointments, sensitive: true };
+        assert!(
+            matches!(decide_for(&facts, sensitive), Decision::Block(r) if r.contains("consent")),
+            "a sensitive visit's reminder is not texted on the strength of a proxy's consent"
+        );
+        let billing = Message { purpose: Purpose::Billing, sensitive: false };
+        assert!(matches!(decide_for(&facts, billing), Decision::Block(r) if r.contains("consent")));
+        facts.confidential_communication = true;
+        assert!(matches!(decide_for(&facts, REMINDER), Decision::Block(r) if r.contains("consent")));
+    }
+
     fn any_contact() -> impl Strategy<Value = Contact> {
         (0..4u8, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
             |(kind, sms, voicemail, email, opted_out, primary)| {
@@ -599,8 +645,14 @@ mod tests {
             } else {
                 facts.proxies.iter().filter(|(s, _)| s.covers(message.purpose)).map(|(_, r)| r).chain([&facts.own]).collect()
             };
+            // The chart's own numbers: the patient's consent, or for a dependent (not
+            // sensitive, not confidential) that of a proxy who may hear of the message.
+            let own_consent = facts.own.sms_consent
+                || (!facts.self_managed && !facts.confidential_communication && !message.sensitive
+                    && facts.proxies.iter().any(|(s, r)| s.covers(message.purpose) && r.sms_consent));
             let usable = |r: &Recipient, c: &Contact, ch: Channel| match ch {
-                Channel::Sms => c.kind == ContactKind::Mobile && c.safe_for_sms && !c.opted_out && r.sms_consent,
+                Channel::Sms => c.kind == ContactKind::Mobile && c.safe_for_sms && !c.opted_out
+                    && if std::ptr::eq(r, &facts.own) { own_consent } else { r.sms_consent },
                 Channel::Voice => c.kind != ContactKind::Email && c.safe_for_voicemail,
                 Channel::Email => c.kind == ContactKind::Email && c.safe_for_email,
             };

@@ -268,6 +268,32 @@ pub(crate) async fn first_delivery(
     Ok(inserted == 1)
 }
 
+/// Forgets deliveries older than a day: a message that old is refused for its age, so
+/// its id need not be remembered to refuse it again.
+pub(crate) struct ForgetDeliveries;
+
+#[async_trait::async_trait]
+impl crate::jobs::JobKind for ForgetDeliveries {
+    fn kind(&self) -> &'static str {
+        "sns.forget_deliveries"
+    }
+
+    async fn run(
+        &self,
+        _: &crate::jobs::Job,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        context: &crate::jobs::JobContext,
+    ) -> Result<crate::jobs::Outcome, crate::jobs::JobError> {
+        sqlx::query!(
+            "DELETE FROM sns_deliveries WHERE received_at < $1",
+            context.clock.now() - TimeDelta::days(1)
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(crate::jobs::Outcome::Done)
+    }
+}
+
 /// Sends the confirmation of a keyword. A failure is logged by kind only (a provider's
 /// message may quote the number), and the change stands.
 pub async fn confirm(notifier: &super::Notifier, change: &OptOutChange) {

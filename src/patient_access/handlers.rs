@@ -52,7 +52,7 @@ async fn render(
     .await?;
     let proxies = sqlx::query!(
         r#"SELECT a.id AS "id: ProxyAssignmentId",
-                  CASE WHEN a.status = 'pending' THEN coalesce(a.invited_name, u.email::text) ELSE u.display_name END
+                  CASE WHEN a.accepted_at IS NULL THEN coalesce(a.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
                   u.email::text AS "email!", a.relationship, a.status,
                   a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note
@@ -140,8 +140,33 @@ pub(crate) async fn invite_patient(
     let patient = chart.id();
     let form: PortalForm = crate::web::parse_form(&body)?;
     let typed = form.email.trim().to_owned();
-    let email = match normalize_email(&typed) {
-        Ok(email) => email,
+    let context = tx.context().tenant.clone();
+    let now = tx.now();
+    let has_account = {
+        let mut db = tx.conn().await?;
+        sqlx::query_scalar!(
+            r#"SELECT user_id IS NOT NULL AS "linked!" FROM patients WHERE id = $1"#,
+            patient.as_uuid()
+        )
+        .fetch_one(&mut *db)
+        .await?
+    };
+    // A chart has one portal account, and staff never invite themselves into a chart
+    // (it would make them its patient: messages, consent, everything the portal shows).
+    let invited = match normalize_email(&typed) {
+        Err(problem) => Err(problem),
+        Ok(_) if has_account => Err("This patient already has a portal account."),
+        Ok(email) => {
+            let person = people::find_or_create(people_tx.conn().await?, &email, &name).await?;
+            if Some(person) == context.user_id {
+                Err("You cannot invite yourself.")
+            } else {
+                Ok((email, person))
+            }
+        }
+    };
+    let (email, person) = match invited {
+        Ok(invited) => invited,
         Err(problem) => {
             let page = render(
                 &tx,
@@ -158,9 +183,6 @@ pub(crate) async fn invite_patient(
             );
         }
     };
-    let context = tx.context().tenant.clone();
-    let now = tx.now();
-    let person = people::find_or_create(people_tx.conn().await?, &email, &name).await?;
     people_tx.commit().await?;
     let token = {
         let mut db = tx.conn().await?;
@@ -271,14 +293,23 @@ pub(crate) async fn invite_proxy(
     form.email = normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
     let person: UserId =
         people::find_or_create(people_tx.conn().await?, &form.email, &form.display_name).await?;
+    // Staff never make themselves a chart's proxy (the patient's messages and reminders
+    // would follow).
+    if Some(person) == context.user_id {
+        let errors =
+            ProxyErrors { email: Some("You cannot invite yourself.".into()), ..ProxyErrors::default() };
+        let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
+    }
     people_tx.commit().await?;
     let (assignment, token) = {
         let mut db = tx.conn().await?;
         let assignment = sqlx::query_scalar!(
             r#"INSERT INTO patient_proxy_assignments
                    (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
-                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note, invited_name)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13)
+                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note, invited_name,
+                    accepted_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13, NULL)
                ON CONFLICT DO NOTHING
                RETURNING id AS "id: ProxyAssignmentId""#,
             context.organization_id.as_uuid(),

@@ -313,7 +313,8 @@ pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     };
     {
         let mut db = tx.conn().await?;
-        repo::update(&mut db, chart.id(), &demographics).await?;
+        let may_lift = chart.allows(&tx, Permission::EditContactSafety);
+        repo::update(&mut db, chart.id(), &demographics, may_lift).await?;
     }
     tx.audit(
         &AuditEvent::success(Action::Update, "patient", chart.id())

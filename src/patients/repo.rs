@@ -276,12 +276,23 @@ pub async fn insert(
 }
 
 /// Saves edited demographics. The MRN, login and organization are not touched here.
-pub async fn update(db: &mut PgConnection, id: PatientId, d: &Demographics) -> Result<bool, sqlx::Error> {
+///
+/// Confidential communication is contact safety: anyone who edits demographics may turn
+/// it on, but only someone who may set contact safety (`may_lift_confidentiality`) may
+/// turn it off or change its note, since turning it off sends a dependent's messages to
+/// their proxies again.
+pub async fn update(
+    db: &mut PgConnection,
+    id: PatientId,
+    d: &Demographics,
+    may_lift_confidentiality: bool,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         "UPDATE patients SET given_name = $2, middle_name = $3, family_name = $4, preferred_name = $5,
                 date_of_birth = $6, legal_sex = $7, gender_identity = $8, preferred_language = $9,
                 address_line1 = $10, address_line2 = $11, city = $12, region = $13, postal_code = $14,
-                confidential_communication = $15, confidential_note = $16
+                confidential_communication = CASE WHEN $17 THEN $15 ELSE confidential_communication OR $15 END,
+                confidential_note = CASE WHEN $17 OR NOT confidential_communication THEN $16 ELSE confidential_note END
           WHERE id = $1 AND deleted_at IS NULL",
         id.as_uuid(),
         d.given_name,
@@ -298,7 +309,8 @@ pub async fn update(db: &mut PgConnection, id: PatientId, d: &Demographics) -> R
         d.region,
         d.postal_code,
         d.confidential_communication,
-        d.confidential_note
+        d.confidential_note,
+        may_lift_confidentiality
     )
     .execute(db)
     .await?;

@@ -7,14 +7,13 @@ mod sign_in;
 mod views;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tower_sessions::Session;
 
 use crate::auth::passkeys::PasskeyError;
 use crate::auth::signin::Step;
-use crate::error::error_response;
 use crate::web::client_ip::ClientIp;
 use crate::web::rate_limit::RateLimiter;
 use crate::web::{Access, AppState, Phi, Routes, SystemTx};
@@ -53,14 +52,7 @@ fn step<'a>(state: &'a AppState, session: &'a Session, tx: &SystemTx) -> Step<'a
 
 /// 429 with Retry-After when this address has used up its attempts.
 fn limited(limiter: &RateLimiter, ip: ClientIp, state: &AppState) -> Option<Response> {
-    limiter.check(ip.0, state.clock.now()).err().map(|retry_after| {
-        let mut response = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many attempts from your network. Please wait {retry_after} seconds and try again."),
-        );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-        response
-    })
+    limiter.refuse(ip, state.clock.now())
 }
 
 fn passkey_error(error: &PasskeyError) -> Response {

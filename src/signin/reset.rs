@@ -173,9 +173,18 @@ pub async fn reset(
     if tokens::redeem(tx.conn().await?, Purpose::PasswordReset, &text, now).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", user.as_uuid(), hash)
-        .execute(tx.conn().await?)
-        .await?;
+    // A disabled account stays without a usable password (the transaction rolls back).
+    let changed = sqlx::query!(
+        "UPDATE users SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
+        user.as_uuid(),
+        hash
+    )
+    .execute(tx.conn().await?)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
     throttle::record_success(tx.conn().await?, user, Factor::Password).await?;
     sessions::end_all(tx.conn().await?, user, None).await?;
     tx.audit(&AuditEvent::new(Action::PasswordChanged, Outcome::Success).resource("user", user)).await?;

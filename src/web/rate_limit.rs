@@ -57,6 +57,21 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// For a form that guesses a secret (sign-in, second factor, reset, step-up): spends
+    /// a token of `ip`, or answers 429 with when to try again.
+    pub(crate) fn refuse(&self, ip: ClientIp, now: DateTime<Utc>) -> Option<Response> {
+        self.check(ip.0, now).err().map(|retry_after| {
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many attempts from your network. Please wait {retry_after} seconds and try again."
+                ),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        })
+    }
+
     pub fn new(limit: Option<RateLimit>) -> Self {
         Self::with_room(limit, MAX_PER_SHARD)
     }

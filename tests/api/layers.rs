@@ -38,17 +38,44 @@ fn module_of(path: &Path) -> String {
 }
 
 /// Every `crate::<module>` a file names (in code or documentation: a link to a higher
-/// layer is a dependency of the reader's understanding too).
+/// layer is a dependency of the reader's understanding too), grouped imports
+/// (`crate::{a, b::c}`) included.
 fn named_modules(text: &str) -> BTreeSet<String> {
+    let ident =
+        |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
     let mut found = BTreeSet::new();
     for (index, _) in text.match_indices("crate::") {
         let rest = &text[index + "crate::".len()..];
-        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if !name.is_empty() {
-            found.insert(name);
+        if let Some(group) = rest.strip_prefix('{') {
+            // The top-level items of the group: split at commas outside nested braces.
+            let (mut depth, mut start) = (0usize, 0usize);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        found.insert(ident(group[start..i].trim_start()));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(ident(group[start..i].trim_start()));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.insert(ident(rest));
         }
     }
+    found.remove("");
     found
+}
+
+#[test]
+fn grouped_imports_count_as_imports() {
+    let named = named_modules("use crate::{db, web::{AppState, Routes}, patients::repo};\nuse crate::audit;");
+    assert_eq!(named.into_iter().collect::<Vec<_>>(), ["audit", "db", "patients", "web"]);
 }
 
 fn sources() -> Vec<(std::path::PathBuf, String, String)> {

@@ -891,3 +891,29 @@ async fn opted_out(su: &mut PgConnection) -> Option<bool> {
         .await
         .expect("opt-out")
 }
+
+#[tokio::test]
+async fn remembered_sns_deliveries_are_forgotten_after_a_day() {
+    // Replays are refused by id for as long as a message is young enough to be taken in
+    // (an hour), and by age after that: ids older than a day are pruned by a recurring job.
+    let app = spawn_app().spawn().await;
+    let mut su = app.database().superuser().await;
+    let now = app.clock.now();
+    for (id, at) in
+        [("old-message", now - TimeDelta::days(2)), ("recent-message", now - TimeDelta::minutes(5))]
+    {
+        sqlx::query("INSERT INTO sns_deliveries (message_id, received_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(at)
+            .execute(&mut su)
+            .await
+            .expect("delivery");
+    }
+    lockdev::jobs::schedule::queue_due(&app.pool, now).await.expect("schedule");
+    app.run_jobs().await;
+    let kept: Vec<String> = sqlx::query_scalar("SELECT message_id FROM sns_deliveries ORDER BY 1")
+        .fetch_all(&mut su)
+        .await
+        .expect("kept");
+    assert_eq!(kept, ["recent-message"]);
+}

@@ -197,9 +197,17 @@ async fn forwarded_for_is_honoured_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
-async fn responses_are_compressed_when_the_client_accepts_it() {
+async fn pages_are_compressed_when_the_client_accepts_it_and_one_packet_answers_are_not() {
     let app = spawn_app().spawn().await;
+    let browser = "gzip, deflate, br, zstd";
     let res = app.client.get(app.url("/")).header("Accept-Encoding", "gzip").send().await.expect("request");
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-encoding"], "gzip");
+    let res = app.client.get(app.url("/")).header("Accept-Encoding", browser).send().await.expect("request");
+    assert_eq!(res.headers()["content-encoding"], "br");
+
+    let res =
+        app.client.get(app.url("/health")).header("Accept-Encoding", browser).send().await.expect("request");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-encoding").is_none(), "a tiny answer went out compressed");
 }

@@ -646,3 +646,261 @@ async fn a_session_ended_while_one_of_its_requests_is_in_flight_stays_ended() {
     assert_eq!(rows, 0, "the in-flight request did not bring the session back");
     assert_eq!(browser.get("/account").await.status(), 303);
 }
+
+#[tokio::test]
+async fn a_session_ended_while_its_second_factor_is_checked_is_not_replaced_by_a_new_one() {
+    // SES-14 by the other door: replacing a session (a new id at the second factor, a
+    // context, a factor change) must not outlive "sign out everywhere" that ended it
+    // while the request was in flight.
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Rotation Clinic").await;
+    let nurse = app.with_totp(app.person("rotate@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    let res = browser.sign_in(&nurse.email, &nurse.password).await;
+    assert_eq!(res.headers()["location"], "/mfa");
+    let token = browser.csrf_token().await;
+    app.clock.advance(TimeDelta::seconds(30));
+    let code = crate::helpers::totp_code(nurse.totp.as_ref().expect("totp"), &app.clock);
+
+    // Hold the authenticator's row: the request stops at its code, after its session
+    // was checked and before the session is replaced.
+    let mut holder = app.database().superuser().await;
+    sqlx::query("BEGIN").execute(&mut holder).await.expect("begin");
+    sqlx::query("SELECT 1 FROM totp_credentials WHERE user_id = $1 FOR UPDATE")
+        .bind(nurse.id.as_uuid())
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let in_flight = {
+        let browser = browser.clone();
+        tokio::spawn(async move {
+            browser
+                .client
+                .post(browser.url("/mfa/totp"))
+                .form(&[("code", code.as_str()), ("csrf_token", token.as_str())])
+                .send()
+                .await
+                .expect("request")
+                .status()
+        })
+    };
+    let mut watcher = app.database().superuser().await;
+    let mut waiting = 0i64;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%totp_credentials%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting, 1, "the second factor request is waiting at its code");
+
+    // Meanwhile, every session of this person is ended (a password reset elsewhere).
+    let mut tx = lockdev::db::tenant::begin_system(
+        &app.pool,
+        &lockdev::db::tenant::SystemContext { user_id: Some(nurse.id), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    assert_eq!(lockdev::auth::sessions::end_all(&mut tx, nurse.id, None).await.expect("end"), 1);
+    tx.commit().await.expect("commit");
+    sqlx::query("COMMIT").execute(&mut holder).await.expect("release");
+
+    let status = in_flight.await.expect("request");
+    assert_eq!(status, 401, "the ended session was not replaced by a signed-in one");
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tower_sessions.session s JOIN user_sessions u ON u.session_id = s.id WHERE u.user_id = $1",
+    )
+    .bind(nurse.id.as_uuid())
+    .fetch_one(&mut watcher)
+    .await
+    .expect("count");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+        .fetch_one(&mut watcher)
+        .await
+        .expect("count");
+    assert_eq!((sessions, stored), (0, 0), "no session of the nurse exists, indexed or not");
+    assert_eq!(browser.get("/account").await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_cancelled_invitation_shows_no_account_name_and_cannot_be_reactivated() {
+    // Invitations are no oracle, also once cancelled; a cancelled invitation is not a
+    // membership anyone accepted.
+    let (app, tenants, _) = setup(0).await;
+    let existing = app.person("yusuf.existing@elsewhere.example", "a long enough phrase here").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE users SET display_name = 'Yusuf HIDDEN-NAME' WHERE id = $1")
+        .bind(existing.id)
+        .execute(&mut su)
+        .await
+        .expect("name");
+    app.act_as(Some(tenants.a.admin_context()));
+    let fields = [
+        ("display_name", "Y. Typed"),
+        ("email", "yusuf.existing@elsewhere.example"),
+        ("role", "admin_staff"),
+    ];
+    assert_eq!(post(&app, "/members/invite", &fields).await.0, 200);
+    let membership = in_clinic(
+        &app,
+        tenants.a.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&existing.id.as_uuid()],
+    )
+    .await
+    .expect("membership");
+    let (status, page) = post(&app, &format!("/members/{}/deactivate", ulid(membership)), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let (_, page) = get(&app, "/members").await;
+    assert!(page.contains("Y. Typed") && page.contains("cancelled"), "{page}");
+    assert!(!page.contains("HIDDEN-NAME"), "the account's own name leaks once cancelled: {page}");
+    let (status, _) = post(&app, &format!("/members/{}/reactivate", ulid(membership)), &[]).await;
+    assert_eq!(status, 404, "a cancelled invitation does not become a membership");
+    let state: String = sqlx::query_scalar("SELECT status FROM memberships WHERE id = $1")
+        .bind(membership)
+        .fetch_one(&mut su)
+        .await
+        .expect("status");
+    assert_eq!(state, "suspended");
+}
+
+#[tokio::test]
+async fn nobody_invites_themselves_or_changes_their_own_role() {
+    let (app, tenants, _) = setup(1).await;
+    let mut su = app.database().superuser().await;
+    let email = |user: lockdev::db::ids::UserId| {
+        sqlx::query_scalar::<_, String>("SELECT email::text FROM users WHERE id = $1").bind(user.as_uuid())
+    };
+    let admin_email = email(tenants.a.admin_user).fetch_one(&mut su).await.expect("email");
+    app.act_as(Some(tenants.a.admin_context()));
+    let fields = [("display_name", "Me Again"), ("email", admin_email.as_str()), ("role", "provider")];
+    let (status, body) = post(&app, "/members/invite", &fields).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("You cannot invite yourself."), "{body}");
+    let own = in_clinic(
+        &app,
+        tenants.a.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&tenants.a.admin_user.as_uuid()],
+    )
+    .await
+    .expect("own membership");
+    let (_, body) = post(&app, &format!("/members/{}/role", ulid(own)), &[("role", "provider")]).await;
+    assert!(body.contains("your own"), "refused with a reason: {body}");
+    let role: String = sqlx::query_scalar("SELECT role FROM memberships WHERE id = $1")
+        .bind(own)
+        .fetch_one(&mut su)
+        .await
+        .expect("role");
+    assert_eq!(role, "org_admin");
+
+    // Nor into a chart: not as its patient, not as its proxy.
+    app.act_as(Some(tenants.a.desk_context()));
+    let desk_email = email(tenants.a.desk_user).fetch_one(&mut su).await.expect("email");
+    let patient = tenants.a.patients[0];
+    let (status, body) =
+        post(&app, &format!("/patients/{patient}/portal-invitation"), &[("email", desk_email.as_str())])
+            .await;
+    assert_eq!(status, 422, "{body}");
+    let proxy = [("display_name", "Me"), ("email", desk_email.as_str()), ("relationship", "parent")];
+    let (status, body) = post(&app, &format!("/patients/{patient}/proxies"), &proxy).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("You cannot invite yourself."), "{body}");
+    let grants: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM patient_proxy_assignments WHERE proxy_user_id = $1")
+            .bind(tenants.a.desk_user.as_uuid())
+            .fetch_one(&mut su)
+            .await
+            .expect("grants");
+    assert_eq!(grants, 0);
+}
+
+#[tokio::test]
+async fn parallel_step_up_guesses_are_no_more_than_the_lock_allows() {
+    // The attempt is counted before its hash is computed: eight guesses at once are
+    // still five evaluated, the rest refused as locked.
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Parallel Clinic").await;
+    let nurse = app.with_totp(app.person("parallel@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let token = browser.csrf_token().await;
+    let guesses: Vec<_> = (0..8)
+        .map(|i| {
+            let (browser, token) = (browser.clone(), token.clone());
+            tokio::spawn(async move {
+                let guess = format!("wrong guess {i}");
+                let fields =
+                    [("password", guess.as_str()), ("next", "/account"), ("csrf_token", token.as_str())];
+                browser
+                    .client
+                    .post(browser.url("/account/reauthenticate"))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .expect("post")
+                    .status()
+            })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.expect("guess"), 422);
+    }
+    let mut su = app.database().superuser().await;
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT details->>'reason' FROM audit_events WHERE action = 'login_failed' AND resource_id = $1 ORDER BY 1",
+    )
+    .bind(nurse.id.as_uuid())
+    .fetch_all(&mut su)
+    .await
+    .expect("events");
+    assert_eq!(reasons.len(), 8);
+    assert_eq!(reasons.iter().filter(|r| *r == "step_up").count(), 5, "{reasons:?}");
+}
+
+#[tokio::test]
+async fn confidential_communication_is_lifted_only_by_those_who_set_contact_safety() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    let demographics = |confidential: bool| {
+        let mut fields = vec![
+            ("given_name", "Ines"),
+            ("family_name", "Private"),
+            ("date_of_birth", "2010-01-01"),
+            ("legal_sex", "female"),
+            ("confidential_note", "Mobile only"),
+        ];
+        if confidential {
+            fields.push(("confidential_communication", "1"));
+        }
+        fields
+    };
+    let stored = async || -> bool {
+        let mut su = app.database().superuser().await;
+        sqlx::query_scalar("SELECT confidential_communication FROM patients WHERE id = $1")
+            .bind(patient)
+            .fetch_one(&mut su)
+            .await
+            .expect("flag")
+    };
+    // Clinical staff may turn it on, not off.
+    let (nurse, _) = member(&app, tenants.a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse));
+    assert_eq!(post(&app, &format!("/patients/{patient}"), &demographics(true)).await.0, 200);
+    assert!(stored().await);
+    assert_eq!(post(&app, &format!("/patients/{patient}"), &demographics(false)).await.0, 200);
+    assert!(stored().await, "clinical staff cannot lift it");
+    // The front desk (who sets contact safety) may.
+    app.act_as(Some(tenants.a.desk_context()));
+    assert_eq!(post(&app, &format!("/patients/{patient}"), &demographics(false)).await.0, 200);
+    assert!(!stored().await);
+}

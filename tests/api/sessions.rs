@@ -220,6 +220,44 @@ async fn disabling_an_account_ends_all_its_sessions_and_stops_sign_in() {
 }
 
 #[tokio::test]
+async fn the_accounts_disable_command_ends_the_sessions_and_records_why() {
+    // SES-08 from the command line, until the platform console has a page for it.
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    let run = |email: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lockdev"))
+            .args(["accounts", "disable", "--email", email, "--reason", "left the clinic"])
+            .env_clear()
+            .env("LOCKDEV_ENV", "development")
+            .env("LOCKDEV_DATABASE_URL", &app.database().runtime_url)
+            .env("LOCKDEV_LOG", "error")
+            .output()
+            .expect("run lockdev accounts disable")
+    };
+    let unknown = run("nobody@clinic.example");
+    assert!(!unknown.status.success(), "an unknown address is an error");
+    assert_eq!(browser.get("/account").await.status(), 200, "nothing changed");
+
+    let out = run(&nurse.email);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("1 session(s) ended"), "{printed}");
+    assert_eq!(browser.get("/account").await.status(), 303, "the open session ended");
+    assert_eq!(app.browser().sign_in(&nurse.email, &nurse.password).await.status(), 422);
+
+    let owner = app.database().owner_pool().await;
+    let (actor, reason): (String, Option<String>) = sqlx::query_as(
+        "SELECT actor_kind, details->>'reason' FROM audit_events WHERE action = 'account_disabled' AND resource_id = $1",
+    )
+    .bind(nurse.id.as_uuid())
+    .fetch_one(&owner)
+    .await
+    .expect("the event");
+    assert_eq!((actor.as_str(), reason.as_deref()), ("system", Some("left the clinic")));
+}
+
+#[tokio::test]
 async fn the_session_record_holds_no_patient_data_no_secrets_no_passwords() {
     // SES-09: after a patient looks at their portal, decode every session record.
     let app = spawn_app().spawn().await;
