@@ -53,10 +53,6 @@ Scenarios measured against them (more arrive with the features they exercise):
                 and work through a day 2-8 s apart (workspace, search, summary, contacts,
                 appointments, schedule) for --s11-seconds once all have signed in; p99 vs
                 the same flow's p50 with one person, errors, server memory at its peak.
-  SharedReads   the session lookup on shared pipelined tokio-postgres connections
-                (LOCKDEV_SHARED_READS=on, the default) vs on the pool (off): a second server
-                with it off, S2's page alternated between the two, and S11's loaded run
-                against each. Kept only if it wins by 10% or more on a product page.
   flood         the rate limiter under a flood spread over 200,000 addresses (`lockdev
                 bench-rate-limit`): cost per check and addresses tracked, for the capped
                 limiter and for the uncapped design it replaced.
@@ -899,10 +895,10 @@ def main():
         sys.exit("bench: at least 5 pairs, so a median of ratios means something")
 
     # Plain TCP over loopback for everything measured: the application's pool, pgbench and
-    # psql (libpq and sqlx both read PGSSLMODE), the shared reads and the reference (no
-    # sslmode: plain). The clusters serve TLS for the tests that need it; left to
-    # `prefer`, the floors and the pool would pay for a handshake and encryption that the
-    # shared reads and the reference do not, and the ratios would compare transports.
+    # psql (libpq and sqlx both read PGSSLMODE) and the reference (no sslmode: plain). The
+    # clusters serve TLS for the tests that need it; left to `prefer`, the floors and the
+    # pool would pay for a handshake and encryption that the reference does not, and the
+    # ratios would compare transports.
     os.environ["PGSSLMODE"] = "disable"
     runtime_url = os.environ["LOCKDEV_DATABASE_URL"]
     owner_url = os.environ["LOCKDEV_MIGRATION_DATABASE_URL"]
@@ -984,15 +980,8 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     server_log = open(OUT / "server.log", "w")
     app = subprocess.Popen([str(binary), "serve"], env=app_env, stdout=server_log, stderr=subprocess.STDOUT)
-    # The same server with the session lookup on the pool: the SharedReads A/B.
-    pool_reads_port = free_port()
-    pool_reads = subprocess.Popen([str(binary), "serve"],
-                                  env=dict(app_env, LOCKDEV_BIND=f"127.0.0.1:{pool_reads_port}",
-                                           LOCKDEV_SHARED_READS="off"),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         cold_start_ms = (wait_http(f"http://127.0.0.1:{app_port}/health") - spawned) * 1000
-        wait_http(f"http://127.0.0.1:{pool_reads_port}/health")
         wait_http(f"http://127.0.0.1:{floor_port}/")
         wait_http(f"http://127.0.0.1:{reference_port}/fortunes")
         idle_rss = rss_kib(app.pid)
@@ -1053,17 +1042,6 @@ def main():
             print(json.dumps({k: s2[k] for k in ("ratio", "page_p50_ms", "f_http_p50_ms", "f_sql_s2_mean_ms",
                                                 "round_trips")} | {"throughput": s2["throughput"]["ratio"]}, indent=2))
             return
-        # SharedReads A/B on the product page: the same page, the same session, the
-        # session lookup on shared connections (candidate) vs on the pool (baseline).
-        summary_on_pool = lambda: wrk(f"http://127.0.0.1:{pool_reads_port}{summary_path}", args.seconds,
-                                      args.connections, headers=[f"Cookie: {cookie}", "Host: localhost"])
-        summary_at_one = lambda port: lambda: wrk(f"http://127.0.0.1:{port}{summary_path}", args.seconds, 1,
-                                                  headers=[f"Cookie: {cookie}", "Host: localhost"])
-        shared_reads = {
-            "S2 throughput": alternate("S2 shared reads on/off", summary_on_pool, summary_page, args.pairs),
-            "S2 p50 at one connection": alternate("S2 p50 shared reads on/off", summary_at_one(pool_reads_port),
-                                                  summary_at_one(app_port), args.pairs, key="p50_ms"),
-        }
         s4 = s4_search(runtime_url, floor_url, clinic_env, bench_org, rare_fragment, common_surname, args)
         s1 = s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args)
 
@@ -1080,27 +1058,16 @@ def main():
         s8 = s8_audit_append(app_port, summary_path, cookie, super_url, runtime_url, s2_script, s2_defines,
                              pool_size, args)
         s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
-        # S11's loaded run against the server without shared reads first, then the full S11.
-        # The same staff sign in to both, and an authenticator code is good once: the second
-        # run starts at least one 30 s code step after the first began.
-        first_started = time.monotonic()
-        s11_pool = mixed_flow(mixed_flow_binary, pool_reads_port, args.users, 20, args.s11_seconds, "2000-8000",
-                              pool_reads.pid)
-        log(f"S11 without shared reads: p50 {s11_pool['p50_ms']:.2f} ms, p99 {s11_pool['p99_ms']:.2f} ms, "
-            f"{s11_pool['errors']} errors")
-        time.sleep(max(0.0, 31 - (time.monotonic() - first_started)))
         s11 = s11_mixed_flow(mixed_flow_binary, app_port, app.pid, args)
-        shared_reads["S11 loaded"] = {"on": {k: s11["loaded"][k] for k in ("requests", "errors", "p50_ms", "p99_ms")},
-                                      "off": {k: s11_pool[k] for k in ("requests", "errors", "p50_ms", "p99_ms")}}
         flood = json.loads(subprocess.run([str(binary), "bench-rate-limit"], env=env, check=True,
                                           capture_output=True, text=True).stdout.strip().splitlines()[-1])
         log(f"rate limiter flood: {flood}")
         # Last: it grows the audit log for good.
         s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, super_url, args)
     finally:
-        for proc in (app, pool_reads, floor, reference):
+        for proc in (app, floor, reference):
             proc.send_signal(signal.SIGTERM)
-        for proc in (app, pool_reads, floor, reference):
+        for proc in (app, floor, reference):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -1132,7 +1099,6 @@ def main():
         "S8 audit append": s8,
         "S9 audit growth": s9,
         "S11 mixed flow": s11,
-        "SharedReads A/B": shared_reads,
         "rate limiter flood": flood,
         "scenarios": dict(results, **{"S1 Fortunes page vs F_sql(S1)": s1["vs_floor"],
                                       "S1 Fortunes page vs the tokio-postgres reference": s1["vs_reference"],
@@ -1328,18 +1294,6 @@ def write(report):
                 for name, r in sorted(loaded["routes"].items())]]
     if loaded["error_kinds"]:
         lines += ["", "Errors: " + "; ".join(loaded["error_kinds"])]
-    ab = report["SharedReads A/B"]
-    on, off = ab["S11 loaded"]["on"], ab["S11 loaded"]["off"]
-    lines += ["", "## SharedReads A/B (session lookup on shared tokio-postgres connections vs on the pool)", "",
-              f"S2 summary throughput at {report['settings']['connections']} connections, on / off: "
-              f"**{ab['S2 throughput']['ratio']:.3f}** (pairs: {', '.join(f'{r:.3f}' for r in ab['S2 throughput']['ratios'])}; "
-              f"{ab['S2 throughput']['candidate']['rps']:.0f}/s vs {ab['S2 throughput']['baseline']['rps']:.0f}/s). "
-              f"S2 p50 at one connection, on / off: **{ab['S2 p50 at one connection']['ratio']:.3f}** "
-              f"({ab['S2 p50 at one connection']['candidate']['p50_ms']:.3f} ms vs "
-              f"{ab['S2 p50 at one connection']['baseline']['p50_ms']:.3f} ms; below 1 is faster). "
-              f"S11 loaded: on p50 {on['p50_ms']:.2f} ms, p99 {on['p99_ms']:.2f} ms, {on['errors']} errors over "
-              f"{on['requests']} requests; off p50 {off['p50_ms']:.2f} ms, p99 {off['p99_ms']:.2f} ms, "
-              f"{off['errors']} errors over {off['requests']} requests. The bar to keep it: a 10% win on a product page."]
     fl = report["rate limiter flood"]
     lines += ["", "## Rate limiter under a spread-out flood", "",
               f"{fl['addresses']:,} addresses, one request a second each: the capped limiter "

@@ -57,11 +57,9 @@ pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<A
         second_factor_limit: auth_limit(),
         reset_limit: auth_limit(),
     };
-    let reads = crate::db::shared_reads::SharedReads::from_config(&config.database);
     Ok(AppState::new(SharedState {
         config: Arc::new(config),
         db,
-        reads,
         clock,
         rate_limiter,
         auth: Arc::new(auth),

@@ -15,15 +15,11 @@
 //!   change) deleted its session cannot bring the session back by saving; only a new
 //!   session (no id yet, or a cycled id) is created.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-
-use crate::db::shared_reads::SharedReads;
 
 /// How a session id is stored and looked up: SHA-256, hex.
 pub fn digest(id: &str) -> String {
@@ -39,34 +35,15 @@ fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
 #[derive(Clone, Debug)]
 pub(crate) struct PostgresSessionStore {
     pool: PgPool,
-    /// Loads go here when there are shared reads (one pipelined statement, no pooled
-    /// connection taken); writes always go through the pool.
-    reads: Option<Arc<SharedReads>>,
 }
 
 impl PostgresSessionStore {
-    pub fn new(pool: PgPool, reads: Option<Arc<SharedReads>>) -> Self {
-        Self { pool, reads }
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 
     /// The stored values and expiry (Unix seconds) of the session whose id hashes to `id`.
     async fn load_data(&self, id: String) -> session_store::Result<Option<(Vec<u8>, i64)>> {
-        if let Some(reads) = &self.reads {
-            match reads.query(LOAD, &[&id]).await {
-                Ok(rows) => {
-                    return rows
-                        .first()
-                        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                        .transpose()
-                        .map_err(|e: tokio_postgres::Error| backend(e));
-                }
-                // A connection lost to a database restart: the pool answers this one, and
-                // the shared connection is replaced on its next use.
-                Err(error) => {
-                    tracing::warn!(error.kind = "shared_reads", %error, "session load falls back to the pool");
-                }
-            }
-        }
         sqlx::query!(
             r#"SELECT data, extract(epoch FROM expiry_date)::bigint AS "expiry!" FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()"#,
             id
@@ -77,11 +54,6 @@ impl PostgresSessionStore {
         .map_err(backend)
     }
 }
-
-/// The load statement for the shared reads. It must stay the same text as the pool's
-/// copy in `load_data`, which sqlx checks against the schema at compile time; this copy is
-/// run against the real schema by `sessions::sessions_load_on_the_shared_reads_…`.
-const LOAD: &str = r#"SELECT data, extract(epoch FROM expiry_date)::bigint AS "expiry!" FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()"#;
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(error.to_string())

@@ -20,9 +20,6 @@ pub struct DatabaseConfig {
     /// The longest one statement of the runtime role may run (a pathological search is
     /// cancelled, not left holding a connection). Zero: no limit (maintenance commands).
     pub statement_timeout: Duration,
-    /// Whether the session lookup uses the shared pipelined connections (`db::shared_reads`)
-    /// instead of the pool. Kept switchable while the benchmark decides between the two.
-    pub shared_reads: bool,
 }
 
 impl DatabaseConfig {
@@ -74,24 +71,7 @@ pub(super) fn read(
         1..=600_000,
         "milliseconds one database statement of a request may run before it is cancelled",
     )?);
-    let shared_reads = match get("LOCKDEV_SHARED_READS").as_deref() {
-        None | Some("on") => true,
-        Some("off") => false,
-        Some(other) => {
-            return Err(ConfigError::new(
-                "LOCKDEV_SHARED_READS",
-                format!("expected `on` or `off`, got {other:?}"),
-            ));
-        }
-    };
-    Ok(DatabaseConfig {
-        runtime_url,
-        migration_url,
-        max_connections,
-        acquire_timeout,
-        statement_timeout,
-        shared_reads,
-    })
+    Ok(DatabaseConfig { runtime_url, migration_url, max_connections, acquire_timeout, statement_timeout })
 }
 
 fn database_url(

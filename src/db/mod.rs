@@ -1,5 +1,5 @@
-//! Database access: the runtime pool, the shared pipelined reads ([`shared_reads`]), the
-//! owner connection for migrations, and the health queries.
+//! Database access: the runtime pool, the owner connection for migrations, and the
+//! health queries.
 //!
 //! Two roles, two purposes. Requests and jobs use the *runtime* role, which owns no table
 //! and cannot bypass row-level security; `lockdev migrate` and `lockdev seed-demo` use the
@@ -9,9 +9,7 @@
 
 pub mod errors;
 pub mod ids;
-pub mod shared_reads;
 pub mod tenant;
-pub mod verified_tls;
 
 use std::str::FromStr;
 

@@ -114,7 +114,7 @@ pub fn app(state: AppState, routes: Routes) -> Router {
 /// expiry follows the idle and absolute timeouts.
 fn session_layer(state: &AppState) -> tower_sessions::SessionManagerLayer<PostgresSessionStore> {
     let secure = state.config.auth.secure_cookies;
-    tower_sessions::SessionManagerLayer::new(PostgresSessionStore::new(state.db.clone(), state.reads.clone()))
+    tower_sessions::SessionManagerLayer::new(PostgresSessionStore::new(state.db.clone()))
         .with_name(session_cookie_name(secure))
         .with_secure(secure)
         .with_http_only(true)

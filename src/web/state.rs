@@ -46,9 +46,6 @@ pub struct SharedState {
     /// The runtime-role pool, for the plumbing (transactions, the session store, live
     /// updates). Feature code never touches it.
     pub db: PgPool,
-    /// Pipelined single-statement reads outside any tenant (the session lookup); `None`
-    /// when switched off or when the database needs a TLS mode they do not speak.
-    pub reads: Option<Arc<crate::db::shared_reads::SharedReads>>,
     pub clock: SharedClock,
     /// The per-address token bucket every request spends from.
     pub rate_limiter: Arc<RateLimiter>,

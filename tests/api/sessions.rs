@@ -4,11 +4,9 @@
 use chrono::TimeDelta;
 use lockdev::auth::sessions::MAX_SESSIONS;
 use lockdev::clock::Clock as _;
-use lockdev::config::{DatabaseConfig, Secret};
-use lockdev::db::shared_reads::SharedReads;
 
 use crate::fixtures::{CANARY_A, two_tenants};
-use crate::helpers::{Browser, TestApp, spawn_app, verified_tls_url};
+use crate::helpers::{Browser, TestApp, spawn_app};
 
 async fn staff_app() -> (TestApp, crate::helpers::Person) {
     let app = spawn_app().spawn().await;
@@ -377,57 +375,8 @@ async fn a_clinic_can_shorten_the_idle_timeout_but_not_lengthen_it() {
     assert_eq!(browser.get("/account").await.status(), 303, "never longer than the staff default");
 }
 
-/// Application names of the test database's connections from the app, with the last
-/// statement each ran.
-async fn app_connections(app: &TestApp) -> Vec<(String, String)> {
-    let mut superuser = app.database().superuser().await;
-    sqlx::query_as(
-        "SELECT application_name, query FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'lockdev%'",
-    )
-    .fetch_all(&mut superuser)
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
-async fn sessions_load_on_the_shared_reads_and_survive_losing_them() {
-    let (app, nurse) = staff_app().await;
-    let browser = app.browser();
-    signed_in(&app, &browser, &nurse).await;
-    assert_eq!(browser.get("/account").await.status(), 200);
-    let loads = |connections: &[(String, String)]| {
-        connections
-            .iter()
-            .filter(|(name, query)| name == "lockdev-reads" && query.contains("FROM tower_sessions.session"))
-            .count()
-    };
-    assert!(loads(&app_connections(&app).await) >= 1, "{:?}", app_connections(&app).await);
-
-    // The shared connections die (a failover, an operator's kill): the next page still
-    // answers, from the pool, and the one after opens a shared connection again.
-    let mut superuser = app.database().superuser().await;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'lockdev-reads'",
-    )
-    .execute(&mut superuser)
-    .await
-    .unwrap();
-    let mut reopened = false;
-    for _ in 0..20 {
-        assert_eq!(browser.get("/account").await.status(), 200, "the session still loads");
-        if loads(&app_connections(&app).await) >= 1 {
-            reopened = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(reopened, "a shared connection is opened again: {:?}", app_connections(&app).await);
-}
-
-#[tokio::test]
-async fn over_verified_tls_the_pool_and_the_shared_reads_are_both_encrypted() {
+async fn over_verified_tls_every_connection_of_the_pool_is_encrypted() {
     let app = spawn_app().database_over_verified_tls().spawn().await;
     let org = app.organization("Session Clinic").await;
     let nurse = app.with_totp(app.person("nurse@clinic.example", "quiet lake morning 42").await).await;
@@ -444,52 +393,6 @@ async fn over_verified_tls_the_pool_and_the_shared_reads_are_both_encrypted() {
     .fetch_all(&mut superuser)
     .await
     .unwrap();
-    assert!(
-        connections.iter().any(|(name, _)| name == "lockdev-reads"),
-        "shared reads in use: {connections:?}"
-    );
-    assert!(connections.iter().any(|(name, _)| name != "lockdev-reads"), "the pool in use: {connections:?}");
+    assert!(!connections.is_empty(), "the pool in use: {connections:?}");
     assert!(connections.iter().all(|(_, ssl)| *ssl), "every connection is encrypted: {connections:?}");
-}
-
-#[tokio::test]
-async fn shared_reads_refuse_a_database_certificate_they_cannot_verify() {
-    let base = std::env::var("LOCKDEV_DATABASE_URL").expect("run with `just test`");
-    let config = |url: String| DatabaseConfig {
-        runtime_url: Some(Secret::new(url)),
-        migration_url: None,
-        max_connections: 2,
-        acquire_timeout: std::time::Duration::from_secs(5),
-        statement_timeout: std::time::Duration::from_secs(5),
-        shared_reads: true,
-    };
-    let encrypted = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-    let failure = |error: tokio_postgres::Error| {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            text = format!("{text}: {cause}");
-            source = cause.source();
-        }
-        text
-    };
-
-    // The cluster's own root trusted: verified and encrypted.
-    let reads = SharedReads::from_config(&config(verified_tls_url(&base))).expect("verify-full is offered");
-    let rows = reads.query(encrypted, &[]).await.expect("a verified connection");
-    assert!(rows[0].get::<_, bool>(0), "the connection is encrypted");
-
-    // Only the public roots: the cluster's certificate authority is not one of them.
-    let reads = SharedReads::from_config(&config(format!("{base}?sslmode=verify-full"))).expect("offered");
-    let error = failure(reads.query(encrypted, &[]).await.expect_err("an unknown issuer is refused"));
-    assert!(error.contains("UnknownIssuer"), "{error}");
-
-    // The right root, the wrong name: the certificate is for localhost and 127.0.0.1.
-    let elsewhere = base.replace("@127.0.0.1:", "@db.elsewhere.example:");
-    assert_ne!(elsewhere, base, "the test cluster listens on 127.0.0.1");
-    let url = format!("{}&hostaddr=127.0.0.1", verified_tls_url(&elsewhere));
-    let reads = SharedReads::from_config(&config(url)).expect("offered");
-    let error =
-        failure(reads.query(encrypted, &[]).await.expect_err("a certificate for another name is refused"));
-    assert!(error.contains("not valid for name"), "{error}");
 }

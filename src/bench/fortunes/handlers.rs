@@ -8,31 +8,13 @@ use crate::web::{AppResult, AppState, Page};
 const FORTUNES: &str = "SELECT id, message FROM bench.fortune";
 
 /// Every fortune plus one added now, sorted by message. The table holds no tenant data,
-/// so the read is one autocommit statement: on the shared reads when there are, else on a
-/// pooled connection (as after a shared connection was lost).
+/// so the read is one autocommit statement on a pooled connection.
 pub async fn fortunes(State(state): State<AppState>) -> AppResult<Page<FortunesPage>> {
-    let mut fortunes = match shared(&state).await {
-        Some(fortunes) => fortunes,
-        None => {
-            let mut connection = platform_connection(&state.db).await?;
-            sqlx::query_as(FORTUNES).fetch_all(&mut *connection).await?
-        }
+    let mut fortunes: Vec<Fortune> = {
+        let mut connection = platform_connection(&state.db).await?;
+        sqlx::query_as(FORTUNES).fetch_all(&mut *connection).await?
     };
     fortunes.push(Fortune { id: 0, message: ADDED_AT_REQUEST_TIME.to_owned() });
     fortunes.sort_unstable_by(|a, b| a.message.cmp(&b.message));
     Ok(Page(FortunesPage { fortunes }))
-}
-
-async fn shared(state: &AppState) -> Option<Vec<Fortune>> {
-    let rows = match state.reads.as_ref()?.query(FORTUNES, &[]).await {
-        Ok(rows) => rows,
-        Err(error) => {
-            tracing::warn!(error.kind = "shared_reads", %error, "fortunes fall back to the pool");
-            return None;
-        }
-    };
-    rows.iter()
-        .map(|row| Ok(Fortune { id: row.try_get(0)?, message: row.try_get(1)? }))
-        .collect::<Result<_, tokio_postgres::Error>>()
-        .ok()
 }
