@@ -7,14 +7,14 @@ use serde_json::json;
 use axum_htmx::{HX_RESWAP, HX_RETARGET};
 
 use super::views::{
-    Addendum, AddendumFormFragment, CATEGORIES, NoteErrors, NoteForm, NoteFormSection, NoteRow, NoteSection,
-    NotesSection, category_label,
+    Addendum, AddendumFormFragment, CATEGORIES, DraftStatus, FieldsSent, NoteErrors, NoteForm,
+    NoteFormSection, NoteRow, NoteSection, NotesSection, category_label,
 };
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
 use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::{ClinicalNoteId, NoteAddendumId, UserId};
-use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
+use crate::web::{AppError, AppResult, Framed, Page, TenantTx, parse_form};
 
 fn when(at: DateTime<Utc>, chart: &Chart) -> String {
     chart.local(at)
@@ -33,7 +33,7 @@ async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> Ap
         let mut db = tx.conn().await?;
         sqlx::query!(
             r#"SELECT n.id AS "id: ClinicalNoteId", n.title, n.status, n.sensitive_category, n.created_at, n.signed_at,
-                      u.display_name AS author
+                      n.author_user_id AS "author_id: UserId", u.display_name AS author
                  FROM clinical_notes n JOIN users u ON u.id = n.author_user_id
                 WHERE n.patient_id = $1 AND n.deleted_at IS NULL
                 ORDER BY n.created_at DESC"#,
@@ -48,16 +48,23 @@ async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> Ap
     // A title says what the visit was about: it is part of the note, for those who may
     // read notes. The front desk sees that a note exists, its date, author and state.
     let may_read = chart.allows(tx, Permission::ReadNoteBody);
+    let me = tx.context().tenant.user_id;
     let notes = rows
         .into_iter()
         .filter(|n| n.sensitive_category.is_none() || may_list_sensitive)
-        .map(|n| NoteRow {
-            id: n.id.to_string(),
-            title: if may_read { n.title } else { "Clinical note".to_owned() },
-            author: n.author,
-            when: when(n.signed_at.unwrap_or(n.created_at), chart),
-            signed: n.status == "signed",
-            category: n.sensitive_category.as_deref().map(category_label),
+        .map(|n| {
+            // Someone else's draft is theirs until signed: listed (so nobody starts a
+            // second note for the same visit), never opened or titled.
+            let openable = may_read && (n.status == "signed" || me == Some(n.author_id));
+            NoteRow {
+                id: n.id.to_string(),
+                openable,
+                title: if openable { n.title } else { "Clinical note".to_owned() },
+                author: n.author,
+                when: when(n.signed_at.unwrap_or(n.created_at), chart),
+                signed: n.status == "signed",
+                category: n.sensitive_category.as_deref().map(category_label),
+            }
         })
         .collect();
     Ok(NotesSection {
@@ -80,13 +87,16 @@ pub async fn list(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<Char
 fn form_section(
     chart: &Chart,
     tx: &TenantTx,
-    note_id: Option<String>,
+    note_id: ClinicalNoteId,
+    saved: bool,
     form: NoteForm,
     errors: NoteErrors,
 ) -> NoteFormSection {
     NoteFormSection {
         patient_id: chart.id().to_string(),
-        note_id,
+        note_id: note_id.to_string(),
+        saved,
+        saved_at: None,
         form,
         errors,
         categories: CATEGORIES,
@@ -102,15 +112,32 @@ pub(crate) async fn new_note(
     let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
     // Opening the form shows the chart header (PHI).
     tx.audit(&event(&chart, Action::Read, None)).await?;
+    // The draft's id is chosen now: whichever save comes first creates the note under it.
+    let draft = ClinicalNoteId::new();
     Ok(Framed(
         chart.frame("notes"),
-        form_section(&chart, &tx, None, NoteForm::default(), NoteErrors::default()),
+        form_section(&chart, &tx, draft, false, NoteForm::default(), NoteErrors::default()),
     ))
 }
 
-/// Checks a note form; the category must be one we know (or none).
+/// The limits every save checks, complete or not: lengths and a known category.
+fn check_limits(form: &NoteForm, errors: &mut NoteErrors) {
+    if form.title.trim().chars().count() > 200 {
+        errors.title = Some("A title can be at most 200 characters.".into());
+    }
+    let parts = [&form.subjective, &form.objective, &form.assessment, &form.plan];
+    if parts.iter().any(|p| p.chars().count() > 20_000) {
+        errors.body = Some("Each part can be at most 20,000 characters.".into());
+    }
+    if !form.sensitive_category.is_empty() && !CATEGORIES.iter().any(|(v, _)| *v == form.sensitive_category) {
+        errors.category = Some("Choose a category from the list.".into());
+    }
+}
+
+/// Checks a note the clinician saves on purpose or signs: a title and some text.
 fn validate(form: &NoteForm) -> NoteErrors {
     let mut errors = NoteErrors::default();
+    check_limits(form, &mut errors);
     let title = form.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         errors.title = Some(
@@ -118,13 +145,8 @@ fn validate(form: &NoteForm) -> NoteErrors {
         );
     }
     let parts = [&form.subjective, &form.objective, &form.assessment, &form.plan];
-    if parts.iter().all(|p| p.trim().is_empty()) {
+    if errors.body.is_none() && parts.iter().all(|p| p.trim().is_empty()) {
         errors.body = Some("Write at least one of subjective, objective, assessment or plan.".into());
-    } else if parts.iter().any(|p| p.chars().count() > 20_000) {
-        errors.body = Some("Each part can be at most 20,000 characters.".into());
-    }
-    if !form.sensitive_category.is_empty() && !CATEGORIES.iter().any(|(v, _)| *v == form.sensitive_category) {
-        errors.category = Some("Choose a category from the list.".into());
     }
     errors
 }
@@ -133,43 +155,119 @@ fn category(form: &NoteForm) -> Option<&str> {
     (!form.sensitive_category.is_empty()).then_some(form.sensitive_category.as_str())
 }
 
-pub async fn create(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
-    let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
-    let form: NoteForm = parse_form(&body)?;
-    let errors = validate(&form);
-    if errors.any() {
-        let section = form_section(&chart, &tx, None, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
-    }
-    if category(&form).is_some() {
-        chart.authorize(&tx, Permission::WriteNote, true).await?;
-    }
+/// What an autosave stores as the title while the clinician has not typed one yet (the
+/// database requires one); the form shows the field empty again until they do.
+const UNTITLED: &str = "Untitled draft";
+
+/// How a save went.
+enum Saved {
+    Created,
+    Updated,
+}
+
+/// Saves `form` as the asking author's draft `id` on this chart: the first save creates
+/// it, later ones update it. Refused when `id` is another person's note, a signed note, or
+/// on another chart; a sensitive category is the care team's to set.
+async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &NoteForm) -> AppResult<Saved> {
     let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
-    let note = ClinicalNoteId::new();
-    {
+    let existing = {
         let mut db = tx.conn().await?;
         sqlx::query!(
-            "INSERT INTO clinical_notes (organization_id, id, patient_id, author_user_id, title, subjective, objective,
-                                         assessment, plan, sensitive_category)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            r#"SELECT author_user_id AS "author: UserId", patient_id, status, sensitive_category
+                 FROM clinical_notes WHERE id = $1 AND deleted_at IS NULL"#,
+            id.as_uuid()
+        )
+        .fetch_optional(&mut *db)
+        .await?
+    };
+    if let Some(existing) = &existing {
+        if existing.patient_id != chart.id().as_uuid() {
+            return Err(tx.not_found("clinical_note", id.as_uuid()).await);
+        }
+        chart.authorize(tx, Permission::WriteNote, existing.sensitive_category.is_some()).await?;
+        if existing.author != author || existing.status != "draft" {
+            return Err(AppError::BadRequest(
+                "Only the author can change a draft, and a signed note cannot be changed: add an addendum."
+                    .into(),
+            ));
+        }
+    }
+    if category(form).is_some() {
+        chart.authorize(tx, Permission::WriteNote, true).await?;
+    }
+    let title = match form.title.trim() {
+        "" => UNTITLED,
+        title => title,
+    };
+    let created = {
+        let mut db = tx.conn().await?;
+        // The conflict arm repeats the checks above in the statement itself, so a note
+        // signed (or created by someone else) since the read is never overwritten.
+        sqlx::query_scalar!(
+            r#"INSERT INTO clinical_notes (organization_id, id, patient_id, author_user_id, title, subjective, objective,
+                                          assessment, plan, sensitive_category)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               ON CONFLICT (organization_id, id) DO UPDATE
+                  SET title = EXCLUDED.title, subjective = EXCLUDED.subjective, objective = EXCLUDED.objective,
+                      assessment = EXCLUDED.assessment, plan = EXCLUDED.plan,
+                      sensitive_category = EXCLUDED.sensitive_category
+                WHERE clinical_notes.author_user_id = EXCLUDED.author_user_id
+                  AND clinical_notes.patient_id = EXCLUDED.patient_id
+                  AND clinical_notes.status = 'draft' AND clinical_notes.deleted_at IS NULL
+               RETURNING (xmax = 0) AS "created!""#,
             tx.context().tenant.organization_id.as_uuid(),
-            note.as_uuid(),
+            id.as_uuid(),
             chart.id().as_uuid(),
             author.as_uuid(),
-            form.title.trim(),
+            title,
             form.subjective,
             form.objective,
             form.assessment,
             form.plan,
-            category(&form)
+            category(form)
         )
-        .execute(&mut *db)
+        .fetch_optional(&mut *db)
+        .await?
+    };
+    let Some(created) = created else {
+        return Err(AppError::BadRequest(
+            "This note was signed or changed meanwhile. Reload it to see it.".into(),
+        ));
+    };
+    let (action, saved) =
+        if created { (Action::Create, Saved::Created) } else { (Action::Update, Saved::Updated) };
+    tx.audit(&event(chart, action, Some(id)).details(json!({ "sensitive": category(form).is_some() })))
         .await?;
+    Ok(saved)
+}
+
+/// The form as it came, with the placeholder title shown empty again.
+fn as_typed(mut form: NoteForm) -> NoteForm {
+    if form.title.trim() == UNTITLED {
+        form.title.clear();
     }
-    tx.audit(
-        &event(&chart, Action::Create, Some(note)).details(json!({ "sensitive": category(&form).is_some() })),
-    )
-    .await?;
+    form
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct DraftId {
+    draft_id: String,
+}
+
+/// The plain form's "create" (and the address older pages post to): saved under the id
+/// the form was opened with, so a double click saves one note, not two.
+pub async fn create(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
+    let form: NoteForm = parse_form(&body)?;
+    let draft: DraftId = parse_form(&body)?;
+    let note = draft.draft_id.parse().unwrap_or_else(|_| ClinicalNoteId::new());
+    let errors = validate(&form);
+    if errors.any() {
+        let section = form_section(&chart, &tx, note, false, form, errors);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
+    }
+    save_draft(&tx, &chart, note, &form).await?;
     Ok(Redirect::to(&format!("/patients/{}/notes/{note}", chart.id())).into_response())
 }
 
@@ -190,7 +288,15 @@ struct StoredNote {
 /// The note, visible to this context for `permission` (404 otherwise, audited; a
 /// sensitive note the context may not read looks absent).
 async fn note(tx: &TenantTx, chart: &Chart, note_id: &str, permission: Permission) -> AppResult<StoredNote> {
-    let id: ClinicalNoteId = note_id.parse().map_err(|_| AppError::NotFound)?;
+    note_for(tx, chart, draft_id(note_id)?, permission).await
+}
+
+async fn note_for(
+    tx: &TenantTx,
+    chart: &Chart,
+    id: ClinicalNoteId,
+    permission: Permission,
+) -> AppResult<StoredNote> {
     let row = {
         let mut db = tx.conn().await?;
         sqlx::query_as!(
@@ -261,77 +367,131 @@ async fn render_note(
 pub async fn show(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::ReadNoteBody).await?;
     let found = note(&tx, &chart, &note_id, Permission::ReadNoteBody).await?;
+    // A draft is its author's until it is signed: to anyone else it is not there yet.
+    let is_author = tx.context().tenant.user_id == Some(found.author);
+    if found.signed_at.is_none() && !is_author {
+        return Err(tx.not_found("clinical_note", found.id.as_uuid()).await);
+    }
     tx.audit(&event(&chart, Action::Read, Some(found.id))).await?;
     // The author continues a draft in the form.
-    if found.signed_at.is_none() && tx.context().tenant.user_id == Some(found.author) {
-        let form = NoteForm {
+    if found.signed_at.is_none() {
+        let form = as_typed(NoteForm {
             title: found.title.clone(),
             subjective: found.subjective.clone(),
             objective: found.objective.clone(),
             assessment: found.assessment.clone(),
             plan: found.plan.clone(),
             sensitive_category: found.sensitive_category.clone().unwrap_or_default(),
-        };
-        let draft = form_section(&chart, &tx, Some(found.id.to_string()), form, NoteErrors::default());
+        });
+        let draft = form_section(&chart, &tx, found.id, true, form, NoteErrors::default());
         return Ok(Framed(chart.frame("notes"), draft).into_response());
     }
     let section = render_note(&tx, &chart, found, (String::new(), None), None).await?;
     Ok(Framed(chart.frame("notes"), section).into_response())
 }
 
-/// Saves a draft. Only its author, only while it is a draft (the database refuses any
-/// change to a signed note whatever asks).
+/// The draft's id from the address (a malformed one is no note: 404).
+fn draft_id(note_id: &str) -> AppResult<ClinicalNoteId> {
+    note_id.parse().map_err(|_| AppError::NotFound)
+}
+
+/// "Save draft" without script: saves what was typed once it is complete enough to keep.
 pub async fn update(
     tx: TenantTx,
     Path((id, note_id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
-    let found = note(&tx, &chart, &note_id, Permission::WriteNote).await?;
-    if tx.context().tenant.user_id != Some(found.author) || found.signed_at.is_some() {
-        return Err(AppError::BadRequest(
-            "Only the author can change a draft, and a signed note cannot be changed: add an addendum."
-                .into(),
-        ));
-    }
+    let note = draft_id(&note_id)?;
+    existing_unless_fields_sent(&tx, &chart, note, &body).await?;
     let form: NoteForm = parse_form(&body)?;
     let errors = validate(&form);
     if errors.any() {
-        let section = form_section(&chart, &tx, Some(found.id.to_string()), form, errors);
+        let section = form_section(&chart, &tx, note, true, form, errors);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
     }
-    if category(&form).is_some() {
-        chart.authorize(&tx, Permission::WriteNote, true).await?;
-    }
-    {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE clinical_notes SET title = $2, subjective = $3, objective = $4, assessment = $5, plan = $6,
-                    sensitive_category = $7
-              WHERE id = $1 AND status = 'draft'",
-            found.id.as_uuid(),
-            form.title.trim(),
-            form.subjective,
-            form.objective,
-            form.assessment,
-            form.plan,
-            category(&form)
-        )
-        .execute(&mut *db)
-        .await?;
-    }
-    tx.audit(&event(&chart, Action::Update, Some(found.id))).await?;
-    let mut section = form_section(&chart, &tx, Some(found.id.to_string()), form, NoteErrors::default());
+    save_draft(&tx, &chart, note, &form).await?;
+    let mut section = form_section(&chart, &tx, note, true, form, NoteErrors::default());
+    section.saved_at = Some(saved_at(&tx, &chart));
     section.notice = Some("Draft saved. Sign it when it is complete.".into());
     Ok(Framed(chart.frame("notes"), section).into_response())
 }
 
-pub async fn sign(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> AppResult<Response> {
+/// A save that carries the draft form's fields may create the draft under the id the form
+/// was opened with; a post without them names a note, which must exist (404 otherwise,
+/// like every address naming an object).
+async fn existing_unless_fields_sent(
+    tx: &TenantTx,
+    chart: &Chart,
+    note: ClinicalNoteId,
+    body: &[u8],
+) -> AppResult<()> {
+    let sent: FieldsSent = parse_form(body)?;
+    if sent.title.is_none() {
+        note_for(tx, chart, note, Permission::WriteNote).await?;
+    }
+    Ok(())
+}
+
+fn saved_at(tx: &TenantTx, chart: &Chart) -> String {
+    tx.now().with_timezone(&chart.timezone).format("%H:%M").to_string()
+}
+
+/// The draft form saving itself while the clinician types: whatever is there is kept,
+/// complete or not (only the limits apply), and the answer is the status line alone so
+/// nothing being typed is replaced.
+pub(crate) async fn autosave(
+    tx: TenantTx,
+    Path((id, note_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
-    let found = note(&tx, &chart, &note_id, Permission::WriteNote).await?;
+    let note = draft_id(&note_id)?;
+    existing_unless_fields_sent(&tx, &chart, note, &body).await?;
+    let form: NoteForm = parse_form(&body)?;
+    let mut errors = NoteErrors::default();
+    check_limits(&form, &mut errors);
+    let problem = errors.title.or(errors.body).or(errors.category);
+    if let Some(problem) = problem {
+        let status = DraftStatus { saved_at: None, problem: Some(problem) };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(status)).into_response());
+    }
+    save_draft(&tx, &chart, note, &form).await?;
+    Ok(Page(DraftStatus { saved_at: Some(saved_at(&tx, &chart)), problem: None }).into_response())
+}
+
+/// Signs the author's draft. The form's fields come along: what is on the screen is saved
+/// first and signed in the same transaction, or, when it is not complete, nothing is
+/// signed and the form comes back with every word and the reason.
+pub async fn sign(
+    tx: TenantTx,
+    Path((id, note_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
+    let note = draft_id(&note_id)?;
+    let sent: FieldsSent = parse_form(&body)?;
+    if sent.title.is_some() {
+        let form: NoteForm = parse_form(&body)?;
+        let errors = validate(&form);
+        if errors.any() {
+            let mut section = form_section(&chart, &tx, note, true, form, errors);
+            section.notice = Some(
+                "Not signed yet: the note needs the corrections below. Nothing you typed was lost.".into(),
+            );
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response()
+            );
+        }
+        save_draft(&tx, &chart, note, &form).await?;
+    }
+    let found = note_for(&tx, &chart, note, Permission::WriteNote).await?;
     let me = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
     if found.author != me {
         return Err(AppError::BadRequest("Only the note's author can sign it.".into()));
+    }
+    if found.title == UNTITLED && sent.title.is_none() {
+        return Err(AppError::BadRequest("Give the note a title before signing it.".into()));
     }
     let signed = {
         let mut db = tx.conn().await?;
@@ -349,7 +509,7 @@ pub async fn sign(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> 
         return Err(AppError::BadRequest("This note is already signed.".into()));
     }
     tx.audit(&event(&chart, Action::Update, Some(found.id)).details(json!({ "signed": true }))).await?;
-    let found = note(&tx, &chart, &note_id, Permission::ReadNoteBody).await?;
+    let found = note_for(&tx, &chart, note, Permission::ReadNoteBody).await?;
     let section = render_note(
         &tx,
         &chart,

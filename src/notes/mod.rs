@@ -20,6 +20,7 @@ pub fn routes() -> Routes {
         .post("/patients/{patient_id}/notes", write, Phi::Writes, handlers::create)
         .get("/patients/{patient_id}/notes/{note_id}", read, Phi::Reads, handlers::show)
         .post("/patients/{patient_id}/notes/{note_id}", write, Phi::Writes, handlers::update)
+        .post("/patients/{patient_id}/notes/{note_id}/autosave", write, Phi::Writes, handlers::autosave)
         .post("/patients/{patient_id}/notes/{note_id}/sign", write, Phi::Writes, handlers::sign)
         .post("/patients/{patient_id}/notes/{note_id}/addenda", write, Phi::Writes, handlers::add_addendum)
 }

@@ -12,6 +12,8 @@ pub(crate) fn category_label(value: &str) -> &'static str {
 
 pub(crate) struct NoteRow {
     pub id: String,
+    /// Whether the viewer may open it (a signed note they may read, or their own draft).
+    pub openable: bool,
     pub title: String,
     pub author: String,
     pub when: String,
@@ -41,6 +43,14 @@ pub(crate) struct NoteForm {
     pub sensitive_category: String,
 }
 
+/// Whether a POST carried the note's fields (the draft form sends them with every button;
+/// a bare "Sign" from the read-only view sends none).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct FieldsSent {
+    pub title: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NoteErrors {
     pub title: Option<String>,
@@ -58,8 +68,13 @@ impl NoteErrors {
 #[template(path = "notes/form.html")]
 pub(crate) struct NoteFormSection {
     pub patient_id: String,
-    /// `Some(id)` when editing a draft.
-    pub note_id: Option<String>,
+    /// The draft's id: chosen when the form opens, so the first save (typed, autosaved or
+    /// a double click) creates it and every later save updates it.
+    pub note_id: String,
+    /// Whether the draft exists yet (heading and the plain form's wording).
+    pub saved: bool,
+    /// "Saved at 10:42" once saved in this view.
+    pub saved_at: Option<String>,
     pub form: NoteForm,
     pub errors: NoteErrors,
     pub categories: [(&'static str, &'static str); 3],
@@ -103,4 +118,13 @@ pub(crate) struct AddendumFormFragment {
     pub can_add_addendum: bool,
     pub addendum_text: String,
     pub addendum_error: Option<String>,
+}
+
+/// The draft form's save status, answered to each autosave: the time it was saved, or
+/// why it was not (the text stays on the page either way).
+#[derive(Template)]
+#[template(path = "notes/_draft_status.html")]
+pub(crate) struct DraftStatus {
+    pub saved_at: Option<String>,
+    pub problem: Option<String>,
 }

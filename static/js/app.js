@@ -110,3 +110,118 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
 })();
+
+// Drafts that save themselves (forms marked data-autosave, the note form): htmx sends the
+// form two seconds after the last keystroke and the server answers with the status line.
+// When the connection is lost the text stays on the page, the status says so, and the
+// save is tried again every few seconds and as soon as the browser is back online; leaving
+// the page with unsaved text asks first. Nothing is written to browser storage: a draft
+// is patient data and lives only on the page and on the server.
+(function () {
+  "use strict";
+  var RETRY_MS = 5000;
+
+  function autosaveForm(elt) {
+    return elt && elt.closest ? elt.closest("form[data-autosave]") : null;
+  }
+  function setStatus(form, text) {
+    var status = form.querySelector("#draft-status");
+    if (status) status.textContent = text;
+  }
+  function retryLater(form) {
+    if (form._lockdevRetry) return;
+    form._lockdevRetry = setTimeout(function () {
+      form._lockdevRetry = null;
+      if (form.isConnected && form._lockdevDirty && window.htmx) window.htmx.trigger(form, "lockdev:retry");
+    }, RETRY_MS);
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = autosaveForm(event.target);
+    if (!form) return;
+    form._lockdevDirty = true;
+    form._lockdevEdits = (form._lockdevEdits || 0) + 1;
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.target;
+    if (elt.matches && elt.matches("form[data-autosave]")) {
+      // Signing carries the text itself; a save still waiting for its delay would only
+      // reach a note that is already signed.
+      if (elt._lockdevSigning || !elt.isConnected) {
+        event.preventDefault();
+        return;
+      }
+      elt._lockdevSent = elt._lockdevEdits || 0;
+      return;
+    }
+    var form = autosaveForm(elt);
+    if (form) form._lockdevSigning = true;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (!(form.matches && form.matches("form[data-autosave]"))) {
+      // A sign request that did not go through leaves the form as it was: saving resumes.
+      var signing = autosaveForm(form);
+      if (signing && !(event.detail && event.detail.successful)) signing._lockdevSigning = false;
+      return;
+    }
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr.status === 200) {
+      // Saved, unless more was typed while the save was on its way.
+      if ((form._lockdevEdits || 0) === form._lockdevSent) form._lockdevDirty = false;
+      else window.htmx.trigger(form, "lockdev:retry");
+    } else if (!xhr || xhr.status === 0 || xhr.status >= 500) {
+      setStatus(form, "Not saved: Lockdev cannot be reached. Your text stays on this page and is saved when the connection is back.");
+      retryLater(form);
+    }
+  });
+  // The generic "cannot reach Lockdev" toast is not needed for a draft: its status line says it.
+  document.addEventListener("htmx:sendError", function (event) {
+    var form = event.target;
+    if (form.matches && form.matches("form[data-autosave]")) {
+      setStatus(form, "Not saved: no connection. Your text stays on this page and is saved when the connection is back.");
+      retryLater(form);
+    }
+  });
+  window.addEventListener("online", function () {
+    document.querySelectorAll("form[data-autosave]").forEach(function (form) {
+      if (form._lockdevDirty && window.htmx) window.htmx.trigger(form, "lockdev:retry");
+    });
+  });
+  window.addEventListener("beforeunload", function (event) {
+    var unsaved = Array.prototype.some.call(document.querySelectorAll("form[data-autosave]"), function (form) {
+      return form._lockdevDirty;
+    });
+    if (unsaved) event.preventDefault();
+  });
+})();
+
+// One request per press: a form without htmx (a plain post and a new page) ignores a
+// second submit while the first is on its way, and shows its buttons as busy. htmx forms
+// declare hx-disabled-elt themselves. Buttons come back if the page is shown again from the
+// browser's back-forward cache.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.hasAttribute("hx-post") || form.method.toLowerCase() !== "post") return;
+    if (event.defaultPrevented) return;
+    if (form.dataset.sending === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sending = "true";
+    // After this event, so the pressed button's name and value are still sent.
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) {
+      delete form.dataset.sending;
+      form.querySelectorAll("button").forEach(function (button) { button.disabled = false; });
+    });
+  });
+})();

@@ -431,14 +431,18 @@ async fn a_provider_finds_a_patient_and_works_through_the_chart() {
     fill(&client, "#note-title", "Follow-up visit").await;
     fill(&client, "#note-s", "<img src=x onerror=alert(1)> Feels well").await;
     fill(&client, "#note-p", "Recheck in 3 months").await;
-    click(&client, "#chart-section form.form button[type=submit]").await;
-    wait_text(&client, "#chart-section", "Draft note").await;
+    // "Save draft" saves in place: the status line answers, the typed text stays put.
+    click(&client, "#note-form button[type=submit]:not([formaction])").await;
+    wait_text(&client, "#draft-status", "Saved at").await;
     look(&client, "25-note-draft").await;
     accessible(&client, "note draft").await;
-    click(&client, ".sign-form button[type=submit]").await;
+    // More words typed and never saved, then "Sign the note" at once: nothing is lost.
+    fill(&client, "#note-p", "Recheck in 3 months; bloods before").await;
+    click(&client, "#note-form button[formaction$='/sign']").await;
     client.accept_alert().await.expect("confirm signing");
     wait_text(&client, "#chart-section", "Signed. The note is now final").await;
     wait_text(&client, ".note__body", "<img src=x onerror=alert(1)> Feels well").await;
+    wait_text(&client, ".note__body", "Recheck in 3 months; bloods before").await;
     let images = client.find_all(Locator::Css(".note__body img")).await.expect("query");
     assert!(images.is_empty(), "the note's markup was not rendered");
     look(&client, "26-note-signed").await;

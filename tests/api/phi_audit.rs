@@ -176,6 +176,13 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         ThePatient,
         &[("title", "Visit"), ("plan", "Rest, fluids")],
     ),
+    (
+        "POST",
+        "/patients/{patient_id}/notes/{note_id}/autosave",
+        Provider,
+        ThePatient,
+        &[("title", "Visit"), ("plan", "Rest, fluids, review")],
+    ),
     ("POST", "/patients/{patient_id}/notes/{note_id}/sign", Provider, ThePatient, &[]),
     (
         "POST",

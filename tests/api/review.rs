@@ -211,8 +211,9 @@ async fn nobody_adds_themselves_to_a_care_team_and_each_change_says_why() {
     let sensitive = in_clinic(
         &app,
         a.org,
-        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, sensitive_category)
-         VALUES ($1, $2, $3, 'Counselling', 'SECRET-MOOD', 'behavioral_health') RETURNING id",
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, sensitive_category,
+                                     status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Counselling', 'SECRET-MOOD', 'behavioral_health', 'signed', now(), $3) RETURNING id",
         &[&a.org.as_uuid(), &on_team.as_uuid(), &a.provider_user.as_uuid()],
     )
     .await

@@ -107,6 +107,8 @@ async fn sensitive_notes_and_care_team_only_charts_hide_from_everyone_outside_th
         )
         .await;
     let routine = res.headers()["location"].to_str().expect("ascii").to_owned();
+    // Signed: a draft is its author's alone.
+    assert_eq!(post(&app, &format!("{routine}/sign"), &[]).await.0, 200);
 
     // A provider outside the care team and a nurse: the sensitive note does not exist
     // for them (not in the list, 404 when addressed).
@@ -181,4 +183,124 @@ async fn sensitive_notes_and_care_team_only_charts_hide_from_everyone_outside_th
     let (status, body) = get(&app, &sensitive).await;
     assert_eq!(status, 200);
     assert!(body.contains("SECRET-MOOD"));
+}
+
+/// The lost-edit case: the clinician changes the draft and presses "Sign the note" without
+/// saving. What is on the screen is what gets signed.
+#[tokio::test]
+async fn signing_a_draft_signs_what_is_on_the_screen() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    app.act_as(Some(tenants.a.provider_context()));
+    let res = app
+        .post_form(&format!("/patients/{patient}/notes"), &[("title", "Visit"), ("subjective", "Cough")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().expect("ascii").to_owned();
+    // Edited on the screen, never saved, then signed: the sign request carries the form.
+    let (status, body) = post(
+        &app,
+        &format!("{location}/sign"),
+        &[("title", "Visit"), ("subjective", "Cough, worse at night"), ("plan", "Chest X-ray")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Cough, worse at night") && body.contains("Chest X-ray"), "{body}");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM clinical_notes WHERE status = 'signed' AND plan = 'Chest X-ray'")
+            .await,
+        1
+    );
+    // An incomplete screen is refused with every word kept, and nothing is signed.
+    let res =
+        app.post_form(&format!("/patients/{patient}/notes"), &[("title", "Second"), ("plan", "Rest")]).await;
+    let second = res.headers()["location"].to_str().expect("ascii").to_owned();
+    let (status, body) =
+        post(&app, &format!("{second}/sign"), &[("title", " "), ("plan", "Rest, then review in a week")])
+            .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Rest, then review in a week"), "the typed text comes back: {body}");
+    assert!(body.contains("Not signed yet") && body.contains("Give the note a title"), "{body}");
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes WHERE status = 'signed'").await, 1);
+}
+
+#[tokio::test]
+async fn drafts_save_themselves_once_and_stay_their_authors() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    app.act_as(Some(tenants.a.provider_context()));
+    // The new-note form names the draft it will create.
+    let (status, form) = get(&app, &format!("/patients/{patient}/notes/new")).await;
+    assert_eq!(status, 200);
+    let marker = "/autosave\"";
+    let end = form.find(marker).expect("an autosave address");
+    let start = form[..end].rfind("/notes/").expect("the draft's id") + "/notes/".len();
+    let draft = form[start..end].to_owned();
+    let autosave = format!("/patients/{patient}/notes/{draft}/autosave");
+    // Typing with no title yet: kept anyway, the answer is only the status line.
+    let (status, body) =
+        post(&app, &autosave, &[("title", ""), ("subjective", "Headache since Monday")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Saved at"), "{body}");
+    assert!(!body.contains("Headache"), "the status line does not repeat the note: {body}");
+    // Typing on, and a double-clicked save: still one note, holding the latest text.
+    for _ in 0..2 {
+        let (status, _) = post(
+            &app,
+            &autosave,
+            &[("title", "Headache"), ("subjective", "Headache since Monday, no fever")],
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM clinical_notes WHERE subjective = 'Headache since Monday, no fever'"
+        )
+        .await,
+        1
+    );
+    // Over a limit: not saved, and the status says why.
+    let long = "x".repeat(20_001);
+    let (status, body) = post(&app, &autosave, &[("title", "Headache"), ("plan", &long)]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Not saved") && body.contains("20,000"), "{body}");
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes WHERE plan <> ''").await, 0);
+    // Every save is audited as a write of the chart.
+    assert!(
+        count(&app, "SELECT count(*) FROM audit_events WHERE resource_type = 'clinical_note' AND action IN ('create', 'update')")
+            .await
+            >= 3
+    );
+
+    // A colleague: the draft is listed without its title and does not open; their own
+    // autosave cannot overwrite it.
+    let (colleague, _) = member(&app, tenants.a.org, StaffRole::Provider).await;
+    let (nurse, _) = member(&app, tenants.a.org, StaffRole::ClinicalStaff).await;
+    for who in [colleague, nurse] {
+        app.act_as(Some(who));
+        let (status, body) = get(&app, &format!("/patients/{patient}/notes")).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Draft") && !body.contains("Headache"), "{body}");
+        assert_eq!(get(&app, &format!("/patients/{patient}/notes/{draft}")).await.0, 404);
+        let (status, _) = post(&app, &autosave, &[("title", "Mine now"), ("plan", "overwritten")]).await;
+        assert_eq!(status, 400);
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes WHERE plan = 'overwritten'").await, 0);
+    // The author signs it; then everyone who reads notes may open it.
+    app.act_as(Some(tenants.a.provider_context()));
+    let (status, _) = post(
+        &app,
+        &format!("/patients/{patient}/notes/{draft}/sign"),
+        &[("title", "Headache"), ("subjective", "Headache since Monday, no fever")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (nurse, _) = member(&app, tenants.a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse));
+    let (status, body) = get(&app, &format!("/patients/{patient}/notes/{draft}")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("no fever"));
 }

@@ -148,6 +148,8 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
     let res =
         app.post_form(&format!("/patients/{other}/notes"), &[("title", "Routine"), ("plan", "Rest")]).await;
     let note = res.headers()["location"].to_str().expect("ascii").to_owned();
+    // Signed: until then a draft is its author's alone.
+    assert_eq!(post(&app, &format!("{note}/sign"), &[]).await.0, 200);
     let (colleague, _) = member(&app, tenants.a.org, StaffRole::Provider).await;
     app.act_as(Some(colleague.clone()));
     assert_eq!(get(&app, &note).await.0, 200);
