@@ -85,6 +85,9 @@ pub(crate) struct AppointmentRow {
     pub reason: Option<String>,
     /// A sensitive visit (marked so, or of a sensitive type).
     pub sensitive: bool,
+    /// The person looking is a provider on this patient's care team (who may read a
+    /// sensitive visit's reason).
+    pub on_care_team: bool,
 }
 
 /// Appointments overlapping [from, to), optionally for one provider or one patient.
@@ -94,6 +97,7 @@ pub async fn between(
     to: DateTime<Utc>,
     provider: Option<ProviderId>,
     patient: Option<PatientId>,
+    viewer: Option<UserId>,
 ) -> Result<Vec<AppointmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AppointmentRow,
@@ -101,7 +105,11 @@ pub async fn between(
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
                   t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
-                  (a.sensitive OR t.sensitive) AS "sensitive!"
+                  (a.sensitive OR t.sensitive) AS "sensitive!",
+                  EXISTS (SELECT 1 FROM care_team_members c
+                            JOIN providers cp ON cp.organization_id = c.organization_id AND cp.id = c.provider_id
+                           WHERE c.organization_id = a.organization_id AND c.patient_id = a.patient_id
+                             AND c.removed_at IS NULL AND cp.user_id = $5) AS "on_care_team!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
@@ -117,7 +125,8 @@ pub async fn between(
         from,
         to,
         provider.map(|p| p.as_uuid()),
-        patient.map(|p| p.as_uuid())
+        patient.map(|p| p.as_uuid()),
+        viewer.map(|u| u.as_uuid())
     )
     .fetch_all(db)
     .await
@@ -127,6 +136,7 @@ pub async fn between(
 pub(crate) async fn for_patient(
     db: &mut PgConnection,
     patient: PatientId,
+    viewer: Option<UserId>,
 ) -> Result<Vec<AppointmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AppointmentRow,
@@ -134,7 +144,11 @@ pub(crate) async fn for_patient(
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
                   t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
-                  (a.sensitive OR t.sensitive) AS "sensitive!"
+                  (a.sensitive OR t.sensitive) AS "sensitive!",
+                  EXISTS (SELECT 1 FROM care_team_members c
+                            JOIN providers cp ON cp.organization_id = c.organization_id AND cp.id = c.provider_id
+                           WHERE c.organization_id = a.organization_id AND c.patient_id = a.patient_id
+                             AND c.removed_at IS NULL AND cp.user_id = $2) AS "on_care_team!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
@@ -143,27 +157,37 @@ pub(crate) async fn for_patient(
             WHERE a.patient_id = $1
             ORDER BY a.starts_at DESC
             LIMIT 50"#,
-        patient.as_uuid()
+        patient.as_uuid(),
+        viewer.map(|u| u.as_uuid())
     )
     .fetch_all(db)
     .await
 }
 
-pub async fn find(db: &mut PgConnection, id: AppointmentId) -> Result<Option<AppointmentRow>, sqlx::Error> {
+pub async fn find(
+    db: &mut PgConnection,
+    id: AppointmentId,
+    viewer: Option<UserId>,
+) -> Result<Option<AppointmentRow>, sqlx::Error> {
     sqlx::query_as!(
         AppointmentRow,
         r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
                   p.family_name || ', ' || p.given_name AS "patient_name!",
                   a.provider_id AS "provider_id: ProviderId", u.display_name AS provider_name,
                   t.name AS type_name, a.starts_at, a.ends_at, a.status, a.reason,
-                  (a.sensitive OR t.sensitive) AS "sensitive!"
+                  (a.sensitive OR t.sensitive) AS "sensitive!",
+                  EXISTS (SELECT 1 FROM care_team_members c
+                            JOIN providers cp ON cp.organization_id = c.organization_id AND cp.id = c.provider_id
+                           WHERE c.organization_id = a.organization_id AND c.patient_id = a.patient_id
+                             AND c.removed_at IS NULL AND cp.user_id = $2) AS "on_care_team!"
              FROM appointments a
              JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
              JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
              JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
              JOIN users u ON u.id = pr.user_id
             WHERE a.id = $1"#,
-        id.as_uuid()
+        id.as_uuid(),
+        viewer.map(|u| u.as_uuid())
     )
     .fetch_optional(db)
     .await

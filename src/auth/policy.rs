@@ -420,13 +420,33 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
     }
 }
 
-/// Whether `principal` may read a visit's free-text reason: clinical context, so not the
-/// call center; a proxy only with the clinical scope, and never for a sensitive visit.
-pub(crate) fn may_see_visit_reason(principal: Principal, sensitive: bool) -> bool {
-    match principal {
-        Principal::Staff(role) => staff_has(role, P::ViewDemographics),
-        Principal::Patient { .. } => true,
-        Principal::Proxy { scopes, .. } => scopes.clinical && !sensitive,
+/// Whether a visit's free-text reason (and, for a sensitive visit, that it is one) may be
+/// shown: it says what the visit is about, so it follows the chart's own rules for
+/// clinical contents. Staff who see demographics read routine reasons (not the call
+/// center); in a clinic whose charts are for the care team, clinicians off the team do
+/// not. A sensitive visit's reason is its own patient's and their care-team providers'
+/// alone — "Methadone intake" is as sensitive as the note written after it. A proxy
+/// reads reasons with the clinical scope, never a sensitive one.
+pub(crate) fn may_see_visit_reason(context: &PolicyContext, visit: PatientFacts) -> bool {
+    match context.principal {
+        Principal::Staff(role) => {
+            if !staff_has(role, P::ViewDemographics) {
+                return false;
+            }
+            if visit.sensitive {
+                return role == StaffRole::Provider && visit.on_care_team;
+            }
+            !(context.chart_access == ChartAccess::CareTeamOnly
+                && matches!(role, StaffRole::Provider | StaffRole::ClinicalStaff)
+                && !visit.on_care_team)
+        }
+        Principal::Patient { patient_id } => patient_id == visit.patient_id,
+        Principal::Proxy { patient_id, scopes, expires_at } => {
+            patient_id == visit.patient_id
+                && scopes.clinical
+                && !visit.sensitive
+                && expires_at.is_none_or(|at| context.now < at)
+        }
         Principal::SuperAdmin { .. } | Principal::Auditor | Principal::Service => false,
     }
 }
@@ -721,18 +741,49 @@ mod care_team_tests {
     use super::*;
 
     #[test]
-    fn a_visit_reason_is_for_clinical_eyes_and_never_a_proxy_of_a_sensitive_visit() {
+    fn a_visit_reason_is_for_clinical_eyes_and_a_sensitive_one_for_the_care_team_alone() {
+        let patient = PatientId::new();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
+        let context = |principal, chart_access| PolicyContext { principal, chart_access, now };
+        let visit = |on_care_team, sensitive| PatientFacts { patient_id: patient, on_care_team, sensitive };
+        let sees = |principal, access, on_team, sensitive| {
+            may_see_visit_reason(&context(principal, access), visit(on_team, sensitive))
+        };
         let proxy = |clinical| Principal::Proxy {
-            patient_id: PatientId::new(),
+            patient_id: patient,
             scopes: ProxyScopes { clinical, billing: true, scheduling: true, messaging: true },
             expires_at: None,
         };
-        assert!(!may_see_visit_reason(proxy(false), false), "scheduling alone is not clinical");
-        assert!(may_see_visit_reason(proxy(true), false));
-        assert!(!may_see_visit_reason(proxy(true), true), "a sensitive visit, never to a proxy");
-        assert!(!may_see_visit_reason(Principal::Staff(StaffRole::CallCenterAgent), false));
-        assert!(may_see_visit_reason(Principal::Staff(StaffRole::AdminStaff), true));
-        assert!(may_see_visit_reason(Principal::Patient { patient_id: PatientId::new() }, true));
+        let all = ChartAccess::AllStaff;
+        let team_only = ChartAccess::CareTeamOnly;
+        let provider = Principal::Staff(StaffRole::Provider);
+        let nurse = Principal::Staff(StaffRole::ClinicalStaff);
+        let desk = Principal::Staff(StaffRole::AdminStaff);
+        assert!(!sees(proxy(false), all, false, false), "scheduling alone is not clinical");
+        assert!(sees(proxy(true), all, false, false));
+        assert!(!sees(proxy(true), all, false, true), "a sensitive visit, never to a proxy");
+        assert!(!sees(Principal::Staff(StaffRole::CallCenterAgent), all, false, false));
+        assert!(!sees(Principal::Staff(StaffRole::OrgAdmin), all, false, false));
+        // Routine reasons: every staff role that sees demographics, unless the clinic keeps
+        // charts to the care team, where clinicians off the team do not.
+        for who in [provider, nurse, desk] {
+            assert!(sees(who, all, false, false));
+        }
+        assert!(!sees(provider, team_only, false, false));
+        assert!(!sees(nurse, team_only, false, false));
+        assert!(sees(provider, team_only, true, false));
+        assert!(sees(desk, team_only, false, false), "the front desk books by the reason");
+        // Sensitive reasons: the care team's providers only, whatever the clinic's setting.
+        for access in [all, team_only] {
+            assert!(sees(provider, access, true, true));
+            assert!(!sees(provider, access, false, true));
+            assert!(!sees(nurse, access, true, true));
+            assert!(!sees(desk, access, true, true));
+        }
+        // The patient: their own visits, sensitive or not; nobody else's.
+        assert!(sees(Principal::Patient { patient_id: patient }, all, false, true));
+        assert!(!sees(Principal::Patient { patient_id: PatientId::new() }, all, false, false));
+        assert!(!sees(Principal::SuperAdmin { break_glass: None }, all, true, false));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use super::domain::{self, Hours, status_label};
 use super::repo::{self, AppointmentRow};
 use super::views::{BookingErrors, BookingForm, Choices, Visit};
-use crate::auth::policy::{self, Permission};
+use crate::auth::policy::{self, PatientFacts, Permission};
 use crate::db::ids::{AppointmentTypeId, ProviderId};
 use crate::web::{AppResult, TenantTx};
 
@@ -24,12 +24,19 @@ use crate::web::{AppResult, TenantTx};
 #[derive(Clone, Copy)]
 pub(super) struct Abilities {
     pub(super) manage: bool,
-    principal: policy::Principal,
+    policy: policy::PolicyContext,
 }
 
 pub(super) fn abilities(tx: &TenantTx) -> Abilities {
-    let principal = tx.context().principal;
-    Abilities { manage: policy::grants(principal, Permission::ManageSchedule), principal }
+    let context = tx.context();
+    Abilities {
+        manage: policy::grants(context.principal, Permission::ManageSchedule),
+        policy: policy::PolicyContext {
+            principal: context.principal,
+            chart_access: context.chart_access,
+            now: tx.now(),
+        },
+    }
 }
 
 pub(super) fn visit(row: AppointmentRow, zone: Tz, now: DateTime<Utc>, can: Abilities) -> Visit {
@@ -37,17 +44,22 @@ pub(super) fn visit(row: AppointmentRow, zone: Tz, now: DateTime<Utc>, can: Abil
     let end = row.ends_at.with_timezone(&zone);
     let today = now.with_timezone(&zone).date_naive();
     let status = row.status.as_str();
+    let facts =
+        PatientFacts { patient_id: row.patient_id, on_care_team: row.on_care_team, sensitive: row.sensitive };
+    // A sensitive visit the viewer may not read about is just a visit: no reason, no
+    // type name (a type can say as much as a reason), no badge that marks it out.
+    let open = policy::may_see_visit_reason(&can.policy, facts);
     Visit {
         id: row.id.to_string(),
         patient_id: row.patient_id.to_string(),
         patient_name: row.patient_name,
         provider_name: row.provider_name,
-        type_name: row.type_name,
+        type_name: if open || !row.sensitive { row.type_name } else { "Visit".to_owned() },
         date: start.format("%a %Y-%m-%d").to_string(),
         time: format!("{}\u{2013}{} {}", start.format("%H:%M"), end.format("%H:%M"), start.format("%Z")),
         status_label: status_label(status),
-        reason: if policy::may_see_visit_reason(can.principal, row.sensitive) { row.reason } else { None },
-        sensitive: row.sensitive,
+        reason: if open { row.reason } else { None },
+        sensitive: open && row.sensitive,
         can_check_in: can.manage && status == "booked" && start.date_naive() == today,
         can_complete: can.manage && status == "checked_in",
         can_no_show: can.manage && status == "booked" && row.starts_at <= now,

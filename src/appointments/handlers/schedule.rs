@@ -87,7 +87,7 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
         let mut db = tx.conn().await?;
         (
             repo::providers(&mut db).await?,
-            repo::between(&mut db, from, to, None, None).await?,
+            repo::between(&mut db, from, to, None, None, tx.context().tenant.user_id).await?,
             repo::all_hours(&mut db).await?,
         )
     };
@@ -160,7 +160,7 @@ pub async fn week(
         };
         (
             provider,
-            repo::between(&mut db, from, to, Some(provider_id), None).await?,
+            repo::between(&mut db, from, to, Some(provider_id), None, tx.context().tenant.user_id).await?,
             repo::hours(&mut db, provider_id).await?,
         )
     };

@@ -28,7 +28,7 @@ async fn render_section(
     let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let rows = {
         let mut db = tx.conn().await?;
-        repo::for_patient(&mut db, chart.id()).await?
+        repo::for_patient(&mut db, chart.id(), tx.context().tenant.user_id).await?
     };
     let can = abilities(tx);
     let now = tx.now();
@@ -124,7 +124,7 @@ async fn appointment(tx: &TenantTx, id: &str, permission: Permission) -> AppResu
     let id: AppointmentId = id.parse().map_err(|_| AppError::NotFound)?;
     let row = {
         let mut db = tx.conn().await?;
-        repo::find(&mut db, id).await?
+        repo::find(&mut db, id, tx.context().tenant.user_id).await?
     };
     let Some(row) = row else { return Err(tx.not_found("appointment", id.as_uuid()).await) };
     let facts = PatientFacts { patient_id: row.patient_id, on_care_team: false, sensitive: false };

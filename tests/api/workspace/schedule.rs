@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{count, get, next_monday, post, setup};
+use lockdev::auth::policy::StaffRole;
+
+use super::{count, get, in_clinic, member, next_monday, post, setup};
 use crate::helpers::TestApp;
 
 // ---- scheduling ---------------------------------------------------------------------------
@@ -241,4 +243,91 @@ async fn a_failure_after_the_first_write_leaves_nothing_behind() {
     assert_eq!(status, 500);
     assert!(!body.contains("injected failure"), "no SQL detail in the page");
     assert_eq!(count(&app, "SELECT count(*) FROM appointments").await, 0, "nothing committed");
+}
+
+/// A sensitive visit's reason (and that it is one) is for the patient's care-team
+/// providers: a provider who may not read the patient's sensitive notes cannot read
+/// "Methadone intake" off the schedule either, and the front desk, nurses and the call
+/// center see a plain "Visit". A clinic that keeps charts to the care team keeps routine
+/// reasons there too.
+#[tokio::test]
+async fn a_sensitive_visits_reason_shows_only_to_the_patients_care_team_providers() {
+    let (app, tenants, kind) = setup(2).await;
+    let (on_team, other) = (tenants.a.patients[0], tenants.a.patients[1]);
+    let provider = tenants.a.provider.to_string();
+    let monday = next_monday().to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    let visit = |patient: PatientId, time: &'static str, reason: &'static str, sensitive: bool| {
+        let app = &app;
+        let provider = provider.clone();
+        let monday = monday.clone();
+        async move {
+            let mut fields = vec![
+                ("provider_id", provider.as_str()),
+                ("type_id", ""),
+                ("date", monday.as_str()),
+                ("time", time),
+                ("reason", reason),
+            ];
+            let kind = ulid::Ulid::from(kind).to_string();
+            fields[1].1 = &kind;
+            if sensitive {
+                fields.push(("sensitive", "1"));
+            }
+            let (status, body) = post(app, &format!("/patients/{patient}/appointments"), &fields).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    visit(on_team, "09:00", "Methadone intake", true).await;
+    visit(other, "10:00", "Suboxone review", true).await;
+    visit(other, "11:00", "Sprained ankle", false).await;
+    let day = format!("/schedule?date={monday}");
+    let week = format!("/schedule/providers/{provider}?week={monday}");
+
+    // The provider on the first patient's care team (not the second's).
+    app.act_as(Some(tenants.a.provider_context()));
+    for page in [&day, &week] {
+        let (status, body) = get(&app, page).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("Methadone intake"), "the care team reads it: {body}");
+        assert!(!body.contains("Suboxone review"), "not on that patient's team: {body}");
+        assert!(body.contains("Sprained ankle"));
+    }
+    // The visit page says no more than the schedule.
+    let hidden: Uuid =
+        in_clinic(&app, tenants.a.org, "SELECT id FROM appointments WHERE reason = 'Suboxone review'", &[])
+            .await
+            .expect("visit");
+    let (status, body) = get(&app, &format!("/appointments/{}", ulid::Ulid::from(hidden))).await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("Suboxone") && !body.contains(">sensitive<"), "{body}");
+
+    // Everyone else who sees the schedule: a plain visit, no reason, no badge.
+    let (nurse, _) = member(&app, tenants.a.org, StaffRole::ClinicalStaff).await;
+    let (agent, _) = member(&app, tenants.a.org, StaffRole::CallCenterAgent).await;
+    for who in [tenants.a.desk_context(), nurse.clone(), agent] {
+        app.act_as(Some(who));
+        let (status, body) = get(&app, &day).await;
+        assert_eq!(status, 200);
+        assert!(!body.contains("Methadone") && !body.contains("Suboxone"), "{body}");
+        assert!(!body.contains(">sensitive<"), "no badge marks it out: {body}");
+    }
+
+    // A clinic that keeps charts to the care team: routine reasons too, for clinicians.
+    in_clinic(
+        &app,
+        tenants.a.org,
+        "UPDATE organizations SET settings = settings || '{\"chart_access\": \"care_team_only\"}' WHERE id = $1",
+        &[&tenants.a.org.as_uuid()],
+    )
+    .await;
+    app.act_as(Some(nurse));
+    let (_, body) = get(&app, &day).await;
+    assert!(!body.contains("Sprained ankle"), "{body}");
+    app.act_as(Some(tenants.a.provider_context()));
+    let (_, body) = get(&app, &day).await;
+    assert!(!body.contains("Sprained ankle") && body.contains("Methadone intake"), "{body}");
+    app.act_as(Some(tenants.a.desk_context()));
+    let (_, body) = get(&app, &day).await;
+    assert!(body.contains("Sprained ankle"), "the front desk books by the reason: {body}");
 }
