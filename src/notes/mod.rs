@@ -14,13 +14,33 @@ pub fn routes() -> Routes {
     let list = Access::Staff(Permission::ViewNoteList);
     let read = Access::Staff(Permission::ReadNoteBody);
     let write = Access::Staff(Permission::WriteNote);
+    // A note's parts and an addendum are free text: lines and tabs allowed there only.
+    let text: &[&str] = &["subjective", "objective", "assessment", "plan"];
     Routes::new()
         .get("/patients/{patient_id}/notes", list, Phi::Reads, handlers::list)
         .get("/patients/{patient_id}/notes/new", write, Phi::Reads, handlers::new_note)
-        .post("/patients/{patient_id}/notes", write, Phi::Writes, handlers::create)
+        .post_multiline("/patients/{patient_id}/notes", write, Phi::Writes, text, handlers::create)
         .get("/patients/{patient_id}/notes/{note_id}", read, Phi::Reads, handlers::show)
-        .post("/patients/{patient_id}/notes/{note_id}", write, Phi::Writes, handlers::update)
-        .post("/patients/{patient_id}/notes/{note_id}/autosave", write, Phi::Writes, handlers::autosave)
-        .post("/patients/{patient_id}/notes/{note_id}/sign", write, Phi::Writes, handlers::sign)
-        .post("/patients/{patient_id}/notes/{note_id}/addenda", write, Phi::Writes, handlers::add_addendum)
+        .post_multiline("/patients/{patient_id}/notes/{note_id}", write, Phi::Writes, text, handlers::update)
+        .post_multiline(
+            "/patients/{patient_id}/notes/{note_id}/autosave",
+            write,
+            Phi::Writes,
+            text,
+            handlers::autosave,
+        )
+        .post_multiline(
+            "/patients/{patient_id}/notes/{note_id}/sign",
+            write,
+            Phi::Writes,
+            text,
+            handlers::sign,
+        )
+        .post_multiline(
+            "/patients/{patient_id}/notes/{note_id}/addenda",
+            write,
+            Phi::Writes,
+            &["body"],
+            handlers::add_addendum,
+        )
 }

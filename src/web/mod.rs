@@ -7,6 +7,7 @@ pub mod assets;
 pub mod authenticate;
 pub(crate) mod chrome;
 pub(crate) mod client_ip;
+pub(crate) mod form_input;
 pub mod hosts;
 pub mod live;
 pub mod pipeline;

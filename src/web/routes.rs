@@ -37,6 +37,7 @@ use crate::db::tenant::{ActorKind, TenantContext};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
+use crate::web::form_input;
 use crate::web::render::wants_fragment;
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
 
@@ -98,6 +99,8 @@ pub struct RouteSpec {
     pub phi: Phi,
     /// Called by a page on its own (never a person's activity).
     pub background: bool,
+    /// The form fields that may hold tabs and line breaks (see `web::form_input`).
+    pub multi_line: &'static [&'static str],
 }
 
 /// The routes declared background, for the authentication layer (which runs before the
@@ -131,12 +134,25 @@ impl Routes {
     }
 
     /// Declares and adds one route.
-    pub fn route<H, T>(
+    pub fn route<H, T>(self, method: Method, path: &'static str, access: Access, phi: Phi, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.declare(method, path, access, phi, &[], handler)
+    }
+
+    /// Declares and adds one route. A state-changing route's form passes the one
+    /// cleaning step first (`web::form_input`), where only the `multi_line` fields may
+    /// hold tabs and line breaks; then the declared access is checked (the layer added
+    /// last runs first).
+    fn declare<H, T>(
         mut self,
         method: Method,
         path: &'static str,
         access: Access,
         phi: Phi,
+        multi_line: &'static [&'static str],
         handler: H,
     ) -> Self
     where
@@ -144,7 +160,13 @@ impl Routes {
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
-        let method_router = on(filter, handler);
+        let mut method_router = on(filter, handler);
+        if method != Method::GET && method != Method::HEAD {
+            method_router =
+                method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+                    form_input::clean(multi_line, req, next)
+                }));
+        }
         let method_router = match access {
             Access::Public => method_router,
             _ => method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
@@ -152,7 +174,7 @@ impl Routes {
             })),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec { method, path, access, phi, background: false });
+        self.specs.push(RouteSpec { method, path, access, phi, background: false, multi_line });
         self
     }
 
@@ -189,6 +211,23 @@ impl Routes {
         T: 'static,
     {
         self.route(Method::POST, path, access, phi, handler)
+    }
+
+    /// A POST whose form has multi-line fields (free text such as a clinical note): only
+    /// these may hold tabs and line breaks.
+    pub fn post_multiline<H, T>(
+        self,
+        path: &'static str,
+        access: Access,
+        phi: Phi,
+        multi_line: &'static [&'static str],
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.declare(Method::POST, path, access, phi, multi_line, handler)
     }
 
     pub fn merge(mut self, other: Routes) -> Self {

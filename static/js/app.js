@@ -225,3 +225,39 @@
     });
   });
 })();
+
+// A form refused for what one field holds (a control or text-direction character; see
+// web/form_input.rs): the server names the field in an HX-Trigger event, and its message
+// goes beside that field, as the server's own field errors do. The form was not swapped,
+// so what was typed is still there to correct. Text only (textContent).
+(function () {
+  "use strict";
+  document.addEventListener("lockdev:field-refused", function (event) {
+    var detail = event.detail || {};
+    var origin = event.target;
+    if (typeof detail.field !== "string" || !origin || !origin.closest) return;
+    var form = origin.closest("form");
+    if (!form) return;
+    var field = null;
+    form.querySelectorAll("[name]").forEach(function (candidate) {
+      if (!field && candidate.name === detail.field && candidate.type !== "hidden") field = candidate;
+    });
+    if (!field) return;
+    var id = (field.id || "field-" + detail.field) + "-refused";
+    var note = document.getElementById(id);
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "field__error";
+      note.id = id;
+      field.insertAdjacentElement("afterend", note);
+    }
+    note.textContent = String(detail.message || "");
+    field.setAttribute("aria-invalid", "true");
+    var described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (described.indexOf(id) < 0) {
+      described.push(id);
+      field.setAttribute("aria-describedby", described.join(" "));
+    }
+    field.focus();
+  });
+})();

@@ -14,6 +14,7 @@ mod cli;
 mod consent;
 mod csrf;
 mod data_model;
+mod form_input;
 mod fortunes;
 mod headers;
 mod health;
