@@ -61,9 +61,10 @@ pub enum AppError {
     /// Too many password hashes are queued: try again in a moment (503).
     #[error("busy")]
     Busy,
-    /// The database cannot be reached or has no free connection: try again shortly (503).
-    #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    /// The database cannot be reached, has no free connection or is restarting: try again
+    /// shortly (503). Holds the kind of failure for the log.
+    #[error("database unavailable ({0})")]
+    Unavailable(&'static str),
     /// Any other database failure: a bug or a broken invariant (500).
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -81,7 +82,25 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) { Self::Unavailable(error) } else { Self::Database(error) }
+        if is_unavailable(&error) {
+            Self::Unavailable(unavailable_kind(&error))
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+/// A word for what made the database unavailable, for the log: the SQLSTATE when the
+/// server said (never its message), the driver's kind otherwise.
+fn unavailable_kind(error: &sqlx::Error) -> &'static str {
+    match error.as_database_error().and_then(|e| e.code()).as_deref() {
+        Some("57P01") => "admin_shutdown",
+        Some("57P02") => "crash_shutdown",
+        Some("57P03") => "cannot_connect_now",
+        Some("53300") => "too_many_connections",
+        Some("25006") => "read_only",
+        Some(_) => "connection_exception",
+        None => sqlx_variant(error),
     }
 }
 
@@ -101,6 +120,10 @@ impl AppError {
         match self {
             Self::BadRequest(message) => Some(message.clone()),
             Self::Busy => Some("Many people are signing in right now. Please try again in a moment.".to_owned()),
+            Self::Unavailable(_) => Some(
+                "Lockdev cannot reach its database just now. Nothing was changed; please try again in a moment."
+                    .to_owned(),
+            ),
             Self::ContextEnded => Some(
                 "Your access in this context has ended. Choose another context, or ask the clinic if you think this is a mistake."
                     .to_owned(),
@@ -128,12 +151,8 @@ impl AppError {
                     "request failed"
                 );
             }
-            Self::Unavailable(source) => {
-                tracing::warn!(
-                    error.kind = "unavailable",
-                    error.variant = sqlx_variant(source),
-                    "request failed"
-                );
+            Self::Unavailable(kind) => {
+                tracing::warn!(error.kind = "database_unavailable", error.variant = *kind, "request failed");
             }
             Self::Render(source) => {
                 tracing::error!(error.kind = "render", error.detail = %source, "request failed");

@@ -154,6 +154,12 @@ fn expiry_at(at: DateTime<Utc>) -> Expiry {
 
 #[allow(clippy::needless_pass_by_value)] // used as a map_err function
 fn store_error(error: tower_sessions::session::Error) -> AppError {
+    use tower_sessions::session::Error;
+    use tower_sessions::session_store::Error as StoreError;
+    if matches!(&error, Error::Store(StoreError::Backend(text)) if text == super::session_store::UNAVAILABLE)
+    {
+        return AppError::Unavailable("session_store");
+    }
     tracing::error!(error.kind = "session", error.detail = %error, "session store failed");
     AppError::Internal
 }

@@ -15,11 +15,15 @@
 //!   change) deleted its session cannot bring the session back by saving; only a new
 //!   session (no id yet, or a cycled id) is created.
 
+use std::cell::Cell;
+
 use async_trait::async_trait;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
+
+use crate::db::errors::{is_unavailable, sqlx_variant};
 
 /// How a session id is stored and looked up: SHA-256, hex.
 pub fn digest(id: &str) -> String {
@@ -55,8 +59,36 @@ impl PostgresSessionStore {
     }
 }
 
-fn backend(error: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(error.to_string())
+/// The text of a store error whose database was unavailable. Store errors never carry the
+/// driver's own message (a Postgres message can quote values).
+pub(crate) const UNAVAILABLE: &str = "database unavailable";
+
+tokio::task_local! {
+    /// Set when this request's session store found the database unavailable.
+    static STORE_UNAVAILABLE: Cell<bool>;
+}
+
+#[allow(clippy::needless_pass_by_value)] // used as a map_err function
+fn backend(error: sqlx::Error) -> session_store::Error {
+    if is_unavailable(&error) {
+        // Outside `noting_unavailable` (a test calling the store directly) nobody asks.
+        let _ = STORE_UNAVAILABLE.try_with(|flag| flag.set(true));
+        session_store::Error::Backend(UNAVAILABLE.to_owned())
+    } else {
+        session_store::Error::Backend(format!("database error ({})", sqlx_variant(&error)))
+    }
+}
+
+/// Runs `request` and says whether the session store found the database unavailable on
+/// the way: when saving a session fails, the session layer answers a bare 500 of its own,
+/// and only this tells that it was the database being away (a 503), not a fault.
+pub async fn noting_unavailable<T>(request: impl Future<Output = T>) -> (T, bool) {
+    STORE_UNAVAILABLE
+        .scope(Cell::new(false), async {
+            let output = request.await;
+            (output, STORE_UNAVAILABLE.with(Cell::get))
+        })
+        .await
 }
 
 fn chrono_time(t: OffsetDateTime) -> chrono::DateTime<chrono::Utc> {

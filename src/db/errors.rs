@@ -23,13 +23,25 @@ pub(crate) fn sqlx_variant(error: &sqlx::Error) -> &'static str {
     }
 }
 
-/// The database cannot be reached or has no free connection: trying again shortly may
-/// work (503), unlike a statement the database refused (500).
+/// The database cannot be reached, has no free connection, or is going away or not yet
+/// back (a crash, a restart, a fail-over): trying again shortly may work (503), unlike a
+/// statement the database refused (500).
 pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
-    )
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_state(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that mean "the server, not the statement": connection exceptions (class 08),
+/// an administrator's or a crash's shutdown, a server still starting (57P01-57P03), no
+/// connection slot left (53300), and a server that became a read-only standby in a
+/// fail-over (25006).
+fn unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
 }
 
 /// Whether `error` is a violation of the constraint called `constraint`.
@@ -61,5 +73,20 @@ pub(crate) async fn on_constraint<T>(
             Ok(Err(Refused))
         }
         Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_state;
+
+    #[test]
+    fn server_states_are_unavailable_and_refused_statements_are_not() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300", "25006"] {
+            assert!(unavailable_state(code), "{code}");
+        }
+        for code in ["23505", "22021", "42501", "57014", "40001"] {
+            assert!(!unavailable_state(code), "{code}");
+        }
     }
 }

@@ -41,7 +41,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::auth::session_store::PostgresSessionStore;
+use crate::auth::session_store::{self, PostgresSessionStore};
 use crate::web::request_id::RequestId;
 use crate::web::{
     AppState, Routes, authenticate, hosts, rate_limit, render, request_id, security_headers,
@@ -75,6 +75,8 @@ pub fn app(state: AppState, routes: Routes) -> Router {
         // Cross-origin requests are refused before any session is touched.
         .layer(origin_check(&state))
         .layer(session_layer(&state))
+        // A session the store could not save for want of a database is a 503, not a 500.
+        .layer(from_fn(session_store_unavailable))
         // Extractors enforce the same limit as the body-limit layer, not axum's own 2 MB.
         .layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes));
     router
@@ -122,6 +124,22 @@ fn session_layer(state: &AppState) -> tower_sessions::SessionManagerLayer<Postgr
         .with_path("/")
 }
 
+/// The session layer answers a bare 500 when it cannot save a session; when that was the
+/// database being away (stopped, restarting, failing over), the answer is the same 503
+/// "try again in a moment" as for any other request that meets it.
+async fn session_store_unavailable(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (response, unavailable) = session_store::noting_unavailable(next.run(req)).await;
+    if unavailable && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return axum::response::IntoResponse::into_response(crate::error::AppError::Unavailable(
+            "session_store",
+        ));
+    }
+    response
+}
+
 /// Refuses state-changing requests from other origins (`Origin`, `Sec-Fetch-Site`)
 /// before the per-session CSRF token is even looked at.
 fn origin_check(state: &AppState) -> tower_http::csrf::CsrfLayer {
@@ -141,7 +159,11 @@ fn request_span(req: &Request<Body>) -> Span {
 fn log_response<B>(res: &Response<B>, latency: Duration, _span: &Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
-    if res.status().is_server_error() {
+    // A 503 (no database for a moment, a full hashing queue, a timeout) asks the client to
+    // come back: worth watching, not a fault to page someone about.
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(status, latency_ms, "response");
+    } else if res.status().is_server_error() {
         tracing::error!(status, latency_ms, "response");
     } else {
         tracing::info!(status, latency_ms, "response");

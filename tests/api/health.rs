@@ -98,3 +98,52 @@ async fn deep_health_answers_503_while_the_database_is_stopped_and_recovers_afte
     }
     assert_eq!(status, 200, "recovered after the database came back");
 }
+
+/// A database that does not answer (stopped, restarting, failing over) is a moment's
+/// wait, not a fault: every page answers 503 with Retry-After and a plain "try again in a
+/// moment" — whether the request needed its session loaded, a new session saved, or a
+/// transaction — and the log says what it was. Service resumes without a restart.
+#[tokio::test]
+async fn pages_answer_503_try_again_while_the_database_is_away() {
+    let cluster = DedicatedCluster::start().await;
+    let app = spawn_app()
+        .without_database()
+        .env("LOCKDEV_DATABASE_URL", &cluster.runtime_url)
+        .env("LOCKDEV_DB_ACQUIRE_TIMEOUT_MS", "500")
+        .capture_logs()
+        .spawn()
+        .await;
+    // A session exists (its cookie is in the jar) before the database goes away.
+    assert_eq!(app.get("/sign-in").await.status(), 200);
+
+    cluster.stop();
+    let fresh = app.browser();
+    for (who, res) in [
+        ("a session to load", app.get("/sign-in").await),
+        ("a session to save", fresh.get("/sign-in").await),
+        ("htmx", app.get_fragment("/sign-in").await),
+    ] {
+        assert_eq!(res.status(), 503, "{who}");
+        assert!(res.headers().contains_key("retry-after"), "{who}");
+        let body = res.text().await.expect("body");
+        assert!(body.contains("try again in a moment"), "{who}: {body}");
+    }
+    assert!(app.logs.contents().contains("database_unavailable"), "counted as what it is");
+    let logs = app.logs.contents();
+    // Our own lines (the session library logs its failures itself, at its own level).
+    let faults: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"level\":\"ERROR\"") && l.contains("\"target\":\"lockdev"))
+        .collect();
+    assert!(faults.is_empty(), "not logged as a fault: {faults:#?}");
+
+    cluster.restart();
+    let mut status = 0;
+    for _ in 0..10 {
+        status = app.get("/sign-in").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200, "serving again once the database is back");
+}
