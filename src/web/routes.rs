@@ -383,7 +383,8 @@ async fn record_function_denials(State(state): State<AppState>, req: Request, ne
     };
     let mut event = AuditEvent::denied("route", None, "role_lacks_permission");
     event.purpose = Some(format!("{permission:?}"));
-    record_after_rollback(&state.db, &tenant, &[event]).await;
+    // A refusal showed nothing; a failure to record it is logged where it happens.
+    let _ = record_after_rollback(&state.db, &tenant, &[event]).await;
     response
 }
 

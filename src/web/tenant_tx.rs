@@ -11,8 +11,10 @@
 //! re-renders a chart (a taken slot, a form to correct) is a disclosure like a 200.
 //! Read events recorded through [`TenantTx::audit`] and denials recorded through
 //! [`TenantTx::authorize`] therefore survive a rollback — they are written again after
-//! it, in a transaction of their own, with the status the person was answered with.
-//! Events of changes do not: the change they describe was rolled back.
+//! it, in a transaction of their own, with the status the person was answered with; if
+//! that write fails, the page is replaced by an error page that shows nothing (patient
+//! data never leaves without its record). Events of changes do not survive: the change
+//! they describe was rolled back.
 //!
 //! Opening the transaction also checks the context again (a revoked grant ends at the
 //! next request), the clinic's current idle limit (a clinic that shortens it reaches
@@ -368,9 +370,10 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
         );
     }
     let mut events = denials;
-    if response.status().is_client_error() && crate::web::render::renders_page(&response) {
-        // A page was still sent (a form to correct, a taken slot): what it showed stays
-        // on record, with the answer. A bare refusal (403, 404) showed nothing.
+    // A page was still sent (a form to correct, a taken slot): what it showed stays on
+    // record, with the answer. A bare refusal (403, 404) showed nothing.
+    let shows_data = response.status().is_client_error() && crate::web::render::renders_page(&response);
+    if shows_data {
         let status = response.status().as_u16();
         events.extend(reads.into_iter().chain(headers).map(|mut event| {
             if let serde_json::Value::Object(details) = &mut event.details {
@@ -388,14 +391,25 @@ pub async fn finish(State(state): State<AppState>, mut req: Request, next: Next)
         failed.details = serde_json::json!({ "status": response.status().as_u16() });
         events.push(failed);
     }
-    if !events.is_empty() {
-        record_after_rollback(&state.db, &tenant, &events).await;
+    if !events.is_empty()
+        && let Err(error) = record_after_rollback(&state.db, &tenant, &events).await
+        && shows_data
+    {
+        // Patient data is never sent without its audit event: the page that would have
+        // shown it is replaced by an error page that shows nothing.
+        return AppError::from(error).into_response();
     }
     response
 }
 
-/// Writes denial events in a transaction of their own (the request's was rolled back).
-pub(crate) async fn record_after_rollback(pool: &PgPool, tenant: &TenantContext, events: &[AuditEvent]) {
+/// Writes events in a transaction of their own (the request's was rolled back): denials,
+/// what an error page showed, that a request failed. A failure is logged and returned, so
+/// a page showing patient data is not sent without its record.
+pub(crate) async fn record_after_rollback(
+    pool: &PgPool,
+    tenant: &TenantContext,
+    events: &[AuditEvent],
+) -> Result<(), sqlx::Error> {
     let result = async {
         let mut tx = begin_tenant(pool, tenant).await?;
         for event in events {
@@ -404,11 +418,12 @@ pub(crate) async fn record_after_rollback(pool: &PgPool, tenant: &TenantContext,
         tx.commit().await
     }
     .await;
-    if let Err(error) = result {
+    if let Err(error) = &result {
         tracing::error!(
             error.kind = "audit",
-            error.variant = sqlx_variant(&error),
-            "could not record authorization denials"
+            error.variant = sqlx_variant(error),
+            "could not record the audit events of a rolled-back request"
         );
     }
+    result
 }

@@ -408,3 +408,29 @@ async fn all_events(app: &TestApp) -> i64 {
         .await
         .expect("count")
 }
+
+/// An error page that shows patient data (a 422 that re-renders the chart's header) is
+/// recorded after the request's rollback; when that record cannot be written, the page is
+/// not sent: an error page that shows nothing takes its place.
+#[tokio::test]
+async fn an_error_page_whose_audit_event_cannot_be_written_is_not_sent() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let patient = tenants.a.patients[0];
+    app.act_as(Some(tenants.a.provider_context()));
+    let incomplete = [("title", ""), ("plan", "")];
+    let path = format!("/patients/{patient}/notes");
+    let res = app.post_form(&path, &incomplete).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.expect("body");
+    assert!(body.contains("ALPHA-CANARY-0"), "the form comes back framed by the chart: {body}");
+
+    let mut su = app.database().superuser().await;
+    sqlx::query("REVOKE INSERT ON audit_events FROM lockdev_runtime").execute(&mut su).await.expect("revoke");
+    let res = app.post_form(&path, &incomplete).await;
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    assert!(status.is_server_error(), "{status}");
+    assert!(!body.contains("ALPHA-CANARY"), "no patient data without its record: {body}");
+}
