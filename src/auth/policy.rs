@@ -461,6 +461,9 @@ pub(crate) struct CareTeamChange {
     pub adds_self: bool,
     /// The change is about the primary provider (adding one, or removing one).
     pub primary: bool,
+    /// The change ends the current primary provider's place (removing them, to put
+    /// someone else there).
+    pub removes_primary: bool,
 }
 
 /// Why a care-team change was refused, in words for the person.
@@ -472,6 +475,8 @@ pub(crate) enum CareTeamRefusal {
     NotOnTeam,
     /// The front desk assigns the primary provider, nothing else.
     PrimaryOnly,
+    /// Replacing or removing a primary provider is for the patient's care team.
+    PrimaryByCareTeam,
     /// The role never changes care teams.
     NotPermitted,
 }
@@ -488,13 +493,18 @@ impl CareTeamRefusal {
             Self::PrimaryOnly => {
                 "The front desk assigns the primary provider; the care team's providers add specialists and consultants."
             }
+            Self::PrimaryByCareTeam => {
+                "A primary provider is replaced or removed by a provider on the patient's care team: it changes who may read the patient's sensitive notes. Ask one of them."
+            }
             Self::NotPermitted => "Your role does not change care teams.",
         }
     }
 }
 
 /// Who may change a care team: the patient's own care-team providers (any role on the
-/// team), the front desk (the primary provider only), and nobody adding themselves.
+/// team); the front desk assigns a primary provider to a patient who has none, but does
+/// not remove one (the primary reads the patient's sensitive notes, so replacing them is
+/// for the care team, who are told); nobody adds themselves.
 pub(crate) fn may_change_care_team(
     principal: Principal,
     change: CareTeamChange,
@@ -505,6 +515,9 @@ pub(crate) fn may_change_care_team(
     match principal {
         Principal::Staff(StaffRole::Provider) if change.actor_on_team => Ok(()),
         Principal::Staff(StaffRole::Provider) => Err(CareTeamRefusal::NotOnTeam),
+        Principal::Staff(StaffRole::AdminStaff) if change.primary && change.removes_primary => {
+            Err(CareTeamRefusal::PrimaryByCareTeam)
+        }
         Principal::Staff(StaffRole::AdminStaff) if change.primary => Ok(()),
         Principal::Staff(StaffRole::AdminStaff) => Err(CareTeamRefusal::PrimaryOnly),
         _ => Err(CareTeamRefusal::NotPermitted),
@@ -788,7 +801,12 @@ mod care_team_tests {
 
     #[test]
     fn nobody_adds_themselves_and_only_the_team_or_the_front_desk_for_the_primary_change_it() {
-        let change = |actor_on_team, adds_self, primary| CareTeamChange { actor_on_team, adds_self, primary };
+        let change = |actor_on_team, adds_self, primary| CareTeamChange {
+            actor_on_team,
+            adds_self,
+            primary,
+            removes_primary: false,
+        };
         let provider = Principal::Staff(StaffRole::Provider);
         let desk = Principal::Staff(StaffRole::AdminStaff);
         for principal in [provider, desk, Principal::Staff(StaffRole::ClinicalStaff)] {
@@ -806,6 +824,11 @@ mod care_team_tests {
             Err(CareTeamRefusal::NotOnTeam)
         );
         assert_eq!(may_change_care_team(desk, change(false, false, true)), Ok(()));
+        // Removing (to replace) a primary: the care team's providers, not the front desk.
+        let removal = CareTeamChange { removes_primary: true, ..change(false, false, true) };
+        assert_eq!(may_change_care_team(desk, removal), Err(CareTeamRefusal::PrimaryByCareTeam));
+        assert_eq!(may_change_care_team(provider, CareTeamChange { actor_on_team: true, ..removal }), Ok(()));
+        assert_eq!(may_change_care_team(provider, removal), Err(CareTeamRefusal::NotOnTeam));
         assert_eq!(
             may_change_care_team(desk, change(false, false, false)),
             Err(CareTeamRefusal::PrimaryOnly)

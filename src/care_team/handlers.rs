@@ -7,7 +7,8 @@ use serde_json::json;
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{self, CareTeamChange, Permission};
 use crate::chart::{self, Chart, ChartFrame};
-use crate::db::ids::{CareTeamMemberId, ProviderId};
+use crate::db::ids::{CareTeamMemberId, ProviderId, UserId};
+use crate::notify::tasks::{self, NewTask, TaskKind};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
 pub(crate) const ROLES: [(&str, &str); 3] =
@@ -92,8 +93,19 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
         reason: String::new(),
         error: None,
         care_team_only: tx.context().chart_access == policy::ChartAccess::CareTeamOnly,
-        who_may_change: "The patient's care-team providers change the team; the front desk assigns the primary provider. Nobody adds themselves.",
+        who_may_change: "The patient's care-team providers change the team; the front desk assigns a primary provider to a patient who has none. Replacing a primary provider is for the care team, who are told. Nobody adds themselves.",
     })
+}
+
+/// A provider's name as the team shows it.
+async fn provider_name(tx: &TenantTx, provider: ProviderId) -> AppResult<String> {
+    let name = sqlx::query_scalar!(
+        "SELECT u.display_name FROM providers pr JOIN users u ON u.id = pr.user_id WHERE pr.id = $1",
+        provider.as_uuid()
+    )
+    .fetch_optional(&mut *tx.conn().await?)
+    .await?;
+    Ok(name.unwrap_or_default())
 }
 
 fn event(chart: &Chart, action: Action) -> AuditEvent {
@@ -128,9 +140,60 @@ fn reason(text: &str) -> Result<&str, &'static str> {
 }
 
 /// Whether the policy lets this person make `change`, with the refusal in words.
-fn allowed(tx: &TenantTx, chart: &Chart, adds_self: bool, primary: bool) -> Result<(), String> {
-    let change = CareTeamChange { actor_on_team: chart.facts.on_care_team, adds_self, primary };
+fn allowed(
+    tx: &TenantTx,
+    chart: &Chart,
+    adds_self: bool,
+    primary: bool,
+    removes_primary: bool,
+) -> Result<(), String> {
+    let change =
+        CareTeamChange { actor_on_team: chart.facts.on_care_team, adds_self, primary, removes_primary };
     policy::may_change_care_team(tx.context().principal, change).map_err(|r| r.message().to_owned())
+}
+
+/// A primary provider changed: who reads the patient's sensitive notes changed with it.
+/// Every provider on the team now (the new primary among them) and `former` (a primary
+/// just removed) get a task saying so, with who did it and why. Returns how many were told.
+async fn tell_about_primary(
+    tx: &TenantTx,
+    chart: &Chart,
+    what: &str,
+    reason: &str,
+    former: Option<UserId>,
+) -> AppResult<usize> {
+    let actor = tx.context().tenant.user_id;
+    let mut db = tx.conn().await?;
+    let actor_name =
+        sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", actor.map(|u| u.as_uuid()))
+            .fetch_optional(&mut *db)
+            .await?
+            .unwrap_or_else(|| "Someone".to_owned());
+    let mut people: Vec<UserId> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT pr.user_id AS "user_id: UserId"
+             FROM care_team_members c
+             JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
+            WHERE c.patient_id = $1 AND c.removed_at IS NULL"#,
+        chart.id().as_uuid()
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    people.extend(former);
+    people.sort();
+    people.dedup();
+    people.retain(|person| Some(*person) != actor);
+    let summary = format!("{actor_name} {what}. Reason given: {reason}");
+    for person in &people {
+        let task = NewTask {
+            patient: chart.id(),
+            kind: TaskKind::CareTeamChanged,
+            summary: &summary,
+            notification: None,
+            assignee: Some(*person),
+        };
+        tasks::raise(&mut db, &task).await?;
+    }
+    Ok(people.len())
 }
 
 pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
@@ -165,7 +228,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
                 .await?;
             if !exists {
                 Err("Choose a provider from the list.".to_owned())
-            } else if let Err(refusal) = allowed(&tx, &chart, adds_self, form.role == "primary") {
+            } else if let Err(refusal) = allowed(&tx, &chart, adds_self, form.role == "primary", false) {
                 Err(refusal)
             } else if primary_taken {
                 Err("This patient already has a primary provider. Remove them first, or add this provider as a specialist or consultant.".to_owned())
@@ -190,9 +253,25 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
     };
     match outcome {
         Ok(provider) => {
-            tx.audit(&event(&chart, Action::Create).details(
-                json!({ "provider_id": provider.to_string(), "role": form.role, "reason_given": true }),
-            ))
+            let told = if form.role == "primary" {
+                let name = provider_name(&tx, provider).await?;
+                tell_about_primary(
+                    &tx,
+                    &chart,
+                    &format!("made {name} the primary provider"),
+                    form.reason.trim(),
+                    None,
+                )
+                .await?
+            } else {
+                0
+            };
+            tx.audit(&event(&chart, Action::Create).details(json!({
+                "provider_id": provider.to_string(),
+                "role": form.role,
+                "reason_given": true,
+                "care_team_told": told,
+            })))
             .await?;
             let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
             let section =
@@ -224,18 +303,23 @@ pub async fn remove(
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let member: CareTeamMemberId = member_id.parse().map_err(|_| AppError::NotFound)?;
     let form: RemoveForm = parse_form(&body)?;
-    let role = {
+    let found = {
         let mut db = tx.conn().await?;
-        sqlx::query_scalar!(
-            "SELECT role FROM care_team_members WHERE id = $1 AND patient_id = $2 AND removed_at IS NULL",
+        sqlx::query!(
+            r#"SELECT c.role, pr.user_id AS "user_id: UserId", u.display_name
+                 FROM care_team_members c
+                 JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
+                 JOIN users u ON u.id = pr.user_id
+                WHERE c.id = $1 AND c.patient_id = $2 AND c.removed_at IS NULL"#,
             member.as_uuid(),
             chart.id().as_uuid()
         )
         .fetch_optional(&mut *db)
         .await?
     };
-    let Some(role) = role else { return Err(tx.not_found("care_team_member", member.as_uuid()).await) };
-    let refused = allowed(&tx, &chart, false, role == "primary")
+    let Some(found) = found else { return Err(tx.not_found("care_team_member", member.as_uuid()).await) };
+    let primary = found.role == "primary";
+    let refused = allowed(&tx, &chart, false, primary, primary)
         .err()
         .or_else(|| reason(&form.reason).err().map(str::to_owned));
     if let Some(message) = refused {
@@ -259,10 +343,17 @@ pub async fn remove(
         .execute(&mut *db)
         .await?;
     }
-    tx.audit(
-        &event(&chart, Action::Delete)
-            .details(json!({ "care_team_member_id": member.to_string(), "reason_given": true })),
-    )
+    let told = if primary {
+        let what = format!("removed {} as the primary provider", found.display_name);
+        tell_about_primary(&tx, &chart, &what, form.reason.trim(), Some(found.user_id)).await?
+    } else {
+        0
+    };
+    tx.audit(&event(&chart, Action::Delete).details(json!({
+        "care_team_member_id": member.to_string(),
+        "reason_given": true,
+        "care_team_told": told,
+    })))
     .await?;
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let section = render(&tx, &chart, Some("Removed from the care team.".into())).await?;

@@ -8,6 +8,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::content::{self, ReminderFacts};
 use super::gate::{self, Channel, Decision, Message, Purpose};
+use super::tasks::{NewTask, TaskKind};
 use super::{Notifier, destination_hash, facts};
 use crate::audit::{self, Action, AuditEvent, Outcome as AuditOutcome};
 use crate::db::ids::{NotificationId, OrganizationId, OutboundEmailId, PatientId};
@@ -265,17 +266,14 @@ async fn record_block(
 }
 
 async fn raise_task(conn: &mut PgConnection, pending: &Pending, summary: &str) -> Result<(), sqlx::Error> {
-    let summary: String = summary.chars().take(300).collect();
-    sqlx::query!(
-        "INSERT INTO staff_tasks (organization_id, patient_id, kind, notification_id, summary)
-         VALUES (nullif(current_setting('app.organization_id', true), '')::uuid, $1, 'message_blocked', $2, $3)",
-        pending.patient.as_uuid(),
-        pending.id.as_uuid(),
-        summary
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+    let task = NewTask {
+        patient: pending.patient,
+        kind: TaskKind::MessageBlocked,
+        summary,
+        notification: Some(pending.id),
+        assignee: None,
+    };
+    super::tasks::raise(conn, &task).await
 }
 
 // ---- account e-mail ---------------------------------------------------------------------

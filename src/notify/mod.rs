@@ -21,6 +21,7 @@ pub mod gate;
 pub mod inbound;
 pub mod jobs;
 pub mod reminders;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 

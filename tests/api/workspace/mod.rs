@@ -80,7 +80,11 @@ pub async fn member(app: &TestApp, org: OrganizationId, role: StaffRole) -> (Aut
         in_clinic(
             app,
             org,
-            "INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1245319599', 'NP')",
+            // An NPI (valid check digit) no provider of the clinic has yet.
+            "INSERT INTO providers (organization_id, user_id, npi, credentials)
+             SELECT $1, $2, n, 'NP' FROM unnest(ARRAY['1245319599', '1003000126', '1000000004', '1000000012',
+                                                       '1000000020', '1000000038']) n
+              WHERE NOT EXISTS (SELECT 1 FROM providers p WHERE p.npi = n) LIMIT 1",
             &[&org.as_uuid(), &user.as_uuid()],
         )
         .await;
@@ -165,6 +169,7 @@ pub fn next_monday() -> NaiveDate {
     day
 }
 
+mod care_team;
 mod contacts;
 mod notes;
 mod proxies;
