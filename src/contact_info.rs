@@ -41,6 +41,18 @@ pub fn normalize_email(input: &str) -> Result<String, &'static str> {
     if valid { Ok(trimmed.to_lowercase()) } else { Err("Enter an e-mail address such as name@example.com.") }
 }
 
+/// The mailbox an address delivers to, for telling whether two addresses are one person's:
+/// lower case, without a `+tag` (delivered to the same mailbox by most providers), and for
+/// Gmail without the dots it ignores. Never stored or shown; only compared.
+pub fn mailbox_key(email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    let Some((local, domain)) = email.rsplit_once('@') else { return email };
+    let local = local.split('+').next().unwrap_or(local);
+    let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+    let local = if domain == "gmail.com" { local.replace('.', "") } else { local.to_owned() };
+    format!("{local}@{domain}")
+}
+
 /// A phone number as people read it (US numbers as (555) 201-3344).
 pub fn display(kind: &str, value: &str) -> String {
     if kind == "email" {
@@ -52,5 +64,23 @@ pub fn display(kind: &str, value: &str) -> String {
         }
         Ok(number) => number.format().mode(phonenumber::Mode::International).to_string(),
         Err(_) => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailbox_key;
+
+    #[test]
+    fn addresses_that_reach_one_mailbox_have_one_key() {
+        assert_eq!(mailbox_key("Jane.Doe+kids@GMail.com"), mailbox_key("janedoe@gmail.com"));
+        assert_eq!(mailbox_key("j.doe@googlemail.com"), mailbox_key("jdoe@gmail.com"));
+        assert_eq!(mailbox_key("nurse+proxy@clinic.example"), mailbox_key("nurse@clinic.example"));
+        assert_ne!(
+            mailbox_key("j.doe@clinic.example"),
+            mailbox_key("jdoe@clinic.example"),
+            "dots matter elsewhere"
+        );
+        assert_ne!(mailbox_key("nurse@clinic.example"), mailbox_key("nurse@other.example"));
     }
 }

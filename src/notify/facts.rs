@@ -74,7 +74,8 @@ pub async fn patient(
 
     let proxies = sqlx::query!(
         r#"SELECT a.proxy_user_id, a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message,
-                  u.email::text AS "email!", u.email_verified_at, u.updated_at AS user_updated_at
+                  u.email::text AS "email!", u.email_verified_at, u.updated_at AS user_updated_at,
+                  (a.messages_safe_email IS NOT NULL AND a.messages_safe_email = u.email) AS "confirmed!"
              FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
             WHERE a.patient_id = $1 AND a.status = 'active' AND a.starts_at <= $2
               AND (a.expires_at IS NULL OR a.expires_at > $2)
@@ -85,6 +86,9 @@ pub async fn patient(
     .fetch_all(&mut *conn)
     .await?;
 
+    // A proxy's address carries the patient's messages only once someone allowed to set
+    // contact safety confirmed it (for the address they sign in with now).
+    let (proxies, unconfirmed): (Vec<_>, Vec<_>) = proxies.into_iter().partition(|p| p.confirmed);
     // Contacts on the patient's chart and on the proxies' own charts in this clinic.
     let proxy_users: Vec<uuid::Uuid> = proxies.iter().map(|p| p.proxy_user_id).collect();
     let contacts = sqlx::query!(
@@ -169,6 +173,7 @@ pub async fn patient(
         timezone: row.timezone.and_then(|z| z.parse().ok()).unwrap_or(clinic_zone),
         own: Recipient { proxy: None, contacts: own, sms_consent: patient_consent },
         proxies,
+        unconfirmed_proxies: unconfirmed.len(),
         preferred: row.preferred.as_deref().and_then(Channel::parse),
     }))
 }

@@ -165,8 +165,12 @@ pub struct PatientFacts {
     pub timezone: Tz,
     /// The contacts on the patient's own chart (and the patient's text consent).
     pub own: Recipient,
-    /// Active proxies, each with their scopes and their own contacts.
+    /// Active proxies whose address someone allowed to set contact safety confirmed for
+    /// the patient's messages, each with their scopes and their own contacts.
     pub proxies: Vec<(ProxyScopes, Recipient)>,
+    /// Active proxies not (or no longer) confirmed for messages: never used, but named in
+    /// a blocked message's reason so staff know what to confirm.
+    pub unconfirmed_proxies: usize,
     /// The preferred channel for this message's purpose.
     pub preferred: Option<Channel>,
 }
@@ -308,6 +312,12 @@ fn recipients(patient: &PatientFacts, message: Message) -> (Vec<&Recipient>, Vec
                 uncovered += 1;
             }
         }
+        if patient.unconfirmed_proxies > 0 {
+            notes.push(format!(
+                "{} proxy address(es) not confirmed for the patient's messages",
+                patient.unconfirmed_proxies
+            ));
+        }
         if uncovered > 0 {
             notes.push(format!(
                 "{uncovered} proxy grant(s) do not cover {} messages",
@@ -444,6 +454,7 @@ mod tests {
             timezone: chrono_tz::America::New_York,
             own: Recipient { proxy: None, contacts, sms_consent: consent },
             proxies: Vec::new(),
+            unconfirmed_proxies: 0,
             preferred: None,
         }
     }
@@ -619,6 +630,7 @@ mod tests {
                         (ProxyScopes { clinical: s[0], billing: s[1], scheduling: s[2], messaging: s[3] }, r)
                     })
                     .collect(),
+                unconfirmed_proxies: 0,
                 preferred: preferred.map(|i| Channel::ALL[i]),
             })
     }

@@ -11,7 +11,7 @@ use crate::auth::people;
 use crate::auth::policy::Permission;
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::chart::{self, Chart, ChartFrame};
-use crate::contact_info::normalize_email;
+use crate::contact_info::{mailbox_key, normalize_email};
 use crate::db::ids::{ProxyAssignmentId, UserId};
 use crate::web::{AppError, AppResult, AppState, Framed, SystemTx, TenantTx};
 
@@ -55,7 +55,8 @@ async fn render(
                   CASE WHEN a.accepted_at IS NULL THEN coalesce(a.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
                   u.email::text AS "email!", a.relationship, a.status,
-                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note
+                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note,
+                  (a.messages_safe_email IS NOT NULL AND a.messages_safe_email = u.email) AS "messages_safe!"
              FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
             WHERE a.patient_id = $1 ORDER BY a.created_at"#,
         patient.as_uuid()
@@ -98,6 +99,7 @@ async fn render(
                     scheduling: p.can_schedule,
                     messaging: p.can_message,
                     proof_note: p.proof_note,
+                    messages_safe: p.messages_safe,
                 }
             })
             .collect(),
@@ -105,6 +107,7 @@ async fn render(
         proxy_form,
         proxy_errors,
         can_manage: chart.allows(tx, Permission::ManageProxies),
+        can_set_safety: chart.allows(tx, Permission::EditContactSafety),
         row_error: None,
     })
 }
@@ -156,6 +159,7 @@ pub(crate) async fn invite_patient(
     let invited = match normalize_email(&typed) {
         Err(problem) => Err(problem),
         Ok(_) if has_account => Err("This patient already has a portal account."),
+        Ok(email) if is_own_address(&tx, &email).await? => Err("You cannot invite yourself."),
         Ok(email) => {
             let person = people::find_or_create(people_tx.conn().await?, &email, &name).await?;
             if Some(person) == context.user_id {
@@ -239,10 +243,26 @@ fn parse_proxy_form(body: &[u8]) -> ProxyForm {
             "messaging" => form.messaging = true,
             "expires_on" => form.expires_on = value.trim().to_owned(),
             "proof_note" => form.proof_note = value.trim().to_owned(),
+            "messages_safe" => form.messages_safe = true,
             _ => {}
         }
     }
     form
+}
+
+/// Why the asking person may not grant these scopes, if they may not. Scheduling, billing
+/// and messages send the patient's reminders and messages to the proxy, so granting them
+/// is deciding where messages go: the contact-safety permission's, not every role's that
+/// manages access (a nurse grants clinical access only).
+const MESSAGE_SCOPES_NEED_SAFETY: &str = "Scheduling, billing and messages send the patient's reminders and messages to this person, so only staff who decide where messages may go can grant them. Ask the front desk.";
+
+/// Whether `email` reaches the asking person's own mailbox (their sign-in address, with
+/// or without a +tag or Gmail's dots): staff never make themselves a patient's portal
+/// user or proxy, under any of their addresses.
+async fn is_own_address(tx: &TenantTx, email: &str) -> AppResult<bool> {
+    let Some(me) = tx.context().tenant.user_id else { return Ok(false) };
+    let mine = people::email(&mut *tx.conn().await?, me).await?;
+    Ok(mailbox_key(&mine) == mailbox_key(email))
 }
 
 /// The day access ends (midnight UTC), if any; it must be in the future.
@@ -271,15 +291,27 @@ pub(crate) async fn invite_proxy(
     let mut form = parse_proxy_form(&body);
     let now = tx.now();
     let expires = parse_expiry(&form.expires_on, now);
+    let can_set_safety = chart.allows(&tx, Permission::EditContactSafety);
+    let own_address = match normalize_email(&form.email) {
+        Ok(email) => is_own_address(&tx, &email).await?,
+        Err(_) => false,
+    };
     let errors = ProxyErrors {
         name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
             .then(|| "Enter their name.".into()),
-        email: normalize_email(&form.email).err().map(str::to_owned),
+        scopes: ((form.billing || form.scheduling || form.messaging) && !can_set_safety)
+            .then(|| MESSAGE_SCOPES_NEED_SAFETY.into()),
+        email: if own_address {
+            Some("You cannot invite yourself.".into())
+        } else {
+            normalize_email(&form.email).err().map(str::to_owned)
+        },
         expires: expires.as_ref().err().map(|e| (*e).to_owned()),
         proof: (form.proof_note.chars().count() > 300).then(|| "Keep the note under 300 characters.".into()),
     };
     let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
     if errors.name.is_some()
+        || errors.scopes.is_some()
         || errors.email.is_some()
         || errors.expires.is_some()
         || errors.proof.is_some()
@@ -294,7 +326,8 @@ pub(crate) async fn invite_proxy(
     let person: UserId =
         people::find_or_create(people_tx.conn().await?, &form.email, &form.display_name).await?;
     // Staff never make themselves a chart's proxy (the patient's messages and reminders
-    // would follow).
+    // would follow): not under their account (checked here), nor another address of theirs
+    // (checked above).
     if Some(person) == context.user_id {
         let errors =
             ProxyErrors { email: Some("You cannot invite yourself.".into()), ..ProxyErrors::default() };
@@ -308,8 +341,10 @@ pub(crate) async fn invite_proxy(
             r#"INSERT INTO patient_proxy_assignments
                    (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
                     can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note, invited_name,
-                    accepted_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13, NULL)
+                    accepted_at, messages_safe_at, messages_safe_by, messages_safe_email)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13, NULL,
+                       CASE WHEN $14 THEN $9::timestamptz END, CASE WHEN $14 THEN $11::uuid END,
+                       CASE WHEN $14 THEN $15::citext END)
                ON CONFLICT DO NOTHING
                RETURNING id AS "id: ProxyAssignmentId""#,
             context.organization_id.as_uuid(),
@@ -324,7 +359,9 @@ pub(crate) async fn invite_proxy(
             expires,
             context.user_id.map(|u| u.as_uuid()),
             (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
-            form.display_name
+            form.display_name,
+            can_set_safety && form.messages_safe,
+            form.email.as_str()
         )
         .fetch_optional(&mut *db)
         .await?;
@@ -431,24 +468,31 @@ pub(crate) async fn update_proxy(
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
     let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
-    let live = {
+    let current = {
         let mut db = tx.conn().await?;
-        sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM patient_proxy_assignments
-                               WHERE id = $1 AND patient_id = $2 AND status <> 'revoked') AS "live!""#,
+        sqlx::query!(
+            "SELECT can_view_billing, can_schedule, can_message FROM patient_proxy_assignments
+              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
             assignment.as_uuid(),
             patient.as_uuid()
         )
-        .fetch_one(&mut *db)
+        .fetch_optional(&mut *db)
         .await?
     };
-    if !live {
+    let Some(current) = current else {
         return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
-    }
+    };
     let form = parse_proxy_form(&body);
+    let can_set_safety = chart.allows(&tx, Permission::EditContactSafety);
+    // Without the contact-safety permission, scopes that carry messages may be taken away
+    // but not given.
+    let adds_message_scope = (form.billing && !current.can_view_billing)
+        || (form.scheduling && !current.can_schedule)
+        || (form.messaging && !current.can_message);
     let expires = parse_expiry(&form.expires_on, tx.now());
     let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
     let problem = match (&expires, relationship) {
+        _ if adds_message_scope && !can_set_safety => Some(MESSAGE_SCOPES_NEED_SAFETY.to_owned()),
         (Err(message), _) => Some((*message).to_owned()),
         (_, None) => Some("Choose the relationship.".to_owned()),
         _ if form.proof_note.chars().count() > 300 => Some("Keep the note under 300 characters.".to_owned()),
@@ -471,9 +515,24 @@ pub(crate) async fn update_proxy(
     let updated = {
         let mut db = tx.conn().await?;
         sqlx::query!(
-            "UPDATE patient_proxy_assignments
+            "UPDATE patient_proxy_assignments a
                 SET relationship = $3, can_view_clinical = $4, can_view_billing = $5, can_schedule = $6,
-                    can_message = $7, expires_at = $8, proof_note = $9
+                    can_message = $7, expires_at = $8, proof_note = $9,
+                    -- The confirmation changes only by someone who may give it ($10), and a
+                    -- confirmation already given for the same address keeps its time.
+                    (messages_safe_at, messages_safe_by, messages_safe_email) =
+                        (SELECT CASE WHEN NOT $10 THEN a.messages_safe_at
+                                     WHEN NOT $11 THEN NULL
+                                     WHEN a.messages_safe_email = u.email THEN a.messages_safe_at
+                                     ELSE $12 END,
+                                CASE WHEN NOT $10 THEN a.messages_safe_by
+                                     WHEN NOT $11 THEN NULL
+                                     WHEN a.messages_safe_email = u.email THEN a.messages_safe_by
+                                     ELSE $13 END,
+                                CASE WHEN NOT $10 THEN a.messages_safe_email
+                                     WHEN NOT $11 THEN NULL
+                                     ELSE u.email END
+                           FROM users u WHERE u.id = a.proxy_user_id)
               WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
             assignment.as_uuid(),
             patient.as_uuid(),
@@ -483,7 +542,11 @@ pub(crate) async fn update_proxy(
             form.scheduling,
             form.messaging,
             expires.ok().flatten(),
-            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str())
+            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
+            can_set_safety,
+            form.messages_safe,
+            tx.now(),
+            tx.context().tenant.user_id.map(|u| u.as_uuid())
         )
         .execute(&mut *db)
         .await?
@@ -500,6 +563,7 @@ pub(crate) async fn update_proxy(
                 "clinical": form.clinical, "billing": form.billing,
                 "scheduling": form.scheduling, "messaging": form.messaging,
                 "expires": !form.expires_on.is_empty(),
+                "messages_safe": can_set_safety.then_some(form.messages_safe),
             })),
     )
     .await?;

@@ -13,6 +13,8 @@ pub(crate) struct ProxyRow {
     pub scheduling: bool,
     pub messaging: bool,
     pub proof_note: Option<String>,
+    /// Someone allowed to set contact safety confirmed that messages may go to them.
+    pub messages_safe: bool,
 }
 
 #[derive(Default)]
@@ -26,11 +28,15 @@ pub(crate) struct ProxyForm {
     pub messaging: bool,
     pub expires_on: String,
     pub proof_note: String,
+    /// "Reminders and messages may go to this person" (contact-safety staff only).
+    pub messages_safe: bool,
 }
 
 #[derive(Default)]
 pub(crate) struct ProxyErrors {
     pub name: Option<String>,
+    /// Scopes the asking person may not grant.
+    pub scopes: Option<String>,
     pub email: Option<String>,
     pub expires: Option<String>,
     pub proof: Option<String>,
@@ -50,6 +56,8 @@ pub(crate) struct AccessPage {
     pub proxy_form: ProxyForm,
     pub proxy_errors: ProxyErrors,
     pub can_manage: bool,
+    /// May decide where messages go (grant message-carrying scopes, confirm an address).
+    pub can_set_safety: bool,
     /// A change to one existing grant that could not be saved: (grant id, why).
     pub row_error: Option<(String, String)>,
 }

@@ -16,8 +16,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use lockdev::auth::policy::StaffRole;
+
 use crate::fixtures::{TwoTenants, two_tenants};
 use crate::helpers::{TestApp, spawn_app};
+use crate::workspace::{count, member};
 
 struct Clinic {
     app: TestApp,
@@ -554,8 +557,10 @@ async fn a_dependents_reminder_goes_to_the_guardian_unless_the_patient_asked_for
     .await
     .expect("child");
     let grant: Uuid = sqlx::query_scalar(
-        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, can_schedule, status, starts_at)
-         VALUES ($1, $2, $3, 'parent', true, 'active', now() - interval '1 day') RETURNING id",
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, can_schedule, status, starts_at,
+                                                messages_safe_at, messages_safe_by, messages_safe_email)
+         VALUES ($1, $2, $3, 'parent', true, 'active', now() - interval '1 day',
+                 now(), $3, (SELECT email FROM users WHERE id = $3)) RETURNING id",
     )
     .bind(clinic.org())
     .bind(child)
@@ -629,8 +634,10 @@ async fn a_reminder_for_a_sensitive_visit_never_goes_to_a_proxy() {
     .await
     .expect("child");
     sqlx::query(
-        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, can_schedule, can_view_clinical, status, starts_at)
-         VALUES ($1, $2, $3, 'parent', true, true, 'active', now() - interval '1 day')",
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, can_schedule, can_view_clinical, status, starts_at,
+                                                messages_safe_at, messages_safe_by, messages_safe_email)
+         VALUES ($1, $2, $3, 'parent', true, true, 'active', now() - interval '1 day',
+                 now(), $3, (SELECT email FROM users WHERE id = $3))",
     )
     .bind(clinic.org())
     .bind(child)
@@ -916,4 +923,118 @@ async fn remembered_sns_deliveries_are_forgotten_after_a_day() {
         .await
         .expect("kept");
     assert_eq!(kept, ["recent-message"]);
+}
+
+/// Giving someone a chart's messages is deciding where messages go: a nurse (who may not
+/// set contact safety) grants clinical access only; even the front desk's grant sends
+/// nothing to the proxy until someone allowed confirms their address; and nobody makes
+/// themselves a proxy under another address of theirs.
+#[tokio::test]
+async fn a_proxys_address_receives_a_childs_reminders_only_once_contact_safety_staff_confirm_it() {
+    let clinic = Clinic::new(spawn_app().spawn().await).await;
+    let a = &clinic.tenants.a;
+    let app = &clinic.app;
+    let mut su = clinic.su().await;
+    let child = PatientId::new();
+    sqlx::query(
+        "INSERT INTO patients (organization_id, id, mrn, given_name, family_name, date_of_birth, legal_sex, is_self_managed)
+         VALUES ($1, $2, 'CHILD-9', 'Mia', 'Stone', '2017-02-02', 'female', false)",
+    )
+    .bind(clinic.org())
+    .bind(child)
+    .execute(&mut su)
+    .await
+    .expect("child");
+    let proxies = format!("/patients/{child}/proxies");
+    let grant = |email: &'static str, confirm: bool| {
+        let mut form = vec![
+            ("display_name", "Sam Stone"),
+            ("email", email),
+            ("relationship", "parent"),
+            ("scheduling", "1"),
+        ];
+        if confirm {
+            form.push(("messages_safe", "1"));
+        }
+        form
+    };
+
+    // A nurse: no scopes that carry messages, and no address of their own.
+    let (nurse, nurse_user) = member(app, a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse));
+    let res = app.post_form(&proxies, &grant("sam.stone@home.example", true)).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("body").contains("only staff who decide where messages may go"));
+    let nurse_email: String = sqlx::query_scalar("SELECT email::text FROM users WHERE id = $1")
+        .bind(nurse_user)
+        .fetch_one(&mut su)
+        .await
+        .expect("email");
+    let (local, domain) = nurse_email.split_once('@').expect("address");
+    let second_address = format!("{local}+kids@{domain}");
+    let res = app
+        .post_form(
+            &proxies,
+            &[
+                ("display_name", "Me"),
+                ("email", &second_address),
+                ("relationship", "parent"),
+                ("clinical", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("body").contains("cannot invite yourself"));
+    assert_eq!(count(app, "SELECT count(*) FROM patient_proxy_assignments").await, 0);
+
+    // The front desk grants scheduling, without confirming the address yet.
+    app.act_as(Some(a.desk_context()));
+    assert_eq!(app.post_form(&proxies, &grant("sam.stone@home.example", false)).await.status(), 200);
+    sqlx::query(
+        "UPDATE patient_proxy_assignments SET status = 'active', accepted_at = now(), starts_at = now() - interval '1 day'",
+    )
+    .execute(&mut su)
+    .await
+    .expect("accepted");
+    sqlx::query("UPDATE users SET email_verified_at = now() WHERE email = 'sam.stone@home.example'")
+        .execute(&mut su)
+        .await
+        .expect("verified");
+    clinic.appointment(child, app.clock.now() + TimeDelta::hours(20)).await;
+    clinic.plan_and_send().await;
+    let sent = clinic.notifications().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "blocked", "{sent:?}");
+    assert!(sent[0].3.as_deref().unwrap_or_default().contains("not confirmed"), "{sent:?}");
+
+    // Confirmed by the front desk: the next reminder goes to the parent's address.
+    let assignment: Uuid = sqlx::query_scalar("SELECT id FROM patient_proxy_assignments")
+        .fetch_one(&mut su)
+        .await
+        .expect("grant");
+    let res = app
+        .post_form(
+            &format!("{proxies}/{}", ulid::Ulid::from(assignment)),
+            &[("relationship", "parent"), ("scheduling", "1"), ("messages_safe", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    clinic.appointment(child, app.clock.now() + TimeDelta::hours(21)).await;
+    clinic.plan_and_send().await;
+    let sent = clinic.notifications().await;
+    assert_eq!(
+        sent.last().map(|n| (n.0.as_str(), n.1.as_deref())),
+        Some(("sent", Some("email"))),
+        "{sent:?}"
+    );
+
+    // A nurse may take a message scope away but not give it back.
+    let (nurse, _) = member(app, a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse));
+    let change = format!("{proxies}/{}", ulid::Ulid::from(assignment));
+    assert_eq!(app.post_form(&change, &[("relationship", "parent")]).await.status(), 200);
+    assert_eq!(
+        app.post_form(&change, &[("relationship", "parent"), ("scheduling", "1")]).await.status(),
+        422
+    );
 }

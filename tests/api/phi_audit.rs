@@ -127,7 +127,7 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     (
         "POST",
         "/patients/{patient_id}/care-team/{member_id}/remove",
-        Desk,
+        Provider,
         ThePatient,
         &[("reason", "Moved away")],
     ),
