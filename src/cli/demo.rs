@@ -506,11 +506,8 @@ async fn seed_clinic(
             created += sqlx::query!(
                 r#"INSERT INTO patient_proxy_assignments
                        (organization_id, id, patient_id, proxy_user_id, relationship, can_view_clinical,
-                        can_view_billing, can_schedule, can_message, starts_at, expires_at, status,
-                        messages_safe_at, messages_safe_by, messages_safe_email)
-                   -- The front desk confirmed that the parent's address takes the child's messages.
-                   VALUES ($1, $2, $3, $4, 'parent', $5, $6, $7, $8, $9, $10, 'active',
-                           $9, $11, (SELECT email FROM users WHERE id = $4)) ON CONFLICT DO NOTHING"#,
+                        can_view_billing, can_schedule, can_message, starts_at, expires_at, status)
+                   VALUES ($1, $2, $3, $4, 'parent', $5, $6, $7, $8, $9, $10, 'active') ON CONFLICT DO NOTHING"#,
                 org.as_uuid(),
                 local(4_000 + n),
                 patient(2).as_uuid(),
@@ -520,12 +517,23 @@ async fn seed_clinic(
                 scheduling,
                 messaging,
                 effective(),
-                majority,
-                user(4).as_uuid()
+                majority
             )
             .execute(&mut *conn)
             .await?
             .rows_affected();
+            // The front desk confirmed that the parent's address takes the child's messages
+            // (once the grant exists, the parent is one of the clinic's people).
+            sqlx::query!(
+                "UPDATE patient_proxy_assignments a
+                    SET messages_safe_at = a.starts_at, messages_safe_by = $2, messages_safe_email = u.email
+                   FROM users u
+                  WHERE a.id = $1 AND u.id = a.proxy_user_id AND a.messages_safe_at IS NULL",
+                local(4_000 + n),
+                user(4).as_uuid()
+            )
+            .execute(&mut *conn)
+            .await?;
         }
         // A license that expires soon, for the provider's profile.
         created += sqlx::query!(

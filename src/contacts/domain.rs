@@ -27,7 +27,7 @@ pub(crate) struct FlagHelp {
     pub blocks: &'static str,
 }
 
-pub(crate) const FLAGS: [FlagHelp; 3] = [
+pub(crate) const FLAGS: [FlagHelp; 4] = [
     FlagHelp {
         field: "safe_voicemail",
         label: "Safe to leave a voicemail",
@@ -43,6 +43,11 @@ pub(crate) const FLAGS: [FlagHelp; 3] = [
         label: "Safe to e-mail",
         blocks: "Off: no e-mail reminders or notices to this address.",
     },
+    FlagHelp {
+        field: "confidential",
+        label: "Chosen by the patient for confidential messages",
+        blocks: "When someone else manages the patient's care (a child), messages about sensitive care, and every message if the patient asked for confidential communication, go only to contacts marked here. With none marked, nothing is sent and staff get a task.",
+    },
 ];
 
 /// Whether `flag` can apply to `kind` (no voicemail to an e-mail address, texts to
@@ -52,6 +57,7 @@ pub(crate) fn flag_applies(kind: &str, flag: &str) -> bool {
         "safe_voicemail" => kind != "email",
         "safe_sms" => kind == "mobile",
         "safe_email" => kind == "email",
+        "confidential" => true,
         _ => false,
     }
 }

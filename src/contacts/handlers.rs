@@ -22,7 +22,8 @@ fn row(record: ContactRecord, chart: &Chart) -> ContactRow {
             let on = match f.field {
                 "safe_voicemail" => record.is_safe_for_voicemail,
                 "safe_sms" => record.is_safe_for_sms,
-                _ => record.is_safe_for_email,
+                "safe_email" => record.is_safe_for_email,
+                _ => record.is_confidential,
             };
             (f.label, on)
         })
@@ -144,6 +145,7 @@ fn validate<'a>(
             form.flag("safe_voicemail") && flag_applies(&form.kind, "safe_voicemail"),
             form.flag("safe_sms") && flag_applies(&form.kind, "safe_sms"),
             form.flag("safe_email") && flag_applies(&form.kind, "safe_email"),
+            form.flag("confidential"),
         )
     });
     let write = ContactWrite {
@@ -225,6 +227,7 @@ pub async fn edit(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) 
         safe_voicemail: on(record.is_safe_for_voicemail),
         safe_sms: on(record.is_safe_for_sms),
         safe_email: on(record.is_safe_for_email),
+        confidential: on(record.is_confidential),
     };
     section.editing = Some(record.id.to_string());
     tx.audit(&audit(&chart, Action::Read, Some(record.id))).await?;

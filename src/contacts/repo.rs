@@ -12,6 +12,8 @@ pub(crate) struct ContactRecord {
     pub is_safe_for_voicemail: bool,
     pub is_safe_for_sms: bool,
     pub is_safe_for_email: bool,
+    /// Designated by the patient for confidential communication.
+    pub is_confidential: bool,
     pub verified_at: Option<DateTime<Utc>>,
 }
 
@@ -19,7 +21,7 @@ pub async fn list(db: &mut PgConnection, patient: PatientId) -> Result<Vec<Conta
     sqlx::query_as!(
         ContactRecord,
         r#"SELECT id AS "id: ContactMethodId", kind, value, label, is_primary, is_safe_for_voicemail,
-                  is_safe_for_sms, is_safe_for_email, verified_at
+                  is_safe_for_sms, is_safe_for_email, is_confidential, verified_at
              FROM contact_methods WHERE patient_id = $1 AND deleted_at IS NULL
             ORDER BY kind = 'email', is_primary DESC, created_at"#,
         patient.as_uuid()
@@ -36,7 +38,7 @@ pub async fn find(
     sqlx::query_as!(
         ContactRecord,
         r#"SELECT id AS "id: ContactMethodId", kind, value, label, is_primary, is_safe_for_voicemail,
-                  is_safe_for_sms, is_safe_for_email, verified_at
+                  is_safe_for_sms, is_safe_for_email, is_confidential, verified_at
              FROM contact_methods WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL"#,
         id.as_uuid(),
         patient.as_uuid()
@@ -52,7 +54,8 @@ pub(crate) struct ContactWrite<'a> {
     pub value: &'a str,
     pub label: Option<&'a str>,
     pub is_primary: bool,
-    pub flags: Option<(bool, bool, bool)>,
+    /// (voicemail, texts, e-mail, confidential).
+    pub flags: Option<(bool, bool, bool, bool)>,
 }
 
 async fn clear_primary(db: &mut PgConnection, patient: PatientId, kind: &str) -> Result<(), sqlx::Error> {
@@ -75,12 +78,12 @@ pub async fn insert(
     if write.is_primary {
         clear_primary(db, patient, write.kind).await?;
     }
-    let (voicemail, sms, email) = write.flags.unwrap_or((false, false, false));
+    let (voicemail, sms, email, confidential) = write.flags.unwrap_or((false, false, false, false));
     let id = ContactMethodId::new();
     sqlx::query!(
         "INSERT INTO contact_methods (organization_id, id, patient_id, kind, value, label, is_primary,
-                                      is_safe_for_voicemail, is_safe_for_sms, is_safe_for_email)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                      is_safe_for_voicemail, is_safe_for_sms, is_safe_for_email, is_confidential)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         organization.as_uuid(),
         id.as_uuid(),
         patient.as_uuid(),
@@ -90,7 +93,8 @@ pub async fn insert(
         write.is_primary,
         voicemail,
         sms,
-        email
+        email,
+        confidential
     )
     .execute(db)
     .await?;
@@ -117,6 +121,7 @@ pub async fn update(
                 is_safe_for_voicemail = coalesce($7, value = $4 AND is_safe_for_voicemail) AND $3 <> 'email',
                 is_safe_for_sms = coalesce($8, value = $4 AND is_safe_for_sms) AND $3 = 'mobile',
                 is_safe_for_email = coalesce($9, value = $4 AND is_safe_for_email) AND $3 = 'email',
+                is_confidential = coalesce($10, value = $4 AND is_confidential),
                 verified_at = CASE WHEN value = $4 THEN verified_at END,
                 verified_by = CASE WHEN value = $4 THEN verified_by END
           WHERE id = $1 AND patient_id = $2 AND deleted_at IS NULL",
@@ -128,7 +133,8 @@ pub async fn update(
         write.is_primary,
         flags.map(|f| f.0),
         flags.map(|f| f.1),
-        flags.map(|f| f.2)
+        flags.map(|f| f.2),
+        flags.map(|f| f.3)
     )
     .execute(db)
     .await?;

@@ -23,6 +23,7 @@ pub(crate) struct ContactForm {
     pub safe_voicemail: String,
     pub safe_sms: String,
     pub safe_email: String,
+    pub confidential: String,
 }
 
 impl ContactForm {
@@ -31,6 +32,7 @@ impl ContactForm {
             "safe_voicemail" => !self.safe_voicemail.is_empty(),
             "safe_sms" => !self.safe_sms.is_empty(),
             "safe_email" => !self.safe_email.is_empty(),
+            "confidential" => !self.confidential.is_empty(),
             _ => false,
         }
     }
@@ -57,7 +59,7 @@ pub(crate) struct ContactsSection {
     pub form: ContactForm,
     pub errors: ContactErrors,
     pub kinds: [(&'static str, &'static str); 4],
-    pub flag_help: &'static [FlagHelp; 3],
+    pub flag_help: &'static [FlagHelp; 4],
     /// The most recent automated messages, newest first.
     pub messages: Vec<MessageRow>,
     /// (purpose field, label, preferred channel or "") per kind of message.

@@ -93,7 +93,8 @@ pub async fn patient(
     let proxy_users: Vec<uuid::Uuid> = proxies.iter().map(|p| p.proxy_user_id).collect();
     let contacts = sqlx::query!(
         r#"SELECT c.id AS "id: ContactMethodId", c.kind, c.value, c.is_primary, c.is_safe_for_sms,
-                  c.is_safe_for_voicemail, c.is_safe_for_email, c.updated_at, owner.user_id AS owner_user,
+                  c.is_safe_for_voicemail, c.is_safe_for_email, c.is_confidential, c.updated_at,
+                  owner.user_id AS owner_user,
                   (c.patient_id = $1) AS "own!",
                   EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = c.value AND o.opted_out) AS "opted_out!"
              FROM contact_methods c JOIN patients owner ON owner.id = c.patient_id
@@ -119,6 +120,7 @@ pub async fn patient(
             safe_for_voicemail: c.is_safe_for_voicemail,
             safe_for_email: c.is_safe_for_email,
             opted_out: c.opted_out,
+            confidential: c.is_confidential,
             version: c.updated_at,
         };
         if c.own {
@@ -148,6 +150,7 @@ pub async fn patient(
                     safe_for_voicemail: false,
                     safe_for_email: true,
                     opted_out: false,
+                    confidential: false,
                     version: p.user_updated_at,
                 });
             }

@@ -123,6 +123,8 @@ pub struct Contact {
     pub safe_for_email: bool,
     /// The number replied STOP.
     pub opted_out: bool,
+    /// The patient designated it for confidential communication.
+    pub confidential: bool,
     /// When its flags were last changed (recorded with every send).
     pub version: DateTime<Utc>,
 }
@@ -292,11 +294,30 @@ fn channel_order(preferred: Option<Channel>) -> Vec<Channel> {
     order
 }
 
-/// The recipients in order of who should hear first, and why others were passed over.
-fn recipients(patient: &PatientFacts, message: Message) -> (Vec<&Recipient>, Vec<String>) {
+/// Whether only the contacts the patient designated for confidential communication may
+/// carry this message: a dependent's chart usually holds a parent's numbers, so a message
+/// about sensitive care of a dependent, or any message for a dependent who asked for
+/// confidential communication, must not go to them.
+fn designated_only(patient: &PatientFacts, message: Message) -> bool {
+    !patient.self_managed && (message.sensitive || patient.confidential_communication)
+}
+
+/// The recipients in order of who should hear first (`own` is the patient's chart, as far
+/// as this message may use it), and why others were passed over.
+fn recipients<'a>(
+    patient: &'a PatientFacts,
+    own: &'a Recipient,
+    message: Message,
+) -> (Vec<&'a Recipient>, Vec<String>) {
     let mut notes = Vec::new();
     if patient.self_managed {
-        return (vec![&patient.own], notes);
+        return (vec![own], notes);
+    }
+    if designated_only(patient, message) {
+        notes.push("only contacts the patient chose for confidential messages may be used".into());
+        if own.contacts.is_empty() {
+            notes.push("none is marked so".into());
+        }
     }
     let mut list = Vec::new();
     if patient.confidential_communication {
@@ -329,7 +350,7 @@ fn recipients(patient: &PatientFacts, message: Message) -> (Vec<&Recipient>, Vec
             ));
         }
     }
-    list.push(&patient.own);
+    list.push(own);
     (list, notes)
 }
 
@@ -355,11 +376,21 @@ pub fn decide(
     window: ContactWindow,
     now: DateTime<Utc>,
 ) -> Decision {
-    let (recipients, mut reasons) = recipients(patient, message);
+    let designated;
+    let own = if designated_only(patient, message) {
+        designated = Recipient {
+            contacts: patient.own.contacts.iter().filter(|c| c.confidential).cloned().collect(),
+            ..patient.own.clone()
+        };
+        &designated
+    } else {
+        &patient.own
+    };
+    let (recipients, mut reasons) = recipients(patient, own, message);
     let order = channel_order(patient.preferred);
     let own_consent = own_text_consent(patient, message);
     let consent = |recipient: &Recipient| {
-        if std::ptr::eq(recipient, &patient.own) { own_consent } else { recipient.sms_consent }
+        if std::ptr::eq(recipient, own) { own_consent } else { recipient.sms_consent }
     };
     for recipient in &recipients {
         for &channel in &order {
@@ -443,6 +474,7 @@ mod tests {
             safe_for_voicemail: voicemail,
             safe_for_email: email,
             opted_out: false,
+            confidential: false,
             version: noon_boston(),
         }
     }
@@ -549,7 +581,13 @@ mod tests {
         assert!(
             matches!(decide(&facts, REMINDER, ContactWindow::default(), noon_boston()), Decision::Block(r) if r.contains("confidential"))
         );
+        // The chart's number (a parent's, usually) is not used for a confidential patient…
         facts.own.contacts.push(contact(ContactKind::Mobile, false, true, false));
+        assert!(
+            matches!(decide(&facts, REMINDER, ContactWindow::default(), noon_boston()), Decision::Block(r) if r.contains("chose for confidential"))
+        );
+        // … unless the patient chose it for confidential messages.
+        facts.own.contacts[0].confidential = true;
         assert!(
             matches!(decide(&facts, REMINDER, ContactWindow::default(), noon_boston()), Decision::Send(d) if d.proxy.is_none() && d.channel == Channel::Voice)
         );
@@ -557,10 +595,13 @@ mod tests {
 
     #[test]
     fn a_proxys_text_consent_covers_a_dependents_chart_number_only_for_what_the_proxy_may_hear() {
-        // The child's chart holds a (parent's) mobile, safe for texts; the consent is the
-        // parent's, whose grant covers scheduling only. The proxy has no contacts.
+        // The child's chart holds a mobile, safe for texts (and chosen for confidential
+        // messages, so only consent decides); the consent is the parent's, whose grant
+        // covers scheduling only. The proxy has no contacts.
         let guardian = UserId::new();
-        let mut facts = patient(vec![contact(ContactKind::Mobile, true, false, false)], false);
+        let mut mobile = contact(ContactKind::Mobile, true, false, false);
+        mobile.confidential = true;
+        let mut facts = patient(vec![mobile], false);
         facts.self_managed = false;
         facts.proxies.push((
             ProxyScopes { scheduling: true, ..ProxyScopes::default() },
@@ -583,8 +624,8 @@ mod tests {
     }
 
     fn any_contact() -> impl Strategy<Value = Contact> {
-        (0..4u8, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-            |(kind, sms, voicemail, email, opted_out, primary)| {
+        (0..4u8, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(kind, sms, voicemail, email, opted_out, primary, confidential)| {
                 let kind = [ContactKind::Mobile, ContactKind::Home, ContactKind::Work, ContactKind::Email]
                     [kind as usize];
                 // The database refuses flags that cannot apply; random facts respect that.
@@ -596,9 +637,9 @@ mod tests {
                 );
                 c.opted_out = opted_out;
                 c.is_primary = primary;
+                c.confidential = confidential;
                 c
-            },
-        )
+            })
     }
 
     fn any_recipient(proxy: bool) -> impl Strategy<Value = Recipient> {
@@ -662,12 +703,15 @@ mod tests {
             let own_consent = facts.own.sms_consent
                 || (!facts.self_managed && !facts.confidential_communication && !message.sensitive
                     && facts.proxies.iter().any(|(s, r)| s.covers(message.purpose) && r.sms_consent));
-            let usable = |r: &Recipient, c: &Contact, ch: Channel| match ch {
+            // A dependent's sensitive or confidential message: the chart's contacts the
+            // patient chose for confidential messages only.
+            let designated = !facts.self_managed && (facts.confidential_communication || message.sensitive);
+            let usable = |r: &Recipient, c: &Contact, ch: Channel| (match ch {
                 Channel::Sms => c.kind == ContactKind::Mobile && c.safe_for_sms && !c.opted_out
                     && if std::ptr::eq(r, &facts.own) { own_consent } else { r.sms_consent },
                 Channel::Voice => c.kind != ContactKind::Email && c.safe_for_voicemail,
                 Channel::Email => c.kind == ContactKind::Email && c.safe_for_email,
-            };
+            }) && !(designated && std::ptr::eq(r, &facts.own) && !c.confidential);
             let any_usable = allowed.iter().any(|r| r.contacts.iter().any(|c| Channel::ALL.into_iter().any(|ch| usable(r, c, ch))));
             match decision {
                 Decision::Send(d) => {

@@ -1038,3 +1038,66 @@ async fn a_proxys_address_receives_a_childs_reminders_only_once_contact_safety_s
         422
     );
 }
+
+/// A dependent's chart usually carries a parent's numbers: a reminder for a sensitive
+/// visit of a dependent goes by no channel to them. Only contacts the patient chose for
+/// confidential messages carry it; with none, nothing is sent and the front desk gets a
+/// task.
+#[tokio::test]
+async fn a_dependents_sensitive_reminder_goes_only_to_contacts_chosen_for_confidential_messages() {
+    let clinic = Clinic::new(spawn_app().spawn().await).await;
+    let mut su = clinic.su().await;
+    let teen = PatientId::new();
+    sqlx::query(
+        "INSERT INTO patients (organization_id, id, mrn, given_name, family_name, date_of_birth, legal_sex, is_self_managed)
+         VALUES ($1, $2, 'TEEN-1', 'Ava', 'Reyes', '2010-04-04', 'female', false)",
+    )
+    .bind(clinic.org())
+    .bind(teen)
+    .execute(&mut su)
+    .await
+    .expect("teen");
+    // The family's home number and e-mail on the teen's chart, safe for calls and e-mail.
+    clinic.contact(teen, "home", "+16175550303", (false, true, false)).await;
+    clinic.contact(teen, "email", "reyes.family@home.example", (false, false, true)).await;
+    let visit = clinic.appointment(teen, clinic.app.clock.now() + TimeDelta::hours(20)).await;
+    sqlx::query("UPDATE appointments SET sensitive = true WHERE id = $1")
+        .bind(visit)
+        .execute(&mut su)
+        .await
+        .expect("sensitive");
+    clinic.plan_and_send().await;
+    assert!(clinic.outbox().await.is_empty(), "no call to the family's number");
+    assert!(clinic.app.mailbox().await.iter().all(|(to, _, _)| to != "reyes.family@home.example"));
+    let sent = clinic.notifications().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "blocked");
+    assert!(sent[0].3.as_deref().unwrap_or_default().contains("confidential"), "{sent:?}");
+    assert_eq!(
+        count(
+            &clinic.app,
+            "SELECT count(*) FROM staff_tasks WHERE kind = 'message_blocked' AND done_at IS NULL"
+        )
+        .await,
+        1,
+        "the front desk is asked to reach the patient another way"
+    );
+
+    // The teen's own mobile, chosen for confidential messages: the next reminder goes there.
+    let own = clinic.contact(teen, "mobile", "+16175550304", (false, true, false)).await;
+    sqlx::query("UPDATE contact_methods SET is_confidential = true WHERE id = $1")
+        .bind(own)
+        .execute(&mut su)
+        .await
+        .expect("designated");
+    let next = clinic.appointment(teen, clinic.app.clock.now() + TimeDelta::hours(21)).await;
+    sqlx::query("UPDATE appointments SET sensitive = true WHERE id = $1")
+        .bind(next)
+        .execute(&mut su)
+        .await
+        .expect("sensitive");
+    clinic.plan_and_send().await;
+    let outbox = clinic.outbox().await;
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!((outbox[0].0.as_str(), outbox[0].1.as_str()), ("voice", "+16175550304"));
+}
