@@ -258,6 +258,9 @@ pub(crate) async fn resolve(
                       u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
                  FROM patient_proxy_assignments a JOIN organizations o ON o.id = a.organization_id
                  JOIN users u ON u.id = a.proxy_user_id
+                 -- A patient removed from the registry is nobody's to act for.
+                 JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
+                                AND p.deleted_at IS NULL
                 WHERE a.patient_id = $1 AND a.proxy_user_id = $2 AND a.status = 'active'
                   AND a.starts_at <= $3 AND (a.expires_at IS NULL OR a.expires_at > $3) AND o.status = 'active'
                   AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
@@ -287,6 +290,46 @@ pub(crate) async fn resolve(
             .resolved(principal)
         }),
         ContextClaim::Platform { .. } => None,
+    })
+}
+
+/// Whether a signed-in person may still act outside a clinic (their account, the context
+/// picker, the platform's pages), checked on each such request as `resolve` checks clinic
+/// contexts inside the tenant transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Good,
+    /// Disabled or deleted: the session ends.
+    AccountClosed,
+    /// The claimed platform role was revoked: choose another context.
+    RoleRevoked,
+}
+
+/// The person's standing for `claim` (in a system transaction that names them).
+pub async fn standing(
+    conn: &mut PgConnection,
+    user: UserId,
+    claim: Option<ContextClaim>,
+) -> Result<Standing, sqlx::Error> {
+    let role = match claim {
+        Some(ContextClaim::Platform { role }) => Some(role.as_str()),
+        _ => None,
+    };
+    let row = sqlx::query!(
+        r#"SELECT (u.disabled_at IS NULL AND u.deleted_at IS NULL) AS "open!",
+                  ($2::text IS NULL OR EXISTS (SELECT 1 FROM platform_roles r
+                                                WHERE r.user_id = u.id AND r.role = $2 AND r.revoked_at IS NULL))
+                      AS "role_held!"
+             FROM users u WHERE u.id = $1"#,
+        user.as_uuid(),
+        role
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        Some(r) if r.open && r.role_held => Standing::Good,
+        Some(r) if r.open => Standing::RoleRevoked,
+        _ => Standing::AccountClosed,
     })
 }
 

@@ -62,9 +62,12 @@ pub async fn portal(session: Session, tx: TenantTx) -> AppResult<Page<PersonaHom
     tx.authorize(Permission::ViewDemographics, Target::Patient(facts), "patient").await?;
     let name = {
         let mut db = tx.conn().await?;
-        sqlx::query!("SELECT given_name, family_name FROM patients WHERE id = $1", patient.as_uuid())
-            .fetch_optional(&mut *db)
-            .await?
+        sqlx::query!(
+            "SELECT given_name, family_name FROM patients WHERE id = $1 AND deleted_at IS NULL",
+            patient.as_uuid()
+        )
+        .fetch_optional(&mut *db)
+        .await?
     };
     let Some(name) = name else { return Err(tx.not_found("patient", patient.as_uuid()).await) };
     tx.audit(&AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("portal.home"))

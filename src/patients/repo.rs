@@ -390,7 +390,8 @@ pub async fn summary(
     Ok((demographics, row.upcoming.map(|json| json.0).unwrap_or_default()))
 }
 
-/// Soft delete: the record stays (history, audit, billing); it leaves the registry.
+/// Soft delete: the record stays (history, audit, billing); it leaves the registry, and
+/// the people who acted for the patient stop doing so (their grants are revoked with it).
 pub(crate) async fn soft_delete(
     db: &mut PgConnection,
     id: PatientId,
@@ -401,7 +402,18 @@ pub(crate) async fn soft_delete(
         id.as_uuid(),
         by.map(|u| u.as_uuid())
     )
+    .execute(&mut *db)
+    .await?;
+    if result.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE patient_proxy_assignments SET status = 'revoked', revoked_at = now(), revoked_by = $2
+          WHERE patient_id = $1 AND status <> 'revoked'",
+        id.as_uuid(),
+        by.map(|u| u.as_uuid())
+    )
     .execute(db)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(true)
 }

@@ -31,9 +31,10 @@ use axum::routing::{MethodFilter, on};
 use axum_htmx::{HX_CURRENT_URL, HX_REDIRECT};
 
 use crate::audit::AuditEvent;
+use crate::auth::contexts::{self, Standing};
 use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
-use crate::auth::session::{ContextClaim, safe_return_path};
-use crate::db::tenant::{ActorKind, TenantContext};
+use crate::auth::session::{self, ContextClaim, safe_return_path};
+use crate::db::tenant::{ActorKind, SystemContext, TenantContext, begin_system};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
@@ -326,6 +327,18 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
         return to_sign_in(&req);
     };
+    // Outside a clinic no tenant transaction re-checks the person: a disabled account or a
+    // revoked platform role is refused here, on every such request.
+    if matches!(access, Access::FirstFactor | Access::SignedIn | Access::Platform(_)) {
+        let state = req.extensions().get::<AppState>().cloned();
+        let session = req.extensions().get::<tower_sessions::Session>().cloned();
+        match standing(state, session, auth.clone()).await {
+            Ok(Standing::Good) => {}
+            Ok(Standing::AccountClosed) => return to_sign_in(&req),
+            Ok(Standing::RoleRevoked) => return AppError::ContextEnded.into_response(),
+            Err(error) => return error.into_response(),
+        }
+    }
     if access == Access::FirstFactor {
         return next.run(req).await;
     }
@@ -358,9 +371,34 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
     }
 }
 
+/// Whether a person still stands where their session says (see
+/// `auth::contexts::standing`); an account closed meanwhile has its session ended here.
+async fn standing(
+    state: Option<AppState>,
+    session: Option<tower_sessions::Session>,
+    auth: Authenticated,
+) -> Result<Standing, AppError> {
+    let Some(state) = state else {
+        tracing::error!(error.kind = "wiring", "route access checked without the application state");
+        return Err(AppError::Internal);
+    };
+    let context = SystemContext { user_id: Some(auth.user_id), ..SystemContext::default() };
+    let mut tx = begin_system(&state.db, &context).await?;
+    let standing = contexts::standing(&mut tx, auth.user_id, auth.context).await?;
+    tx.commit().await?;
+    if standing == Standing::AccountClosed
+        && let Some(session) = session
+    {
+        session::end(&session).await?;
+    }
+    Ok(standing)
+}
+
 /// Writes the `authz_denied` event for a route refused by its declared access (no
 /// transaction was opened for that request, so one is opened here).
-async fn record_function_denials(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn record_function_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // For `require`, which checks a person's standing on routes outside a clinic.
+    req.extensions_mut().insert(state.clone());
     let auth = req.extensions().get::<Authenticated>().cloned();
     let request = request_meta(req.extensions(), req.headers());
     let response = next.run(req).await;

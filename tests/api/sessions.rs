@@ -396,3 +396,92 @@ async fn over_verified_tls_every_connection_of_the_pool_is_encrypted() {
     assert!(!connections.is_empty(), "the pool in use: {connections:?}");
     assert!(connections.iter().all(|(_, ssl)| *ssl), "every connection is encrypted: {connections:?}");
 }
+
+/// Outside a clinic no tenant transaction re-checks the person, so the routes there do it
+/// themselves: an account disabled while its session lives is sent to sign in, a platform
+/// role revoked is refused on the next request, and a patient removed from the registry is
+/// nobody's to act for any more.
+#[tokio::test]
+async fn every_route_rechecks_the_account_the_platform_role_and_the_patient_acted_for() {
+    use lockdev::auth::policy::PlatformRole;
+    use lockdev::auth::session::ContextClaim;
+
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let mut su = app.database().superuser().await;
+
+    // A platform auditor, in their platform context.
+    let auditor = app.person("auditor@platform.example", "a long enough phrase here").await;
+    sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, 'auditor')")
+        .bind(auditor.id)
+        .execute(&mut su)
+        .await
+        .expect("role");
+    app.act_as(Some(crate::fixtures::signed_in(
+        auditor.id,
+        ContextClaim::Platform { role: PlatformRole::Auditor },
+    )));
+    assert_eq!(app.get("/compliance").await.status(), 200);
+    assert_eq!(app.get("/account").await.status(), 200);
+    sqlx::query("UPDATE platform_roles SET revoked_at = now(), revoked_by = user_id WHERE user_id = $1")
+        .bind(auditor.id)
+        .execute(&mut su)
+        .await
+        .expect("revoke");
+    assert_eq!(app.get("/compliance").await.status(), 403, "the role ended");
+    assert_eq!(app.get("/account").await.status(), 403, "nor does its context reach the account page");
+
+    // A person whose account is disabled while a session of theirs lives on.
+    let mut person =
+        crate::fixtures::signed_in(auditor.id, ContextClaim::Platform { role: PlatformRole::Auditor });
+    person.context = None;
+    app.act_as(Some(person));
+    assert_eq!(app.get("/account").await.status(), 200);
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
+        .bind(auditor.id)
+        .execute(&mut su)
+        .await
+        .expect("disable");
+    for path in ["/account", "/contexts", "/home"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 303, "{path}");
+        assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"), "{path}");
+    }
+
+    // A parent acting for a child, then the child is removed from the registry.
+    let child = tenants.a.patients[0];
+    let parent = app.person("parent@home.example", "a long enough phrase here").await;
+    sqlx::query(
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status, starts_at)
+         VALUES ($1, $2, $3, 'parent', 'active', now() - interval '1 day')",
+    )
+    .bind(tenants.a.org)
+    .bind(child)
+    .bind(parent.id)
+    .execute(&mut su)
+    .await
+    .expect("grant");
+    let proxy = crate::fixtures::signed_in(
+        parent.id,
+        ContextClaim::Proxy { organization_id: tenants.a.org, patient_id: child },
+    );
+    app.act_as(Some(proxy.clone()));
+    let res = app.get("/portal").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("body").contains("Caring for"));
+    app.act_as(Some(tenants.a.desk_context()));
+    let res = app.post_form(&format!("/patients/{child}/remove"), &[("reason", "Duplicate record")]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    app.act_as(Some(proxy));
+    let res = app.get("/portal").await;
+    assert_eq!(res.status(), 403);
+    assert!(!res.text().await.expect("body").contains("Caring for"));
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM patient_proxy_assignments WHERE proxy_user_id = $1")
+            .bind(parent.id)
+            .fetch_one(&mut su)
+            .await
+            .expect("grant");
+    assert_eq!(status, "revoked", "the grant ended with the removal");
+}
