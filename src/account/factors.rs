@@ -56,7 +56,8 @@ async fn enrolled(
     }
     let step = step(state, session, tx);
     let how = if method == "totp" { "totp_enrolment" } else { "passkey_enrolment" };
-    signin::complete_second_factor(tx.conn().await?, &step, how).await
+    let outcome = signin::complete_second_factor(tx.conn().await?, &step, how).await;
+    signin::settle(&step, outcome, tx.commit()).await
 }
 
 fn totp_setup(secret: &[u8], email: &str) -> TotpSetup {

@@ -45,7 +45,7 @@ pub fn routes() -> Routes {
 }
 
 fn step<'a>(state: &'a AppState, session: &'a Session, tx: &SystemTx) -> Step<'a> {
-    Step { session, rules: &state.config.auth, request: tx.request().clone(), now: tx.now() }
+    Step::new(session, &state.config.auth, tx.request().clone(), tx.now())
 }
 
 /// To the password check, then back to `next`.

@@ -25,16 +25,23 @@ pub struct ContextOption {
     pub patient_name: Option<String>,
 }
 
-/// Every context `user` holds today, clinics first (by name), then platform roles,
-/// without the names of the patients they are for.
-pub async fn offered(conn: &mut PgConnection, user: UserId) -> Result<Vec<ContextOption>, sqlx::Error> {
+/// Every context `user` holds at `now`, clinics first (by name), then platform roles,
+/// without the names of the patients they are for. A proxy grant outside its window is
+/// not offered, so what is offered is what `resolve` accepts.
+pub async fn offered(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<Vec<ContextOption>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT uc.organization_id AS "organization_id: OrganizationId", o.name, uc.kind, uc.role,
                   uc.patient_id AS "patient_id: PatientId"
              FROM user_contexts uc JOIN organizations o ON o.id = uc.organization_id
             WHERE uc.user_id = $1 AND uc.active AND o.status = 'active' AND o.deleted_at IS NULL
+              AND (uc.starts_at IS NULL OR uc.starts_at <= $2) AND (uc.expires_at IS NULL OR uc.expires_at > $2)
             ORDER BY o.name, uc.kind, uc.role"#,
-        user.as_uuid()
+        user.as_uuid(),
+        now
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -87,7 +94,7 @@ pub async fn list(
     request: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<Vec<ContextOption>, sqlx::Error> {
-    let mut options = offered(conn, user).await?;
+    let mut options = offered(conn, user, now).await?;
     name_patients(conn, user, request, now, &mut options).await?;
     options.retain(|o| !matches!(o.claim, ContextClaim::Proxy { .. }) || o.patient_name.is_some());
     Ok(options)

@@ -6,6 +6,8 @@
 //! the audit event and any other change of a step commit together or not at all. The
 //! session record itself is written by the session store as each step changes it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 use tower_sessions::Session;
@@ -37,9 +39,20 @@ pub struct Step<'a> {
     pub rules: &'a AuthConfig,
     pub request: RequestMeta,
     pub now: DateTime<Utc>,
+    /// Set once this step wrote a new session id (see [`settle`]).
+    pub rotated: AtomicBool,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
+    pub fn new(
+        session: &'a Session,
+        rules: &'a AuthConfig,
+        request: RequestMeta,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self { session, rules, request, now, rotated: AtomicBool::new(false) }
+    }
+
     /// Writes `data` to the session with the expiry it should carry now.
     pub async fn store(&self, data: &SessionData) -> AppResult<()> {
         session::store(self.session, data, session::expiry_for(data, self.now, self.rules.absolute_limit()))
@@ -102,10 +115,30 @@ async fn rotate(conn: &mut PgConnection, step: &Step<'_>, user: UserId, data: &S
     }
     session::cycle(step.session).await?;
     step.store(data).await?;
+    step.rotated.store(true, Ordering::Relaxed);
     let id = session::save_now(step.session).await?;
     sessions::forget(conn, old_id).await?;
     sessions::remember(conn, user, &id, &step.request).await?;
     Ok(())
+}
+
+/// Settles a step with its transaction: commits when the step succeeded. The session
+/// record is written as soon as a step rotates it (its id goes into the index, in the
+/// transaction), so when the step or its commit fails afterwards, the session is ended
+/// too: the browser never keeps a session whose index entry and audit event were rolled
+/// back, which "sign out everywhere", a reset or disabling the account could not end.
+pub async fn settle<C>(step: &Step<'_>, outcome: AppResult<String>, commit: C) -> AppResult<String>
+where
+    C: Future<Output = AppResult<()>>,
+{
+    let result = match outcome {
+        Ok(next) => commit.await.map(|()| next),
+        Err(error) => Err(error),
+    };
+    if result.is_err() && step.rotated.load(Ordering::Relaxed) {
+        session::end(step.session).await?;
+    }
+    result
 }
 
 /// After the first factor: a new session id, a new CSRF token, the person in the
@@ -177,7 +210,7 @@ pub(crate) async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppRe
         return Ok(if user.second_factor_enrolled { "/mfa".into() } else { "/mfa/enrol".into() });
     }
     if user.context.is_none() {
-        let options = contexts::offered(conn, user.user_id).await?;
+        let options = contexts::offered(conn, user.user_id, step.now).await?;
         let remembered =
             sqlx::query_scalar!("SELECT last_context FROM users WHERE id = $1", user.user_id.as_uuid())
                 .fetch_optional(&mut *conn)
@@ -219,7 +252,7 @@ pub(crate) async fn enter(
     let now = step.now;
     let mut data = session::load(step.session).await?;
     let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
-    let option = contexts::offered(conn, user_id)
+    let option = contexts::offered(conn, user_id, now)
         .await?
         .into_iter()
         .find(|o| o.claim == claim)

@@ -46,10 +46,9 @@ pub async fn select(
     axum::extract::Form(form): axum::extract::Form<SelectForm>,
 ) -> AppResult<Response> {
     let claim = ContextClaim::parse_key(&form.context).ok_or(AppError::NotFound)?;
-    let step =
-        Step { session: &session, rules: &state.config.auth, request: tx.request().clone(), now: tx.now() };
-    let next = signin::enter(tx.conn().await?, &step, claim).await?;
-    tx.commit().await?;
+    let step = Step::new(&session, &state.config.auth, tx.request().clone(), tx.now());
+    let outcome = signin::enter(tx.conn().await?, &step, claim).await;
+    let next = signin::settle(&step, outcome, tx.commit()).await?;
     Ok(Redirect::to(&next).into_response())
 }
 
@@ -145,7 +144,7 @@ pub async fn accept(
         user.consents_accepted = true;
     }
     let next = data.return_to.take().unwrap_or_else(|| "/home".into());
-    let step = Step { session: &session, rules: &state.config.auth, request, now: tx.now() };
+    let step = Step::new(&session, &state.config.auth, request, tx.now());
     step.store(&data).await?;
     Ok(Redirect::to(&next).into_response())
 }

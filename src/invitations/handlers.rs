@@ -212,15 +212,15 @@ pub async fn accept(
     }
 
     data.pending_token = None;
-    let step_context =
-        signin::Step { session: &session, rules: &state.config.auth, request: tx.request().clone(), now };
+    let step_context = signin::Step::new(&session, &state.config.auth, tx.request().clone(), now);
     step_context.store(&data).await?;
     let next = if step == Step::CreateAccount {
         // The invitation e-mail proved the address: signed in with the new password,
         // still owing a second factor where the role needs one.
         let request = tx.request().clone();
-        let step_context = signin::Step { session: &session, rules: &state.config.auth, request, now };
-        signin::start(tx.conn().await?, &step_context, user, FirstFactor::Password).await?
+        let step_context = signin::Step::new(&session, &state.config.auth, request, now);
+        let outcome = signin::start(tx.conn().await?, &step_context, user, FirstFactor::Password).await;
+        signin::settle(&step_context, outcome, tx.commit()).await?
     } else {
         "/contexts".to_owned()
     };

@@ -47,7 +47,7 @@ const SIGN_IN_FAILED: &str = "That e-mail and password did not work. After sever
 
 /// What the sign-in steps need from this request.
 fn step<'a>(state: &'a AppState, session: &'a Session, tx: &SystemTx) -> Step<'a> {
-    Step { session, rules: &state.config.auth, request: tx.request().clone(), now: tx.now() }
+    Step::new(session, &state.config.auth, tx.request().clone(), tx.now())
 }
 
 /// 429 with Retry-After when this address has used up its attempts.

@@ -37,8 +37,8 @@ pub(crate) async fn challenge_page(
 ) -> AppResult<Response> {
     if auth.second_factor_satisfied {
         let step = step(&state, &session, &tx);
-        let next = signin::next_step(tx.conn().await?, &step).await?;
-        tx.commit().await?;
+        let outcome = signin::next_step(tx.conn().await?, &step).await;
+        let next = signin::settle(&step, outcome, tx.commit()).await?;
         return Ok(Redirect::to(&next).into_response());
     }
     let (has_totp, has_passkey) = factors(&state, &mut tx, auth.user_id).await?;
@@ -133,8 +133,8 @@ pub(crate) async fn challenge_totp(
     if accepted {
         throttle::record_success(tx.conn().await?, user, Factor::SecondFactor).await?;
         let step = step(&state, &session, &tx);
-        let next = signin::complete_second_factor(tx.conn().await?, &step, "totp").await?;
-        tx.commit().await?;
+        let outcome = signin::complete_second_factor(tx.conn().await?, &step, "totp").await;
+        let next = signin::settle(&step, outcome, tx.commit()).await?;
         return Ok(Redirect::to(&next).into_response());
     }
     let refused = match (locked, step_matched) {
@@ -169,8 +169,8 @@ pub(crate) async fn challenge_recovery(
     let what = format!("A recovery code was used to sign in; {remaining} codes are left");
     notices::tell(tx.conn().await?, &state.notifier, user, &what, now).await?;
     let step = step(&state, &session, &tx);
-    let next = signin::complete_second_factor(tx.conn().await?, &step, "recovery_code").await?;
-    tx.commit().await?;
+    let outcome = signin::complete_second_factor(tx.conn().await?, &step, "recovery_code").await;
+    let next = signin::settle(&step, outcome, tx.commit()).await?;
     Ok(Redirect::to(&next).into_response())
 }
 
@@ -214,8 +214,8 @@ pub(crate) async fn challenge_passkey_finish(
     match result {
         Ok(()) => {
             let step = step(&state, &session, &tx);
-            let next = signin::complete_second_factor(tx.conn().await?, &step, "passkey").await?;
-            tx.commit().await?;
+            let outcome = signin::complete_second_factor(tx.conn().await?, &step, "passkey").await;
+            let next = signin::settle(&step, outcome, tx.commit()).await?;
             Ok(Json(json!({ "redirect": next })).into_response())
         }
         Err(error) => {

@@ -143,8 +143,8 @@ pub async fn sign_in(
             .await?;
     }
     let step = step(&state, &session, &tx);
-    let next = signin::start(tx.conn().await?, &step, account.id, FirstFactor::Password).await?;
-    tx.commit().await?;
+    let outcome = signin::start(tx.conn().await?, &step, account.id, FirstFactor::Password).await;
+    let next = signin::settle(&step, outcome, tx.commit()).await?;
     Ok(Redirect::to(&next).into_response())
 }
 
@@ -216,8 +216,8 @@ pub(crate) async fn passkey_sign_in_finish(
         Ok(user) => {
             tx.set_user(Some(user)).await?;
             let step = step(&state, &session, &tx);
-            let next = signin::start(tx.conn().await?, &step, user, FirstFactor::Passkey).await?;
-            tx.commit().await?;
+            let outcome = signin::start(tx.conn().await?, &step, user, FirstFactor::Passkey).await;
+            let next = signin::settle(&step, outcome, tx.commit()).await?;
             Ok(Json(json!({ "redirect": next })).into_response())
         }
         Err(error) => {

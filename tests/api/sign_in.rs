@@ -550,3 +550,57 @@ async fn after_sign_in_only_a_path_on_this_site_is_returned_to() {
         assert!(location.starts_with('/') && !location.starts_with("//"), "{location}");
     }
 }
+
+/// A person whose only context is a proxy grant that has expired: the grant is not offered
+/// (entering it would fail after the session was rotated), so sign-in completes with an
+/// indexed, audited session and the context picker — never a signed-in session that
+/// "sign out everywhere" and disabling the account cannot reach.
+#[tokio::test]
+async fn a_sign_in_whose_only_context_has_expired_leaves_an_indexed_session_or_none() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = crate::fixtures::two_tenants(&owner, 1).await;
+    let parent = app.person("former.guardian@home.example", "a long enough phrase here").await;
+    let mut su = app.database().superuser().await;
+    for (starts, expires) in [("now() - interval '2 years'", "now() - interval '1 day'")] {
+        sqlx::query(&format!(
+            "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status,
+                                                    starts_at, expires_at)
+             VALUES ($1, $2, $3, 'parent', 'active', {starts}, {expires})"
+        ))
+        .bind(tenants.a.org)
+        .bind(tenants.a.patients[0])
+        .bind(parent.id)
+        .execute(&mut su)
+        .await
+        .expect("expired grant");
+    }
+    app.clock.set(chrono::Utc::now());
+    let browser = app.browser();
+    let res = browser.sign_in(&parent.email, &parent.password).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(res.headers()["location"], "/contexts");
+    let page = browser.get("/contexts").await.text().await.expect("page");
+    assert!(!page.contains("ALPHA-CANARY"), "the expired grant is not offered: {page}");
+    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE user_id = $1")
+        .bind(parent.id)
+        .fetch_one(&mut su)
+        .await
+        .expect("sessions");
+    assert_eq!(indexed, 1, "the session that exists is indexed");
+    let logins: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'login' AND actor_user_id = $1")
+            .bind(parent.id)
+            .fetch_one(&mut su)
+            .await
+            .expect("events");
+    assert_eq!(logins, 1, "and audited");
+    // Disabling the account ends it.
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
+        .bind(parent.id)
+        .execute(&mut su)
+        .await
+        .expect("disable");
+    let res = browser.get("/contexts").await;
+    assert_eq!(res.status(), 303);
+}
