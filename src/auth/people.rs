@@ -29,6 +29,18 @@ pub(crate) async fn find_or_create(
     .await
 }
 
+/// Whether `email` reaches `user`'s own mailbox (their sign-in address, with or without
+/// a +tag or Gmail's dots): nobody invites themselves or makes themselves a patient's
+/// proxy under a second address of theirs.
+pub(crate) async fn is_own_mailbox(
+    conn: &mut PgConnection,
+    user: UserId,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    let mine = self::email(conn, user).await?;
+    Ok(crate::contact_info::mailbox_key(&mine) == crate::contact_info::mailbox_key(email))
+}
+
 /// Whether a person holds any workforce role (staff or platform): longer passwords, a
 /// second factor that cannot be removed.
 pub(crate) async fn is_workforce(conn: &mut PgConnection, user: UserId) -> Result<bool, sqlx::Error> {

@@ -146,6 +146,35 @@ pub(crate) fn new_csrf_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The session's CSRF token as one response shows it: a fresh random mask, then the token
+/// XORed with it (base64). Every page carries different bytes for the same token, so a
+/// compressed page that also reflects a visitor's input (`return_to`) cannot be used to
+/// guess the token byte by byte from the compressed length.
+pub(crate) fn mask_csrf(token: &str) -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let token = token.as_bytes();
+    let mut masked = vec![0u8; token.len() * 2];
+    let (mask, body) = masked.split_at_mut(token.len());
+    rand::rng().fill_bytes(mask);
+    for ((out, byte), m) in body.iter_mut().zip(token).zip(mask.iter()) {
+        *out = byte ^ m;
+    }
+    engine.encode(masked)
+}
+
+/// The token a masked one carries (see [`mask_csrf`]), or `None` when it is no such thing.
+pub(crate) fn unmask_csrf(presented: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(presented).ok()?;
+    if bytes.is_empty() || bytes.len() % 2 != 0 {
+        return None;
+    }
+    let (mask, body) = bytes.split_at(bytes.len() / 2);
+    Some(body.iter().zip(mask).map(|(b, m)| b ^ m).collect())
+}
+
 fn expiry_at(at: DateTime<Utc>) -> Expiry {
     let at =
         time::OffsetDateTime::from_unix_timestamp(at.timestamp()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -289,6 +318,22 @@ mod tests {
         ] {
             assert_eq!(ContextClaim::parse_key(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_masked_token_differs_every_time_and_unmasks_to_the_token() {
+        let token = new_csrf_token();
+        let (a, b) = (mask_csrf(&token), mask_csrf(&token));
+        assert_ne!(a, b);
+        assert!(!a.contains(&token));
+        assert_eq!(unmask_csrf(&a).as_deref(), Some(token.as_bytes()));
+        assert_eq!(unmask_csrf(&b).as_deref(), Some(token.as_bytes()));
+        assert_ne!(
+            unmask_csrf(&token).as_deref(),
+            Some(token.as_bytes()),
+            "the bare token is not a masked one"
+        );
+        assert_eq!(unmask_csrf("not base64!"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //!   change) deleted its session cannot bring the session back by saving; only a new
 //!   session (no id yet, or a cycled id) is created.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -79,6 +79,34 @@ fn backend(error: sqlx::Error) -> session_store::Error {
     }
 }
 
+/// The session writes of a step that must commit with its transaction (see [`deferring`]).
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    /// Digests of the ids to delete (the session's old id, when cycled).
+    pub deleted: Vec<String>,
+    /// The new record: digest of its id, its stored values, its expiry.
+    pub created: Option<(String, Vec<u8>, chrono::DateTime<chrono::Utc>)>,
+}
+
+tokio::task_local! {
+    /// While set, the writes the session layer would make through the pool are kept here
+    /// instead, for the caller to make in its own transaction.
+    static DEFERRED: RefCell<Deferred>;
+}
+
+/// Runs `work` (cycling a session's id and saving it) with the store's writes kept aside
+/// rather than made: a sign-in step writes them in its own transaction, so the session
+/// exists only if the step commits (with its index entry and audit event) and the step
+/// holds one pooled connection, not two.
+pub(crate) async fn deferring<T>(work: impl Future<Output = T>) -> (T, Deferred) {
+    DEFERRED
+        .scope(RefCell::new(Deferred::default()), async {
+            let output = work.await;
+            (output, DEFERRED.with(|deferred| std::mem::take(&mut *deferred.borrow_mut())))
+        })
+        .await
+}
+
 /// Runs `request` and says whether the session store found the database unavailable on
 /// the way: when saving a session fails, the session layer answers a bare 500 of its own,
 /// and only this tells that it was the database being away (a 503), not a fault.
@@ -95,10 +123,38 @@ fn chrono_time(t: OffsetDateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond()).unwrap_or_default()
 }
 
+/// Makes a step's deferred session writes in its transaction.
+pub(crate) async fn apply(conn: &mut sqlx::PgConnection, deferred: Deferred) -> Result<(), sqlx::Error> {
+    if !deferred.deleted.is_empty() {
+        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = ANY($1)", &deferred.deleted)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if let Some((id, data, expiry)) = deferred.created {
+        sqlx::query!(
+            "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES ($1, $2, $3)",
+            id,
+            data,
+            expiry
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl SessionStore for PostgresSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = encode(record)?;
+        let digest_id = digest(&record.id.to_string());
+        let expiry = chrono_time(record.expiry_date);
+        let kept = DEFERRED.try_with(|deferred| {
+            deferred.borrow_mut().created = Some((digest_id, data.clone(), expiry));
+        });
+        if kept.is_ok() {
+            return Ok(());
+        }
         // A collision of 128 random bits is astronomically unlikely; regenerate if it happens.
         loop {
             let inserted = sqlx::query!(
@@ -144,7 +200,11 @@ impl SessionStore for PostgresSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = $1", digest(&id.to_string()))
+        let digest_id = digest(&id.to_string());
+        if DEFERRED.try_with(|deferred| deferred.borrow_mut().deleted.push(digest_id.clone())).is_ok() {
+            return Ok(());
+        }
+        sqlx::query!("DELETE FROM tower_sessions.session WHERE id = $1", digest_id)
             .execute(&self.pool)
             .await
             .map_err(backend)?;

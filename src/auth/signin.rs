@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::contexts;
 use crate::auth::session::{self, ContextClaim, SessionData, SignedIn};
-use crate::auth::sessions;
+use crate::auth::{session_store, sessions};
 use crate::config::AuthConfig;
 use crate::db::ids::UserId;
 use crate::db::tenant::{RequestMeta, SystemContext, TenantContext, scoped};
@@ -113,10 +113,17 @@ async fn rotate(conn: &mut PgConnection, step: &Step<'_>, user: UserId, data: &S
         session::end(step.session).await?;
         return Err(AppError::Unauthorized);
     }
-    session::cycle(step.session).await?;
-    step.store(data).await?;
     step.rotated.store(true, Ordering::Relaxed);
-    let id = session::save_now(step.session).await?;
+    // The new record is written in this transaction (with its index entry and the step's
+    // audit event), not through the pool: the session exists only if the step commits.
+    let (saved, writes) = session_store::deferring(async {
+        session::cycle(step.session).await?;
+        step.store(data).await?;
+        session::save_now(step.session).await
+    })
+    .await;
+    let id = saved?;
+    session_store::apply(conn, writes).await?;
     sessions::forget(conn, old_id).await?;
     sessions::remember(conn, user, &id, &step.request).await?;
     Ok(())

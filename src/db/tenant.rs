@@ -165,6 +165,29 @@ pub async fn scoped<T>(
     Ok(result)
 }
 
+/// The inverse of [`scoped`]: runs platform `work` (finding or creating a person by
+/// e-mail, which belongs to no clinic) inside a clinic's transaction, with no tenant set
+/// while it runs, then puts the clinic's settings back. One transaction and one
+/// connection for the whole request, instead of a second pooled connection held while
+/// the first waits (which starves the pool under parallel requests).
+pub async fn unscoped<T>(
+    conn: &mut PgConnection,
+    context: &TenantContext,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    apply(conn, None, context.user_id, None, false).await?;
+    let result = work(&mut *conn).await?;
+    apply(
+        conn,
+        Some(context.organization_id),
+        context.user_id,
+        context.acting_for,
+        context.break_glass.is_some(),
+    )
+    .await?;
+    Ok(result)
+}
+
 /// Puts the settings in place for the rest of the transaction (bound values, one
 /// prepared statement whatever the ids).
 async fn apply(

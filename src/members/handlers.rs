@@ -9,7 +9,7 @@ use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::db::ids::{MembershipId, UserId};
-use crate::web::{AppError, AppResult, AppState, Page, SystemTx, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
     StaffRole::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
@@ -81,7 +81,6 @@ pub async fn page(tx: TenantTx) -> AppResult<Page<MembersPage>> {
 pub async fn invite(
     State(state): State<AppState>,
     tx: TenantTx,
-    mut people: SystemTx,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
@@ -109,17 +108,22 @@ pub async fn invite(
     let now = state.clock.now();
     let email =
         crate::contact_info::normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
-    let person =
-        crate::auth::people::find_or_create(people.conn().await?, &email, &form.display_name).await?;
-    // An administrator gives roles to others, never to themselves (that takes a second
-    // administrator), so this role cannot become a way into patient data.
-    if Some(person) == context.user_id {
+    let own = match context.user_id {
+        Some(me) => crate::auth::people::is_own_mailbox(&mut *tx.conn().await?, me, &email).await?,
+        None => false,
+    };
+    let person = tx
+        .platform(async |conn| crate::auth::people::find_or_create(conn, &email, &form.display_name).await)
+        .await?;
+    // An administrator gives roles to others, never to themselves under any address of
+    // theirs (that takes a second administrator), so this role cannot become a way into
+    // patient data.
+    if own || Some(person) == context.user_id {
         let errors =
             InviteErrors { email: Some("You cannot invite yourself.".into()), ..InviteErrors::default() };
         let page = render(&tx, None, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     }
-    people.commit().await?;
     let (token, clinic, inviter) = {
         let mut db = tx.conn().await?;
         for role in &chosen {

@@ -11,9 +11,9 @@ use crate::auth::people;
 use crate::auth::policy::Permission;
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::chart::{self, Chart, ChartFrame};
-use crate::contact_info::{mailbox_key, normalize_email};
+use crate::contact_info::normalize_email;
 use crate::db::ids::{ProxyAssignmentId, UserId};
-use crate::web::{AppError, AppResult, AppState, Framed, SystemTx, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Framed, TenantTx};
 
 type Section = Framed<ChartFrame, AccessPage>;
 
@@ -135,7 +135,6 @@ pub(crate) struct PortalForm {
 pub(crate) async fn invite_patient(
     State(state): State<AppState>,
     tx: TenantTx,
-    mut people_tx: SystemTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
@@ -161,7 +160,7 @@ pub(crate) async fn invite_patient(
         Ok(_) if has_account => Err("This patient already has a portal account."),
         Ok(email) if is_own_address(&tx, &email).await? => Err("You cannot invite yourself."),
         Ok(email) => {
-            let person = people::find_or_create(people_tx.conn().await?, &email, &name).await?;
+            let person = tx.platform(async |conn| people::find_or_create(conn, &email, &name).await).await?;
             if Some(person) == context.user_id {
                 Err("You cannot invite yourself.")
             } else {
@@ -187,7 +186,6 @@ pub(crate) async fn invite_patient(
             );
         }
     };
-    people_tx.commit().await?;
     let token = {
         let mut db = tx.conn().await?;
         tokens::issue(
@@ -261,8 +259,7 @@ const MESSAGE_SCOPES_NEED_SAFETY: &str = "Scheduling, billing and messages send 
 /// user or proxy, under any of their addresses.
 async fn is_own_address(tx: &TenantTx, email: &str) -> AppResult<bool> {
     let Some(me) = tx.context().tenant.user_id else { return Ok(false) };
-    let mine = people::email(&mut *tx.conn().await?, me).await?;
-    Ok(mailbox_key(&mine) == mailbox_key(email))
+    Ok(people::is_own_mailbox(&mut *tx.conn().await?, me, email).await?)
 }
 
 /// The day access ends (midnight UTC), if any; it must be in the future.
@@ -282,7 +279,6 @@ fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
 pub(crate) async fn invite_proxy(
     State(state): State<AppState>,
     tx: TenantTx,
-    mut people_tx: SystemTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
@@ -324,7 +320,7 @@ pub(crate) async fn invite_proxy(
     let context = tx.context().tenant.clone();
     form.email = normalize_email(&form.email).map_err(|e| AppError::BadRequest(e.into()))?;
     let person: UserId =
-        people::find_or_create(people_tx.conn().await?, &form.email, &form.display_name).await?;
+        tx.platform(async |conn| people::find_or_create(conn, &form.email, &form.display_name).await).await?;
     // Staff never make themselves a chart's proxy (the patient's messages and reminders
     // would follow): not under their account (checked here), nor another address of theirs
     // (checked above).
@@ -334,7 +330,6 @@ pub(crate) async fn invite_proxy(
         let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
     }
-    people_tx.commit().await?;
     let (assignment, token) = {
         let mut db = tx.conn().await?;
         let assignment = sqlx::query_scalar!(

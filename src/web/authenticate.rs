@@ -173,8 +173,13 @@ async fn forget(state: &AppState, user: UserId, id: Option<String>) {
 /// Whether the request carries the session's CSRF token, in the header or (for plain
 /// forms) the form body; returns the request with its body intact.
 async fn csrf_ok(req: Request, expected: &str) -> Result<(bool, Request), Response> {
-    let matches =
-        |presented: &str| !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+    // Pages carry the token masked afresh each time (`session::mask_csrf`): unmask, then
+    // compare in constant time.
+    let matches = |presented: &str| {
+        !expected.is_empty()
+            && session::unmask_csrf(presented)
+                .is_some_and(|token| bool::from(token.as_slice().ct_eq(expected.as_bytes())))
+    };
     if let Some(presented) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         let ok = matches(presented);
         return Ok((ok, req));

@@ -128,7 +128,8 @@ pub async fn layer(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let mut values = values;
     if let Some(CsrfToken(token)) = response.extensions_mut().remove::<CsrfToken>() {
-        values.csrf_token = token;
+        // Masked afresh for each response (see `auth::session::mask_csrf`).
+        values.csrf_token = if token.is_empty() { token } else { crate::auth::session::mask_csrf(&token) };
     }
     if let Some(chrome) = response.extensions_mut().remove::<Chrome>() {
         values.chrome = chrome;

@@ -39,7 +39,7 @@ use crate::auth::session;
 use crate::auth::{contexts, signin};
 use crate::db::errors::sqlx_variant;
 use crate::db::ids::PatientId;
-use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant};
+use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant, unscoped};
 use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 use crate::web::authenticate::{Authenticated, SessionExpired};
@@ -274,6 +274,16 @@ impl TenantTx {
             open.reads.push(event.clone());
         }
         Ok(())
+    }
+
+    /// Runs platform `work` (people, who belong to no clinic) in this request's transaction
+    /// with the tenant lifted while it runs (see `db::tenant::unscoped`).
+    pub(crate) async fn platform<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> AppResult<T> {
+        let mut conn = self.conn().await?;
+        Ok(unscoped(&mut conn, &self.context.tenant, work).await?)
     }
 
     /// Notes that the response will show `patient`'s chart header (the chart frame opens with it).

@@ -255,3 +255,54 @@ async fn signing_in_needs_the_pre_session_token_and_signing_out_is_a_protected_p
     assert_eq!(res.status(), 303);
     assert_eq!(browser.get("/account").await.status(), 303, "signed out by the real form");
 }
+
+/// Pages are compressed and some reflect a visitor's input (`return_to`): a token that
+/// were the same bytes on every page could be recovered from compressed lengths (BREACH).
+/// Each response carries the session's token masked afresh; every masking works, the bare
+/// token appears nowhere, and a token from another session still does not.
+#[tokio::test]
+async fn the_csrf_token_is_masked_afresh_in_every_response() {
+    use crate::helpers::csrf_from;
+
+    let app = spawn_app().spawn().await;
+    let first = app.csrf_token().await;
+    let second = app.csrf_token().await;
+    assert_ne!(first, second, "each page shows different bytes");
+    let mut su = app.database().superuser().await;
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM tower_sessions.session")
+        .fetch_all(&mut su)
+        .await
+        .expect("sessions");
+    assert_eq!(stored.len(), 1);
+    let page = app.get("/sign-in?next=/account").await.text().await.expect("page");
+    let shown = csrf_from(&page).expect("token");
+    assert_ne!(shown, first);
+    // The session's own token (in its stored values) is never on a page.
+    let raw = String::from_utf8_lossy(&stored[0]).to_string();
+    let bare: String = raw
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| w.len() == 43)
+        .collect();
+    assert!(!bare.is_empty(), "the stored token is found: {raw}");
+    assert!(!page.contains(&bare), "the bare token is not on the page");
+    for token in [first, second, shown] {
+        let res = app
+            .client
+            .post(app.url("/password/strength"))
+            .form(&[("password", "x"), ("csrf_token", &token)])
+            .send()
+            .await
+            .expect("post");
+        assert_ne!(res.status(), 403, "every masking of the token is accepted");
+    }
+    let other = app.browser();
+    let foreign = other.csrf_token().await;
+    let res = app
+        .client
+        .post(app.url("/password/strength"))
+        .form(&[("password", "x"), ("csrf_token", &foreign)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 403, "another session's token is still refused");
+}

@@ -289,3 +289,77 @@ async fn a_person_who_already_has_an_account_signs_in_to_accept() {
     let contexts = browser.get("/contexts").await.text().await.expect("page");
     assert!(contexts.contains("Alpha Clinic"), "{contexts}");
 }
+
+/// One connection per request: an invitation finds or creates the person (platform work)
+/// in the clinic's own transaction, and a sign-in step writes its session in its own, so
+/// neither holds a second pooled connection while the first waits. With a pool of three,
+/// twelve invitations and twelve sign-ins at once all succeed (before, each held one
+/// connection and waited for another until the pool ran dry and answered 503).
+#[tokio::test]
+async fn parallel_invitations_and_sign_ins_never_starve_a_small_pool() {
+    let app = spawn_app()
+        .env("LOCKDEV_DB_MAX_CONNECTIONS", "3")
+        .env("LOCKDEV_DB_ACQUIRE_TIMEOUT_MS", "3000")
+        .env("LOCKDEV_RATE_LIMIT_PER_SECOND", "0")
+        .env("LOCKDEV_TRUSTED_PROXIES", "127.0.0.1/32")
+        .spawn()
+        .await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    app.act_as(Some(tenants.a.admin_context()));
+    let token = app.csrf_token().await;
+    let invitations = (0..12).map(|n| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let email = format!("parallel{n}@staff.example");
+            app.client
+                .post(app.url("/members/invite"))
+                .form(&[
+                    ("display_name", format!("Parallel {n}")),
+                    ("email", email),
+                    ("role", "clinical_staff".into()),
+                    ("csrf_token", token),
+                ])
+                .send()
+                .await
+                .expect("request")
+                .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(invitations).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let mut people = Vec::new();
+    for n in 0..12 {
+        people.push(app.person(&format!("patient{n}@home.example"), "a long enough phrase here").await);
+    }
+    let browsers: Vec<Browser> = people.iter().map(|_| app.browser()).collect();
+    // Each from an address of its own (the sign-in limiter counts per address).
+    let sign_ins = people.iter().zip(&browsers).enumerate().map(|(n, (person, browser))| async move {
+        let ip = format!("10.9.0.{}", n + 1);
+        let page = browser
+            .client
+            .get(browser.url("/sign-in"))
+            .header("X-Forwarded-For", &ip)
+            .send()
+            .await
+            .expect("page");
+        let token = crate::helpers::csrf_from(&page.text().await.expect("body")).expect("token");
+        browser
+            .client
+            .post(browser.url("/sign-in"))
+            .header("X-Forwarded-For", &ip)
+            .form(&[
+                ("email", person.email.as_str()),
+                ("password", person.password.as_str()),
+                ("csrf_token", &token),
+            ])
+            .send()
+            .await
+            .expect("sign-in")
+            .status()
+    });
+    let statuses = futures_util::future::join_all(sign_ins).await;
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+}
