@@ -9,7 +9,7 @@ use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::{passkeys, password_policy, people, recovery, sessions, signin, totp};
 use crate::db::ids::UserId;
 use crate::web::authenticate::Authenticated;
-use crate::web::{AppResult, AppState, Page, SystemTx};
+use crate::web::{AppResult, AppState, Page, SteppedUp, SystemTx};
 
 /// What the account page and its checks need to know about a person's factors.
 pub(super) struct Facts {
@@ -149,6 +149,7 @@ pub async fn page(
 }
 
 pub(crate) async fn end_other_sessions(
+    _: SteppedUp,
     State(state): State<AppState>,
     session: Session,
     auth: Authenticated,

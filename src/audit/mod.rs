@@ -133,6 +133,16 @@ pub struct AuditEvent {
     pub details: Value,
 }
 
+/// The patients a list showed (a schedule, search results, a task list), for its one
+/// read event: every id once, in a stable order. A list is a disclosure of each patient
+/// on it, so "who saw my name on the schedule" has an answer, not only a count.
+pub fn shown_patients(ids: impl IntoIterator<Item = PatientId>) -> Value {
+    let mut ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    Value::from(ids)
+}
+
 impl AuditEvent {
     pub fn new(action: Action, outcome: Outcome) -> Self {
         Self {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{Permission, Target};
-use crate::web::{AppResult, Page, TenantTx, parse_form};
+use crate::web::{AppResult, Page, SteppedUp, TenantTx, parse_form};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
@@ -110,7 +110,7 @@ pub async fn page(tx: TenantTx) -> AppResult<Page<SettingsPage>> {
     Ok(Page(SettingsPage { clinic, form, errors: SettingsErrors::default(), notice: None, zones: zones() }))
 }
 
-pub(crate) async fn save(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
+pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
     tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
     let form: SettingsForm = parse_form(&body)?;
     let mut errors = SettingsErrors::default();

@@ -10,7 +10,7 @@ use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
 use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::ContactMethodId;
-use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
+use crate::web::{AppError, AppResult, Framed, StepUp, SteppedUp, TenantTx, parse_form};
 
 type Section = Framed<ChartFrame, ContactsSection>;
 
@@ -172,7 +172,12 @@ async fn invalid(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("contacts"), section)).into_response())
 }
 
-pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+pub async fn add(
+    step_up: StepUp,
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let form: ContactForm = parse_form(&body)?;
     let mut errors = ContactErrors::default();
@@ -181,6 +186,15 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
         return invalid(&tx, &chart, form, errors, None).await;
     };
     write.value = &value;
+    // A new contact marked safe for anything decides where messages may go: a recent
+    // proof of identity first.
+    if write
+        .flags
+        .is_some_and(|(voicemail, sms, email, confidential)| voicemail || sms || email || confidential)
+        && let Some(response) = step_up.refusal()
+    {
+        return Ok(response);
+    }
     let duplicate = {
         let mut db = tx.conn().await?;
         repo::already_on_file(&mut db, chart.id(), &value, None).await?
@@ -235,6 +249,7 @@ pub async fn edit(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) 
 }
 
 pub async fn update(
+    step_up: StepUp,
     tx: TenantTx,
     Path((id, contact_id)): Path<(String, String)>,
     body: axum::body::Bytes,
@@ -248,6 +263,19 @@ pub async fn update(
         return invalid(&tx, &chart, form, errors, Some(record.id.to_string())).await;
     };
     write.value = &value;
+    // Deciding where messages may go again is a sensitive change: a recent proof of
+    // identity first (before anything is written).
+    let stored = (
+        record.is_safe_for_voicemail,
+        record.is_safe_for_sms,
+        record.is_safe_for_email,
+        record.is_confidential,
+    );
+    if write.flags.is_some_and(|flags| flags != stored)
+        && let Some(response) = step_up.refusal()
+    {
+        return Ok(response);
+    }
     let duplicate = {
         let mut db = tx.conn().await?;
         repo::already_on_file(&mut db, chart.id(), &value, Some(record.id)).await?
@@ -315,6 +343,7 @@ struct PreferenceForm {
 /// `POST /patients/{id}/contacts/preferences`: the channel the patient prefers for each
 /// kind of message. It orders the channels marked safe; it never makes an unsafe one usable.
 pub async fn preferences(
+    _: SteppedUp,
     tx: TenantTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,

@@ -9,7 +9,7 @@ use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::db::ids::{MembershipId, UserId};
-use crate::web::{AppError, AppResult, AppState, Page, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
     StaffRole::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
@@ -198,6 +198,7 @@ pub(crate) struct RoleForm {
 }
 
 pub(crate) async fn change_role(
+    _: SteppedUp,
     tx: TenantTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -287,10 +288,10 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
         .into_response())
 }
 
-pub async fn deactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+pub async fn deactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     set_status(tx, id, &["active", "invited"], "suspended").await
 }
 
-pub async fn reactivate(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+pub async fn reactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     set_status(tx, id, &["suspended"], "active").await
 }

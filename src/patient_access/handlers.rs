@@ -13,7 +13,7 @@ use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::chart::{self, Chart, ChartFrame};
 use crate::contact_info::normalize_email;
 use crate::db::ids::{ProxyAssignmentId, UserId};
-use crate::web::{AppError, AppResult, AppState, Framed, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Framed, StepUp, TenantTx};
 
 type Section = Framed<ChartFrame, AccessPage>;
 
@@ -278,6 +278,7 @@ fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>,
 
 pub(crate) async fn invite_proxy(
     State(state): State<AppState>,
+    step_up: StepUp,
     tx: TenantTx,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -315,6 +316,14 @@ pub(crate) async fn invite_proxy(
     {
         let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
+    }
+    // Confirming that messages may go to this person decides where they go: a recent proof
+    // of identity first (nothing is written yet).
+    if can_set_safety
+        && form.messages_safe
+        && let Some(response) = step_up.refusal()
+    {
+        return Ok(response);
     }
     let expires = expires.ok().flatten();
     let context = tx.context().tenant.clone();
@@ -456,6 +465,7 @@ pub(crate) async fn revoke_proxy(
 /// Changes an existing grant's scopes, relationship, end date or proof note. Like a
 /// revoke, it holds from the proxy's very next request (the grant is read on each one).
 pub(crate) async fn update_proxy(
+    step_up: StepUp,
     tx: TenantTx,
     Path((id, assignment)): Path<(String, String)>,
     body: axum::body::Bytes,
@@ -466,8 +476,10 @@ pub(crate) async fn update_proxy(
     let current = {
         let mut db = tx.conn().await?;
         sqlx::query!(
-            "SELECT can_view_billing, can_schedule, can_message FROM patient_proxy_assignments
-              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
+            r#"SELECT can_view_billing, can_schedule, can_message,
+                      messages_safe_email IS NOT NULL AS "confirmed!"
+                 FROM patient_proxy_assignments
+                WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'"#,
             assignment.as_uuid(),
             patient.as_uuid()
         )
@@ -493,6 +505,13 @@ pub(crate) async fn update_proxy(
         _ if form.proof_note.chars().count() > 300 => Some("Keep the note under 300 characters.".to_owned()),
         _ => None,
     };
+    if can_set_safety
+        && form.messages_safe
+        && !current.confirmed
+        && let Some(response) = step_up.refusal()
+    {
+        return Ok(response);
+    }
     if let Some(message) = problem {
         let mut page = render(
             &tx,

@@ -62,8 +62,12 @@ async fn run_search(tx: &TenantTx, text: &str, after: Option<PatientId>) -> AppR
     let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
     event.resource_type = Some("patient_search");
     event.purpose = Some("registry.search".into());
-    event.details =
-        json!({ "read_as": read_as(&query), "results": rows.len(), "page_after": after.is_some() });
+    event.details = json!({
+        "read_as": read_as(&query),
+        "results": rows.len(),
+        "page_after": after.is_some(),
+        "patient_ids": crate::audit::shown_patients(rows.iter().map(|r| r.id)),
+    });
     tx.audit(&event).await?;
     Ok(SearchResults {
         query: text.to_owned(),

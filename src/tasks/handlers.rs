@@ -42,9 +42,7 @@ pub async fn list(tx: TenantTx) -> AppResult<Page<TasksPage>> {
     // A list naming patients: one read event for the list, saying whose.
     let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success).purpose("tasks");
     event.resource_type = Some("staff_task");
-    let mut shown: Vec<String> = rows.iter().map(|r| r.patient_id.to_string()).collect();
-    shown.sort();
-    shown.dedup();
+    let shown = crate::audit::shown_patients(rows.iter().map(|r| r.patient_id));
     event.details = serde_json::json!({ "count": rows.len(), "patient_ids": shown });
     tx.audit(&event).await?;
     Ok(Page(TasksPage {

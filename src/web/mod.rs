@@ -17,6 +17,7 @@ pub mod request_id;
 pub mod routes;
 pub(crate) mod security_headers;
 pub mod state;
+pub(crate) mod step_up;
 pub(crate) mod system_tx;
 pub(crate) mod tenant_tx;
 
@@ -24,6 +25,7 @@ pub use crate::error::{AppError, AppResult};
 pub use render::{Framed, Page};
 pub use routes::{Access, Phi, RouteSpec, Routes};
 pub use state::{AppState, AuthServices, SharedState};
+pub use step_up::{StepUp, SteppedUp};
 pub use system_tx::SystemTx;
 pub use tenant_tx::{ActiveContext, RequestInfo, TenantTx};
 

@@ -35,5 +35,6 @@ mod review;
 mod seed;
 mod sessions;
 mod sign_in;
+mod step_up;
 mod tenancy;
 mod workspace;

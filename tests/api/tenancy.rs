@@ -566,3 +566,38 @@ async fn a_caller_cancelled_while_its_transaction_begins_leaves_no_connection_in
         assert_eq!(inside, 0, "a pooled connection was left inside a transaction (attempt {n})");
     }
 }
+
+/// A clinic reads the people it has had, but changes an account only through a context
+/// that is active now: a member who left is no handle on their account.
+#[tokio::test]
+async fn a_clinic_changes_no_account_through_a_context_that_ended() {
+    let database = TestDatabase::create().await;
+    let owner = database.owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let runtime = database.runtime_pool().await;
+    let rename = |who: lockdev::db::ids::UserId| {
+        let runtime = runtime.clone();
+        let org = tenants.a.org;
+        async move {
+            let mut tx = begin_tenant(&runtime, &TenantContext::system(org)).await.expect("tx");
+            let changed =
+                sqlx::query("UPDATE users SET display_name = 'Renamed by the clinic' WHERE id = $1")
+                    .bind(who)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("update")
+                    .rows_affected();
+            tx.commit().await.expect("commit");
+            changed
+        }
+    };
+    assert_eq!(rename(tenants.a.desk_user).await, 1, "a current member");
+    let mut tx = begin_tenant(&owner, &TenantContext::system(tenants.a.org)).await.expect("tx");
+    sqlx::query("UPDATE memberships SET status = 'removed' WHERE user_id = $1")
+        .bind(tenants.a.desk_user)
+        .execute(&mut *tx)
+        .await
+        .expect("removed");
+    tx.commit().await.expect("commit");
+    assert_eq!(rename(tenants.a.desk_user).await, 0, "a member who left");
+}

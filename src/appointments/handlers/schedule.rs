@@ -93,6 +93,7 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
     };
     let can = abilities(&tx);
     let total = rows.len();
+    let shown = crate::audit::shown_patients(rows.iter().map(|r| r.patient_id));
     let weekday = domain::iso_weekday(date);
     let columns = providers
         .into_iter()
@@ -115,8 +116,11 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
             }
         })
         .collect();
-    tx.audit(&schedule_event("schedule.day", json!({ "date": date.to_string(), "appointments": total })))
-        .await?;
+    tx.audit(&schedule_event(
+        "schedule.day",
+        json!({ "date": date.to_string(), "appointments": total, "patient_ids": shown }),
+    ))
+    .await?;
     Ok(Page(DayPage {
         date: date.to_string(),
         heading: date.format("%A %-d %B %Y").to_string(),
@@ -183,7 +187,12 @@ pub async fn week(
         .collect();
     tx.audit(&schedule_event(
         "schedule.week",
-        json!({ "provider_id": provider_id.to_string(), "week": monday.to_string(), "appointments": rows.len() }),
+        json!({
+            "provider_id": provider_id.to_string(),
+            "week": monday.to_string(),
+            "appointments": rows.len(),
+            "patient_ids": crate::audit::shown_patients(rows.iter().map(|r| r.patient_id)),
+        }),
     ))
     .await?;
     Ok(Page(WeekPage {

@@ -331,3 +331,44 @@ async fn a_sensitive_visits_reason_shows_only_to_the_patients_care_team_provider
     let (_, body) = get(&app, &day).await;
     assert!(body.contains("Sprained ankle"), "the front desk books by the reason: {body}");
 }
+
+/// Lists say whose data they showed: the day and week views, a registry search and the
+/// task list record the ids of the patients on them in their one read event.
+#[tokio::test]
+async fn list_pages_record_the_patients_they_showed() {
+    let (app, tenants, kind) = setup(3).await;
+    let provider = tenants.a.provider.to_string();
+    let monday = next_monday().to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    for (patient, time) in [(tenants.a.patients[0], "09:00"), (tenants.a.patients[1], "10:00")] {
+        assert_eq!(book(&app, patient, &provider, kind, &monday, time).await.0, 200);
+    }
+    let shown = |purpose: &'static str| {
+        let app = &app;
+        async move {
+            let mut su = app.database().superuser().await;
+            let ids: serde_json::Value = sqlx::query_scalar(
+                "SELECT details->'patient_ids' FROM audit_events WHERE purpose = $1 ORDER BY occurred_at DESC, id DESC LIMIT 1",
+            )
+            .bind(purpose)
+            .fetch_one(&mut su)
+            .await
+            .expect(purpose);
+            let mut ids: Vec<String> =
+                ids.as_array().expect("a list").iter().map(|v| v.as_str().expect("id").to_owned()).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut booked = vec![tenants.a.patients[0].to_string(), tenants.a.patients[1].to_string()];
+    booked.sort();
+    assert_eq!(get(&app, &format!("/schedule?date={monday}")).await.0, 200);
+    assert_eq!(shown("schedule.day").await, booked);
+    assert_eq!(get(&app, &format!("/schedule/providers/{provider}?week={monday}")).await.0, 200);
+    assert_eq!(shown("schedule.week").await, booked);
+    let (status, _) = post(&app, "/patients/search", &[("q", "ALPHA-CANARY")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown("registry.search").await.len(), 3, "every patient the results named");
+    assert_eq!(get(&app, "/tasks").await.0, 200);
+    assert!(shown("tasks").await.is_empty());
+}
