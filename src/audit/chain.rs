@@ -5,7 +5,9 @@
 //! `hash = SHA-256(prev_hash || canonical(event))` and `prev_hash` of the first seal 32
 //! zero bytes. Requests never wait on the chain: they only insert events. The sealer
 //! (one per chain at a time, by advisory lock) appends the events that are not sealed
-//! yet in `(occurred_at, id)` order. Late commits are fine: the chain's order is seal
+//! yet in `(occurred_at, id)` order; it runs in the database (`audit_seal_chain`), so
+//! the runtime role, which may call it, cannot write a seal of its own making.
+//! Verification recomputes every hash here, independently of the database's function. Late commits are fine: the chain's order is seal
 //! order, and the sealer looks back [`LATE_COMMIT_WINDOW`] behind its frontier.
 //!
 //! [`verify`] recomputes every hash and reports the first broken link: an edited field
@@ -15,7 +17,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::ids::OrganizationId;
@@ -28,7 +30,7 @@ use crate::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant
 pub(crate) const LATE_COMMIT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// Events sealed per transaction.
-const BATCH: i64 = 1000;
+const BATCH: i32 = 1000;
 
 const GENESIS: [u8; 32] = [0; 32];
 
@@ -92,120 +94,24 @@ fn link(prev: &[u8], event: &EventRow) -> [u8; 32] {
     digest.finalize().into()
 }
 
-/// The columns after id and occurred_at, in canonical order. Keep in step with
-/// [`fetch_unsealed`] and [`verify`].
-macro_rules! event_fields {
-    ($row:expr) => {
-        vec![
-            $row.organization_id.map(|u| u.to_string()),
-            $row.actor_user_id.map(|u| u.to_string()),
-            Some($row.actor_kind),
-            $row.acting_for_user_id.map(|u| u.to_string()),
-            Some($row.break_glass.to_string()),
-            $row.role,
-            Some($row.action),
-            $row.resource_type,
-            $row.resource_id.map(|u| u.to_string()),
-            $row.patient_id.map(|u| u.to_string()),
-            $row.purpose,
-            Some($row.outcome),
-            $row.request_id,
-            $row.ip,
-            $row.user_agent,
-            Some($row.details),
-            Some($row.txid.to_string()),
-        ]
-    };
-}
-
-async fn fetch_unsealed(
-    conn: &mut PgConnection,
-    organization: Option<Uuid>,
-    since: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT e.id, e.occurred_at, e.organization_id, e.actor_user_id, e.actor_kind, e.acting_for_user_id,
-                  e.break_glass, e.role, e.action, e.resource_type, e.resource_id, e.patient_id, e.purpose,
-                  e.outcome, e.request_id, e.ip::text AS ip, e.user_agent, e.details::text AS "details!", e.txid
-             FROM audit_events e
-            WHERE e.organization_id IS NOT DISTINCT FROM $1
-              AND e.occurred_at >= $2
-              AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)
-            ORDER BY e.occurred_at, e.id
-            LIMIT $3"#,
-        organization,
-        since,
-        limit
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| EventRow { id: row.id, occurred_at: row.occurred_at, fields: event_fields!(row) })
-        .collect())
-}
-
-/// Seals the pending events of one chain; returns how many were sealed.
+/// Seals the pending events of one chain; returns how many were sealed. The sealing is
+/// the database's (`audit_seal_chain`, a function the runtime role may call but whose
+/// table it may not write): the application asks, batch by batch, each in a transaction
+/// of the chain's own scope.
 pub async fn seal(pool: &PgPool, chain: Chain) -> Result<usize, sqlx::Error> {
-    let organization = chain.organization_uuid();
     let mut sealed = 0;
     loop {
         let mut tx = chain.begin(pool).await?;
-        // One sealer per chain; requests never take this lock.
-        sqlx::query!(
-            "SELECT pg_advisory_xact_lock(hashtextextended('lockdev.audit_seal:' || coalesce($1::uuid::text, 'platform'), 0))",
-            organization
+        let count = sqlx::query_scalar!(
+            r#"SELECT audit_seal_chain($1, make_interval(secs => $2)) AS "sealed!""#,
+            BATCH,
+            LATE_COMMIT_WINDOW.num_seconds() as f64
         )
-        .execute(&mut *tx)
-        .await?;
-        let head = sqlx::query!(
-            r#"SELECT seq, hash, event_occurred_at FROM audit_seals
-                WHERE organization_id IS NOT DISTINCT FROM $1
-                ORDER BY seq DESC LIMIT 1"#,
-            organization
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (mut seq, mut prev, since) = match head {
-            Some(h) => (h.seq, h.hash, h.event_occurred_at - LATE_COMMIT_WINDOW),
-            None => (0, GENESIS.to_vec(), DateTime::<Utc>::UNIX_EPOCH),
-        };
-        let events = fetch_unsealed(&mut tx, organization, since, BATCH).await?;
-        if events.is_empty() {
-            tx.rollback().await?;
-            return Ok(sealed);
-        }
-        let mut seqs = Vec::with_capacity(events.len());
-        let mut ids = Vec::with_capacity(events.len());
-        let mut times = Vec::with_capacity(events.len());
-        let mut prevs = Vec::with_capacity(events.len());
-        let mut hashes = Vec::with_capacity(events.len());
-        for event in &events {
-            let hash = link(&prev, event);
-            seq += 1;
-            seqs.push(seq);
-            ids.push(event.id);
-            times.push(event.occurred_at);
-            prevs.push(prev.clone());
-            hashes.push(hash.to_vec());
-            prev = hash.to_vec();
-        }
-        sqlx::query!(
-            r#"INSERT INTO audit_seals (organization_id, seq, event_id, event_occurred_at, prev_hash, hash)
-               SELECT $1, * FROM UNNEST($2::bigint[], $3::uuid[], $4::timestamptz[], $5::bytea[], $6::bytea[])"#,
-            organization,
-            &seqs,
-            &ids,
-            &times,
-            &prevs,
-            &hashes
-        )
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        sealed += events.len();
-        if (events.len() as i64) < BATCH {
+        sealed += usize::try_from(count).unwrap_or_default();
+        if count < BATCH {
             return Ok(sealed);
         }
     }

@@ -375,3 +375,44 @@ async fn concurrent_sealers_never_seal_an_event_twice() {
     let report = chain::verify(&app.pool, Chain::Organization(tenants.a.org)).await.expect("verify");
     assert_eq!((report.sealed, report.pending, report.problem), (5, 0, None));
 }
+
+/// The runtime role writes no seal: sealing is the database's own function, which hashes
+/// only events that exist onto the chain's head. What it seals — events with every kind
+/// of awkward value — verifies in the application's independent recomputation.
+#[tokio::test]
+async fn the_runtime_role_cannot_write_a_seal_and_the_databases_seals_verify() {
+    let (db, tenants) = sealed_log().await;
+    let runtime = db.runtime_pool().await;
+    let mut tx =
+        lockdev::db::tenant::begin_tenant(&runtime, &TenantContext::system(tenants.a.org)).await.expect("tx");
+    let forged = sqlx::query(
+        "INSERT INTO audit_seals (organization_id, seq, event_id, event_occurred_at, prev_hash, hash)
+         VALUES ($1, 99, gen_random_uuid(), now(), '\\x00'::bytea, '\\x00'::bytea)",
+    )
+    .bind(tenants.a.org)
+    .execute(&mut *tx)
+    .await
+    .expect_err("no INSERT on seals");
+    assert_eq!(forged.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"), "{forged}");
+    drop(tx);
+
+    // Awkward values: quotes, backslashes, control characters, non-ASCII, nested JSON.
+    let mut tx =
+        lockdev::db::tenant::begin_tenant(&runtime, &TenantContext::system(tenants.a.org)).await.expect("tx");
+    sqlx::query(
+        "INSERT INTO audit_events (organization_id, actor_kind, action, outcome, purpose, user_agent, ip, details, role)
+         VALUES ($1, 'user', 'read', 'success', $2, $3, '2001:db8::1', $4, 'provider')",
+    )
+    .bind(tenants.a.org)
+    .bind("quote \" backslash \\ tab \t newline \n bell \u{7} del \u{7f}")
+    .bind("Mozilla/5.0 (Ünïcödé; 日本語) \u{2028} \u{1F600}")
+    .bind(serde_json::json!({ "nested": { "b": [1, 2.5, null, true], "a": "é\"\\" }, "count": 3 }))
+    .execute(&mut *tx)
+    .await
+    .expect("event");
+    tx.commit().await.expect("commit");
+    assert_eq!(chain::seal_all(&runtime).await.expect("seal"), 1);
+    let (ok, out) = verify_cli(&db);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("ok      organization {}: 4 sealed, 0 pending", tenants.a.org)), "{out}");
+}

@@ -3,6 +3,7 @@
 //! and a meta-test fails when a PHI route is declared without a case.
 
 use lockdev::auth::session::ContextClaim;
+use lockdev::clock::Clock as _;
 use lockdev::db::ids::PatientId;
 use lockdev::db::tenant::{TenantContext, begin_tenant};
 use lockdev::web::Phi;
@@ -333,13 +334,16 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     let mut note_id = String::new();
 
     for (method, path, persona, names, form) in CASES {
-        app.act_as(Some(match persona {
+        let mut who = match persona {
             Desk => tenants.a.desk_context(),
             Provider => tenants.a.provider_context(),
             Persona::Patient => {
                 signed_in(person.id, ContextClaim::Patient { organization_id: org, patient_id: patient })
             }
-        }));
+        };
+        // Proved who they are just now (on the app's clock), as step-up routes ask.
+        who.reauthenticated_at = app.clock.now();
+        app.act_as(Some(who));
         let fill = |text: &str| {
             text.replace("{patient_id}", &patient.to_string())
                 .replace("{assignment_id}", &assignment.to_string())
