@@ -19,10 +19,11 @@ use crate::auth::notices;
 use crate::auth::signin::{self, Step};
 use crate::db::ids::UserId;
 use crate::web::authenticate::Authenticated;
-use crate::web::{Access, AppResult, AppState, Phi, Routes, SystemTx};
+use crate::web::{Access, AppResult, AppState, Audience, Phi, Routes, SystemTx};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .nav("Account", "/account", Audience::SignedIn, 95)
         .get("/account", Access::SignedIn, Phi::None, security::page)
         .get("/account/reauthenticate", Access::SignedIn, Phi::None, step_up::page)
         .post("/account/reauthenticate", Access::SignedIn, Phi::None, step_up::reauthenticate)

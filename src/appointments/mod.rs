@@ -10,13 +10,16 @@ pub(crate) mod repo;
 mod views;
 
 use crate::auth::policy::Permission;
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewSchedule);
     let manage = Access::Staff(Permission::ManageSchedule);
     let configure = Access::Staff(Permission::ConfigureSchedule);
     Routes::new()
+        .chart_tab("appointments", "Appointments", 40)
+        .nav("Schedule", "/schedule", Audience::Staff(Permission::ViewSchedule), 20)
+        .nav("Schedule set-up", "/schedule/setup", Audience::Staff(Permission::ConfigureSchedule), 50)
         .get("/schedule", view, Phi::Reads, handlers::day)
         // Called by an open schedule page on its own: never a person's activity.
         .background_get("/schedule/events", view, Phi::None, handlers::events)

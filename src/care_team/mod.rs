@@ -11,6 +11,7 @@ pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewCareTeam);
     let manage = Access::Staff(Permission::ManageCareTeam);
     Routes::new()
+        .chart_tab("care-team", "Care team", 20)
         .get("/patients/{patient_id}/care-team", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/care-team", manage, Phi::Writes, handlers::add)
         .post("/patients/{patient_id}/care-team/{member_id}/remove", manage, Phi::Writes, handlers::remove)

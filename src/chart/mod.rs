@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 
 use crate::auth::policy::{self, PatientFacts, Permission, PolicyContext, Target};
 use crate::db::ids::PatientId;
+use crate::web::routes::ChartTabs;
 use crate::web::{AppError, AppResult, TenantTx};
 
 /// The legal sexes a chart records, with how they are shown.
@@ -33,16 +34,6 @@ pub fn age_on(date_of_birth: NaiveDate, today: NaiveDate) -> i32 {
     }
     age.max(0)
 }
-
-/// The chart's sections, in tab order: (path segment, label).
-pub(crate) const SECTIONS: [(&str, &str); 6] = [
-    ("", "Summary"),
-    ("contacts", "Contacts"),
-    ("care-team", "Care team"),
-    ("access", "Proxies & portal"),
-    ("appointments", "Appointments"),
-    ("notes", "Notes"),
-];
 
 /// What the header shows. Loaded in one statement with the access facts.
 #[derive(Debug, Clone)]
@@ -84,6 +75,8 @@ pub struct Chart {
     pub header: ChartHeader,
     pub facts: PatientFacts,
     pub timezone: Tz,
+    /// The tabs the chart's sections declared (`Routes::chart_tab`).
+    tabs: ChartTabs,
 }
 
 impl Chart {
@@ -122,7 +115,7 @@ impl Chart {
 
     /// The frame around `section` (its tab marked current).
     pub fn frame(&self, section: &'static str) -> ChartFrame {
-        ChartFrame { header: self.header.clone(), section }
+        ChartFrame { header: self.header.clone(), section, tabs: self.tabs.clone() }
     }
 }
 
@@ -133,11 +126,12 @@ pub struct ChartFrame {
     pub header: ChartHeader,
     /// The current tab's path segment.
     pub section: &'static str,
+    tabs: ChartTabs,
 }
 
 impl ChartFrame {
-    fn sections(&self) -> &'static [(&'static str, &'static str)] {
-        &SECTIONS
+    fn sections(&self) -> Vec<(&'static str, &'static str)> {
+        self.tabs.tabs().iter().map(|tab| (tab.segment, tab.label)).collect()
     }
 }
 
@@ -202,5 +196,5 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
         active_proxies: row.active_proxies,
         care_team: row.care_team,
     };
-    Ok(Chart { header, facts, timezone })
+    Ok(Chart { header, facts, timezone, tabs: tx.chart_tabs().clone() })
 }

@@ -6,14 +6,12 @@
 mod handlers;
 
 use crate::auth::policy::Permission;
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     let manage = Access::Staff(Permission::ManageOrganization);
-    Routes::new().get("/settings", manage, Phi::None, handlers::page).post(
-        "/settings",
-        manage,
-        Phi::None,
-        handlers::save,
-    )
+    Routes::new()
+        .nav("Settings", "/settings", Audience::Staff(Permission::ManageOrganization), 60)
+        .get("/settings", manage, Phi::None, handlers::page)
+        .post("/settings", manage, Phi::None, handlers::save)
 }

@@ -14,6 +14,7 @@ pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewContacts);
     let edit = Access::Staff(Permission::EditContacts);
     Routes::new()
+        .chart_tab("contacts", "Contacts", 10)
         .get("/patients/{patient_id}/contacts", view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/contacts", edit, Phi::Writes, handlers::add)
         .post(

@@ -5,10 +5,11 @@
 mod handlers;
 mod views;
 
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .nav("Contexts", "/contexts", Audience::SignedIn, 90)
         .get("/contexts", Access::SignedIn, Phi::Reads, handlers::picker)
         .post("/contexts/select", Access::SignedIn, Phi::None, handlers::select)
         .get("/consent", Access::SignedIn, Phi::None, handlers::consent_page)

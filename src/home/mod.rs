@@ -4,10 +4,12 @@ mod handlers;
 mod views;
 
 use crate::auth::policy::{Permission, PlatformRole};
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .nav("Portal", "/home", Audience::Portal, 10)
+        .nav("Platform", "/home", Audience::Platform, 10)
         .get("/", Access::Public, Phi::None, handlers::index)
         .get("/home", Access::SignedIn, Phi::None, handlers::home)
         .get("/workspace", Access::Staff(Permission::ViewSchedule), Phi::None, handlers::workspace)

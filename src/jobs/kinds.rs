@@ -17,6 +17,10 @@ impl super::JobKind for SealAudit {
         "audit.seal"
     }
 
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::seconds(10))
+    }
+
     async fn run(
         &self,
         _: &Job,
@@ -38,6 +42,10 @@ impl super::JobKind for AuditPartitions {
         "audit.partitions"
     }
 
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::hours(24))
+    }
+
     async fn run(
         &self,
         _: &Job,
@@ -56,6 +64,10 @@ pub(crate) struct SessionCleanup;
 impl super::JobKind for SessionCleanup {
     fn kind(&self) -> &'static str {
         "sessions.cleanup"
+    }
+
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::minutes(15))
     }
 
     async fn run(
@@ -82,6 +94,10 @@ pub(crate) struct PruneJobs;
 impl super::JobKind for PruneJobs {
     fn kind(&self) -> &'static str {
         "jobs.prune"
+    }
+
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::hours(24))
     }
 
     async fn run(

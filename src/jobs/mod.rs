@@ -81,6 +81,12 @@ pub trait JobKind: Send + Sync + 'static {
         false
     }
 
+    /// For recurring work: how often a slot comes round (see `schedule`). The kind
+    /// declares its own rhythm, so the scheduler names no kind.
+    fn every(&self) -> Option<chrono::TimeDelta> {
+        None
+    }
+
     async fn run(
         &self,
         job: &Job,
@@ -107,6 +113,14 @@ impl Registry {
 
     pub fn get(&self, kind: &str) -> Option<Arc<dyn JobKind>> {
         self.kinds.get(kind).cloned()
+    }
+
+    /// The recurring kinds, with how often each runs, in name order.
+    pub fn recurring(&self) -> Vec<(&'static str, chrono::TimeDelta)> {
+        let mut recurring: Vec<_> =
+            self.kinds.iter().filter_map(|(name, kind)| kind.every().map(|every| (*name, every))).collect();
+        recurring.sort_unstable_by_key(|(name, _)| *name);
+        recurring
     }
 
     pub fn names(&self) -> Vec<&'static str> {

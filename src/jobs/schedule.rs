@@ -1,29 +1,15 @@
-//! Recurring work. Time is cut into slots per kind (every 10 s for sealing, every 5 min
-//! for reminder planning, …); each worker process queues the current slot's job with the
-//! slot as its idempotency key, so however many processes run, each slot runs once. Slots
-//! missed while nothing ran are not replayed: each recurring kind catches up by itself
-//! (sealing seals everything pending; planning plans everything due).
+//! Recurring work. Time is cut into slots per kind, each kind declaring its own rhythm
+//! (`JobKind::every`: every 10 s for sealing, every 5 min for reminder planning, …); each
+//! worker process queues the current slot's job of every recurring kind it works, with
+//! the slot as its idempotency key, so however many processes run, each slot runs once.
+//! Slots missed while nothing ran are not replayed: each recurring kind catches up by
+//! itself (sealing seals everything pending; planning plans everything due).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 
-use super::{NewJob, enqueue};
+use super::{NewJob, Registry, enqueue};
 use crate::db::tenant::{SystemContext, begin_system};
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Recurring {
-    pub kind: &'static str,
-    pub every: TimeDelta,
-}
-
-pub(crate) const RECURRING: &[Recurring] = &[
-    Recurring { kind: "audit.seal", every: TimeDelta::seconds(10) },
-    Recurring { kind: "reminders.plan_all", every: TimeDelta::minutes(5) },
-    Recurring { kind: "sessions.cleanup", every: TimeDelta::minutes(15) },
-    Recurring { kind: "audit.partitions", every: TimeDelta::hours(24) },
-    Recurring { kind: "jobs.prune", every: TimeDelta::hours(24) },
-    Recurring { kind: "sns.forget_deliveries", every: TimeDelta::hours(6) },
-];
 
 /// The start of the slot `now` falls in.
 pub fn slot(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
@@ -32,13 +18,14 @@ pub fn slot(now: DateTime<Utc>, every: TimeDelta) -> DateTime<Utc> {
     DateTime::from_timestamp(start, 0).unwrap_or(now)
 }
 
-/// Queues the current slot of every recurring kind (no-op for slots already queued).
-pub async fn queue_due(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+/// Queues the current slot of every recurring kind of `registry` (no-op for slots already
+/// queued).
+pub async fn queue_due(pool: &PgPool, registry: &Registry, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let mut tx = begin_system(pool, &SystemContext::default()).await?;
     let mut queued = 0;
-    for recurring in RECURRING {
-        let at = slot(now, recurring.every);
-        let job = NewJob::new(recurring.kind, serde_json::json!({}))
+    for (kind, every) in registry.recurring() {
+        let at = slot(now, every);
+        let job = NewJob::new(kind, serde_json::json!({}))
             .idempotency_key(at.to_rfc3339())
             .run_at(at)
             .max_attempts(3);

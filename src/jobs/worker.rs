@@ -93,7 +93,8 @@ impl Worker {
             if self.config.schedule && tokio::time::Instant::now() >= next_schedule {
                 next_schedule = tokio::time::Instant::now() + SCHEDULE_EVERY;
                 if let Err(error) =
-                    super::schedule::queue_due(&self.context.pool, self.context.clock.now()).await
+                    super::schedule::queue_due(&self.context.pool, &self.registry, self.context.clock.now())
+                        .await
                 {
                     tracing::warn!(
                         error.variant = crate::db::errors::sqlx_variant(&error),

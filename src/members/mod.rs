@@ -5,11 +5,12 @@ mod handlers;
 mod views;
 
 use crate::auth::policy::Permission;
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     let manage = Access::Staff(Permission::ManageMembers);
     Routes::new()
+        .nav("Members", "/members", Audience::Staff(Permission::ManageMembers), 40)
         .get("/members", manage, Phi::None, handlers::page)
         .post("/members/invite", manage, Phi::None, handlers::invite)
         .post("/members/{membership_id}/role", manage, Phi::None, handlers::change_role)

@@ -17,6 +17,7 @@ pub fn routes() -> Routes {
     // A note's parts and an addendum are free text: lines and tabs allowed there only.
     let text: &[&str] = &["subjective", "objective", "assessment", "plan"];
     Routes::new()
+        .chart_tab("notes", "Notes", 50)
         .get("/patients/{patient_id}/notes", list, Phi::Reads, handlers::list)
         .get("/patients/{patient_id}/notes/new", write, Phi::Reads, handlers::new_note)
         .post_multiline("/patients/{patient_id}/notes", write, Phi::Writes, text, handlers::create)

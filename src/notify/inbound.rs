@@ -278,6 +278,10 @@ impl crate::jobs::JobKind for ForgetDeliveries {
         "sns.forget_deliveries"
     }
 
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::hours(6))
+    }
+
     async fn run(
         &self,
         _: &crate::jobs::Job,

@@ -29,6 +29,10 @@ impl JobKind for PlanAllReminders {
         PLAN_ALL
     }
 
+    fn every(&self) -> Option<TimeDelta> {
+        Some(TimeDelta::minutes(5))
+    }
+
     async fn run(
         &self,
         job: &Job,

@@ -13,6 +13,7 @@ pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewProxies);
     let manage = Access::Staff(Permission::ManageProxies);
     Routes::new()
+        .chart_tab("access", "Proxies & portal", 30)
         .get("/patients/{patient_id}/access", view, Phi::Reads, handlers::page)
         .post("/patients/{patient_id}/portal-invitation", manage, Phi::Writes, handlers::invite_patient)
         .post("/patients/{patient_id}/proxies", manage, Phi::Writes, handlers::invite_proxy)

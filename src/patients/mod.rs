@@ -8,7 +8,7 @@ pub(crate) mod repo;
 mod views;
 
 use crate::auth::policy::Permission;
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     let search = Access::Staff(Permission::SearchPatients);
@@ -16,6 +16,8 @@ pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewDemographics);
     let edit = Access::Staff(Permission::EditDemographics);
     Routes::new()
+        .chart_tab("", "Summary", 0)
+        .nav("Patients", "/patients", Audience::Staff(Permission::SearchPatients), 10)
         .get("/patients", search, Phi::Reads, handlers::registry)
         .post("/patients/search", search, Phi::Reads, handlers::search)
         .get("/patients/new", register, Phi::None, handlers::new_patient)

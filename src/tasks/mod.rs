@@ -5,14 +5,12 @@
 mod handlers;
 
 use crate::auth::policy::Permission;
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     let work = Access::Staff(Permission::EditContactSafety);
-    Routes::new().get("/tasks", work, Phi::Reads, handlers::list).post(
-        "/tasks/{task_id}/done",
-        work,
-        Phi::Writes,
-        handlers::done,
-    )
+    Routes::new()
+        .nav("Tasks", "/tasks", Audience::Staff(Permission::EditContactSafety), 30)
+        .get("/tasks", work, Phi::Reads, handlers::list)
+        .post("/tasks/{task_id}/done", work, Phi::Writes, handlers::done)
 }

@@ -22,7 +22,7 @@ use crate::db::tenant::{SystemContext, begin_system};
 use crate::error::{AppError, error_response};
 use crate::web::AppState;
 use crate::web::chrome::chrome;
-use crate::web::routes::BackgroundRoutes;
+use crate::web::routes::{BackgroundRoutes, Navigation};
 
 /// The header htmx requests carry the CSRF token in (set with `hx-headers` on `<body>`).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
@@ -65,7 +65,7 @@ fn is_state_changing(method: &Method) -> bool {
 }
 
 pub async fn authenticate(
-    State((state, background)): State<(AppState, BackgroundRoutes)>,
+    State((state, background, navigation)): State<(AppState, BackgroundRoutes, Navigation)>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -147,7 +147,7 @@ pub async fn authenticate(
     // The session as the handler left it (sign-in rotates the token; the sign-in page
     // creates one): no query, the record is already loaded.
     let data = session::load(&session).await.unwrap_or_default();
-    response.extensions_mut().insert(chrome(&data));
+    response.extensions_mut().insert(chrome(&data, &navigation));
     response.extensions_mut().insert(CsrfToken(data.csrf));
     response
 }

@@ -23,7 +23,7 @@ pub(crate) mod tenant_tx;
 
 pub use crate::error::{AppError, AppResult};
 pub use render::{Framed, Page};
-pub use routes::{Access, Phi, RouteSpec, Routes};
+pub use routes::{Access, Audience, NavEntry, Phi, RouteSpec, Routes};
 pub use state::{AppState, AuthServices, SharedState};
 pub use step_up::{StepUp, SteppedUp};
 pub use system_tx::SystemTx;

@@ -117,9 +117,67 @@ impl BackgroundRoutes {
     }
 }
 
+/// Who sees a navigation entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone signed in with both factors, whatever their context.
+    SignedIn,
+    /// Staff whose role can have this permission.
+    Staff(Permission),
+    /// A patient or a proxy.
+    Portal,
+    /// A platform role.
+    Platform,
+}
+
+/// A link in the page header, declared by the feature it leads to. The header is worked
+/// out from the session alone: an entry says who may see it, not what they may do there
+/// (the route still checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NavEntry {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub audience: Audience,
+    /// Place in the header: lower first.
+    pub order: u16,
+}
+
+/// Every navigation entry the features declared, in header order.
+#[derive(Debug, Clone, Default)]
+pub struct Navigation(Arc<Vec<NavEntry>>);
+
+impl Navigation {
+    pub fn entries(&self) -> &[NavEntry] {
+        &self.0
+    }
+}
+
+/// A tab of the patient's chart, declared by the feature that serves it: its path below
+/// `/patients/{id}` ("" for the summary) and its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartTab {
+    pub segment: &'static str,
+    pub label: &'static str,
+    /// Place among the tabs: lower first.
+    pub order: u16,
+}
+
+/// Every chart tab the features declared, in tab order; reaches the chart frame through
+/// the request's [`TenantTx`](crate::web::TenantTx).
+#[derive(Debug, Clone, Default)]
+pub struct ChartTabs(Arc<Vec<ChartTab>>);
+
+impl ChartTabs {
+    pub fn tabs(&self) -> &[ChartTab] {
+        &self.0
+    }
+}
+
 /// Routes and their declarations, built together so they cannot disagree.
 pub struct Routes {
     specs: Vec<RouteSpec>,
+    nav: Vec<NavEntry>,
+    tabs: Vec<ChartTab>,
     router: Router<AppState>,
 }
 
@@ -131,7 +189,7 @@ impl Default for Routes {
 
 impl Routes {
     pub fn new() -> Self {
-        Self { specs: Vec::new(), router: Router::new() }
+        Self { specs: Vec::new(), nav: Vec::new(), tabs: Vec::new(), router: Router::new() }
     }
 
     /// Declares and adds one route.
@@ -231,8 +289,35 @@ impl Routes {
         self.declare(Method::POST, path, access, phi, multi_line, handler)
     }
 
+    /// Declares a link in the page header (see [`NavEntry`]).
+    pub fn nav(mut self, label: &'static str, href: &'static str, audience: Audience, order: u16) -> Self {
+        self.nav.push(NavEntry { label, href, audience, order });
+        self
+    }
+
+    /// Declares a tab of the patient's chart (see [`ChartTab`]).
+    pub fn chart_tab(mut self, segment: &'static str, label: &'static str, order: u16) -> Self {
+        self.tabs.push(ChartTab { segment, label, order });
+        self
+    }
+
+    fn chart_tabs(&self) -> ChartTabs {
+        let mut tabs = self.tabs.clone();
+        tabs.sort_by_key(|t| (t.order, t.segment));
+        ChartTabs(Arc::new(tabs))
+    }
+
+    /// The header's entries, in order.
+    pub(crate) fn navigation(&self) -> Navigation {
+        let mut entries = self.nav.clone();
+        entries.sort_by_key(|e| (e.order, e.label));
+        Navigation(Arc::new(entries))
+    }
+
     pub fn merge(mut self, other: Routes) -> Self {
         self.specs.extend(other.specs);
+        self.nav.extend(other.nav);
+        self.tabs.extend(other.tabs);
         self.router = self.router.merge(other.router);
         self
     }
@@ -249,7 +334,8 @@ impl Routes {
 
     /// The router, with the middleware that records function-level denials.
     pub(crate) fn into_router(self, state: &AppState) -> Router<AppState> {
-        self.router.layer(from_fn_with_state(state.clone(), record_function_denials))
+        let tabs = self.chart_tabs();
+        self.router.layer(from_fn_with_state((state.clone(), tabs), record_function_denials))
     }
 }
 
@@ -396,9 +482,15 @@ async fn standing(
 
 /// Writes the `authz_denied` event for a route refused by its declared access (no
 /// transaction was opened for that request, so one is opened here).
-async fn record_function_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    // For `require`, which checks a person's standing on routes outside a clinic.
+async fn record_function_denials(
+    State((state, tabs)): State<(AppState, ChartTabs)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    // For `require`, which checks a person's standing on routes outside a clinic, and for
+    // the chart frame (through `TenantTx`).
     req.extensions_mut().insert(state.clone());
+    req.extensions_mut().insert(tabs);
     let auth = req.extensions().get::<Authenticated>().cloned();
     let request = request_meta(req.extensions(), req.headers());
     let response = next.run(req).await;

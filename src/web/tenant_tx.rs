@@ -45,7 +45,7 @@ use crate::web::AppState;
 use crate::web::authenticate::{Authenticated, SessionExpired};
 use crate::web::client_ip::ClientIp;
 use crate::web::request_id::RequestId;
-use crate::web::routes::{claim_role, redirect};
+use crate::web::routes::{ChartTabs, claim_role, redirect};
 
 /// The context a request acts in, established by authentication (tenant, person, role).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub struct TenantTx {
     slot: TxSlot,
     context: Arc<ActiveContext>,
     now: DateTime<Utc>,
+    /// The chart's tabs, as the features declared them.
+    chart_tabs: ChartTabs,
 }
 
 /// The connection inside a [`TenantTx`], for `sqlx` queries: `.fetch_one(&mut *db)`.
@@ -174,7 +176,8 @@ impl FromRequestParts<AppState> for TenantTx {
             timezone,
             clinic_timezone,
         };
-        Ok(Self { slot, context: Arc::new(context), now })
+        let chart_tabs = parts.extensions.get::<ChartTabs>().cloned().unwrap_or_default();
+        Ok(Self { slot, context: Arc::new(context), now, chart_tabs })
     }
 }
 
@@ -258,6 +261,11 @@ impl TenantTx {
     /// The request's time, from the application clock (tests move it).
     pub fn now(&self) -> DateTime<Utc> {
         self.now
+    }
+
+    /// The chart's tabs, as the features declared them (for the chart frame).
+    pub fn chart_tabs(&self) -> &ChartTabs {
+        &self.chart_tabs
     }
 
     /// Appends an audit event in this transaction. A read (what the response will show)

@@ -256,7 +256,13 @@ async fn payloads_hold_identifiers_only_and_clinic_work_names_its_clinic() {
     // Every job this codebase queues in the other tests' flows is checked by kind here:
     // the reminder path (plan, send), account e-mail, and the recurring kinds.
     let app = spawn_app().spawn().await;
-    lockdev::jobs::schedule::queue_due(&app.pool, app.clock.now()).await.expect("schedule");
+    lockdev::jobs::schedule::queue_due(
+        &app.pool,
+        &lockdev::app::job_kinds(&app.state.notifier),
+        app.clock.now(),
+    )
+    .await
+    .expect("schedule");
     let owner = app.database().owner_pool().await;
     let tenants = crate::fixtures::two_tenants(&owner, 2).await;
     let mut su = app.database().superuser().await;
@@ -509,4 +515,24 @@ async fn the_deep_health_check_fails_on_queue_lag_without_telling_outsiders_the_
     let status = app.get("/status").await.text().await.expect("page");
     assert!(!status.contains("due,") && !status.contains("waiting"), "{status}");
     let _ = OrganizationId::new();
+}
+
+/// Each recurring kind declares its own rhythm (the scheduler names none of them).
+#[tokio::test]
+async fn every_recurring_kind_declares_how_often_it_runs() {
+    let app = spawn_app().spawn().await;
+    let recurring = lockdev::app::job_kinds(&app.state.notifier).recurring();
+    let names: Vec<&str> = recurring.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "audit.partitions",
+            "audit.seal",
+            "jobs.prune",
+            "reminders.plan_all",
+            "sessions.cleanup",
+            "sns.forget_deliveries"
+        ]
+    );
+    assert!(recurring.iter().all(|(_, every)| *every >= TimeDelta::seconds(1)));
 }

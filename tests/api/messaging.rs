@@ -916,7 +916,9 @@ async fn remembered_sns_deliveries_are_forgotten_after_a_day() {
             .await
             .expect("delivery");
     }
-    lockdev::jobs::schedule::queue_due(&app.pool, now).await.expect("schedule");
+    lockdev::jobs::schedule::queue_due(&app.pool, &lockdev::app::job_kinds(&app.state.notifier), now)
+        .await
+        .expect("schedule");
     app.run_jobs().await;
     let kept: Vec<String> = sqlx::query_scalar("SELECT message_id FROM sns_deliveries ORDER BY 1")
         .fetch_all(&mut su)
