@@ -185,3 +185,50 @@ mod tests {
         assert_eq!(parse_time("25:00"), None);
     }
 }
+
+/// The channel the appointments trigger NOTIFYs after every committed change (see the
+/// migration that creates it); open schedules listen to it through `web::live`.
+pub(crate) const LIVE_CHANNEL: &str = "lockdev_schedule";
+
+/// One committed change to an appointment, as the trigger describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScheduleChange {
+    pub appointment_id: crate::db::ids::AppointmentId,
+    /// `booked`, `checked_in`, `completed`, `cancelled`, `no_show`.
+    pub change: String,
+}
+
+impl ScheduleChange {
+    /// Reads the trigger's payload (uuids as PostgreSQL prints them).
+    pub(crate) fn parse(payload: &str) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Payload {
+            appointment_id: uuid::Uuid,
+            change: String,
+        }
+        let raw: Payload = serde_json::from_str(payload).ok()?;
+        Some(Self {
+            appointment_id: crate::db::ids::AppointmentId::from_uuid(raw.appointment_id),
+            change: raw.change.chars().take(20).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::ScheduleChange;
+
+    #[test]
+    fn the_triggers_payload_is_read() {
+        let id = crate::db::ids::AppointmentId::new();
+        let payload = format!(
+            r#"{{"organization_id" : "{}", "appointment_id" : "{}", "provider_id" : "{}", "change" : "booked"}}"#,
+            uuid::Uuid::nil(),
+            id.as_uuid(),
+            uuid::Uuid::nil()
+        );
+        let change = ScheduleChange::parse(&payload).expect("parsed");
+        assert_eq!((change.appointment_id, change.change.as_str()), (id, "booked"));
+        assert!(ScheduleChange::parse("{}").is_none());
+    }
+}

@@ -1,10 +1,13 @@
-//! Live updates for open pages. Each process LISTENs once on the `lockdev_schedule`
-//! channel (the appointments trigger NOTIFYs it after every committed change) and passes
-//! each change to the pages subscribed in this process; so two processes behind one load
-//! balancer both deliver every change. Changes carry identifiers only: a page that hears
-//! of one fetches what it may show through a normal, authorized request.
+//! Live updates for open pages, over PostgreSQL's LISTEN/NOTIFY. A feature names its own
+//! channel (its database trigger NOTIFYs it after every committed change, with a JSON
+//! payload that carries the clinic's `organization_id`); each process LISTENs once per
+//! channel, from the first page that subscribes, and passes each notification to the pages
+//! subscribed in this process, so two processes behind one load balancer both deliver
+//! every change. Payloads carry identifiers only: a page that hears of a change fetches
+//! what it may show through a normal, authorized request. This module names no channel.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,70 +15,59 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
-use crate::db::ids::{AppointmentId, OrganizationId, ProviderId};
+use crate::db::ids::OrganizationId;
 
-pub(crate) const SCHEDULE_CHANNEL: &str = "lockdev_schedule";
-
-/// One committed change to an appointment.
+/// One committed change, as its channel's trigger described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ScheduleChange {
+pub struct LiveEvent {
     pub organization_id: OrganizationId,
-    pub appointment_id: AppointmentId,
-    pub provider_id: ProviderId,
-    /// `booked`, `checked_in`, `completed`, `cancelled`, `no_show`.
-    pub change: String,
+    /// The trigger's JSON payload, for the feature to read.
+    pub payload: Arc<str>,
 }
 
-/// The trigger's payload: uuids as PostgreSQL prints them.
 #[derive(Deserialize)]
-struct Payload {
+struct Envelope {
     organization_id: uuid::Uuid,
-    appointment_id: uuid::Uuid,
-    provider_id: uuid::Uuid,
-    change: String,
 }
 
-impl ScheduleChange {
+impl LiveEvent {
     fn parse(payload: &str) -> Option<Self> {
-        let raw: Payload = serde_json::from_str(payload).ok()?;
+        let envelope: Envelope = serde_json::from_str(payload).ok()?;
         Some(Self {
-            organization_id: OrganizationId::from_uuid(raw.organization_id),
-            appointment_id: AppointmentId::from_uuid(raw.appointment_id),
-            provider_id: ProviderId::from_uuid(raw.provider_id),
-            change: raw.change.chars().take(20).collect(),
+            organization_id: OrganizationId::from_uuid(envelope.organization_id),
+            payload: payload.into(),
         })
     }
 }
 
+/// The channels this process listens on, each with its subscribers.
+#[derive(Default)]
 pub struct Hub {
-    sender: broadcast::Sender<ScheduleChange>,
-    listening: OnceLock<()>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self { sender: broadcast::channel(256).0, listening: OnceLock::new() }
-    }
+    channels: Mutex<HashMap<&'static str, broadcast::Sender<LiveEvent>>>,
 }
 
 impl Hub {
-    /// Subscribes to every change in this process (callers filter by clinic). The
-    /// database listener starts with the first subscriber.
-    pub(crate) fn subscribe(&self, pool: &PgPool) -> broadcast::Receiver<ScheduleChange> {
-        let receiver = self.sender.subscribe();
-        self.listening.get_or_init(|| {
-            tokio::spawn(listen(pool.clone(), self.sender.clone()));
-        });
-        receiver
+    /// Subscribes to every change on `channel` in this process (callers filter by clinic).
+    /// The database listener for a channel starts with its first subscriber.
+    pub(crate) fn subscribe(&self, pool: &PgPool, channel: &'static str) -> broadcast::Receiver<LiveEvent> {
+        let mut channels = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        channels
+            .entry(channel)
+            .or_insert_with(|| {
+                let sender = broadcast::channel(256).0;
+                tokio::spawn(listen(pool.clone(), channel, sender.clone()));
+                sender
+            })
+            .subscribe()
     }
 }
 
 /// Forwards notifications until the process ends, reconnecting after a lost connection.
-async fn listen(pool: PgPool, sender: broadcast::Sender<ScheduleChange>) {
+async fn listen(pool: PgPool, channel: &'static str, sender: broadcast::Sender<LiveEvent>) {
     loop {
         let listener = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(SCHEDULE_CHANNEL).await?;
+            listener.listen(channel).await?;
             Ok::<_, sqlx::Error>(listener)
         }
         .await;
@@ -92,9 +84,9 @@ async fn listen(pool: PgPool, sender: broadcast::Sender<ScheduleChange>) {
         };
         // Until the connection is lost (then listen again).
         while let Ok(Some(notification)) = listener.try_recv().await {
-            if let Some(change) = ScheduleChange::parse(notification.payload()) {
+            if let Some(event) = LiveEvent::parse(notification.payload()) {
                 // No subscriber is not an error.
-                let _ = sender.send(change);
+                let _ = sender.send(event);
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -106,16 +98,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_triggers_payload_is_read() {
+    fn a_payload_names_its_clinic_or_is_ignored() {
         let org = OrganizationId::new();
-        let payload = format!(
-            r#"{{"organization_id" : "{}", "appointment_id" : "{}", "provider_id" : "{}", "change" : "booked"}}"#,
-            org.as_uuid(),
-            AppointmentId::new().as_uuid(),
-            ProviderId::new().as_uuid()
-        );
-        let change = ScheduleChange::parse(&payload).expect("parsed");
-        assert_eq!((change.organization_id, change.change.as_str()), (org, "booked"));
-        assert!(ScheduleChange::parse("{}").is_none());
+        let payload = format!(r#"{{"organization_id" : "{}", "anything" : "else"}}"#, org.as_uuid());
+        let event = LiveEvent::parse(&payload).expect("parsed");
+        assert_eq!(event.organization_id, org);
+        assert_eq!(&*event.payload, payload.as_str());
+        assert!(LiveEvent::parse("{}").is_none());
+        assert!(LiveEvent::parse("not json").is_none());
     }
 }

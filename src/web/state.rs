@@ -54,17 +54,18 @@ pub struct SharedState {
     pub notifier: Notifier,
     /// Checks the signatures of inbound texts.
     pub sns: Arc<SnsVerifier>,
-    /// Schedule changes from every process, for open schedule pages.
+    /// Committed changes from every process, on the channels features listen to.
     pub live: Arc<Hub>,
 }
 
 impl SharedState {
-    /// Committed schedule changes from every process, for a page's live updates (the
-    /// listening connection is the plumbing's, not the handler's).
-    pub(crate) fn schedule_changes(
+    /// Committed changes on a feature's live `channel`, from every process, for a page's
+    /// live updates (the listening connection is the plumbing's, not the handler's).
+    pub(crate) fn live_events(
         &self,
-    ) -> tokio::sync::broadcast::Receiver<crate::web::live::ScheduleChange> {
-        self.live.subscribe(&self.db)
+        channel: &'static str,
+    ) -> tokio::sync::broadcast::Receiver<crate::web::live::LiveEvent> {
+        self.live.subscribe(&self.db, channel)
     }
 }
 

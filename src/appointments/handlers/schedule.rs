@@ -58,12 +58,15 @@ pub async fn events(
     use futures_util::StreamExt as _;
     tx.authorize(Permission::ViewSchedule, Target::Organization, "schedule").await?;
     let organization = tx.context().tenant.organization_id;
-    let changes = tokio_stream::wrappers::BroadcastStream::new(state.schedule_changes());
-    let stream = changes.filter_map(move |change| async move {
-        match change {
-            Ok(change) if change.organization_id == organization => Some(Ok(Event::default()
-                .event("schedule")
-                .data(format!("{} {}", change.appointment_id, change.change)))),
+    let changes = tokio_stream::wrappers::BroadcastStream::new(state.live_events(domain::LIVE_CHANNEL));
+    let stream = changes.filter_map(move |event| async move {
+        match event {
+            Ok(event) if event.organization_id == organization => {
+                let change = domain::ScheduleChange::parse(&event.payload)?;
+                Some(Ok(Event::default()
+                    .event("schedule")
+                    .data(format!("{} {}", change.appointment_id, change.change))))
+            }
             // Missed changes (a slow page): ask it to reload anyway.
             Err(_) => Some(Ok(Event::default().event("schedule").data("resync"))),
             Ok(_) => None,
