@@ -6,7 +6,7 @@ ratio against a floor measured in the same run, baseline and candidate alternate
 (A B A B ...) at least five times, median of the pair ratios quoted.
 
 Floors measured now:
-  F_http        the cheapest response the binary can give (`lockdev bench-floor`: one static
+  F_http        the cheapest response the binary can give (`lockdev bench floor`: one static
                 handler, no middleware)
   F_sql(1)      pgbench running `SELECT 1`, prepared, same connection count
   F_sql(pk)     pgbench running a primary-key lookup on a 100k-row table
@@ -18,7 +18,7 @@ Floors measured now:
 
 Scenarios measured against them (more arrive with the features they exercise):
   S1 fortunes   the Fortunes page (read a 12-row table, add a fortune, sort, escape, render)
-                through the application's stack (`lockdev bench-floor`'s /fortunes: every
+                through the application's stack (`lockdev bench floor`'s /fortunes: every
                 middleware layer, the runtime pool, askama): throughput vs F_sql(S1) and vs
                 the reference, both at --connections HTTP connections.
   stack/health  GET /health through the full middleware stack, vs F_http
@@ -54,7 +54,7 @@ Scenarios measured against them (more arrive with the features they exercise):
                 appointments, schedule) for --s11-seconds once all have signed in; p99 vs
                 the same flow's p50 with one person, errors, server memory at its peak.
   flood         the rate limiter under a flood spread over 200,000 addresses (`lockdev
-                bench-rate-limit`): cost per check and addresses tracked, for the capped
+                bench rate-limit`): cost per check and addresses tracked, for the capped
                 limiter and for the uncapped design it replaced.
   S4 search     the registry's search statements at the database, under row-level security
                 as the runtime role, one client: a rare name fragment and the commonest
@@ -62,7 +62,7 @@ Scenarios measured against them (more arrive with the features they exercise):
                 reading a patient by primary key (same table, security and columns; bar
                 1.2x), and vs the primary-key floor. The plans are kept in the report.
 
-Data: `lockdev seed-bench` (50 clinics x 20,000 patients by default; --orgs and
+Data: `lockdev bench seed` (50 clinics x 20,000 patients by default; --orgs and
 --patients-per-org make it smaller for a quick run).
 
 Needs LOCKDEV_DATABASE_URL / LOCKDEV_MIGRATION_DATABASE_URL (`just bench` provides a
@@ -681,7 +681,7 @@ def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, super_url, a
     settle_audit(super_url)
     before = measure("before")
     log(f"appending {args.audit_rows} audit events")
-    out = subprocess.run([str(binary), "seed-bench", "--organizations", str(args.orgs), "--patients-per-org",
+    out = subprocess.run([str(binary), "bench", "seed", "--organizations", str(args.orgs), "--patients-per-org",
                           str(args.patients_per_org), "--audit-rows", str(args.audit_rows)],
                          env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     log(out)
@@ -763,7 +763,7 @@ def s4_search(runtime_url, floor_url, clinic_env, org, rare, common, args):
     """The registry's statements (as src/patients/repo.rs sends them) at one client.
     Exact lookups are compared with two primary-key reads: the floor's (a bigint key in a
     100k-row table of its own) and the patient's own (the same table, row-level security
-    and columns as the search, by id; seed-bench derives ids from the clinic and a number,
+    and columns as the search, by id; `bench seed` derives ids from the clinic and a number,
     so the id is computed in SQL as the MRN is)."""
     one_line = lambda sql: " ".join(sql.split()) + ";\n"
     pk = lambda: pgbench(floor_url, "\\set id random(1, 100000)\nSELECT payload FROM bench_floor WHERE id = :id;\n",
@@ -804,7 +804,7 @@ FORTUNES_SQL = "SELECT id, message FROM bench.fortune"
 
 
 def s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args):
-    """S1: the Fortunes page through the application's stack (bench-floor's /fortunes: the
+    """S1: the Fortunes page through the application's stack (`bench floor`'s /fortunes: the
     full middleware, the runtime pool, askama) vs pgbench running its one statement on as
     many connections as the pool, and vs the reference handler (axum, pipelined
     tokio-postgres, hand-written escaping). Both pages must list the same fortunes."""
@@ -843,7 +843,7 @@ def s10_jobs(binary, env, runtime_url, owner_url, args):
     statements per job (claim; BEGIN with the settings; finish; COMMIT) on 4 clients, then
     batched claims against unbatched, then enqueue-to-start latency."""
     def cli(*extra):
-        out = subprocess.run([str(binary), "bench-jobs", *extra], env=env, check=True, capture_output=True,
+        out = subprocess.run([str(binary), "bench", "jobs", *extra], env=env, check=True, capture_output=True,
                              text=True).stdout.strip().splitlines()[-1]
         return json.loads(out)
 
@@ -882,8 +882,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="seconds per load run")
     parser.add_argument("--connections", type=int, default=32, help="HTTP connections (wrk)")
     parser.add_argument("--clients", type=int, default=8, help="database clients (pgbench)")
-    parser.add_argument("--orgs", type=int, default=50, help="bench clinics (seed-bench)")
-    parser.add_argument("--patients-per-org", type=int, default=20000, help="patients per clinic (seed-bench)")
+    parser.add_argument("--orgs", type=int, default=50, help="bench clinics (bench seed)")
+    parser.add_argument("--patients-per-org", type=int, default=20000, help="patients per clinic (bench seed)")
     parser.add_argument("--audit-rows", type=int, default=5_000_000,
                         help="audit events appended for S9 (the specification's full growth is 50000000)")
     parser.add_argument("--users", type=int, default=500, help="simulated front-desk staff in S11")
@@ -952,7 +952,7 @@ def main():
 
     # Clinics with patients, contacts, care teams, appointments and notes (S2, S4, S5).
     log(f"generating {args.orgs} clinics x {args.patients_per_org} patients")
-    seeded = subprocess.run([str(binary), "seed-bench", "--organizations", str(args.orgs),
+    seeded = subprocess.run([str(binary), "bench", "seed", "--organizations", str(args.orgs),
                              "--patients-per-org", str(args.patients_per_org)],
                             env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     log(seeded)
@@ -966,8 +966,8 @@ def main():
                                           "GROUP BY family_name HAVING count(*) = 1 ORDER BY family_name LIMIT 1")
 
     floor_port, app_port, reference_port = free_port(), free_port(), free_port()
-    # F_http at / and S1's Fortunes page at /fortunes (seed-bench wrote its table).
-    floor = subprocess.Popen([str(binary), "bench-floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
+    # F_http at / and S1's Fortunes page at /fortunes (`bench seed` wrote its table).
+    floor = subprocess.Popen([str(binary), "bench", "floor", "--bind", f"127.0.0.1:{floor_port}"], env=env,
                              stdout=subprocess.DEVNULL)
     reference = subprocess.Popen([str(reference_binary), f"127.0.0.1:{reference_port}", runtime_url],
                                  stdout=subprocess.DEVNULL)
@@ -1059,7 +1059,7 @@ def main():
                              pool_size, args)
         s10 = s10_jobs(binary, env, runtime_url, owner_url, args)
         s11 = s11_mixed_flow(mixed_flow_binary, app_port, app.pid, args)
-        flood = json.loads(subprocess.run([str(binary), "bench-rate-limit"], env=env, check=True,
+        flood = json.loads(subprocess.run([str(binary), "bench", "rate-limit"], env=env, check=True,
                                           capture_output=True, text=True).stdout.strip().splitlines()[-1])
         log(f"rate limiter flood: {flood}")
         # Last: it grows the audit log for good.

@@ -1,4 +1,4 @@
-//! `lockdev seed-bench`: deterministic synthetic clinics for the benchmarks.
+//! `lockdev bench seed`: deterministic synthetic clinics for the benchmarks.
 //!
 //! Each clinic is generated inside PostgreSQL (`INSERT ... SELECT` over `generate_series`,
 //! with `setseed` fixed per clinic), in that clinic's tenant transaction, as the owner

@@ -1,11 +1,11 @@
 //! The `lockdev` command: serve, work jobs, migrate, seed, check the configuration, look
 //! after the job queue and the audit chain. `main.rs` only calls [`main`].
 
+mod bench;
 pub mod demo;
 mod maintenance;
 mod serve;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -37,17 +37,6 @@ enum Command {
     Migrate,
     /// Load demonstration data; safe to run repeatedly.
     SeedDemo,
-    /// Generate deterministic synthetic clinics for the benchmarks (never in production).
-    SeedBench {
-        #[arg(long, default_value_t = 50)]
-        organizations: usize,
-        #[arg(long, default_value_t = 20_000)]
-        patients_per_org: u32,
-        /// Audit events to append (spread over the clinics and the past year), on top of
-        /// any already there; the clinics themselves are generated once.
-        #[arg(long, default_value_t = 0)]
-        audit_rows: u64,
-    },
     /// Validate the configuration and print it with secrets hidden.
     CheckConfig,
     /// Exit 0 when `/health` on the configured address answers 200 (container health checks).
@@ -62,39 +51,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Benchmark S10: the job queue with no-op jobs. Benchmarks only; prints JSON.
+    /// The benchmarks' own commands (data, floors, probes). Never in production.
     #[command(hide = true)]
-    BenchJobs {
-        #[arg(long, default_value_t = 20_000)]
-        jobs: i64,
-        #[arg(long, default_value_t = 4)]
-        workers: usize,
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// Measure enqueue-to-start latency with this many single jobs instead.
-        #[arg(long)]
-        latency_samples: Option<usize>,
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
-    /// Serve the benchmark floors: a static handler without middleware, and S1's Fortunes
-    /// page through the full stack. Benchmarks only.
-    #[command(hide = true)]
-    BenchFloor {
-        #[arg(long, default_value = "127.0.0.1:3901")]
-        bind: SocketAddr,
-    },
-    /// The rate limiter under a flood spread over many addresses (the limiter as it is and
-    /// the design it replaced). Benchmarks only; prints JSON.
-    #[command(hide = true)]
-    BenchRateLimit {
-        #[arg(long, default_value_t = 200_000)]
-        addresses: u32,
-        #[arg(long, default_value_t = 5)]
-        seconds: i64,
-    },
-    /// `worker`, also working the benchmark and test job kinds (probe, noop), for the
-    /// crash and shutdown tests of the real process. Never in production.
-    #[command(hide = true)]
-    BenchWorker,
 }
 
 #[derive(Subcommand)]
@@ -190,17 +152,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => serve::serve(config).await?,
         Command::Worker => serve::worker_only(config, serve::Kinds::Production).await?,
-        Command::BenchRateLimit { addresses, seconds } => {
-            println!("{}", serde_json::to_value(crate::bench::rate_limit::flood(addresses, seconds))?);
-        }
-        Command::BenchWorker => {
-            anyhow::ensure!(
-                !config.is_production(),
-                "bench-worker refuses to run with LOCKDEV_ENV=production"
-            );
-            serve::worker_only(config, serve::Kinds::WithProbes).await?;
-        }
         Command::Jobs { command } => return maintenance::jobs_command(command, &config).await,
+        Command::Bench { command } => bench::bench_command(command, config).await?,
         Command::Migrate => {
             let owner = db::owner_pool(config.database.migration_url()?)
                 .await
@@ -224,33 +177,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 println!("  {sign_in}");
             }
         }
-        Command::SeedBench { organizations, patients_per_org, audit_rows } => {
-            anyhow::ensure!(!config.is_production(), "seed-bench refuses to run with LOCKDEV_ENV=production");
-            let owner = db::owner_pool(config.database.migration_url()?)
-                .await
-                .context("connecting as the owner role")?;
-            let key = crate::crypto::DataKey::new(config.auth.data_key.expose());
-            let summary = crate::bench::data::seed(&owner, &key, organizations, patients_per_org).await?;
-            println!(
-                "bench data: {} clinics, {} patients, {} rows written in {:.1} s ({:.0} rows/s)",
-                summary.organizations,
-                summary.patients,
-                summary.rows,
-                summary.seconds,
-                summary.rows as f64 / summary.seconds.max(0.001)
-            );
-            if audit_rows > 0 {
-                let started = std::time::Instant::now();
-                let written =
-                    crate::bench::data::seed_audit(&owner, organizations, patients_per_org, audit_rows)
-                        .await?;
-                let seconds = started.elapsed().as_secs_f64();
-                println!(
-                    "audit events: {written} appended in {seconds:.1} s ({:.0} rows/s)",
-                    written as f64 / seconds.max(0.001)
-                );
-            }
-        }
         Command::CheckConfig => {
             config.database.runtime_url()?;
             println!("configuration is valid");
@@ -272,32 +198,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Healthcheck => return serve::healthcheck(config.http.bind).await,
         Command::Audit { command } => return maintenance::audit_command(command, &config).await,
         Command::Accounts { command } => return maintenance::accounts_command(command, &config).await,
-        Command::BenchFloor { bind } => {
-            anyhow::ensure!(
-                !config.is_production(),
-                "bench-floor refuses to run with LOCKDEV_ENV=production"
-            );
-            serve::bench_floor(bind, config).await?;
-        }
-        Command::BenchJobs { jobs, workers, batch, latency_samples } => {
-            anyhow::ensure!(!config.is_production(), "bench-jobs refuses to run with LOCKDEV_ENV=production");
-            let database = crate::config::DatabaseConfig {
-                max_connections: (workers as u32 + 2).max(config.database.max_connections),
-                ..config.database.clone()
-            };
-            let pool = db::runtime_pool(&database)?;
-            let out = match latency_samples {
-                Some(samples) => {
-                    let millis = crate::bench::jobs::latency(&pool, samples).await?;
-                    let at = |q: f64| millis.get(((millis.len() as f64 - 1.0) * q).round() as usize).copied();
-                    serde_json::json!({ "samples": millis.len(), "p50_ms": at(0.5), "p99_ms": at(0.99) })
-                }
-                None => {
-                    serde_json::to_value(crate::bench::jobs::throughput(&pool, jobs, workers, batch).await?)?
-                }
-            };
-            println!("{out}");
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

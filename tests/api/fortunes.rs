@@ -1,4 +1,4 @@
-//! The Fortunes page of benchmark S1 (served by `lockdev bench-floor`).
+//! The Fortunes page of benchmark S1 (served by `lockdev bench floor`).
 
 use crate::helpers::spawn_app;
 

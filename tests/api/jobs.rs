@@ -364,7 +364,7 @@ fn spawn_worker(env: &[(String, String)], extra: &[(&str, &str)]) -> Child {
         .envs(env.iter().cloned())
         .envs(extra.iter().copied())
         // The worker with the test's probe kind besides production's.
-        .arg("bench-worker")
+        .args(["bench", "worker"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

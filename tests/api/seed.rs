@@ -121,7 +121,7 @@ async fn seeding_is_refused_in_production() {
 }
 
 fn seed_bench(db: &TestDatabase, clinics: &str, patients: &str) -> std::process::Output {
-    lockdev(db, &["seed-bench", "--organizations", clinics, "--patients-per-org", patients])
+    lockdev(db, &["bench", "seed", "--organizations", clinics, "--patients-per-org", patients])
 }
 
 #[tokio::test]

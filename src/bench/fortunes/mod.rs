@@ -4,8 +4,8 @@
 //! the shape of the well-known web framework benchmark, so our per-request cost can be
 //! compared with a bare tokio-postgres handler doing the same work.
 //!
-//! Served only by `lockdev bench-floor`, never by `serve`; the table (`bench.fortune`) is
-//! created by `lockdev seed-bench` ([`crate::bench::data::seed_fortunes`]).
+//! Served only by `lockdev bench floor`, never by `serve`; the table (`bench.fortune`) is
+//! created by `lockdev bench seed` ([`crate::bench::data::seed_fortunes`]).
 
 mod handlers;
 mod views;
