@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 
 use crate::auth::policy::{self, PatientFacts, Permission, PolicyContext, Target};
 use crate::db::ids::PatientId;
-use crate::web::routes::ChartTabs;
+use crate::web::context::ChartTabs;
 use crate::web::{AppError, AppResult, TenantTx};
 
 /// The legal sexes a chart records, with how they are shown.

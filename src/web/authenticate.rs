@@ -22,7 +22,7 @@ use crate::db::tenant::{SystemContext, begin_system};
 use crate::error::{AppError, error_response};
 use crate::web::AppState;
 use crate::web::chrome::chrome;
-use crate::web::routes::{BackgroundRoutes, Navigation};
+use crate::web::context::{BackgroundRoutes, Navigation};
 
 /// The header htmx requests carry the CSRF token in (set with `hx-headers` on `<body>`).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";

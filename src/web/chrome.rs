@@ -5,8 +5,7 @@
 
 use crate::auth::policy::{self, Principal};
 use crate::auth::session::{ContextClaim, SessionData};
-use crate::web::render::{Chrome, NavItem};
-use crate::web::routes::{Audience, Navigation};
+use crate::web::context::{Audience, Chrome, NavItem, Navigation};
 
 /// The header for this session's persona.
 pub(crate) fn chrome(data: &SessionData, navigation: &Navigation) -> Chrome {

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod authenticate;
 pub(crate) mod chrome;
 pub(crate) mod client_ip;
+pub mod context;
 pub(crate) mod form_input;
 pub mod hosts;
 pub mod live;
@@ -22,8 +23,9 @@ pub(crate) mod system_tx;
 pub(crate) mod tenant_tx;
 
 pub use crate::error::{AppError, AppResult};
+pub use context::{Audience, NavEntry, redirect};
 pub use render::{Framed, Page};
-pub use routes::{Access, Audience, NavEntry, Phi, RouteSpec, Routes};
+pub use routes::{Access, Phi, RouteSpec, Routes};
 pub use state::{AppState, AuthServices, SharedState};
 pub use step_up::{StepUp, SteppedUp};
 pub use system_tx::SystemTx;

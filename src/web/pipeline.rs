@@ -105,7 +105,14 @@ pub fn app(state: AppState, routes: Routes) -> Router {
                     state.config.http.request_timeout,
                 ))
                 .layer(from_fn_with_state(trusted_hosts, hosts::layer))
-                .layer(from_fn_with_state(state.clone(), rate_limit::layer))
+                .layer(from_fn_with_state(
+                    rate_limit::Limits {
+                        limiter: state.rate_limiter.clone(),
+                        trusted_proxies: Arc::new(state.config.http.trusted_proxies.clone()),
+                        clock: state.clock.clone(),
+                    },
+                    rate_limit::layer,
+                ))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(RequestBodyLimitLayer::new(state.config.http.body_limit_bytes)),
         )

@@ -18,17 +18,18 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher as _, RandomState};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 
+use crate::clock::SharedClock;
 use crate::config::RateLimit;
 use crate::error::error_response;
-use crate::web::AppState;
 use crate::web::client_ip::{self, ClientIp};
 
 const SHARDS: usize = 16;
@@ -134,8 +135,8 @@ impl RateLimiter {
     }
 
     /// Prunes every [`PRUNE_EVERY`] until the limiter is dropped.
-    pub(crate) fn spawn_pruning(self: &std::sync::Arc<Self>, clock: crate::clock::SharedClock) {
-        let limiter = std::sync::Arc::downgrade(self);
+    pub(crate) fn spawn_pruning(self: &Arc<Self>, clock: SharedClock) {
+        let limiter = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(PRUNE_EVERY);
             loop {
@@ -165,13 +166,21 @@ fn bucket_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What the middleware needs: the limiter, whose `X-Forwarded-For` to believe, the clock.
+#[derive(Clone)]
+pub(crate) struct Limits {
+    pub limiter: Arc<RateLimiter>,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    pub clock: SharedClock,
+}
+
 /// Middleware: resolves the client address (kept in the request for later use, such as
 /// audit), then spends a token or answers 429 with `Retry-After`.
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(limits): State<Limits>, mut req: Request, next: Next) -> Response {
     let peer = client_ip::peer_of(req.extensions());
-    let ip = client_ip::resolve(peer, req.headers(), &state.config.http.trusted_proxies);
+    let ip = client_ip::resolve(peer, req.headers(), &limits.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip));
-    match state.rate_limiter.check(ip, state.clock.now()) {
+    match limits.limiter.check(ip, limits.clock.now()) {
         Ok(()) => next.run(req).await,
         Err(retry_after) => {
             tracing::warn!(reason = "rate_limited", "request refused");

@@ -16,13 +16,15 @@ use std::sync::Arc;
 use askama::{DynTemplate, Template};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum_htmx::{HX_BOOSTED, HX_REQUEST, HX_RESWAP, HX_RETARGET};
+use axum_htmx::{HX_RESWAP, HX_RETARGET};
 
 use crate::error::ErrorInfo;
+// The header types live with the other small shared types; templates name them here.
 use crate::web::authenticate::CsrfToken;
+pub(crate) use crate::web::context::{Chrome, KeepBody, wants_fragment};
 use crate::web::request_id::RequestId;
 use crate::web::security_headers::CspNonce;
 
@@ -81,22 +83,6 @@ pub(crate) struct RenderValues {
     pub section_html: String,
 }
 
-/// The page header for who is signed in: their context and the navigation of their
-/// persona. Never patient data.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Chrome {
-    pub signed_in: bool,
-    /// "Provider · Riverside Family Clinic".
-    pub context_label: Option<String>,
-    pub nav: Vec<NavItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NavItem {
-    pub label: &'static str,
-    pub href: &'static str,
-}
-
 impl askama::Values for RenderValues {
     fn get_value<'a>(&'a self, key: &str) -> Option<&'a dyn Any> {
         match key {
@@ -108,11 +94,6 @@ impl askama::Values for RenderValues {
             _ => None,
         }
     }
-}
-
-/// Whether the request wants a fragment (htmx, but not a boosted full-page navigation).
-pub(crate) fn wants_fragment(headers: &HeaderMap) -> bool {
-    headers.get(HX_REQUEST).is_some_and(|v| v == "true") && headers.get(HX_BOOSTED).is_none()
 }
 
 /// Middleware: renders deferred templates and dresses bare error statuses.
@@ -181,10 +162,6 @@ pub async fn layer(req: Request, next: Next) -> Response {
     }
     response
 }
-
-/// Marks an error response whose body must be sent as it is (an htmx redirect).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KeepBody;
 
 /// Error statuses without a body of their own (or with framework plain text) get ours;
 /// JSON and HTML that a handler chose deliberately are left alone.

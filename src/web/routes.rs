@@ -18,17 +18,16 @@
 //! event stream, a live reload). Those never count as a person's activity, so an open
 //! page does not keep an idle session alive.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::handler::Handler;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::Method;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
-use axum_htmx::{HX_CURRENT_URL, HX_REDIRECT};
+use axum_htmx::HX_CURRENT_URL;
 
 use crate::audit::AuditEvent;
 use crate::auth::contexts::{self, Standing};
@@ -38,8 +37,11 @@ use crate::db::tenant::{ActorKind, SystemContext, TenantContext, begin_system};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
+use crate::web::context::{
+    Audience, BackgroundRoutes, ChartTab, ChartTabs, NavEntry, Navigation, claim_role, redirect,
+    wants_fragment,
+};
 use crate::web::form_input;
-use crate::web::render::wants_fragment;
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
 
 /// Who may call a route.
@@ -102,75 +104,6 @@ pub struct RouteSpec {
     pub background: bool,
     /// The form fields that may hold tabs and line breaks (see `web::form_input`).
     pub multi_line: &'static [&'static str],
-}
-
-/// The routes declared background, for the authentication layer (which runs before the
-/// route's own layers and so cannot be told by them).
-#[derive(Clone, Default)]
-pub struct BackgroundRoutes(Arc<HashSet<(Method, &'static str)>>);
-
-impl BackgroundRoutes {
-    pub fn contains(&self, req: &Request) -> bool {
-        req.extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|path| self.0.iter().any(|(m, p)| m == req.method() && *p == path.as_str()))
-    }
-}
-
-/// Who sees a navigation entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// Anyone signed in with both factors, whatever their context.
-    SignedIn,
-    /// Staff whose role can have this permission.
-    Staff(Permission),
-    /// A patient or a proxy.
-    Portal,
-    /// A platform role.
-    Platform,
-}
-
-/// A link in the page header, declared by the feature it leads to. The header is worked
-/// out from the session alone: an entry says who may see it, not what they may do there
-/// (the route still checks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NavEntry {
-    pub label: &'static str,
-    pub href: &'static str,
-    pub audience: Audience,
-    /// Place in the header: lower first.
-    pub order: u16,
-}
-
-/// Every navigation entry the features declared, in header order.
-#[derive(Debug, Clone, Default)]
-pub struct Navigation(Arc<Vec<NavEntry>>);
-
-impl Navigation {
-    pub fn entries(&self) -> &[NavEntry] {
-        &self.0
-    }
-}
-
-/// A tab of the patient's chart, declared by the feature that serves it: its path below
-/// `/patients/{id}` ("" for the summary) and its label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChartTab {
-    pub segment: &'static str,
-    pub label: &'static str,
-    /// Place among the tabs: lower first.
-    pub order: u16,
-}
-
-/// Every chart tab the features declared, in tab order; reaches the chart frame through
-/// the request's [`TenantTx`](crate::web::TenantTx).
-#[derive(Debug, Clone, Default)]
-pub struct ChartTabs(Arc<Vec<ChartTab>>);
-
-impl ChartTabs {
-    pub fn tabs(&self) -> &[ChartTab] {
-        &self.0
-    }
 }
 
 /// Routes and their declarations, built together so they cannot disagree.
@@ -362,26 +295,6 @@ pub fn claimed_principal(claim: ContextClaim) -> Principal {
     }
 }
 
-/// Sends the caller elsewhere: htmx requests get 401 + `HX-Redirect` (the page, not the
-/// fragment, must change), others 303 See Other.
-pub fn redirect(req_headers: &axum::http::HeaderMap, to: &str) -> Response {
-    let location = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/"));
-    if wants_fragment(req_headers) {
-        let mut response = StatusCode::UNAUTHORIZED.into_response();
-        response.headers_mut().insert(HX_REDIRECT, location);
-        // A body of our own so the render layer does not dress it as an error toast.
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        response.extensions_mut().insert(crate::web::render::KeepBody);
-        response
-    } else {
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        response.headers_mut().insert(header::LOCATION, location);
-        response
-    }
-}
-
 /// The sign-in page, remembering where the person was going (for htmx, the page they
 /// were on).
 fn to_sign_in(req: &Request) -> Response {
@@ -516,14 +429,4 @@ async fn record_function_denials(
     // A refusal showed nothing; a failure to record it is logged where it happens.
     let _ = record_after_rollback(&state.db, &tenant, &[event]).await;
     response
-}
-
-/// The role name recorded with audit events for a context.
-pub(crate) fn claim_role(claim: &ContextClaim) -> &'static str {
-    match claim {
-        ContextClaim::Staff { role, .. } => role.as_str(),
-        ContextClaim::Patient { .. } => "patient",
-        ContextClaim::Proxy { .. } => "proxy",
-        ContextClaim::Platform { role } => role.as_str(),
-    }
 }

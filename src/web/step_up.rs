@@ -20,7 +20,7 @@ use crate::auth::signin::recently_reauthenticated;
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
-use crate::web::routes::redirect;
+use crate::web::context::redirect;
 
 /// Whether the person proved who they are recently, and where to come back to.
 pub struct StepUp {

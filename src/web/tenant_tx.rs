@@ -44,8 +44,8 @@ use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 use crate::web::authenticate::{Authenticated, SessionExpired};
 use crate::web::client_ip::ClientIp;
+use crate::web::context::{ChartTabs, claim_role, redirect};
 use crate::web::request_id::RequestId;
-use crate::web::routes::{ChartTabs, claim_role, redirect};
 
 /// The context a request acts in, established by authentication (tenant, person, role).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! compared with a bare tokio-postgres handler doing the same work.
 //!
 //! Served only by `lockdev bench floor`, never by `serve`; the table (`bench.fortune`) is
-//! created by `lockdev bench seed` ([`crate::bench::data::seed_fortunes`]).
+//! created by `lockdev bench seed` (`bench::data::seed_fortunes`).
 
 mod handlers;
 mod views;
