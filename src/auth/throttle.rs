@@ -76,6 +76,27 @@ pub(crate) async fn record_failure(
     count_failure(conn, user, factor, now, false).await.map(|failures| failures.unwrap_or_default())
 }
 
+/// For a failed attempt on an address with no account: the same statement, on a row that
+/// cannot exist (the nil id), so the round trip and the row lookup cost what counting a
+/// real account's failure costs and the answer's timing tells nothing (AUTH-06).
+pub(crate) async fn record_failure_of_nobody(
+    conn: &mut PgConnection,
+    factor: Factor,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE sign_in_throttle
+            SET failures = CASE WHEN window_started_at < $3::timestamptz - interval '24 hours' THEN 1 ELSE failures + 1 END
+          WHERE user_id = $1 AND factor = $2",
+        uuid::Uuid::nil(),
+        factor.as_str(),
+        now
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Whether an attempt may be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Attempt {

@@ -120,8 +120,12 @@ pub async fn sign_in(
         event.details =
             json!({ "method": "password", "reason": if locked { "locked" } else { "credentials" } });
         tx.set_user(failed_user).await?;
-        if let (Some(user), false) = (failed_user, locked) {
-            throttle::record_failure(tx.conn().await?, user, Factor::Password, now).await?;
+        match (failed_user, locked) {
+            (Some(user), false) => {
+                throttle::record_failure(tx.conn().await?, user, Factor::Password, now).await?;
+            }
+            // The same round trip for an address with no account (or a locked one).
+            _ => throttle::record_failure_of_nobody(tx.conn().await?, Factor::Password, now).await?,
         }
         tx.audit(&event).await?;
         tx.commit().await?;
