@@ -4,7 +4,9 @@
 //! own), one prepared statement, and the page written into one string with hand-rolled
 //! escaping. It does the same work as the application's `/fortunes` (read the table, add
 //! a fortune, sort by message, escape, render), so the ratio between the two is the cost
-//! of our stack.
+//! of our stack. It compresses as the application does for a browser's headers (Brotli
+//! or gzip at their fastest level, only above 1,400 bytes), so both sides do equal work
+//! and the ratio measures the stack, not the compression.
 //!
 //! Usage: `lockdev-fortunes-reference <bind> <database url> [connections]`
 //! (connections: one per core by default).
@@ -19,6 +21,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_postgres::{Client, NoTls, Statement};
+use tower_http::compression::predicate::SizeAbove;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+
+/// Must match `DYNAMIC_COMPRESSION` and `SMALLEST_COMPRESSED` in the application's
+/// `web/pipeline.rs`.
+const LEVEL: CompressionLevel = CompressionLevel::Precise(1);
+const SMALLEST_COMPRESSED: u64 = 1400;
 
 /// Must match the application's added fortune, so both pages are the same size.
 const ADDED_AT_REQUEST_TIME: &str = "A fortune written while you waited.";
@@ -61,7 +70,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         all.push(Connection { client, fortunes });
     }
     let state = Arc::new(Connections { all, next: AtomicUsize::new(0) });
-    let app = Router::new().route("/fortunes", get(fortunes)).with_state(state);
+    let compression = CompressionLayer::new().quality(LEVEL).compress_when(SizeAbove::new(SMALLEST_COMPRESSED));
+    let app = Router::new().route("/fortunes", get(fortunes)).with_state(state).layer(compression);
     let listener = tokio::net::TcpListener::bind(bind.as_str()).await?;
     axum::serve(listener, app).await?;
     Ok(())
