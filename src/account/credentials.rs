@@ -92,8 +92,11 @@ pub(crate) async fn change_email(
     // An address already in use gets no link, but the answer is the same (no oracle).
     if !taken {
         tokens::revoke_for_user(tx.conn().await?, Purpose::EmailVerification, auth.user_id).await?;
-        let token = tokens::issue(
+        tokens::mail_link(
             tx.conn().await?,
+            &state.notifier,
+            &state.config.http.public_url,
+            "account/email/verify/",
             NewToken {
                 purpose: Purpose::EmailVerification,
                 email: &email,
@@ -103,11 +106,9 @@ pub(crate) async fn change_email(
                 created_by: Some(auth.user_id),
             },
             now,
+            |link| EmailVerification { link: link.url }.render(&email),
         )
         .await?;
-        let link = format!("{}account/email/verify/{token}", state.config.http.public_url);
-        let message = EmailVerification { link }.render(&email)?;
-        crate::notify::jobs::queue_account_email(tx.conn().await?, &state.notifier, &message, now).await?;
     }
     let notice = Some(format!("We sent a link to {email}. Open it to finish the change."));
     let page = render(&state, &mut tx, &session, auth.user_id, Said { notice, ..Default::default() }).await?;

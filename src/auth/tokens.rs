@@ -119,6 +119,32 @@ pub(crate) async fn issue(
     Ok(text)
 }
 
+/// A link on its way to a person: the address (this site's public URL, `path`, then the
+/// token) and when it stops working, for the e-mail's wording.
+pub(crate) struct Link {
+    pub url: String,
+    pub expires: String,
+}
+
+/// Issues `token` and queues the e-mail `compose` writes around its link, in the caller's
+/// transaction: the token and the message exist only if it commits, and the queue sends
+/// the message then. The one way every invitation, reset and verification link is mailed.
+pub(crate) async fn mail_link(
+    conn: &mut PgConnection,
+    notifier: &crate::notify::Notifier,
+    public_url: &url::Url,
+    path: &str,
+    token: NewToken<'_>,
+    now: DateTime<Utc>,
+    compose: impl FnOnce(Link) -> Result<crate::integrations::mail::Email, askama::Error>,
+) -> Result<(), crate::error::AppError> {
+    let expires = (now + token.purpose.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string();
+    let text = issue(&mut *conn, token, now).await?;
+    let message = compose(Link { url: format!("{public_url}{path}{text}"), expires })?;
+    crate::notify::jobs::queue_account_email(conn, notifier, &message, now).await?;
+    Ok(())
+}
+
 /// Looks at a [`parked`] token without spending it (to show what an invitation is for).
 pub(crate) async fn peek(
     conn: &mut PgConnection,

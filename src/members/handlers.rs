@@ -124,7 +124,7 @@ pub async fn invite(
         let page = render(&tx, None, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     }
-    let (token, clinic, inviter) = {
+    {
         let mut db = tx.conn().await?;
         for role in &chosen {
             sqlx::query!(
@@ -141,19 +141,6 @@ pub async fn invite(
             .await?;
         }
         let labels = chosen.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        let token = tokens::issue(
-            &mut db,
-            NewToken {
-                purpose: Purpose::StaffInvitation,
-                email: &email,
-                user_id: Some(person),
-                organization_id: Some(context.organization_id),
-                payload: json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
-                created_by: context.user_id,
-            },
-            now,
-        )
-        .await?;
         let clinic = sqlx::query_scalar!(
             "SELECT name FROM organizations WHERE id = $1",
             context.organization_id.as_uuid()
@@ -168,19 +155,28 @@ pub async fn invite(
             }
             None => "Your clinic".into(),
         };
-        (token, clinic, (inviter, labels))
-    };
-    let (inviter, labels) = inviter;
-    let message = StaffInvitation {
-        inviter,
-        clinic,
-        roles: labels,
-        link: format!("{}invite/{token}", state.config.http.public_url),
-        expires: (now + Purpose::StaffInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
+        // Sent by the queue once this request commits; if it fails, nothing is sent.
+        tokens::mail_link(
+            &mut db,
+            &state.notifier,
+            &state.config.http.public_url,
+            "invite/",
+            NewToken {
+                purpose: Purpose::StaffInvitation,
+                email: &email,
+                user_id: Some(person),
+                organization_id: Some(context.organization_id),
+                payload: json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
+                created_by: context.user_id,
+            },
+            now,
+            |link| {
+                StaffInvitation { inviter, clinic, roles: labels.clone(), link: link.url, expires: link.expires }
+                    .render(&email)
+            },
+        )
+        .await?;
     }
-    .render(&email)?;
-    // Sent by the queue once this request commits; if it fails, nothing is sent.
-    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     let mut event = AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", person);
     event.details = json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
     tx.audit(&event).await?;

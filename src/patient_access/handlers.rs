@@ -186,29 +186,24 @@ pub(crate) async fn invite_patient(
             );
         }
     };
-    let token = {
-        let mut db = tx.conn().await?;
-        tokens::issue(
-            &mut db,
-            NewToken {
-                purpose: Purpose::PatientActivation,
-                email: &email,
-                user_id: Some(person),
-                organization_id: Some(context.organization_id),
-                payload: json!({ "patient_id": patient.as_uuid().to_string() }),
-                created_by: context.user_id,
-            },
-            now,
-        )
-        .await?
-    };
-    let message = PatientInvitation {
-        link: format!("{}invite/{token}", state.config.http.public_url),
-        expires: (now + Purpose::PatientActivation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
-    .render(&email)?;
     // Sent by the queue once this request commits; if it fails, nothing is sent.
-    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
+    tokens::mail_link(
+        &mut *tx.conn().await?,
+        &state.notifier,
+        &state.config.http.public_url,
+        "invite/",
+        NewToken {
+            purpose: Purpose::PatientActivation,
+            email: &email,
+            user_id: Some(person),
+            organization_id: Some(context.organization_id),
+            payload: json!({ "patient_id": patient.as_uuid().to_string() }),
+            created_by: context.user_id,
+        },
+        now,
+        |link| PatientInvitation { link: link.url, expires: link.expires }.render(&email),
+    )
+    .await?;
     tx.audit(
         &AuditEvent::success(Action::InvitationSent, "patient", patient)
             .patient(patient)
@@ -339,7 +334,7 @@ pub(crate) async fn invite_proxy(
         let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
     }
-    let (assignment, token) = {
+    let assignment = {
         let mut db = tx.conn().await?;
         let assignment = sqlx::query_scalar!(
             r#"INSERT INTO patient_proxy_assignments
@@ -378,8 +373,12 @@ pub(crate) async fn invite_proxy(
             let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
             return Ok((StatusCode::CONFLICT, Framed(chart.frame("access"), page)).into_response());
         };
-        let token = tokens::issue(
+        // Sent by the queue once this request commits; if it fails, nothing is sent.
+        tokens::mail_link(
             &mut db,
+            &state.notifier,
+            &state.config.http.public_url,
+            "invite/",
             NewToken {
                 purpose: Purpose::ProxyInvitation,
                 email: &form.email,
@@ -389,21 +388,16 @@ pub(crate) async fn invite_proxy(
                 created_by: context.user_id,
             },
             now,
+            |link| ProxyInvitation { link: link.url, expires: link.expires }.render(&form.email),
         )
         .await?;
-        (assignment, token)
+        assignment
     };
-    let message = ProxyInvitation {
-        link: format!("{}invite/{token}", state.config.http.public_url),
-        expires: (now + Purpose::ProxyInvitation.lifetime()).format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
-    .render(&form.email)?;
-    // Sent by the queue once this request commits; if it fails, nothing is sent.
-    crate::notify::jobs::queue_account_email(&mut *tx.conn().await?, &state.notifier, &message, now).await?;
     tx.audit(
         &AuditEvent::success(Action::Create, "proxy_assignment", assignment)
             .patient(patient)
-            .purpose("proxy_grant"),
+            .purpose("proxy_grant")
+            .details(json!({ "messages_safe": can_set_safety && form.messages_safe })),
     )
     .await?;
     let page = render(

@@ -79,8 +79,11 @@ async fn send_reset_link(state: &AppState, tx: &mut SystemTx, email: &str) -> Ap
     let Some(account) = find_account(tx, email).await?.filter(|a| !a.disabled) else { return Ok(()) };
     tx.set_user(Some(account.id)).await?;
     tokens::revoke_for_user(tx.conn().await?, Purpose::PasswordReset, account.id).await?;
-    let token = tokens::issue(
+    tokens::mail_link(
         tx.conn().await?,
+        &state.notifier,
+        &state.config.http.public_url,
+        "password/reset/",
         NewToken {
             purpose: Purpose::PasswordReset,
             email,
@@ -90,11 +93,9 @@ async fn send_reset_link(state: &AppState, tx: &mut SystemTx, email: &str) -> Ap
             created_by: None,
         },
         now,
+        |link| PasswordReset { link: link.url }.render(email),
     )
     .await?;
-    let link = format!("{}password/reset/{token}", state.config.http.public_url);
-    let message = PasswordReset { link }.render(email)?;
-    crate::notify::jobs::queue_account_email(tx.conn().await?, &state.notifier, &message, now).await?;
     let event =
         AuditEvent::new(Action::PasswordResetRequested, Outcome::Success).resource("user", account.id);
     tx.audit(&event).await?;

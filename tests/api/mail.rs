@@ -171,3 +171,38 @@ async fn the_ses_adapter_sends_through_the_sesv2_api() {
     assert_eq!(sent[0]["subject"], "Your sign-in link");
     assert_eq!(sent[0]["destinations"]["ToAddresses"][0], "someone@clinic.example");
 }
+
+/// A new sign-in address is proved before it is used: the change mails a single-use link
+/// to the new address (issued and queued in the change's transaction), and only opening it
+/// moves the account there.
+#[tokio::test]
+async fn an_address_change_mails_a_link_to_the_new_address_and_takes_effect_only_through_it() {
+    let app = spawn_app().spawn().await;
+    let person = app.person("before@home.example", "a long enough phrase here").await;
+    let mut who = crate::fixtures::signed_in(
+        person.id,
+        lockdev::auth::session::ContextClaim::Platform { role: lockdev::auth::policy::PlatformRole::Auditor },
+    );
+    who.context = None;
+    app.act_as(Some(who));
+    let res = app.post_form("/account/email", &[("email", "after@home.example")]).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    app.run_jobs().await;
+    let link = app.eventual_link_to("after@home.example").await;
+    assert!(link.starts_with("/account/email/verify/"), "{link}");
+    let mut su = app.database().superuser().await;
+    let email: String = sqlx::query_scalar("SELECT email::text FROM users WHERE id = $1")
+        .bind(person.id)
+        .fetch_one(&mut su)
+        .await
+        .expect("email");
+    assert_eq!(email, "before@home.example", "nothing changes before the link is opened");
+    let tokens: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM auth_tokens WHERE purpose = 'email_verification' AND user_id = $1",
+    )
+    .bind(person.id)
+    .fetch_one(&mut su)
+    .await
+    .expect("tokens");
+    assert_eq!(tokens, 1);
+}
