@@ -21,5 +21,5 @@ pub fn routes() -> Routes {
         .post("/portal/text-messages", own, Phi::Writes, handlers::agree)
         .post("/portal/text-messages/withdraw", own, Phi::Writes, handlers::withdraw)
         // Provider webhooks prove who they are by signature, not by session.
-        .post("/hooks/sms/inbound", Access::Public, Phi::None, inbound::receive)
+        .post_raw("/hooks/sms/inbound", Access::Public, Phi::None, inbound::receive)
 }

@@ -161,19 +161,55 @@ fn refused(refusal: &Refusal) -> Response {
     response
 }
 
-fn is_form(req: &Request) -> bool {
-    req.headers()
+/// What a request body says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Form,
+    /// JSON (the passkey ceremonies) or multipart: structured by a program, not typed
+    /// into a field, and read by parsers that type their values.
+    Structured,
+    /// Anything else, or no content type: a handler reading it as a form would get
+    /// around this step, so a route takes it only when it declares a raw body.
+    Other,
+}
+
+fn body_kind(req: &Request) -> BodyKind {
+    let media = req
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match media.as_str() {
+        "application/x-www-form-urlencoded" => BodyKind::Form,
+        "application/json" => BodyKind::Structured,
+        m if m.starts_with("multipart/") => BodyKind::Structured,
+        _ => BodyKind::Other,
+    }
+}
+
+/// What a route's body may be (declared in the registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// A form, cleaned here; these fields may hold tabs and line breaks.
+    Form(&'static [&'static str]),
+    /// A body of its own kind, passed as it is (a provider's webhook, verified by its
+    /// signature).
+    Raw,
 }
 
 /// Route middleware on every state-changing route: refuses a form with a value that
-/// cannot be stored or shown faithfully (see the module documentation). `multi_line`
-/// names the fields that may hold tabs and line breaks.
-pub(crate) async fn clean(multi_line: &'static [&'static str], req: Request, next: Next) -> Response {
-    if !is_form(&req) {
+/// cannot be stored or shown faithfully (see the module documentation), and a body of
+/// another kind that the route did not declare (415), so a handler that reads its body
+/// as a form cannot be reached around this step.
+pub(crate) async fn clean(rule: BodyRule, req: Request, next: Next) -> Response {
+    let multi_line = match rule {
+        BodyRule::Raw => return next.run(req).await,
+        BodyRule::Form(multi_line) => multi_line,
+    };
+    let kind = body_kind(&req);
+    if kind == BodyKind::Structured {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
@@ -182,6 +218,12 @@ pub(crate) async fn clean(multi_line: &'static [&'static str], req: Request, nex
         Ok(bytes) => bytes,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
+    if kind == BodyKind::Other && !bytes.is_empty() {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This form arrived in a shape Lockdev does not accept. Reload the page and try again.",
+        );
+    }
     if let Some(refusal) = refusal(&bytes, multi_line) {
         return refused(&refusal);
     }

@@ -8,7 +8,7 @@ pub mod authenticate;
 pub(crate) mod chrome;
 pub(crate) mod client_ip;
 pub mod context;
-pub(crate) mod form_input;
+pub mod form_input;
 pub mod hosts;
 pub mod live;
 pub mod pipeline;

@@ -41,7 +41,7 @@ use crate::web::context::{
     Audience, BackgroundRoutes, ChartTab, ChartTabs, NavEntry, Navigation, claim_role, redirect,
     wants_fragment,
 };
-use crate::web::form_input;
+use crate::web::form_input::{self, BodyRule};
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
 
 /// Who may call a route.
@@ -102,8 +102,9 @@ pub struct RouteSpec {
     pub phi: Phi,
     /// Called by a page on its own (never a person's activity).
     pub background: bool,
-    /// The form fields that may hold tabs and line breaks (see `web::form_input`).
-    pub multi_line: &'static [&'static str],
+    /// What its body may be: a form (with the fields that may hold tabs and line breaks)
+    /// or a raw body of its own (see `web::form_input`).
+    pub body: BodyRule,
 }
 
 /// Routes and their declarations, built together so they cannot disagree.
@@ -131,7 +132,7 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.declare(method, path, access, phi, &[], handler)
+        self.declare(method, path, access, phi, BodyRule::Form(&[]), handler)
     }
 
     /// Declares and adds one route. A state-changing route's form passes the one
@@ -144,7 +145,7 @@ impl Routes {
         path: &'static str,
         access: Access,
         phi: Phi,
-        multi_line: &'static [&'static str],
+        body: BodyRule,
         handler: H,
     ) -> Self
     where
@@ -156,7 +157,7 @@ impl Routes {
         if method != Method::GET && method != Method::HEAD {
             method_router =
                 method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-                    form_input::clean(multi_line, req, next)
+                    form_input::clean(body, req, next)
                 }));
         }
         let method_router = match access {
@@ -166,7 +167,7 @@ impl Routes {
             })),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec { method, path, access, phi, background: false, multi_line });
+        self.specs.push(RouteSpec { method, path, access, phi, background: false, body });
         self
     }
 
@@ -219,7 +220,17 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.declare(Method::POST, path, access, phi, multi_line, handler)
+        self.declare(Method::POST, path, access, phi, BodyRule::Form(multi_line), handler)
+    }
+
+    /// A POST whose body is not a form (a provider's webhook, proved by its signature):
+    /// passed to the handler as it is.
+    pub fn post_raw<H, T>(self, path: &'static str, access: Access, phi: Phi, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.declare(Method::POST, path, access, phi, BodyRule::Raw, handler)
     }
 
     /// Declares a link in the page header (see [`NavEntry`]).

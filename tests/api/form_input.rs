@@ -137,6 +137,24 @@ async fn hostile_values_in_every_form_are_refused_beside_their_field_and_change_
     assert!(event["lockdev:field-refused"]["message"].as_str().expect("message").contains("text-direction"));
     assert_eq!(res.headers()["hx-retarget"], "#toasts");
 
+    // A form body sent under another content type does not get around the step: a handler
+    // reading its body as a form is never reached with it.
+    app.act_as(Some(tenants.a.desk_context()));
+    let before = fingerprint(&app).await;
+    for content_type in ["text/plain", "application/octet-stream", "x-custom/form"] {
+        let res = app
+            .client
+            .post(app.url(&format!("/patients/{patient}")))
+            .header("X-CSRF-Token", &token)
+            .header("Content-Type", content_type)
+            .body("given_name=Ann&family_name=Smi%00th")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 415, "{content_type}");
+    }
+    assert_eq!(changed(&before, &fingerprint(&app).await), Vec::<String>::new(), "nothing was written");
+
     // Free text keeps its lines where a route declares it multi-line, and only there.
     app.act_as(Some(tenants.a.provider_context()));
     let res = app
