@@ -198,13 +198,24 @@ async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -
         let mut db = tx.conn().await?;
         repo::summary(&mut db, chart.id(), can_see_schedule.then(|| tx.now())).await?
     };
+    // A sensitive visit's type can say as much as its reason: the same people see it as
+    // on the schedule (the patient's care-team providers).
+    let policy = crate::auth::policy::PolicyContext {
+        principal: tx.context().principal,
+        chart_access: tx.context().chart_access,
+        now: tx.now(),
+    };
     let upcoming = visits
         .into_iter()
-        .map(|a| UpcomingVisit {
-            when: chart.local(a.starts_at),
-            provider: a.provider,
-            kind: a.kind,
-            status: a.status.replace('_', " "),
+        .map(|a| {
+            let facts = crate::auth::policy::PatientFacts { sensitive: a.sensitive, ..chart.facts };
+            let open = crate::auth::policy::may_see_visit_reason(&policy, facts);
+            UpcomingVisit {
+                when: chart.local(a.starts_at),
+                provider: a.provider,
+                kind: if open || !a.sensitive { a.kind } else { "Visit".to_owned() },
+                status: a.status.replace('_', " "),
+            }
         })
         .collect();
     let s = stored;

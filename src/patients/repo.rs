@@ -338,6 +338,9 @@ pub(crate) struct UpcomingRow {
     pub status: String,
     pub kind: String,
     pub provider: String,
+    /// A sensitive visit (marked so, or of a sensitive type): its type name is shown only
+    /// to those who may read such a visit's reason.
+    pub sensitive: bool,
 }
 
 /// The summary's reads in one statement: the demographics and, when `visits_from` is
@@ -354,7 +357,8 @@ pub async fn summary(
                   p.postal_code, p.confidential_communication, p.confidential_note,
                   CASE WHEN $2::timestamptz IS NOT NULL THEN
                       (SELECT json_agg(v ORDER BY v.starts_at)
-                         FROM (SELECT a.starts_at, a.status, t.name AS kind, u.display_name AS provider
+                         FROM (SELECT a.starts_at, a.status, t.name AS kind, u.display_name AS provider,
+                                      (a.sensitive OR t.sensitive) AS sensitive
                                  FROM appointments a
                                  JOIN appointment_types t ON t.organization_id = a.organization_id
                                                          AND t.id = a.appointment_type_id

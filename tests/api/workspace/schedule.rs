@@ -372,3 +372,36 @@ async fn list_pages_record_the_patients_they_showed() {
     assert_eq!(get(&app, "/tasks").await.0, 200);
     assert!(shown("tasks").await.is_empty());
 }
+
+/// A visit type can say as much as a reason ("Methadone clinic"): the chart's summary shows
+/// a sensitive visit's type only to the patient's care-team providers, like the schedule.
+#[tokio::test]
+async fn a_sensitive_visit_type_is_named_on_the_chart_only_to_the_care_team() {
+    let (app, tenants, _) = setup(2).await;
+    let (on_team, other) = (tenants.a.patients[0], tenants.a.patients[1]);
+    let kind = in_clinic(
+        &app,
+        tenants.a.org,
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes, sensitive)
+         VALUES ($1, 'Methadone clinic', 30, true) RETURNING id",
+        &[&tenants.a.org.as_uuid()],
+    )
+    .await
+    .expect("kind");
+    let provider = tenants.a.provider.to_string();
+    let monday = next_monday().to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    assert_eq!(book(&app, on_team, &provider, kind, &monday, "09:00").await.0, 200);
+    assert_eq!(book(&app, other, &provider, kind, &monday, "10:00").await.0, 200);
+    app.clock.set(Utc::now());
+
+    app.act_as(Some(tenants.a.provider_context()));
+    let (_, mine) = get(&app, &format!("/patients/{on_team}")).await;
+    assert!(mine.contains("Methadone clinic"), "the care team sees it: {mine}");
+    let (status, theirs) = get(&app, &format!("/patients/{other}")).await;
+    assert_eq!(status, 200);
+    assert!(!theirs.contains("Methadone"), "not on that patient's team: {theirs}");
+    app.act_as(Some(tenants.a.desk_context()));
+    let (_, desk) = get(&app, &format!("/patients/{on_team}")).await;
+    assert!(!desk.contains("Methadone") && desk.contains("Visit with"), "{desk}");
+}
