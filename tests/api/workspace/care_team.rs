@@ -3,7 +3,7 @@
 use lockdev::auth::policy::StaffRole;
 use lockdev::db::ids::{PatientId, ProviderId};
 
-use super::{count, get, in_clinic, member, post, setup};
+use super::{count, get, in_clinic, member, post, setup, ulid};
 use crate::helpers::TestApp;
 
 async fn provider_of(
@@ -131,4 +131,89 @@ async fn a_primary_provider_is_replaced_by_the_care_team_and_everyone_concerned_
     app.act_as(Some(a.provider_context()));
     assert_eq!(post(&app, &done, &[]).await.0, 303);
     assert_eq!(tasks_of(a.provider_user).await, 0);
+}
+
+// ---- AZ-11 (outside review): care-team membership is not self-service ---------------------
+
+#[tokio::test]
+async fn nobody_adds_themselves_to_a_care_team_and_each_change_says_why() {
+    let (app, tenants, _) = setup(2).await;
+    let a = &tenants.a;
+    let (on_team, other) = (a.patients[0], a.patients[1]);
+    let (colleague, colleague_user) = member(&app, a.org, StaffRole::Provider).await;
+    let colleague_provider = ProviderId::from_uuid(
+        in_clinic(&app, a.org, "SELECT id FROM providers WHERE user_id = $1", &[&colleague_user.as_uuid()])
+            .await
+            .expect("provider"),
+    );
+    let sensitive = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, sensitive_category,
+                                     status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Counselling', 'SECRET-MOOD', 'behavioral_health', 'signed', now(), $3) RETURNING id",
+        &[&a.org.as_uuid(), &on_team.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    let add = |patient, provider: ProviderId, role: &'static str, reason: &'static str| {
+        let app = &app;
+        async move {
+            post(
+                app,
+                &format!("/patients/{patient}/care-team"),
+                &[("provider_id", &provider.to_string()), ("role", role), ("reason", reason)],
+            )
+            .await
+        }
+    };
+    let team_size = |patient: PatientId| {
+        let app = &app;
+        async move {
+            count(
+                app,
+                &format!(
+                    "SELECT count(*) FROM care_team_members WHERE patient_id = '{}' AND removed_at IS NULL",
+                    patient.as_uuid()
+                ),
+            )
+            .await
+        }
+    };
+
+    // A provider adds themselves: refused, as any role, to a team or not.
+    app.act_as(Some(colleague.clone()));
+    let (status, body) = add(on_team, colleague_provider, "specialist", "I want to read it").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("cannot add yourself"), "{body}");
+    assert_eq!(team_size(on_team).await, 1);
+    // ... and cannot read the sensitive note.
+    assert_eq!(get(&app, &format!("/patients/{on_team}/notes/{}", ulid(sensitive))).await.0, 404);
+    // A provider not on the team changes nothing of it.
+    let (status, body) = add(other, a.provider, "specialist", "Seen in clinic").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("own care team"), "{body}");
+
+    // The front desk assigns the primary provider only, and not without a reason.
+    app.act_as(Some(a.desk_context()));
+    let (status, body) = add(on_team, colleague_provider, "specialist", "Referral").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("assigns the primary provider"), "{body}");
+    let (status, body) = add(other, colleague_provider, "primary", "").await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Say why"), "{body}");
+    assert_eq!(add(other, colleague_provider, "primary", "New patient, assigned at intake").await.0, 200);
+
+    // The team's own provider adds a colleague as specialist: the colleague reads the note.
+    app.act_as(Some(a.provider_context()));
+    assert_eq!(add(on_team, colleague_provider, "specialist", "Referred for a second opinion").await.0, 200);
+    app.act_as(Some(colleague));
+    assert_eq!(get(&app, &format!("/patients/{on_team}/notes/{}", ulid(sensitive))).await.0, 200);
+
+    let reasons = count(
+        &app,
+        "SELECT count(*) FROM care_team_members WHERE added_reason IS NOT NULL AND added_by IS NOT NULL",
+    )
+    .await;
+    assert_eq!(reasons, 2, "each addition keeps its reason and who made it");
 }

@@ -56,6 +56,11 @@ impl ToBind for i32 {
     }
 }
 
+/// An id as it appears in addresses (ULID text).
+pub fn ulid(id: Uuid) -> String {
+    ulid::Ulid::from(id).to_string()
+}
+
 /// A person with `role` at `org` (a provider gets a provider record).
 pub async fn member(app: &TestApp, org: OrganizationId, role: StaffRole) -> (Authenticated, UserId) {
     let owner = app.database().owner_pool().await;
