@@ -51,17 +51,19 @@ fn main() {
             fs::write(&br_path, brotli_bytes(&bytes)).expect("write brotli");
             fs::write(&gz_path, gzip_bytes(&bytes)).expect("write gzip");
             (
-                format!("Some(include_bytes!({:?}))", br_path.to_string_lossy()),
-                format!("Some(include_bytes!({:?}))", gz_path.to_string_lossy()),
+                format!("Some(include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{stem}.br\")))"),
+                format!("Some(include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{stem}.gz\")))"),
             )
         } else {
             ("None".to_owned(), "None".to_owned())
         };
+        // Paths relative to the package and OUT_DIR, not absolute: a checkout moved (or a
+        // second checkout sharing the target directory) compiles its own files.
         writeln!(
             out,
             "    Asset {{ logical: {logical:?}, url: {url:?}, content_type: {content_type:?}, \
-             integrity: {integrity:?}, bytes: include_bytes!({path:?}), brotli: {brotli}, gzip: {gzip} }},",
-            path = path.to_string_lossy()
+             integrity: {integrity:?}, bytes: include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/static/{logical}\")), \
+             brotli: {brotli}, gzip: {gzip} }},"
         )
         .expect("write to string");
     }

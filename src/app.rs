@@ -57,6 +57,7 @@ pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<A
         second_factor_limit: auth_limit(),
         reset_limit: auth_limit(),
     };
+    let pages = routes(&config).flow_pages().map_err(anyhow::Error::msg)?;
     Ok(AppState::new(SharedState {
         config: Arc::new(config),
         db,
@@ -66,6 +67,7 @@ pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<A
         notifier,
         sns: Arc::new(SnsVerifier::new(pinned, config_allows_sha1)),
         live: Arc::default(),
+        pages,
     }))
 }
 

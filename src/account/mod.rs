@@ -4,25 +4,18 @@
 //! other sessions where credentials change, is audited, and is reported by e-mail — the
 //! change, its consequences, its audit event and its notice in one transaction.
 
-mod credentials;
-mod factors;
-mod security;
-mod step_up;
+mod handlers;
+mod repo;
 mod views;
 
-use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::json;
-use tower_sessions::Session;
+use crate::auth::signin::FlowPage;
+use crate::web::{Access, Audience, Phi, Routes};
 
-use crate::audit::{Action, AuditEvent, Outcome};
-use crate::auth::notices;
-use crate::auth::signin::{self, Step};
-use crate::db::ids::UserId;
-use crate::web::authenticate::Authenticated;
-use crate::web::{Access, AppResult, AppState, Audience, Phi, Routes, SystemTx};
+use handlers::{credentials, factors, security, step_up};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .flow_page(FlowPage::Reauthenticate, "/account/reauthenticate")
         .nav("Account", "/account", Audience::SignedIn, 95)
         .get("/account", Access::SignedIn, Phi::None, security::page)
         .get("/account/reauthenticate", Access::SignedIn, Phi::None, step_up::page)
@@ -43,44 +36,4 @@ pub fn routes() -> Routes {
         .get("/account/email/verify", Access::SignedIn, Phi::None, credentials::verify_email_page)
         .post("/account/email/confirm", Access::SignedIn, Phi::None, credentials::confirm_email)
         .post("/account/sessions/end-others", Access::SignedIn, Phi::None, security::end_other_sessions)
-}
-
-fn step<'a>(state: &'a AppState, session: &'a Session, tx: &SystemTx) -> Step<'a> {
-    Step::new(session, &state.config.auth, tx.request().clone(), tx.now())
-}
-
-/// To the password check, then back to `next`.
-fn step_up(next: &str) -> Response {
-    let next = url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
-    Redirect::to(&format!("/account/reauthenticate?next={next}")).into_response()
-}
-
-/// Whether the person proved who they are in the last few minutes.
-fn fresh(auth: &Authenticated, tx: &SystemTx) -> bool {
-    signin::recently_reauthenticated(auth.reauthenticated_at, tx.now())
-}
-
-/// Before the second factor is done, only a person with no factor yet may set one up
-/// (their first); anyone else must pass the challenge first.
-fn may_enrol(auth: &Authenticated) -> bool {
-    auth.second_factor_satisfied || !auth.second_factor_enrolled
-}
-
-/// After any change of second factor, in the change's transaction: other sessions end,
-/// the change is audited, the person is told by e-mail.
-async fn factor_changed(
-    state: &AppState,
-    tx: &mut SystemTx,
-    session: &Session,
-    user: UserId,
-    action: Action,
-    method: &'static str,
-    notice: &str,
-) -> AppResult<()> {
-    let ended = signin::end_other_sessions(tx.conn().await?, user, session).await?;
-    let mut event = AuditEvent::new(action, Outcome::Success).resource("user", user);
-    event.details = json!({ "method": method, "other_sessions_ended": ended });
-    tx.audit(&event).await?;
-    let now = tx.now();
-    notices::tell(tx.conn().await?, &state.notifier, user, notice, now).await
 }

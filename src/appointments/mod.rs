@@ -12,12 +12,15 @@ mod views;
 use crate::auth::policy::Permission;
 use crate::web::{Access, Audience, Phi, Routes};
 
+/// The feature's section of the patient's chart (its tab).
+const SECTION: &str = "/patients/{patient_id}/appointments";
+
 pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewSchedule);
     let manage = Access::Staff(Permission::ManageSchedule);
     let configure = Access::Staff(Permission::ConfigureSchedule);
     Routes::new()
-        .chart_tab("appointments", "Appointments", 40)
+        .chart_tab(SECTION, "Appointments", 40)
         .nav("Schedule", "/schedule", Audience::Staff(Permission::ViewSchedule), 20)
         .nav("Schedule set-up", "/schedule/setup", Audience::Staff(Permission::ConfigureSchedule), 50)
         .get("/schedule", view, Phi::Reads, handlers::day)
@@ -25,7 +28,7 @@ pub fn routes() -> Routes {
         .background_get("/schedule/events", view, Phi::None, handlers::events)
         .background_get("/schedule/live", view, Phi::Reads, handlers::day)
         .get("/schedule/providers/{provider_id}", view, Phi::Reads, handlers::week)
-        .get("/patients/{patient_id}/appointments", view, Phi::Reads, handlers::section)
+        .get(SECTION, view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/appointments", manage, Phi::Writes, handlers::book)
         .get("/appointments/{appointment_id}", view, Phi::Reads, handlers::detail)
         .post("/appointments/{appointment_id}/reschedule", manage, Phi::Writes, handlers::reschedule)

@@ -292,3 +292,83 @@ pub(crate) async fn set_status(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// The kind of visit an appointment was booked as.
+pub(crate) async fn type_of(
+    db: &mut PgConnection,
+    id: AppointmentId,
+) -> Result<AppointmentTypeId, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT appointment_type_id AS "id: AppointmentTypeId" FROM appointments WHERE id = $1"#,
+        id.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Adds a provider's working hours for a weekday: Ok(false) when the provider is not at
+/// the clinic, Err(Refused) when they overlap hours already set for that day.
+pub(crate) async fn add_hours(
+    db: &mut PgConnection,
+    organization: crate::db::ids::OrganizationId,
+    provider: ProviderId,
+    weekday: i16,
+    (starts, ends): (NaiveTime, NaiveTime),
+) -> Result<Result<bool, Refused>, sqlx::Error> {
+    on_constraint(db, "provider_working_hours_organization_id_provider_id_weekday_excl", async |db| {
+        sqlx::query!(
+            "INSERT INTO provider_working_hours (organization_id, provider_id, weekday, starts, ends)
+             SELECT $1, id, $3, $4, $5 FROM providers WHERE id = $2 AND deleted_at IS NULL",
+            organization.as_uuid(),
+            provider.as_uuid(),
+            weekday,
+            starts,
+            ends
+        )
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() == 1)
+    })
+    .await
+}
+
+/// Whether there were such hours to remove.
+pub(crate) async fn remove_hours(db: &mut PgConnection, id: WorkingHoursId) -> Result<bool, sqlx::Error> {
+    let removed = sqlx::query!("DELETE FROM provider_working_hours WHERE id = $1", id.as_uuid())
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(removed > 0)
+}
+
+/// A new kind of appointment: false when the clinic has one of that name.
+pub(crate) async fn add_type(
+    db: &mut PgConnection,
+    organization: crate::db::ids::OrganizationId,
+    name: &str,
+    minutes: i32,
+    sensitive: bool,
+) -> Result<bool, sqlx::Error> {
+    let added = sqlx::query!(
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes, sensitive) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (organization_id, name) DO NOTHING",
+        organization.as_uuid(),
+        name,
+        minutes,
+        sensitive
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(added == 1)
+}
+
+/// Offers a kind of appointment for booking, or stops offering it: whether it exists.
+pub(crate) async fn toggle_type(db: &mut PgConnection, id: AppointmentTypeId) -> Result<bool, sqlx::Error> {
+    let changed =
+        sqlx::query!("UPDATE appointment_types SET is_active = NOT is_active WHERE id = $1", id.as_uuid())
+            .execute(db)
+            .await?
+            .rows_affected();
+    Ok(changed > 0)
+}

@@ -32,11 +32,77 @@ pub(crate) enum FirstFactor {
     Passkey,
 }
 
+/// The pages of the sign-in flow, where a step sends a person next. Each is served by a
+/// feature, which declares it next to its routes; the composition root gathers them, so
+/// the flow (and the rest of the plumbing) names no feature's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowPage {
+    SignIn,
+    SignOut,
+    /// The second-factor challenge.
+    SecondFactor,
+    /// Setting up a first second factor.
+    EnrolSecondFactor,
+    /// The context picker.
+    ChooseContext,
+    /// The documents a context needs agreed first.
+    Consent,
+    /// The step-up password check before a sensitive change.
+    Reauthenticate,
+    /// Where a person lands once in a context.
+    Home,
+}
+
+impl FlowPage {
+    pub const ALL: [FlowPage; 8] = [
+        FlowPage::SignIn,
+        FlowPage::SignOut,
+        FlowPage::SecondFactor,
+        FlowPage::EnrolSecondFactor,
+        FlowPage::ChooseContext,
+        FlowPage::Consent,
+        FlowPage::Reauthenticate,
+        FlowPage::Home,
+    ];
+}
+
+/// Every [`FlowPage`]'s path.
+#[derive(Debug, Clone)]
+pub struct FlowPages([&'static str; FlowPage::ALL.len()]);
+
+impl FlowPages {
+    /// From the features' declarations: each page declared exactly once.
+    pub fn from_declared(declared: &[(FlowPage, &'static str)]) -> Result<Self, String> {
+        let mut paths = [""; FlowPage::ALL.len()];
+        for page in FlowPage::ALL {
+            let mut found = declared.iter().filter(|(p, _)| *p == page).map(|(_, path)| *path);
+            match (found.next(), found.next()) {
+                (Some(path), None) => paths[page as usize] = path,
+                (None, _) => return Err(format!("no feature declares the sign-in flow's {page:?} page")),
+                (Some(_), Some(_)) => {
+                    return Err(format!("the sign-in flow's {page:?} page is declared twice"));
+                }
+            }
+        }
+        Ok(Self(paths))
+    }
+
+    pub fn path(&self, page: FlowPage) -> &'static str {
+        self.0[page as usize]
+    }
+
+    /// Where a person who must still pass their second factor goes.
+    pub fn second_factor(&self, enrolled: bool) -> &'static str {
+        self.path(if enrolled { FlowPage::SecondFactor } else { FlowPage::EnrolSecondFactor })
+    }
+}
+
 /// What every step needs besides the transaction: the browser's session, the session
-/// rules, where the request came from, and the request's time.
+/// rules, the flow's pages, where the request came from, and the request's time.
 pub struct Step<'a> {
     pub session: &'a Session,
     pub rules: &'a AuthConfig,
+    pub pages: &'a FlowPages,
     pub request: RequestMeta,
     pub now: DateTime<Utc>,
     /// Set once this step wrote a new session id (see [`settle`]).
@@ -47,10 +113,11 @@ impl<'a> Step<'a> {
     pub fn new(
         session: &'a Session,
         rules: &'a AuthConfig,
+        pages: &'a FlowPages,
         request: RequestMeta,
         now: DateTime<Utc>,
     ) -> Self {
-        Self { session, rules, request, now, rotated: AtomicBool::new(false) }
+        Self { session, rules, pages, request, now, rotated: AtomicBool::new(false) }
     }
 
     /// Writes `data` to the session with the expiry it should carry now.
@@ -212,9 +279,9 @@ pub(crate) async fn complete_second_factor(
 /// used), or the context picker.
 pub(crate) async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<String> {
     let mut data = session::load(step.session).await?;
-    let Some(user) = data.user.clone() else { return Ok("/sign-in".into()) };
+    let Some(user) = data.user.clone() else { return Ok(step.pages.path(FlowPage::SignIn).into()) };
     if !user.second_factor_satisfied() {
-        return Ok(if user.second_factor_enrolled { "/mfa".into() } else { "/mfa/enrol".into() });
+        return Ok(step.pages.second_factor(user.second_factor_enrolled).into());
     }
     if user.context.is_none() {
         let options = contexts::offered(conn, user.user_id, step.now).await?;
@@ -229,7 +296,7 @@ pub(crate) async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppRe
         };
         match chosen {
             Some(claim) => return enter(conn, step, claim).await,
-            None => return Ok("/contexts".into()),
+            None => return Ok(step.pages.path(FlowPage::ChooseContext).into()),
         }
     }
     after_context(step, &mut data).await
@@ -238,14 +305,14 @@ pub(crate) async fn next_step(conn: &mut PgConnection, step: &Step<'_>) -> AppRe
 /// With a context entered: consent if owed, else the page they wanted, else home.
 async fn after_context(step: &Step<'_>, data: &mut SessionData) -> AppResult<String> {
     if !data.user.as_ref().is_some_and(|u| u.consents_accepted) {
-        return Ok("/consent".into());
+        return Ok(step.pages.path(FlowPage::Consent).into());
     }
     match data.return_to.take() {
         Some(path) => {
             step.store(data).await?;
             Ok(path)
         }
-        None => Ok("/home".into()),
+        None => Ok(step.pages.path(FlowPage::Home).into()),
     }
 }
 

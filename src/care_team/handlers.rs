@@ -1,9 +1,11 @@
-use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::domain::{ROLES, reason, role_label};
+use super::repo;
+use super::views::{CareTeamSection, MemberRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{self, CareTeamChange, Permission};
 use crate::chart::{self, Chart, ChartFrame};
@@ -11,64 +13,10 @@ use crate::db::ids::{CareTeamMemberId, ProviderId, UserId};
 use crate::notify::tasks::{self, NewTask, TaskKind};
 use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
-pub(crate) const ROLES: [(&str, &str); 3] =
-    [("primary", "Primary provider"), ("specialist", "Specialist"), ("consultant", "Consultant")];
-
-fn role_label(role: &str) -> &'static str {
-    ROLES.iter().find(|(r, _)| *r == role).map_or("Member", |(_, label)| label)
-}
-
-pub(crate) struct MemberRow {
-    pub id: String,
-    pub name: String,
-    pub credentials: String,
-    pub specialty: Option<String>,
-    pub role: &'static str,
-    pub since: String,
-}
-
-#[derive(Template)]
-#[template(path = "care_team/section.html")]
-pub(crate) struct CareTeamSection {
-    pub patient_id: String,
-    pub notice: Option<String>,
-    pub members: Vec<MemberRow>,
-    pub can_manage: bool,
-    /// Providers not yet on the team: (id, "Name, MD").
-    pub available: Vec<(String, String)>,
-    pub roles: [(&'static str, &'static str); 3],
-    pub chosen_role: String,
-    pub reason: String,
-    pub error: Option<String>,
-    pub care_team_only: bool,
-    /// What this person may change, said on the page.
-    pub who_may_change: &'static str,
-}
-
 async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<CareTeamSection> {
     let mut db = tx.conn().await?;
-    let members = sqlx::query!(
-        r#"SELECT c.id AS "id: CareTeamMemberId", c.role, c.added_at, u.display_name, pr.credentials, pr.specialty
-             FROM care_team_members c
-             JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
-             JOIN users u ON u.id = pr.user_id
-            WHERE c.patient_id = $1 AND c.removed_at IS NULL
-            ORDER BY c.role = 'primary' DESC, c.role, u.display_name"#,
-        chart.id().as_uuid()
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    let available = sqlx::query!(
-        r#"SELECT pr.id AS "id: ProviderId", u.display_name, pr.credentials
-             FROM providers pr JOIN users u ON u.id = pr.user_id
-            WHERE pr.deleted_at IS NULL
-              AND NOT EXISTS (SELECT 1 FROM care_team_members c
-                               WHERE c.patient_id = $1 AND c.provider_id = pr.id AND c.removed_at IS NULL)
-            ORDER BY u.display_name"#,
-        chart.id().as_uuid()
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let members = repo::members(&mut db, chart.id()).await?;
+    let available = repo::available(&mut db, chart.id()).await?;
     Ok(CareTeamSection {
         patient_id: chart.id().to_string(),
         notice,
@@ -99,12 +47,7 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
 
 /// A provider's name as the team shows it.
 async fn provider_name(tx: &TenantTx, provider: ProviderId) -> AppResult<String> {
-    let name = sqlx::query_scalar!(
-        "SELECT u.display_name FROM providers pr JOIN users u ON u.id = pr.user_id WHERE pr.id = $1",
-        provider.as_uuid()
-    )
-    .fetch_optional(&mut *tx.conn().await?)
-    .await?;
+    let name = repo::provider_name(&mut *tx.conn().await?, provider).await?;
     Ok(name.unwrap_or_default())
 }
 
@@ -116,7 +59,7 @@ pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<C
     let chart = chart::open(&tx, &id, Permission::ViewCareTeam).await?;
     let section = render(&tx, &chart, None).await?;
     tx.audit(&event(&chart, Action::Read)).await?;
-    Ok(Framed(chart.frame("care-team"), section))
+    Ok(Framed(chart.frame(crate::care_team::SECTION), section))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -125,18 +68,6 @@ pub(crate) struct AddForm {
     provider_id: String,
     role: String,
     reason: String,
-}
-
-/// The reason given for a change, or what is wrong with it.
-fn reason(text: &str) -> Result<&str, &'static str> {
-    let text = text.trim();
-    match text.chars().count() {
-        0 => {
-            Err("Say why (for example \u{201c}referred for cardiology\u{201d}); it is kept with the change.")
-        }
-        1..=300 => Ok(text),
-        _ => Err("Keep the reason under 300 characters."),
-    }
 }
 
 /// Whether the policy lets this person make `change`, with the refusal in words.
@@ -164,20 +95,8 @@ async fn tell_about_primary(
 ) -> AppResult<usize> {
     let actor = tx.context().tenant.user_id;
     let mut db = tx.conn().await?;
-    let actor_name =
-        sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", actor.map(|u| u.as_uuid()))
-            .fetch_optional(&mut *db)
-            .await?
-            .unwrap_or_else(|| "Someone".to_owned());
-    let mut people: Vec<UserId> = sqlx::query_scalar!(
-        r#"SELECT DISTINCT pr.user_id AS "user_id: UserId"
-             FROM care_team_members c
-             JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
-            WHERE c.patient_id = $1 AND c.removed_at IS NULL"#,
-        chart.id().as_uuid()
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let actor_name = repo::user_name(&mut db, actor).await?.unwrap_or_else(|| "Someone".to_owned());
+    let mut people = repo::team_accounts(&mut db, chart.id()).await?;
     people.extend(former);
     people.sort();
     people.dedup();
@@ -211,21 +130,10 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
     let outcome = match (error, provider) {
         (None, Some(provider)) => {
             let mut db = tx.conn().await?;
-            let found = sqlx::query_scalar!(
-                r#"SELECT user_id AS "user_id: crate::db::ids::UserId" FROM providers WHERE id = $1 AND deleted_at IS NULL"#,
-                provider.as_uuid()
-            )
-            .fetch_optional(&mut *db)
-            .await?;
+            let found = repo::provider_account(&mut db, provider).await?;
             let exists = found.is_some();
             let adds_self = found.is_some_and(|user| Some(user) == tx.context().tenant.user_id);
-            let primary_taken = form.role == "primary"
-                && sqlx::query_scalar!(
-                    r#"SELECT EXISTS (SELECT 1 FROM care_team_members WHERE patient_id = $1 AND role = 'primary' AND removed_at IS NULL) AS "taken!""#,
-                    chart.id().as_uuid()
-                )
-                .fetch_one(&mut *db)
-                .await?;
+            let primary_taken = form.role == "primary" && repo::has_primary(&mut db, chart.id()).await?;
             if !exists {
                 Err("Choose a provider from the list.".to_owned())
             } else if let Err(refusal) = allowed(&tx, &chart, adds_self, form.role == "primary", false) {
@@ -233,19 +141,15 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             } else if primary_taken {
                 Err("This patient already has a primary provider. Remove them first, or add this provider as a specialist or consultant.".to_owned())
             } else {
-                sqlx::query!(
-                    "INSERT INTO care_team_members (organization_id, patient_id, provider_id, role, added_by, added_reason)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT DO NOTHING",
-                    tx.context().tenant.organization_id.as_uuid(),
-                    chart.id().as_uuid(),
-                    provider.as_uuid(),
-                    form.role,
-                    tx.context().tenant.user_id.map(|u| u.as_uuid()),
-                    form.reason.trim()
-                )
-                .execute(&mut *db)
-                .await?;
+                let member = repo::NewMember {
+                    clinic: tx.context().tenant.organization_id,
+                    patient: chart.id(),
+                    provider,
+                    role: &form.role,
+                    added_by: tx.context().tenant.user_id,
+                    reason: form.reason.trim(),
+                };
+                repo::add(&mut db, &member).await?;
                 Ok(provider)
             }
         }
@@ -277,14 +181,15 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             let section =
                 render(&tx, &chart, Some(format!("Added as {}.", role_label(&form.role).to_lowercase())))
                     .await?;
-            Ok(Framed(chart.frame("care-team"), section).into_response())
+            Ok(Framed(chart.frame(crate::care_team::SECTION), section).into_response())
         }
         Err(message) => {
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(message);
             section.chosen_role = form.role;
             section.reason = form.reason;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("care-team"), section)).into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::care_team::SECTION), section))
+                .into_response())
         }
     }
 }
@@ -303,20 +208,7 @@ pub async fn remove(
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let member: CareTeamMemberId = member_id.parse().map_err(|_| AppError::NotFound)?;
     let form: RemoveForm = parse_form(&body)?;
-    let found = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT c.role, pr.user_id AS "user_id: UserId", u.display_name
-                 FROM care_team_members c
-                 JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
-                 JOIN users u ON u.id = pr.user_id
-                WHERE c.id = $1 AND c.patient_id = $2 AND c.removed_at IS NULL"#,
-            member.as_uuid(),
-            chart.id().as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
+    let found = repo::current_member(&mut *tx.conn().await?, member, chart.id()).await?;
     let Some(found) = found else { return Err(tx.not_found("care_team_member", member.as_uuid()).await) };
     let primary = found.role == "primary";
     let refused = allowed(&tx, &chart, false, primary, primary)
@@ -325,24 +217,14 @@ pub async fn remove(
     if let Some(message) = refused {
         let mut section = render(&tx, &chart, None).await?;
         section.error = Some(message);
-        return Ok(
-            (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("care-team"), section)).into_response()
-        );
-    }
-    {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE care_team_members SET removed_at = $3, removed_by = $4, removed_reason = $5
-              WHERE id = $1 AND patient_id = $2 AND removed_at IS NULL",
-            member.as_uuid(),
-            chart.id().as_uuid(),
-            tx.now(),
-            tx.context().tenant.user_id.map(|u| u.as_uuid()),
-            form.reason.trim()
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Framed(chart.frame(crate::care_team::SECTION), section),
         )
-        .execute(&mut *db)
-        .await?;
+            .into_response());
     }
+    let by = tx.context().tenant.user_id;
+    repo::remove(&mut *tx.conn().await?, member, chart.id(), tx.now(), by, form.reason.trim()).await?;
     let told = if primary {
         let what = format!("removed {} as the primary provider", found.display_name);
         tell_about_primary(&tx, &chart, &what, form.reason.trim(), Some(found.user_id)).await?
@@ -357,5 +239,5 @@ pub async fn remove(
     .await?;
     let chart = chart::open(&tx, &id, Permission::ManageCareTeam).await?;
     let section = render(&tx, &chart, Some("Removed from the care team.".into())).await?;
-    Ok(Framed(chart.frame("care-team"), section).into_response())
+    Ok(Framed(chart.frame(crate::care_team::SECTION), section).into_response())
 }

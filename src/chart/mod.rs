@@ -113,7 +113,8 @@ impl Chart {
             .is_allowed()
     }
 
-    /// The frame around `section` (its tab marked current).
+    /// The frame around `section` (the route pattern its tab was declared with; that tab
+    /// marked current).
     pub fn frame(&self, section: &'static str) -> ChartFrame {
         ChartFrame { header: self.header.clone(), section, tabs: self.tabs.clone() }
     }
@@ -124,14 +125,19 @@ impl Chart {
 #[template(path = "chart/frame.html")]
 pub struct ChartFrame {
     pub header: ChartHeader,
-    /// The current tab's path segment.
+    /// The current tab's route pattern.
     pub section: &'static str,
     tabs: ChartTabs,
 }
 
 impl ChartFrame {
-    fn sections(&self) -> Vec<(&'static str, &'static str)> {
-        self.tabs.tabs().iter().map(|tab| (tab.segment, tab.label)).collect()
+    /// Each tab: its address for this patient, its label, whether it is the current one.
+    fn sections(&self) -> Vec<(String, &'static str, bool)> {
+        self.tabs
+            .tabs()
+            .iter()
+            .map(|tab| (tab.href(&self.header.patient_id.to_string()), tab.label, tab.path == self.section))
+            .collect()
     }
 }
 

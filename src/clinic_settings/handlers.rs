@@ -1,44 +1,12 @@
-use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::repo;
+use super::views::{SettingsErrors, SettingsForm, SettingsPage};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{Permission, Target};
 use crate::web::{AppResult, Page, SteppedUp, TenantTx, parse_form};
-
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub(crate) struct SettingsForm {
-    pub timezone: String,
-    pub chart_access: String,
-    pub session_idle_minutes: String,
-    pub require_patient_mfa: String,
-    /// "72, 24": hours before an appointment at which reminders go out.
-    pub reminder_leads: String,
-    pub window_start: String,
-    pub window_end: String,
-    pub callback_phone: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SettingsErrors {
-    pub timezone: Option<String>,
-    pub idle: Option<String>,
-    pub leads: Option<String>,
-    pub window: Option<String>,
-    pub callback: Option<String>,
-}
-
-impl SettingsErrors {
-    fn any(&self) -> bool {
-        self.timezone.is_some()
-            || self.idle.is_some()
-            || self.leads.is_some()
-            || self.window.is_some()
-            || self.callback.is_some()
-    }
-}
 
 /// "72, 24" into [72, 24] (largest first); a message when it is not that.
 fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
@@ -57,16 +25,6 @@ fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
     Ok(leads)
 }
 
-#[derive(Template)]
-#[template(path = "clinic_settings/page.html")]
-pub(crate) struct SettingsPage {
-    pub clinic: String,
-    pub form: SettingsForm,
-    pub errors: SettingsErrors,
-    pub notice: Option<String>,
-    pub zones: Vec<&'static str>,
-}
-
 /// The zones offered: every IANA name of the Americas and a few more (any valid IANA
 /// name is accepted).
 fn zones() -> Vec<&'static str> {
@@ -78,17 +36,7 @@ fn zones() -> Vec<&'static str> {
 }
 
 async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
-    let mut db = tx.conn().await?;
-    let row = sqlx::query!(
-        r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
-                  settings ->> 'session_idle_minutes' AS idle,
-                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!",
-                  reminder_lead_hours, contact_window_start, contact_window_end, callback_phone
-             FROM organizations WHERE id = $1"#,
-        tx.context().tenant.organization_id.as_uuid()
-    )
-    .fetch_one(&mut *db)
-    .await?;
+    let row = repo::load(&mut *tx.conn().await?, tx.context().tenant.organization_id).await?;
     Ok((
         row.name,
         SettingsForm {
@@ -166,35 +114,11 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
     let chart_access = if form.chart_access == "care_team_only" { "care_team_only" } else { "all_staff" };
     let patient_mfa = !form.require_patient_mfa.is_empty();
     {
+        let clinic = tx.context().tenant.organization_id;
         let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"UPDATE organizations
-                  SET timezone = $2,
-                      settings = (settings - 'session_idle_minutes')
-                                 || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean)
-                                 || CASE WHEN $5::int IS NULL THEN '{}'::jsonb
-                                         ELSE jsonb_build_object('session_idle_minutes', $5::int) END
-                WHERE id = $1"#,
-            tx.context().tenant.organization_id.as_uuid(),
-            timezone,
-            chart_access,
-            patient_mfa,
-            idle_minutes
-        )
-        .execute(&mut *db)
-        .await?;
-        if let Some((start, end)) = window {
-            sqlx::query!(
-                "UPDATE organizations SET reminder_lead_hours = $2, contact_window_start = $3, contact_window_end = $4,
-                        callback_phone = $5 WHERE id = $1",
-                tx.context().tenant.organization_id.as_uuid(),
-                &leads,
-                start,
-                end,
-                callback
-            )
-            .execute(&mut *db)
-            .await?;
+        repo::save_access(&mut db, clinic, timezone, chart_access, patient_mfa, idle_minutes).await?;
+        if let Some(window) = window {
+            repo::save_messaging(&mut db, clinic, &leads, window, callback.as_deref()).await?;
         }
     }
     tx.audit(

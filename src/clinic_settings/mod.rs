@@ -4,6 +4,8 @@
 //! hold from the next request of everyone at the clinic; each is audited.
 
 mod handlers;
+mod repo;
+mod views;
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Audience, Phi, Routes};

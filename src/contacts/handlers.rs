@@ -113,7 +113,7 @@ pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Section>
     let chart = chart::open(&tx, &id, Permission::ViewContacts).await?;
     let section = render(&tx, &chart).await?;
     tx.audit(&audit(&chart, Action::Read, None)).await?;
-    Ok(Framed(chart.frame("contacts"), section))
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section))
 }
 
 /// Validates a contact form into what to write; `None` with the errors filled in.
@@ -169,7 +169,8 @@ async fn invalid(
     section.form = form;
     section.errors = errors;
     section.editing = editing;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("contacts"), section)).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::contacts::SECTION), section))
+        .into_response())
 }
 
 pub async fn add(
@@ -213,7 +214,7 @@ pub async fn add(
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let mut section = render(&tx, &chart).await?;
     section.notice = Some(format!("{} added.", kind_label(&form.kind)));
-    Ok(Framed(chart.frame("contacts"), section).into_response())
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section).into_response())
 }
 
 async fn contact(tx: &TenantTx, chart: &Chart, contact_id: &str) -> AppResult<ContactRecord> {
@@ -245,7 +246,7 @@ pub async fn edit(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) 
     };
     section.editing = Some(record.id.to_string());
     tx.audit(&audit(&chart, Action::Read, Some(record.id))).await?;
-    Ok(Framed(chart.frame("contacts"), section))
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section))
 }
 
 pub async fn update(
@@ -302,7 +303,7 @@ pub async fn update(
     } else {
         format!("{} saved.", kind_label(&form.kind))
     });
-    Ok(Framed(chart.frame("contacts"), section).into_response())
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section).into_response())
 }
 
 pub async fn verify(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Section> {
@@ -315,7 +316,7 @@ pub async fn verify(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>
     tx.audit(&audit(&chart, Action::Update, Some(record.id)).details(json!({ "verified": true }))).await?;
     let mut section = render(&tx, &chart).await?;
     section.notice = Some(format!("{} marked as confirmed with the patient.", kind_label(&record.kind)));
-    Ok(Framed(chart.frame("contacts"), section))
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section))
 }
 
 pub async fn remove(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Section> {
@@ -329,7 +330,7 @@ pub async fn remove(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let mut section = render(&tx, &chart).await?;
     section.notice = Some(format!("{} removed.", kind_label(&record.kind)));
-    Ok(Framed(chart.frame("contacts"), section))
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -378,5 +379,5 @@ pub async fn preferences(
     tx.audit(&event).await?;
     let mut section = render(&tx, &chart).await?;
     section.notice = Some("Message preferences saved.".into());
-    Ok(Framed(chart.frame("contacts"), section))
+    Ok(Framed(chart.frame(crate::contacts::SECTION), section))
 }

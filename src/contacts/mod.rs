@@ -10,12 +10,15 @@ mod views;
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
+/// The feature's section of the patient's chart (its tab).
+const SECTION: &str = "/patients/{patient_id}/contacts";
+
 pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewContacts);
     let edit = Access::Staff(Permission::EditContacts);
     Routes::new()
-        .chart_tab("contacts", "Contacts", 10)
-        .get("/patients/{patient_id}/contacts", view, Phi::Reads, handlers::section)
+        .chart_tab(SECTION, "Contacts", 10)
+        .get(SECTION, view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/contacts", edit, Phi::Writes, handlers::add)
         .post(
             "/patients/{patient_id}/contacts/preferences",

@@ -8,7 +8,7 @@ use super::views::{ConsentPage, DocumentRow, OptionRow, PickerPage};
 use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::contexts;
 use crate::auth::session::{self, ContextClaim};
-use crate::auth::signin::{self, Step};
+use crate::auth::signin;
 use crate::db::ids::ConsentDocumentId;
 use crate::db::tenant::{TenantContext, scoped};
 use crate::web::authenticate::Authenticated;
@@ -46,7 +46,7 @@ pub async fn select(
     axum::extract::Form(form): axum::extract::Form<SelectForm>,
 ) -> AppResult<Response> {
     let claim = ContextClaim::parse_key(&form.context).ok_or(AppError::NotFound)?;
-    let step = Step::new(&session, &state.config.auth, tx.request().clone(), tx.now());
+    let step = state.sign_in_step(&session, tx.request().clone(), tx.now());
     let outcome = signin::enter(tx.conn().await?, &step, claim).await;
     let next = signin::settle(&step, outcome, tx.commit()).await?;
     Ok(Redirect::to(&next).into_response())
@@ -144,7 +144,7 @@ pub async fn accept(
         user.consents_accepted = true;
     }
     let next = data.return_to.take().unwrap_or_else(|| "/home".into());
-    let step = Step::new(&session, &state.config.auth, request, tx.now());
+    let step = state.sign_in_step(&session, request, tx.now());
     step.store(&data).await?;
     Ok(Redirect::to(&next).into_response())
 }

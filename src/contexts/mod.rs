@@ -5,10 +5,13 @@
 mod handlers;
 mod views;
 
+use crate::auth::signin::FlowPage;
 use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .flow_page(FlowPage::ChooseContext, "/contexts")
+        .flow_page(FlowPage::Consent, "/consent")
         .nav("Contexts", "/contexts", Audience::SignedIn, 90)
         .get("/contexts", Access::SignedIn, Phi::Reads, handlers::picker)
         .post("/contexts/select", Access::SignedIn, Phi::None, handlers::select)

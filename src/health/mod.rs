@@ -8,11 +8,12 @@ mod views;
 
 pub use domain::{Check, HealthReport};
 
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/health", Access::Public, Phi::None, handlers::live)
-        .get("/health/deep", Access::Public, Phi::None, handlers::deep)
+        .nav("System status", "/status", Audience::SignedOut, 10)
+        .get("/health", Access::Probe, Phi::None, handlers::live)
+        .get("/health/deep", Access::Probe, Phi::None, handlers::deep)
         .get("/status", Access::Public, Phi::None, handlers::status)
 }

@@ -1,6 +1,7 @@
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::repo;
 use super::views::{Card, HomePage, PersonaHome};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{PatientFacts, Permission, Principal, StaffRole, Target};
@@ -60,15 +61,7 @@ pub async fn portal(session: Session, tx: TenantTx) -> AppResult<Page<PersonaHom
     };
     let facts = PatientFacts { patient_id: patient, on_care_team: false, sensitive: false };
     tx.authorize(Permission::ViewDemographics, Target::Patient(facts), "patient").await?;
-    let name = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "SELECT given_name, family_name FROM patients WHERE id = $1 AND deleted_at IS NULL",
-            patient.as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
+    let name = repo::patient_name(&mut *tx.conn().await?, patient).await?;
     let Some(name) = name else { return Err(tx.not_found("patient", patient.as_uuid()).await) };
     tx.audit(&AuditEvent::success(Action::Read, "patient", patient).patient(patient).purpose("portal.home"))
         .await?;

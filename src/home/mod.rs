@@ -1,13 +1,16 @@
 //! The start page, and each persona's home: `/home` sends a signed-in person to theirs.
 
 mod handlers;
+mod repo;
 mod views;
 
 use crate::auth::policy::{Permission, PlatformRole};
+use crate::auth::signin::FlowPage;
 use crate::web::{Access, Audience, Phi, Routes};
 
 pub fn routes() -> Routes {
     Routes::new()
+        .flow_page(FlowPage::Home, "/home")
         .nav("Portal", "/home", Audience::Portal, 10)
         .nav("Platform", "/home", Audience::Platform, 10)
         .get("/", Access::Public, Phi::None, handlers::index)

@@ -4,11 +4,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::repo;
 use super::views::{AcceptPage, Invitation, Step};
 use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::password_policy;
 use crate::auth::session::{self, SessionData};
-use crate::auth::signin::{self, FirstFactor};
+use crate::auth::signin::{self, FirstFactor, FlowPage};
 use crate::auth::tokens::{self, Purpose, Token};
 use crate::db::ids::{OrganizationId, UserId};
 use crate::db::tenant::{TenantContext, scoped};
@@ -41,12 +42,7 @@ struct Invitee {
 async fn invitee(tx: &mut SystemTx, token: &Token) -> AppResult<Option<Invitee>> {
     let Some(user) = token.user_id else { return Ok(None) };
     tx.set_user(Some(user)).await?;
-    let row = sqlx::query!(
-        "SELECT display_name, password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 AND disabled_at IS NULL",
-        user.as_uuid()
-    )
-    .fetch_optional(tx.conn().await?)
-    .await?;
+    let row = repo::account(tx.conn().await?, user).await?;
     Ok(row.map(|r| Invitee {
         user,
         display_name: r.display_name,
@@ -56,10 +52,7 @@ async fn invitee(tx: &mut SystemTx, token: &Token) -> AppResult<Option<Invitee>>
 
 async fn clinic_name(tx: &mut SystemTx, org: Option<OrganizationId>) -> AppResult<String> {
     let Some(org) = org else { return Ok("A clinic".into()) };
-    let name = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", org.as_uuid())
-        .fetch_optional(tx.conn().await?)
-        .await?
-        .unwrap_or_else(|| "A clinic".into());
+    let name = repo::clinic_name(tx.conn().await?, org).await?.unwrap_or_else(|| "A clinic".into());
     Ok(name)
 }
 
@@ -195,16 +188,7 @@ pub async fn accept(
         return Ok(unavailable());
     };
     if let Some(hash) = &new_password {
-        sqlx::query!(
-            "UPDATE users SET password_hash = $2, display_name = $3, email_verified_at = coalesce(email_verified_at, $4)
-              WHERE id = $1 AND password_hash IS NULL",
-            user.as_uuid(),
-            hash,
-            display_name,
-            now
-        )
-        .execute(tx.conn().await?)
-        .await?;
+        repo::set_first_password(tx.conn().await?, user, hash, &display_name, now).await?;
     }
     // Nothing to accept any more: the token is not spent (the transaction rolls back).
     if !activate(&mut tx, &token, user).await? {
@@ -212,17 +196,17 @@ pub async fn accept(
     }
 
     data.pending_token = None;
-    let step_context = signin::Step::new(&session, &state.config.auth, tx.request().clone(), now);
+    let step_context = state.sign_in_step(&session, tx.request().clone(), now);
     step_context.store(&data).await?;
     let next = if step == Step::CreateAccount {
         // The invitation e-mail proved the address: signed in with the new password,
         // still owing a second factor where the role needs one.
         let request = tx.request().clone();
-        let step_context = signin::Step::new(&session, &state.config.auth, request, now);
+        let step_context = state.sign_in_step(&session, request, now);
         let outcome = signin::start(tx.conn().await?, &step_context, user, FirstFactor::Password).await;
         signin::settle(&step_context, outcome, tx.commit()).await?
     } else {
-        "/contexts".to_owned()
+        state.pages.path(FlowPage::ChooseContext).to_owned()
     };
     tx.commit().await?;
     Ok(Redirect::to(&next).into_response())
@@ -242,55 +226,35 @@ async fn activate(tx: &mut SystemTx, token: &Token, user: UserId) -> AppResult<b
         return Err(AppError::NotFound);
     }
     scoped(tx.conn().await?, &context, async |tx| {
-    let mut event = AuditEvent::new(Action::InvitationAccepted, Outcome::Success).resource("user", user);
-    match token.purpose {
-        Purpose::StaffInvitation => {
-            let activated = sqlx::query!(
-                "UPDATE memberships SET status = 'active', accepted_at = now() WHERE user_id = $1 AND status = 'invited'",
-                user.as_uuid()
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            // Cancelled since it was sent: nothing to accept.
-            if activated == 0 {
-                return Ok(false);
+        let mut event = AuditEvent::new(Action::InvitationAccepted, Outcome::Success).resource("user", user);
+        match token.purpose {
+            Purpose::StaffInvitation => {
+                let activated = repo::activate_memberships(tx, user).await?;
+                // Cancelled since it was sent: nothing to accept.
+                if !activated {
+                    return Ok(false);
+                }
             }
-        }
-        Purpose::PatientActivation => {
-            let Some(patient) = patient_id else { return Err(sqlx::Error::RowNotFound) };
-            let linked = sqlx::query!(
-                "UPDATE patients SET user_id = $2, is_self_managed = true WHERE id = $1 AND user_id IS NULL AND deleted_at IS NULL",
-                patient,
-                user.as_uuid()
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            // The chart already has its account, or is gone: nothing to accept.
-            if linked == 0 {
-                return Ok(false);
+            Purpose::PatientActivation => {
+                let Some(patient) = patient_id else { return Err(sqlx::Error::RowNotFound) };
+                let linked = repo::link_portal_account(tx, patient, user).await?;
+                // The chart already has its account, or is gone: nothing to accept.
+                if !linked {
+                    return Ok(false);
+                }
+                event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
             }
-            event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
+            Purpose::ProxyInvitation => {
+                let Some(assignment) = assignment_id else { return Err(sqlx::Error::RowNotFound) };
+                let patient = repo::accept_grant(tx, assignment, user).await?;
+                // Revoked since it was sent: nothing to accept.
+                let Some(patient) = patient else { return Ok(false) };
+                event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
+            }
+            Purpose::EmailVerification | Purpose::PasswordReset => {}
         }
-        Purpose::ProxyInvitation => {
-            let Some(assignment) = assignment_id else { return Err(sqlx::Error::RowNotFound) };
-            let patient = sqlx::query_scalar!(
-                "UPDATE patient_proxy_assignments SET status = 'active', accepted_at = now()
-                  WHERE id = $1 AND proxy_user_id = $2 AND status = 'pending' RETURNING patient_id",
-                assignment,
-                user.as_uuid()
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            // Revoked since it was sent: nothing to accept.
-            let Some(patient) = patient else { return Ok(false) };
-            event.patient_id = Some(crate::db::ids::PatientId::from_uuid(patient));
-        }
-        Purpose::EmailVerification | Purpose::PasswordReset => {}
-    }
-    event.details = serde_json::json!({ "purpose": token.purpose.as_str() });
-    audit::record(tx, &context, &event).await.map(|_| true)
+        event.details = serde_json::json!({ "purpose": token.purpose.as_str() });
+        audit::record(tx, &context, &event).await.map(|_| true)
     })
     .await
     .map_err(AppError::from)

@@ -4,6 +4,7 @@
 //! the invitation grants — all at once, with the token spent in the same step.
 
 mod handlers;
+mod repo;
 mod views;
 
 use crate::web::{Access, Phi, Routes};

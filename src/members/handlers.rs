@@ -3,12 +3,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::repo;
 use super::views::{InviteErrors, InviteForm, MemberRow, MembersPage, PendingRow};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
-use crate::db::ids::{MembershipId, UserId};
+use crate::db::ids::MembershipId;
 use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
@@ -24,28 +25,9 @@ async fn render(
     let me = tx.context().tenant.user_id;
     let org = tx.context().tenant.organization_id;
     let mut db = tx.conn().await?;
-    let clinic = sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", org.as_uuid())
-        .fetch_one(&mut *db)
-        .await?;
-    let members = sqlx::query!(
-        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId",
-                  CASE WHEN m.status = 'suspended' AND m.accepted_at IS NULL THEN 'cancelled' ELSE m.status END
-                      AS "status!",
-                  CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
-                      AS "display_name!",
-                  u.email::text AS "email!"
-             FROM memberships m JOIN users u ON u.id = m.user_id
-            ORDER BY 5, m.role"#
-    )
-    .fetch_all(&mut *db)
-    .await?;
-    let pending = sqlx::query!(
-        r#"SELECT email::text AS "email!", expires_at FROM auth_tokens
-            WHERE purpose = 'staff_invitation' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-            ORDER BY created_at DESC"#
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let clinic = repo::clinic_name(&mut db, org).await?;
+    let members = repo::members(&mut db).await?;
+    let pending = repo::pending_invitations(&mut db).await?;
     Ok(MembersPage {
         clinic,
         notice,
@@ -127,32 +109,20 @@ pub async fn invite(
     {
         let mut db = tx.conn().await?;
         for role in &chosen {
-            sqlx::query!(
-                "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name, accepted_at)
-                 VALUES ($1, $2, $3, 'invited', $4, $5, NULL)
-                 ON CONFLICT (organization_id, user_id, role) DO NOTHING",
-                context.organization_id.as_uuid(),
-                person.as_uuid(),
-                role.as_str(),
-                context.user_id.map(|u| u.as_uuid()),
-                form.display_name
+            repo::invite(
+                &mut db,
+                context.organization_id,
+                person,
+                *role,
+                context.user_id,
+                &form.display_name,
             )
-            .execute(&mut *db)
             .await?;
         }
         let labels = chosen.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        let clinic = sqlx::query_scalar!(
-            "SELECT name FROM organizations WHERE id = $1",
-            context.organization_id.as_uuid()
-        )
-        .fetch_one(&mut *db)
-        .await?;
+        let clinic = repo::clinic_name(&mut db, context.organization_id).await?;
         let inviter = match context.user_id {
-            Some(me) => {
-                sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", me.as_uuid())
-                    .fetch_one(&mut *db)
-                    .await?
-            }
+            Some(me) => repo::user_name(&mut db, me).await?,
             None => "Your clinic".into(),
         };
         // Sent by the queue once this request commits; if it fails, nothing is sent.
@@ -205,34 +175,14 @@ pub(crate) async fn change_role(
     let role = StaffRole::parse(&form.role)
         .ok_or_else(|| AppError::BadRequest("Choose a role from the list.".into()))?;
     // Another clinic's membership (or none) is not found, like any other object.
-    let exists = {
-        let mut db = tx.conn().await?;
-        sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM memberships WHERE id = $1) AS "exists!""#,
-            id.as_uuid()
-        )
-        .fetch_one(&mut *db)
-        .await?
-    };
+    let exists = repo::exists(&mut *tx.conn().await?, id).await?;
     if !exists {
         return Err(tx.not_found("membership", id.as_uuid()).await);
     }
     // Nobody changes their own role (a second administrator does).
-    let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
-    let changed = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE memberships SET role = $2 WHERE id = $1 AND user_id IS DISTINCT FROM $3
-               AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = memberships.user_id AND o.role = $2)",
-            id.as_uuid(),
-            role.as_str(),
-            me
-        )
-        .execute(&mut *db)
-        .await?
-        .rows_affected()
-    };
-    let notice = if changed == 1 {
+    let me = tx.context().tenant.user_id;
+    let changed = repo::change_role(&mut *tx.conn().await?, id, role, me).await?;
+    let notice = if changed {
         tx.audit(
             &AuditEvent::success(Action::Update, "membership", id).details(json!({ "role": role.as_str() })),
         )
@@ -252,25 +202,11 @@ pub(crate) async fn change_role(
 async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static str) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
     let id = membership(&id)?;
-    let me = tx.context().tenant.user_id.map(|u| u.as_uuid());
-    let changed = {
-        let mut db = tx.conn().await?;
-        // Administrators cannot lock themselves out, and only a membership someone once
-        // accepted comes back: a cancelled invitation stays cancelled.
-        sqlx::query!(
-            "UPDATE memberships SET status = $2
-             WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status = ANY($4)
-               AND ($2 <> 'active' OR accepted_at IS NOT NULL)",
-            id.as_uuid(),
-            status,
-            me,
-            &from.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-        )
-        .execute(&mut *db)
-        .await?
-        .rows_affected()
-    };
-    if changed == 0 {
+    let me = tx.context().tenant.user_id;
+    // Administrators cannot lock themselves out, and only a membership someone once
+    // accepted comes back: a cancelled invitation stays cancelled.
+    let changed = repo::set_status(&mut *tx.conn().await?, id, status, me, from).await?;
+    if !changed {
         return Err(tx.not_found("membership", id.as_uuid()).await);
     }
     tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({ "status": status })))

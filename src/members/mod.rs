@@ -2,6 +2,7 @@
 //! role changes and deactivation. (The full administration console comes later.)
 
 mod handlers;
+mod repo;
 mod views;
 
 use crate::auth::policy::Permission;

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use axum_htmx::{HX_RESWAP, HX_RETARGET};
 
+use super::repo::{self, StoredNote};
 use super::views::{
     Addendum, AddendumFormFragment, CATEGORIES, DraftStatus, FieldsSent, NoteErrors, NoteForm,
     NoteFormSection, NoteRow, NoteSection, NotesSection, category_label,
@@ -13,7 +14,7 @@ use super::views::{
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
 use crate::chart::{self, Chart, ChartFrame};
-use crate::db::ids::{ClinicalNoteId, NoteAddendumId, UserId};
+use crate::db::ids::{ClinicalNoteId, NoteAddendumId};
 use crate::web::{AppError, AppResult, Framed, Page, TenantTx, parse_form};
 
 fn when(at: DateTime<Utc>, chart: &Chart) -> String {
@@ -29,19 +30,7 @@ fn event(chart: &Chart, action: Action, note: Option<ClinicalNoteId>) -> AuditEv
 }
 
 async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResult<NotesSection> {
-    let rows = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT n.id AS "id: ClinicalNoteId", n.title, n.status, n.sensitive_category, n.created_at, n.signed_at,
-                      n.author_user_id AS "author_id: UserId", u.display_name AS author
-                 FROM clinical_notes n JOIN users u ON u.id = n.author_user_id
-                WHERE n.patient_id = $1 AND n.deleted_at IS NULL
-                ORDER BY n.created_at DESC"#,
-            chart.id().as_uuid()
-        )
-        .fetch_all(&mut *db)
-        .await?
-    };
+    let rows = repo::list(&mut *tx.conn().await?, chart.id()).await?;
     // A sensitive note is left out entirely for anyone the policy hides it from: not
     // its text, not its title, not that it exists.
     let may_list_sensitive = chart.allows_for(tx, Permission::ViewNoteList, true);
@@ -81,7 +70,7 @@ pub async fn list(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<Char
     let section = render_list(&tx, &chart, None).await?;
     tx.audit(&event(&chart, Action::Read, None).details(json!({ "notes_listed": section.notes.len() })))
         .await?;
-    Ok(Framed(chart.frame("notes"), section))
+    Ok(Framed(chart.frame(crate::notes::SECTION), section))
 }
 
 fn form_section(
@@ -115,7 +104,7 @@ pub(crate) async fn new_note(
     // The draft's id is chosen now: whichever save comes first creates the note under it.
     let draft = ClinicalNoteId::new();
     Ok(Framed(
-        chart.frame("notes"),
+        chart.frame(crate::notes::SECTION),
         form_section(&chart, &tx, draft, false, NoteForm::default(), NoteErrors::default()),
     ))
 }
@@ -170,16 +159,7 @@ enum Saved {
 /// on another chart; a sensitive category is the care team's to set.
 async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &NoteForm) -> AppResult<Saved> {
     let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
-    let existing = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT author_user_id AS "author: UserId", patient_id, status, sensitive_category
-                 FROM clinical_notes WHERE id = $1 AND deleted_at IS NULL"#,
-            id.as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
+    let existing = repo::owner(&mut *tx.conn().await?, id).await?;
     if let Some(existing) = &existing {
         if existing.patient_id != chart.id().as_uuid() {
             return Err(tx.not_found("clinical_note", id.as_uuid()).await);
@@ -199,36 +179,19 @@ async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &Not
         "" => UNTITLED,
         title => title,
     };
-    let created = {
-        let mut db = tx.conn().await?;
-        // The conflict arm repeats the checks above in the statement itself, so a note
-        // signed (or created by someone else) since the read is never overwritten.
-        sqlx::query_scalar!(
-            r#"INSERT INTO clinical_notes (organization_id, id, patient_id, author_user_id, title, subjective, objective,
-                                          assessment, plan, sensitive_category)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-               ON CONFLICT (organization_id, id) DO UPDATE
-                  SET title = EXCLUDED.title, subjective = EXCLUDED.subjective, objective = EXCLUDED.objective,
-                      assessment = EXCLUDED.assessment, plan = EXCLUDED.plan,
-                      sensitive_category = EXCLUDED.sensitive_category
-                WHERE clinical_notes.author_user_id = EXCLUDED.author_user_id
-                  AND clinical_notes.patient_id = EXCLUDED.patient_id
-                  AND clinical_notes.status = 'draft' AND clinical_notes.deleted_at IS NULL
-               RETURNING (xmax = 0) AS "created!""#,
-            tx.context().tenant.organization_id.as_uuid(),
-            id.as_uuid(),
-            chart.id().as_uuid(),
-            author.as_uuid(),
-            title,
-            form.subjective,
-            form.objective,
-            form.assessment,
-            form.plan,
-            category(form)
-        )
-        .fetch_optional(&mut *db)
-        .await?
+    let draft = repo::Draft {
+        clinic: tx.context().tenant.organization_id,
+        id,
+        patient: chart.id(),
+        author,
+        title,
+        subjective: &form.subjective,
+        objective: &form.objective,
+        assessment: &form.assessment,
+        plan: &form.plan,
+        sensitive_category: category(form),
     };
+    let created = repo::save_draft(&mut *tx.conn().await?, &draft).await?;
     let Some(created) = created else {
         return Err(AppError::BadRequest(
             "This note was signed or changed meanwhile. Reload it to see it.".into(),
@@ -265,24 +228,11 @@ pub async fn create(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     let errors = validate(&form);
     if errors.any() {
         let section = form_section(&chart, &tx, note, false, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::notes::SECTION), section))
+            .into_response());
     }
     save_draft(&tx, &chart, note, &form).await?;
     Ok(Redirect::to(&format!("/patients/{}/notes/{note}", chart.id())).into_response())
-}
-
-struct StoredNote {
-    id: ClinicalNoteId,
-    author: UserId,
-    author_name: String,
-    title: String,
-    subjective: String,
-    objective: String,
-    assessment: String,
-    plan: String,
-    sensitive_category: Option<String>,
-    signed_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
 }
 
 /// The note, visible to this context for `permission` (404 otherwise, audited; a
@@ -297,20 +247,7 @@ async fn note_for(
     id: ClinicalNoteId,
     permission: Permission,
 ) -> AppResult<StoredNote> {
-    let row = {
-        let mut db = tx.conn().await?;
-        sqlx::query_as!(
-            StoredNote,
-            r#"SELECT n.id AS "id: ClinicalNoteId", n.author_user_id AS "author: UserId", u.display_name AS author_name,
-                      n.title, n.subjective, n.objective, n.assessment, n.plan, n.sensitive_category, n.signed_at, n.created_at
-                 FROM clinical_notes n JOIN users u ON u.id = n.author_user_id
-                WHERE n.id = $1 AND n.patient_id = $2 AND n.deleted_at IS NULL"#,
-            id.as_uuid(),
-            chart.id().as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
+    let row = repo::find(&mut *tx.conn().await?, id, chart.id()).await?;
     let Some(row) = row else { return Err(tx.not_found("clinical_note", id.as_uuid()).await) };
     chart.authorize(tx, permission, row.sensitive_category.is_some()).await?;
     Ok(row)
@@ -323,17 +260,7 @@ async fn render_note(
     addendum: (String, Option<String>),
     notice: Option<String>,
 ) -> AppResult<NoteSection> {
-    let addenda = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT a.id AS "id: NoteAddendumId", a.body, a.created_at, u.display_name AS author
-                 FROM clinical_note_addenda a JOIN users u ON u.id = a.author_user_id
-                WHERE a.note_id = $1 ORDER BY a.created_at"#,
-            note.id.as_uuid()
-        )
-        .fetch_all(&mut *db)
-        .await?
-    };
+    let addenda = repo::addenda(&mut *tx.conn().await?, note.id).await?;
     let me = tx.context().tenant.user_id;
     let is_author = me == Some(note.author);
     let signed = note.signed_at.is_some();
@@ -384,10 +311,10 @@ pub async fn show(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> 
             sensitive_category: found.sensitive_category.clone().unwrap_or_default(),
         });
         let draft = form_section(&chart, &tx, found.id, true, form, NoteErrors::default());
-        return Ok(Framed(chart.frame("notes"), draft).into_response());
+        return Ok(Framed(chart.frame(crate::notes::SECTION), draft).into_response());
     }
     let section = render_note(&tx, &chart, found, (String::new(), None), None).await?;
-    Ok(Framed(chart.frame("notes"), section).into_response())
+    Ok(Framed(chart.frame(crate::notes::SECTION), section).into_response())
 }
 
 /// The draft's id from the address (a malformed one is no note: 404).
@@ -408,13 +335,14 @@ pub async fn update(
     let errors = validate(&form);
     if errors.any() {
         let section = form_section(&chart, &tx, note, true, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::notes::SECTION), section))
+            .into_response());
     }
     save_draft(&tx, &chart, note, &form).await?;
     let mut section = form_section(&chart, &tx, note, true, form, NoteErrors::default());
     section.saved_at = Some(saved_at(&tx, &chart));
     section.notice = Some("Draft saved. Sign it when it is complete.".into());
-    Ok(Framed(chart.frame("notes"), section).into_response())
+    Ok(Framed(chart.frame(crate::notes::SECTION), section).into_response())
 }
 
 /// A save that carries the draft form's fields may create the draft under the id the form
@@ -479,9 +407,11 @@ pub async fn sign(
             section.notice = Some(
                 "Not signed yet: the note needs the corrections below. Nothing you typed was lost.".into(),
             );
-            return Ok(
-                (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("notes"), section)).into_response()
-            );
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Framed(chart.frame(crate::notes::SECTION), section),
+            )
+                .into_response());
         }
         save_draft(&tx, &chart, note, &form).await?;
     }
@@ -493,19 +423,8 @@ pub async fn sign(
     if found.title == UNTITLED && sent.title.is_none() {
         return Err(AppError::BadRequest("Give the note a title before signing it.".into()));
     }
-    let signed = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE clinical_notes SET status = 'signed', signed_at = $2, signed_by = $3 WHERE id = $1 AND status = 'draft'",
-            found.id.as_uuid(),
-            tx.now(),
-            me.as_uuid()
-        )
-        .execute(&mut *db)
-        .await?
-        .rows_affected()
-    };
-    if signed == 0 {
+    let signed = repo::sign(&mut *tx.conn().await?, found.id, me, tx.now()).await?;
+    if !signed {
         return Err(AppError::BadRequest("This note is already signed.".into()));
     }
     tx.audit(&event(&chart, Action::Update, Some(found.id)).details(json!({ "signed": true }))).await?;
@@ -518,7 +437,7 @@ pub async fn sign(
         Some("Signed. The note is now final; corrections are addenda.".into()),
     )
     .await?;
-    Ok(Framed(chart.frame("notes"), section).into_response())
+    Ok(Framed(chart.frame(crate::notes::SECTION), section).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -555,24 +474,17 @@ pub(crate) async fn add_addendum(
         };
         // htmx puts the corrected form in place of the form (not the whole section).
         let retarget = [(HX_RETARGET, "#addendum-form"), (HX_RESWAP, "outerHTML")];
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, retarget, Framed(chart.frame("notes"), fragment))
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            retarget,
+            Framed(chart.frame(crate::notes::SECTION), fragment),
+        )
             .into_response());
     }
     let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
     let addendum = NoteAddendumId::new();
-    {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "INSERT INTO clinical_note_addenda (organization_id, id, note_id, author_user_id, body) VALUES ($1, $2, $3, $4, $5)",
-            tx.context().tenant.organization_id.as_uuid(),
-            addendum.as_uuid(),
-            found.id.as_uuid(),
-            author.as_uuid(),
-            text
-        )
-        .execute(&mut *db)
-        .await?;
-    }
+    let clinic = tx.context().tenant.organization_id;
+    repo::add_addendum(&mut *tx.conn().await?, clinic, addendum, found.id, author, text).await?;
     tx.audit(
         &event(&chart, Action::Create, Some(found.id))
             .details(json!({ "addendum_id": addendum.to_string() })),
@@ -581,5 +493,5 @@ pub(crate) async fn add_addendum(
     let found = note(&tx, &chart, &note_id, Permission::ReadNoteBody).await?;
     let section =
         render_note(&tx, &chart, found, (String::new(), None), Some("Addendum added.".into())).await?;
-    Ok(Framed(chart.frame("notes"), section).into_response())
+    Ok(Framed(chart.frame(crate::notes::SECTION), section).into_response())
 }

@@ -5,10 +5,14 @@
 //! health) limits a note — its text and its existence — to the care team's providers.
 
 mod handlers;
+mod repo;
 mod views;
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
+
+/// The feature's section of the patient's chart (its tab).
+const SECTION: &str = "/patients/{patient_id}/notes";
 
 pub fn routes() -> Routes {
     let list = Access::Staff(Permission::ViewNoteList);
@@ -17,8 +21,8 @@ pub fn routes() -> Routes {
     // A note's parts and an addendum are free text: lines and tabs allowed there only.
     let text: &[&str] = &["subjective", "objective", "assessment", "plan"];
     Routes::new()
-        .chart_tab("notes", "Notes", 50)
-        .get("/patients/{patient_id}/notes", list, Phi::Reads, handlers::list)
+        .chart_tab(SECTION, "Notes", 50)
+        .get(SECTION, list, Phi::Reads, handlers::list)
         .get("/patients/{patient_id}/notes/new", write, Phi::Reads, handlers::new_note)
         .post_multiline("/patients/{patient_id}/notes", write, Phi::Writes, text, handlers::create)
         .get("/patients/{patient_id}/notes/{note_id}", read, Phi::Reads, handlers::show)

@@ -4,6 +4,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
 use serde_json::json;
 
+use super::repo;
 use super::views::{AccessPage, ProxyErrors, ProxyForm, ProxyRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::emails::{PatientInvitation, ProxyInvitation};
@@ -44,25 +45,8 @@ async fn render(
 ) -> AppResult<AccessPage> {
     let patient = chart.id();
     let mut db = tx.conn().await?;
-    let portal_email = sqlx::query_scalar!(
-        r#"SELECT u.email::text AS "email!" FROM patients p JOIN users u ON u.id = p.user_id WHERE p.id = $1"#,
-        patient.as_uuid()
-    )
-    .fetch_optional(&mut *db)
-    .await?;
-    let proxies = sqlx::query!(
-        r#"SELECT a.id AS "id: ProxyAssignmentId",
-                  CASE WHEN a.accepted_at IS NULL THEN coalesce(a.invited_name, u.email::text) ELSE u.display_name END
-                      AS "display_name!",
-                  u.email::text AS "email!", a.relationship, a.status,
-                  a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at, a.proof_note,
-                  (a.messages_safe_email IS NOT NULL AND a.messages_safe_email = u.email) AS "messages_safe!"
-             FROM patient_proxy_assignments a JOIN users u ON u.id = a.proxy_user_id
-            WHERE a.patient_id = $1 ORDER BY a.created_at"#,
-        patient.as_uuid()
-    )
-    .fetch_all(&mut *db)
-    .await?;
+    let portal_email = repo::portal_email(&mut db, patient).await?;
+    let proxies = repo::grants(&mut db, patient).await?;
     Ok(AccessPage {
         patient_id: patient.to_string(),
         patient_name: name,
@@ -124,7 +108,7 @@ pub async fn page(tx: TenantTx, Path(id): Path<String>) -> AppResult<Section> {
     let page =
         render(&tx, &chart, name, None, (String::new(), None), empty_proxy_form(), ProxyErrors::default())
             .await?;
-    Ok(Framed(chart.frame("access"), page))
+    Ok(Framed(chart.frame(crate::patient_access::SECTION), page))
 }
 
 #[derive(serde::Deserialize)]
@@ -144,15 +128,7 @@ pub(crate) async fn invite_patient(
     let typed = form.email.trim().to_owned();
     let context = tx.context().tenant.clone();
     let now = tx.now();
-    let has_account = {
-        let mut db = tx.conn().await?;
-        sqlx::query_scalar!(
-            r#"SELECT user_id IS NOT NULL AS "linked!" FROM patients WHERE id = $1"#,
-            patient.as_uuid()
-        )
-        .fetch_one(&mut *db)
-        .await?
-    };
+    let has_account = repo::has_portal_account(&mut *tx.conn().await?, patient).await?;
     // A chart has one portal account, and staff never invite themselves into a chart
     // (it would make them its patient: messages, consent, everything the portal shows).
     let invited = match normalize_email(&typed) {
@@ -181,9 +157,11 @@ pub(crate) async fn invite_patient(
                 ProxyErrors::default(),
             )
             .await?;
-            return Ok(
-                (StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response()
-            );
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Framed(chart.frame(crate::patient_access::SECTION), page),
+            )
+                .into_response());
         }
     };
     // Sent by the queue once this request commits; if it fails, nothing is sent.
@@ -220,7 +198,7 @@ pub(crate) async fn invite_patient(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Framed(chart.frame("access"), page).into_response())
+    Ok(Framed(chart.frame(crate::patient_access::SECTION), page).into_response())
 }
 
 fn parse_proxy_form(body: &[u8]) -> ProxyForm {
@@ -310,7 +288,11 @@ pub(crate) async fn invite_proxy(
         || relationship.is_none()
     {
         let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Framed(chart.frame(crate::patient_access::SECTION), page),
+        )
+            .into_response());
     }
     // Confirming that messages may go to this person decides where they go: a recent proof
     // of identity first (nothing is written yet).
@@ -332,38 +314,32 @@ pub(crate) async fn invite_proxy(
         let errors =
             ProxyErrors { email: Some("You cannot invite yourself.".into()), ..ProxyErrors::default() };
         let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Framed(chart.frame(crate::patient_access::SECTION), page),
+        )
+            .into_response());
     }
     let assignment = {
         let mut db = tx.conn().await?;
-        let assignment = sqlx::query_scalar!(
-            r#"INSERT INTO patient_proxy_assignments
-                   (organization_id, patient_id, proxy_user_id, relationship, can_view_clinical, can_view_billing,
-                    can_schedule, can_message, starts_at, expires_at, status, granted_by, proof_note, invited_name,
-                    accepted_at, messages_safe_at, messages_safe_by, messages_safe_email)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $13, NULL,
-                       CASE WHEN $14 THEN $9::timestamptz END, CASE WHEN $14 THEN $11::uuid END,
-                       CASE WHEN $14 THEN $15::citext END)
-               ON CONFLICT DO NOTHING
-               RETURNING id AS "id: ProxyAssignmentId""#,
-            context.organization_id.as_uuid(),
-            patient.as_uuid(),
-            person.as_uuid(),
-            relationship,
-            form.clinical,
-            form.billing,
-            form.scheduling,
-            form.messaging,
-            now,
-            expires,
-            context.user_id.map(|u| u.as_uuid()),
-            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
-            form.display_name,
-            can_set_safety && form.messages_safe,
-            form.email.as_str()
-        )
-        .fetch_optional(&mut *db)
-        .await?;
+        let grant = repo::NewGrant {
+            clinic: context.organization_id,
+            patient,
+            proxy: person,
+            relationship: relationship.unwrap_or("other"),
+            clinical: form.clinical,
+            billing: form.billing,
+            scheduling: form.scheduling,
+            messaging: form.messaging,
+            starts_at: now,
+            expires_at: expires,
+            granted_by: context.user_id,
+            proof_note: (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
+            invited_name: &form.display_name,
+            messages_safe: can_set_safety && form.messages_safe,
+            email: &form.email,
+        };
+        let assignment = repo::create_grant(&mut db, &grant).await?;
         let Some(assignment) = assignment else {
             drop(db);
             let errors = ProxyErrors {
@@ -371,7 +347,8 @@ pub(crate) async fn invite_proxy(
                 ..ProxyErrors::default()
             };
             let page = render(&tx, &chart, name, None, (String::new(), None), form, errors).await?;
-            return Ok((StatusCode::CONFLICT, Framed(chart.frame("access"), page)).into_response());
+            return Ok((StatusCode::CONFLICT, Framed(chart.frame(crate::patient_access::SECTION), page))
+                .into_response());
         };
         // Sent by the queue once this request commits; if it fails, nothing is sent.
         tokens::mail_link(
@@ -410,7 +387,7 @@ pub(crate) async fn invite_proxy(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Framed(chart.frame("access"), page).into_response())
+    Ok(Framed(chart.frame(crate::patient_access::SECTION), page).into_response())
 }
 
 pub(crate) async fn revoke_proxy(
@@ -420,21 +397,9 @@ pub(crate) async fn revoke_proxy(
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
     let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
-    let by = tx.context().tenant.user_id.map(|u| u.as_uuid());
-    let revoked = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE patient_proxy_assignments SET status = 'revoked', revoked_at = now(), revoked_by = $3
-              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
-            assignment.as_uuid(),
-            patient.as_uuid(),
-            by
-        )
-        .execute(&mut *db)
-        .await?
-        .rows_affected()
-    };
-    if revoked == 0 {
+    let by = tx.context().tenant.user_id;
+    let revoked = repo::revoke(&mut *tx.conn().await?, assignment, patient, by).await?;
+    if !revoked {
         return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
     }
     tx.audit(
@@ -453,7 +418,7 @@ pub(crate) async fn revoke_proxy(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Framed(chart.frame("access"), page).into_response())
+    Ok(Framed(chart.frame(crate::patient_access::SECTION), page).into_response())
 }
 
 /// Changes an existing grant's scopes, relationship, end date or proof note. Like a
@@ -467,19 +432,7 @@ pub(crate) async fn update_proxy(
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
     let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
-    let current = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            r#"SELECT can_view_billing, can_schedule, can_message,
-                      messages_safe_email IS NOT NULL AS "confirmed!"
-                 FROM patient_proxy_assignments
-                WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'"#,
-            assignment.as_uuid(),
-            patient.as_uuid()
-        )
-        .fetch_optional(&mut *db)
-        .await?
-    };
+    let current = repo::message_scopes(&mut *tx.conn().await?, assignment, patient).await?;
     let Some(current) = current else {
         return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
     };
@@ -518,49 +471,27 @@ pub(crate) async fn update_proxy(
         )
         .await?;
         page.row_error = Some((assignment.to_string(), message));
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame("access"), page)).into_response());
-    }
-    let updated = {
-        let mut db = tx.conn().await?;
-        sqlx::query!(
-            "UPDATE patient_proxy_assignments a
-                SET relationship = $3, can_view_clinical = $4, can_view_billing = $5, can_schedule = $6,
-                    can_message = $7, expires_at = $8, proof_note = $9,
-                    -- The confirmation changes only by someone who may give it ($10), and a
-                    -- confirmation already given for the same address keeps its time.
-                    (messages_safe_at, messages_safe_by, messages_safe_email) =
-                        (SELECT CASE WHEN NOT $10 THEN a.messages_safe_at
-                                     WHEN NOT $11 THEN NULL
-                                     WHEN a.messages_safe_email = u.email THEN a.messages_safe_at
-                                     ELSE $12 END,
-                                CASE WHEN NOT $10 THEN a.messages_safe_by
-                                     WHEN NOT $11 THEN NULL
-                                     WHEN a.messages_safe_email = u.email THEN a.messages_safe_by
-                                     ELSE $13 END,
-                                CASE WHEN NOT $10 THEN a.messages_safe_email
-                                     WHEN NOT $11 THEN NULL
-                                     ELSE u.email END
-                           FROM users u WHERE u.id = a.proxy_user_id)
-              WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'",
-            assignment.as_uuid(),
-            patient.as_uuid(),
-            relationship,
-            form.clinical,
-            form.billing,
-            form.scheduling,
-            form.messaging,
-            expires.ok().flatten(),
-            (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
-            can_set_safety,
-            form.messages_safe,
-            tx.now(),
-            tx.context().tenant.user_id.map(|u| u.as_uuid())
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Framed(chart.frame(crate::patient_access::SECTION), page),
         )
-        .execute(&mut *db)
-        .await?
-        .rows_affected()
+            .into_response());
+    }
+    let change = repo::GrantChange {
+        relationship: relationship.unwrap_or("other"),
+        clinical: form.clinical,
+        billing: form.billing,
+        scheduling: form.scheduling,
+        messaging: form.messaging,
+        expires_at: expires.ok().flatten(),
+        proof_note: (!form.proof_note.is_empty()).then_some(form.proof_note.as_str()),
+        may_set_safety: can_set_safety,
+        messages_safe: form.messages_safe,
+        at: tx.now(),
+        by: tx.context().tenant.user_id,
     };
-    if updated == 0 {
+    let updated = repo::change(&mut *tx.conn().await?, assignment, patient, &change).await?;
+    if !updated {
         return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
     }
     tx.audit(
@@ -586,5 +517,5 @@ pub(crate) async fn update_proxy(
         ProxyErrors::default(),
     )
     .await?;
-    Ok(Framed(chart.frame("access"), page).into_response())
+    Ok(Framed(chart.frame(crate::patient_access::SECTION), page).into_response())
 }

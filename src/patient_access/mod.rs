@@ -4,17 +4,21 @@
 //! takes effect on the proxy's very next request.
 
 mod handlers;
+mod repo;
 mod views;
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
 
+/// The feature's section of the patient's chart (its tab).
+const SECTION: &str = "/patients/{patient_id}/access";
+
 pub fn routes() -> Routes {
     let view = Access::Staff(Permission::ViewProxies);
     let manage = Access::Staff(Permission::ManageProxies);
     Routes::new()
-        .chart_tab("access", "Proxies & portal", 30)
-        .get("/patients/{patient_id}/access", view, Phi::Reads, handlers::page)
+        .chart_tab(SECTION, "Proxies & portal", 30)
+        .get(SECTION, view, Phi::Reads, handlers::page)
         .post("/patients/{patient_id}/portal-invitation", manage, Phi::Writes, handlers::invite_patient)
         .post("/patients/{patient_id}/proxies", manage, Phi::Writes, handlers::invite_proxy)
         .post("/patients/{patient_id}/proxies/{assignment_id}", manage, Phi::Writes, handlers::update_proxy)

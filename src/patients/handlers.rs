@@ -269,7 +269,7 @@ pub async fn summary(
             .purpose("chart.summary"),
     )
     .await?;
-    Ok(Framed(chart.frame(""), section))
+    Ok(Framed(chart.frame(crate::patients::SECTION), section))
 }
 
 fn form_from(s: Demographics) -> PatientForm {
@@ -312,7 +312,7 @@ pub async fn edit(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<char
         errors: Default::default(),
         sexes: SEXES,
     };
-    Ok(Framed(chart.frame(""), section))
+    Ok(Framed(chart.frame(crate::patients::SECTION), section))
 }
 
 pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
@@ -323,7 +323,11 @@ pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
         Err(errors) => {
             let section =
                 EditSection { patient_id: chart.id().to_string(), form, errors: *errors, sexes: SEXES };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(""), section)).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Framed(chart.frame(crate::patients::SECTION), section),
+            )
+                .into_response());
         }
     };
     {
@@ -340,7 +344,7 @@ pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     // The header (name, age, banner) may have changed: reopen the chart for the page.
     let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
     let section = summary_section(&tx, &chart, Some("Demographics saved.".into())).await?;
-    Ok(Framed(chart.frame(""), section).into_response())
+    Ok(Framed(chart.frame(crate::patients::SECTION), section).into_response())
 }
 
 /// Removes a patient from the registry (soft delete: the record, its history and audit

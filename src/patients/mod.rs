@@ -10,19 +10,22 @@ mod views;
 use crate::auth::policy::Permission;
 use crate::web::{Access, Audience, Phi, Routes};
 
+/// The feature's section of the patient's chart (its tab).
+const SECTION: &str = "/patients/{patient_id}";
+
 pub fn routes() -> Routes {
     let search = Access::Staff(Permission::SearchPatients);
     let register = Access::Staff(Permission::RegisterPatient);
     let view = Access::Staff(Permission::ViewDemographics);
     let edit = Access::Staff(Permission::EditDemographics);
     Routes::new()
-        .chart_tab("", "Summary", 0)
+        .chart_tab(SECTION, "Summary", 0)
         .nav("Patients", "/patients", Audience::Staff(Permission::SearchPatients), 10)
         .get("/patients", search, Phi::Reads, handlers::registry)
         .post("/patients/search", search, Phi::Reads, handlers::search)
         .get("/patients/new", register, Phi::None, handlers::new_patient)
         .post("/patients", register, Phi::Writes, handlers::register)
-        .get("/patients/{patient_id}", view, Phi::Reads, handlers::summary)
+        .get(SECTION, view, Phi::Reads, handlers::summary)
         .get("/patients/{patient_id}/edit", edit, Phi::Reads, handlers::edit)
         .post("/patients/{patient_id}", edit, Phi::Writes, handlers::update)
         .post("/patients/{patient_id}/remove", edit, Phi::Writes, handlers::remove)

@@ -3,6 +3,8 @@
 //! Listed for the roles that decide where messages may go; marked done by them.
 
 mod handlers;
+mod repo;
+mod views;
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Audience, Phi, Routes};

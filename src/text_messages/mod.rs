@@ -5,11 +5,8 @@
 //! inbound webhook here.
 
 mod handlers;
-mod inbound;
-mod store;
+mod repo;
 mod views;
-
-pub use store::{SmsConsent, current_terms, status};
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};
@@ -21,5 +18,5 @@ pub fn routes() -> Routes {
         .post("/portal/text-messages", own, Phi::Writes, handlers::agree)
         .post("/portal/text-messages/withdraw", own, Phi::Writes, handlers::withdraw)
         // Provider webhooks prove who they are by signature, not by session.
-        .post_raw("/hooks/sms/inbound", Access::Public, Phi::None, inbound::receive)
+        .post_raw("/hooks/sms/inbound", Access::Machine, Phi::None, handlers::inbound::receive)
 }

@@ -49,7 +49,7 @@ pub fn all() -> &'static [Asset] {
 }
 
 pub fn routes() -> Routes {
-    Routes::new().get("/static/{*path}", Access::Public, Phi::None, serve)
+    Routes::new().get("/static/{*path}", Access::Machine, Phi::None, serve)
 }
 
 /// Serves the copy the browser accepts best: Brotli, else gzip, else the file as it is,

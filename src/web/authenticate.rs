@@ -22,7 +22,7 @@ use crate::db::tenant::{SystemContext, begin_system};
 use crate::error::{AppError, error_response};
 use crate::web::AppState;
 use crate::web::chrome::chrome;
-use crate::web::context::{BackgroundRoutes, Navigation};
+use crate::web::context::{Navigation, RouteSet};
 
 /// The header htmx requests carry the CSRF token in (set with `hx-headers` on `<body>`).
 pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
@@ -65,14 +65,13 @@ fn is_state_changing(method: &Method) -> bool {
 }
 
 pub async fn authenticate(
-    State((state, background, navigation)): State<(AppState, BackgroundRoutes, Navigation)>,
+    State((state, background, machine, navigation)): State<(AppState, RouteSet, RouteSet, Navigation)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    // Static files and health probes never need to know who is asking: no session read.
-    // Provider webhooks (`/hooks/`) prove who they are by signature, not by session.
-    let path = req.uri().path();
-    if path.starts_with("/static/") || path.starts_with("/health") || path.starts_with("/hooks/") {
+    // Static files, health probes and provider webhooks are not called by people: no
+    // session is read (a webhook proves who it is by its signature).
+    if machine.contains(&req) {
         return next.run(req).await;
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
@@ -147,7 +146,7 @@ pub async fn authenticate(
     // The session as the handler left it (sign-in rotates the token; the sign-in page
     // creates one): no query, the record is already loaded.
     let data = session::load(&session).await.unwrap_or_default();
-    response.extensions_mut().insert(chrome(&data, &navigation));
+    response.extensions_mut().insert(chrome(&data, &navigation, &state.pages));
     response.extensions_mut().insert(CsrfToken(data.csrf));
     response
 }

@@ -5,13 +5,28 @@
 
 use crate::auth::policy::{self, Principal};
 use crate::auth::session::{ContextClaim, SessionData};
+use crate::auth::signin::{FlowPage, FlowPages};
 use crate::web::context::{Audience, Chrome, NavItem, Navigation};
 
 /// The header for this session's persona.
-pub(crate) fn chrome(data: &SessionData, navigation: &Navigation) -> Chrome {
-    let Some(user) = data.user.as_ref().filter(|u| u.second_factor_satisfied()) else {
-        return Chrome { signed_in: data.user.is_some(), context_label: None, nav: Vec::new() };
+pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPages) -> Chrome {
+    let sign_out = pages.path(FlowPage::SignOut);
+    let items = |shown: &dyn Fn(Audience) -> bool| {
+        navigation
+            .entries()
+            .iter()
+            .filter(|entry| shown(entry.audience))
+            .map(|entry| NavItem { label: entry.label, href: entry.href })
+            .collect()
     };
+    let Some(user) = data.user.as_ref() else {
+        let nav = items(&|audience| audience == Audience::SignedOut);
+        return Chrome { signed_in: false, context_label: None, nav, sign_out };
+    };
+    if !user.second_factor_satisfied() {
+        // Between the factors: nothing to go to but the challenge itself, or out.
+        return Chrome { signed_in: true, context_label: None, nav: Vec::new(), sign_out };
+    }
     let shown = |audience: Audience| match (audience, user.context) {
         (Audience::SignedIn, _) => true,
         (Audience::Staff(permission), Some(ContextClaim::Staff { role, .. })) => {
@@ -21,11 +36,5 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation) -> Chrome {
         (Audience::Platform, Some(ContextClaim::Platform { .. })) => true,
         _ => false,
     };
-    let nav = navigation
-        .entries()
-        .iter()
-        .filter(|entry| shown(entry.audience))
-        .map(|entry| NavItem { label: entry.label, href: entry.href })
-        .collect();
-    Chrome { signed_in: true, context_label: user.context_label.clone(), nav }
+    Chrome { signed_in: true, context_label: user.context_label.clone(), nav: items(&shown), sign_out }
 }

@@ -15,12 +15,13 @@ use axum_htmx::{HX_BOOSTED, HX_REDIRECT, HX_REQUEST};
 use crate::auth::policy::Permission;
 use crate::auth::session::ContextClaim;
 
-/// The routes declared background, for the authentication layer (which runs before the
-/// route's own layers and so cannot be told by them).
+/// A set of declared routes the authentication layer treats apart (it runs before the
+/// route's own layers and so cannot be told by them): those declared background, and
+/// those for callers that are not people.
 #[derive(Clone, Default)]
-pub struct BackgroundRoutes(pub(crate) Arc<HashSet<(Method, &'static str)>>);
+pub struct RouteSet(pub(crate) Arc<HashSet<(Method, &'static str)>>);
 
-impl BackgroundRoutes {
+impl RouteSet {
     pub fn contains(&self, req: &Request) -> bool {
         req.extensions()
             .get::<MatchedPath>()
@@ -31,6 +32,8 @@ impl BackgroundRoutes {
 /// Who sees a navigation entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
+    /// Anyone not signed in.
+    SignedOut,
     /// Anyone signed in with both factors, whatever their context.
     SignedIn,
     /// Staff whose role can have this permission.
@@ -63,11 +66,11 @@ impl Navigation {
     }
 }
 
-/// A tab of the patient's chart, declared by the feature that serves it: its path below
-/// `/patients/{id}` ("" for the summary) and its label.
+/// A tab of the patient's chart, declared by the feature that serves it: the route
+/// pattern of its section (`{patient_id}` where the id goes) and its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChartTab {
-    pub segment: &'static str,
+    pub path: &'static str,
     pub label: &'static str,
     /// Place among the tabs: lower first.
     pub order: u16,
@@ -84,6 +87,13 @@ impl ChartTabs {
     }
 }
 
+impl ChartTab {
+    /// The tab's address for one patient.
+    pub fn href(&self, patient_id: &str) -> String {
+        self.path.replace("{patient_id}", patient_id)
+    }
+}
+
 /// The page header for who is signed in: their context and the navigation of their
 /// persona. Never patient data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +102,8 @@ pub(crate) struct Chrome {
     /// "Provider · Riverside Family Clinic".
     pub context_label: Option<String>,
     pub nav: Vec<NavItem>,
+    /// Where the sign-out button posts.
+    pub sign_out: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //!
 //! A request whose `Host` is not on the allow-list gets 400 before any handler runs. This
 //! defeats DNS rebinding (a hostile page pointing its own name at our address) and host
-//! header poisoning of absolute links. The health endpoints are exempt: load balancers and
-//! container health checks call them by IP address, and they carry no patient data.
+//! header poisoning of absolute links. Routes declared `Access::Probe` (the health
+//! endpoints) are exempt: load balancers and container health checks call them by IP
+//! address, and they carry no patient data.
 
 use std::sync::Arc;
 
@@ -13,9 +14,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::error_response;
-
-/// Paths answered whatever the Host header says.
-const EXEMPT_PATHS: &[&str] = &["/health", "/health/deep"];
+use crate::web::context::RouteSet;
 
 /// The host name of a `Host` header or URI authority, lower-cased, without the port.
 pub(crate) fn host_name(authority: &str) -> String {
@@ -27,8 +26,12 @@ pub(crate) fn host_name(authority: &str) -> String {
     authority.split(':').next().unwrap_or_default().to_owned()
 }
 
-pub async fn layer(State(allowed): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
-    if EXEMPT_PATHS.contains(&req.uri().path()) {
+pub async fn layer(
+    State((allowed, probes)): State<(Arc<Vec<String>>, RouteSet)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if probes.contains(&req) {
         return next.run(req).await;
     }
     let authority = req

@@ -66,13 +66,18 @@ pub fn app(state: AppState, routes: Routes) -> Router {
     let trusted_hosts = Arc::new(state.config.http.trusted_hosts.clone());
     let trusted_proxies = Arc::new(state.config.http.trusted_proxies.clone());
     let background = routes.background_routes();
+    let machine = routes.machine_routes();
+    let probes = routes.probe_routes();
     let navigation = routes.navigation();
     let router = routes
         .into_router(&state)
         // Innermost: commits or rolls back the request's tenant transaction.
         .layer(from_fn_with_state(state.clone(), tenant_tx::finish))
         // Who is asking (one session read), timeouts, the CSRF token.
-        .layer(from_fn_with_state((state.clone(), background, navigation), authenticate::authenticate))
+        .layer(from_fn_with_state(
+            (state.clone(), background, machine, navigation),
+            authenticate::authenticate,
+        ))
         // Cross-origin requests are refused before any session is touched.
         .layer(origin_check(&state))
         .layer(session_layer(&state))
@@ -104,7 +109,7 @@ pub fn app(state: AppState, routes: Routes) -> Router {
                     StatusCode::SERVICE_UNAVAILABLE,
                     state.config.http.request_timeout,
                 ))
-                .layer(from_fn_with_state(trusted_hosts, hosts::layer))
+                .layer(from_fn_with_state((trusted_hosts, probes), hosts::layer))
                 .layer(from_fn_with_state(
                     rate_limit::Limits {
                         limiter: state.rate_limiter.clone(),

@@ -33,13 +33,13 @@ use crate::audit::AuditEvent;
 use crate::auth::contexts::{self, Standing};
 use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
 use crate::auth::session::{self, ContextClaim, safe_return_path};
+use crate::auth::signin::{FlowPage, FlowPages};
 use crate::db::tenant::{ActorKind, SystemContext, TenantContext, begin_system};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
 use crate::web::context::{
-    Audience, BackgroundRoutes, ChartTab, ChartTabs, NavEntry, Navigation, claim_role, redirect,
-    wants_fragment,
+    Audience, ChartTab, ChartTabs, NavEntry, Navigation, RouteSet, claim_role, redirect, wants_fragment,
 };
 use crate::web::form_input::{self, BodyRule};
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
@@ -47,8 +47,15 @@ use crate::web::tenant_tx::{record_after_rollback, request_meta};
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone, signed in or not (health, static files, the start page, sign-in).
+    /// Anyone, signed in or not (the start page, sign-in, the status page).
     Public,
+    /// A caller that is not a person: health probes, static files, a provider's webhook
+    /// (which proves itself by its signature). No session is read and no CSRF token
+    /// asked: there is no person and no browser to protect.
+    Machine,
+    /// A health probe: a [`Access::Machine`] route that load balancers call by address,
+    /// so it is answered whatever the `Host` header says (it holds no patient data).
+    Probe,
     /// Signed in with the first factor; the second may still be owed (the second-factor
     /// pages, sign-out).
     FirstFactor,
@@ -112,6 +119,7 @@ pub struct Routes {
     specs: Vec<RouteSpec>,
     nav: Vec<NavEntry>,
     tabs: Vec<ChartTab>,
+    flow: Vec<(FlowPage, &'static str)>,
     router: Router<AppState>,
 }
 
@@ -123,7 +131,7 @@ impl Default for Routes {
 
 impl Routes {
     pub fn new() -> Self {
-        Self { specs: Vec::new(), nav: Vec::new(), tabs: Vec::new(), router: Router::new() }
+        Self { specs: Vec::new(), nav: Vec::new(), tabs: Vec::new(), flow: Vec::new(), router: Router::new() }
     }
 
     /// Declares and adds one route.
@@ -161,7 +169,7 @@ impl Routes {
                 }));
         }
         let method_router = match access {
-            Access::Public => method_router,
+            Access::Public | Access::Machine | Access::Probe => method_router,
             _ => method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
                 require(access, req, next)
             })),
@@ -239,16 +247,28 @@ impl Routes {
         self
     }
 
-    /// Declares a tab of the patient's chart (see [`ChartTab`]).
-    pub fn chart_tab(mut self, segment: &'static str, label: &'static str, order: u16) -> Self {
-        self.tabs.push(ChartTab { segment, label, order });
+    /// Declares a tab of the patient's chart (see [`ChartTab`]): the route pattern of
+    /// its section, with `{patient_id}` where the patient's id goes.
+    pub fn chart_tab(mut self, path: &'static str, label: &'static str, order: u16) -> Self {
+        self.tabs.push(ChartTab { path, label, order });
         self
     }
 
     fn chart_tabs(&self) -> ChartTabs {
         let mut tabs = self.tabs.clone();
-        tabs.sort_by_key(|t| (t.order, t.segment));
+        tabs.sort_by_key(|t| (t.order, t.path));
         ChartTabs(Arc::new(tabs))
+    }
+
+    /// Declares that `path` serves `page` of the sign-in flow (see [`FlowPage`]).
+    pub fn flow_page(mut self, page: FlowPage, path: &'static str) -> Self {
+        self.flow.push((page, path));
+        self
+    }
+
+    /// Every page of the sign-in flow, or which one no feature (or two) declared.
+    pub fn flow_pages(&self) -> Result<FlowPages, String> {
+        FlowPages::from_declared(&self.flow)
     }
 
     /// The header's entries, in order.
@@ -262,6 +282,7 @@ impl Routes {
         self.specs.extend(other.specs);
         self.nav.extend(other.nav);
         self.tabs.extend(other.tabs);
+        self.flow.extend(other.flow);
         self.router = self.router.merge(other.router);
         self
     }
@@ -270,9 +291,26 @@ impl Routes {
         &self.specs
     }
 
-    pub(crate) fn background_routes(&self) -> BackgroundRoutes {
-        BackgroundRoutes(Arc::new(
+    pub(crate) fn background_routes(&self) -> RouteSet {
+        RouteSet(Arc::new(
             self.specs.iter().filter(|s| s.background).map(|s| (s.method.clone(), s.path)).collect(),
+        ))
+    }
+
+    /// The routes callers that are not people use (see [`Access::Machine`] and
+    /// [`Access::Probe`]).
+    pub(crate) fn machine_routes(&self) -> RouteSet {
+        self.route_set(|access| matches!(access, Access::Machine | Access::Probe))
+    }
+
+    /// The health probes (see [`Access::Probe`]).
+    pub(crate) fn probe_routes(&self) -> RouteSet {
+        self.route_set(|access| access == Access::Probe)
+    }
+
+    fn route_set(&self, included: impl Fn(Access) -> bool) -> RouteSet {
+        RouteSet(Arc::new(
+            self.specs.iter().filter(|s| included(s.access)).map(|s| (s.method.clone(), s.path)).collect(),
         ))
     }
 
@@ -308,7 +346,7 @@ pub fn claimed_principal(claim: ContextClaim) -> Principal {
 
 /// The sign-in page, remembering where the person was going (for htmx, the page they
 /// were on).
-fn to_sign_in(req: &Request) -> Response {
+fn to_sign_in(req: &Request, pages: &FlowPages) -> Response {
     let wanted = if wants_fragment(req.headers()) {
         req.headers()
             .get(HX_CURRENT_URL)
@@ -323,28 +361,33 @@ fn to_sign_in(req: &Request) -> Response {
     } else {
         None
     };
+    let sign_in = pages.path(FlowPage::SignIn);
     let target = match wanted.as_deref().and_then(safe_return_path) {
         Some(path) => format!(
-            "/sign-in?next={}",
+            "{sign_in}?next={}",
             url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
         ),
-        None => "/sign-in".to_owned(),
+        None => sign_in.to_owned(),
     };
     redirect(req.headers(), &target)
 }
 
 async fn require(access: Access, req: Request, next: Next) -> Response {
+    let Some(state) = req.extensions().get::<AppState>().cloned() else {
+        tracing::error!(error.kind = "wiring", "route access checked without the application state");
+        return AppError::Internal.into_response();
+    };
+    let pages = &state.pages;
     let Some(auth) = req.extensions().get::<Authenticated>().cloned() else {
-        return to_sign_in(&req);
+        return to_sign_in(&req, pages);
     };
     // Outside a clinic no tenant transaction re-checks the person: a disabled account or a
     // revoked platform role is refused here, on every such request.
     if matches!(access, Access::FirstFactor | Access::SignedIn | Access::Platform(_)) {
-        let state = req.extensions().get::<AppState>().cloned();
         let session = req.extensions().get::<tower_sessions::Session>().cloned();
-        match standing(state, session, auth.clone()).await {
+        match standing(&state, session, auth.clone()).await {
             Ok(Standing::Good) => {}
-            Ok(Standing::AccountClosed) => return to_sign_in(&req),
+            Ok(Standing::AccountClosed) => return to_sign_in(&req, pages),
             Ok(Standing::RoleRevoked) => return AppError::ContextEnded.into_response(),
             Err(error) => return error.into_response(),
         }
@@ -353,17 +396,18 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     if !auth.second_factor_satisfied {
-        let to = if auth.second_factor_enrolled { "/mfa" } else { "/mfa/enrol" };
-        return redirect(req.headers(), to);
+        return redirect(req.headers(), pages.second_factor(auth.second_factor_enrolled));
     }
     match access {
-        Access::Public | Access::FirstFactor | Access::SignedIn => next.run(req).await,
+        Access::Public | Access::Machine | Access::Probe | Access::FirstFactor | Access::SignedIn => {
+            next.run(req).await
+        }
         Access::Staff(permission) | Access::Portal(permission) => {
             let Some(claim) = auth.context.filter(|c| c.organization_id().is_some()) else {
-                return redirect(req.headers(), "/contexts");
+                return redirect(req.headers(), pages.path(FlowPage::ChooseContext));
             };
             if !auth.consents_accepted {
-                return redirect(req.headers(), "/consent");
+                return redirect(req.headers(), pages.path(FlowPage::Consent));
             }
             if access.serves(&claim) && policy::grants(claimed_principal(claim), permission) {
                 next.run(req).await
@@ -375,7 +419,7 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
         }
         Access::Platform(role) => match auth.context {
             Some(ContextClaim::Platform { role: held }) if held == role => next.run(req).await,
-            None => redirect(req.headers(), "/contexts"),
+            None => redirect(req.headers(), pages.path(FlowPage::ChooseContext)),
             Some(_) => AppError::Forbidden.into_response(),
         },
     }
@@ -384,14 +428,10 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
 /// Whether a person still stands where their session says (see
 /// `auth::contexts::standing`); an account closed meanwhile has its session ended here.
 async fn standing(
-    state: Option<AppState>,
+    state: &AppState,
     session: Option<tower_sessions::Session>,
     auth: Authenticated,
 ) -> Result<Standing, AppError> {
-    let Some(state) = state else {
-        tracing::error!(error.kind = "wiring", "route access checked without the application state");
-        return Err(AppError::Internal);
-    };
     let context = SystemContext { user_id: Some(auth.user_id), ..SystemContext::default() };
     let mut tx = begin_system(&state.db, &context).await?;
     let standing = contexts::standing(&mut tx, auth.user_id, auth.context).await?;

@@ -7,13 +7,17 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tower_sessions::Session;
 
 use crate::auth::passkeys::Passkeys;
 use crate::auth::password::PasswordHasher;
+use crate::auth::signin::{FlowPages, Step};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::DataKey;
+use crate::db::tenant::RequestMeta;
 use crate::integrations::mail::Mailer;
 use crate::notify::Notifier;
 use crate::notify::inbound::SnsVerifier;
@@ -56,9 +60,21 @@ pub struct SharedState {
     pub sns: Arc<SnsVerifier>,
     /// Committed changes from every process, on the channels features listen to.
     pub live: Arc<Hub>,
+    /// The sign-in flow's pages, as the features declared them.
+    pub pages: FlowPages,
 }
 
 impl SharedState {
+    /// A step of the sign-in flow in this request.
+    pub fn sign_in_step<'a>(
+        &'a self,
+        session: &'a Session,
+        request: RequestMeta,
+        now: DateTime<Utc>,
+    ) -> Step<'a> {
+        Step::new(session, &self.config.auth, &self.pages, request, now)
+    }
+
     /// Committed changes on a feature's live `channel`, from every process, for a page's
     /// live updates (the listening connection is the plumbing's, not the handler's).
     pub(crate) fn live_events(

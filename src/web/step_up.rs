@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum_htmx::HX_CURRENT_URL;
 
 use crate::auth::session::safe_return_path;
-use crate::auth::signin::recently_reauthenticated;
+use crate::auth::signin::{FlowPage, recently_reauthenticated};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
@@ -26,12 +26,13 @@ use crate::web::context::redirect;
 pub struct StepUp {
     fresh: bool,
     back_to: String,
+    reauthenticate: &'static str,
     headers: HeaderMap,
 }
 
 /// Where to return after confirming: the page the person was on (htmx says which), the
 /// page itself for a GET, else the address the form came from (same site only).
-fn back_to(parts: &Parts) -> String {
+fn back_to(parts: &Parts, home: &str) -> String {
     let from_url = |value: &str| {
         url::Url::parse(value).ok().map(|url| match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
@@ -45,7 +46,7 @@ fn back_to(parts: &Parts) -> String {
     } else {
         parts.headers.get(axum::http::header::REFERER).and_then(|v| v.to_str().ok()).and_then(from_url)
     };
-    candidate.as_deref().and_then(safe_return_path).unwrap_or_else(|| "/home".to_owned())
+    candidate.as_deref().and_then(safe_return_path).unwrap_or_else(|| home.to_owned())
 }
 
 impl FromRequestParts<AppState> for StepUp {
@@ -56,7 +57,8 @@ impl FromRequestParts<AppState> for StepUp {
             parts.extensions.get::<Authenticated>().ok_or_else(|| AppError::Unauthorized.into_response())?;
         Ok(Self {
             fresh: recently_reauthenticated(auth.reauthenticated_at, state.clock.now()),
-            back_to: back_to(parts),
+            back_to: back_to(parts, state.pages.path(FlowPage::Home)),
+            reauthenticate: state.pages.path(FlowPage::Reauthenticate),
             headers: parts.headers.clone(),
         })
     }
@@ -68,11 +70,23 @@ impl StepUp {
     /// `back_to` and make the change again. Ask before the first write: a redirect is a
     /// success to the request's transaction.
     pub fn refusal(&self) -> Option<Response> {
+        self.refusal_returning_to(&self.back_to)
+    }
+
+    /// [`StepUp::refusal`], coming back to `next` (a page's own address, for a form
+    /// posted from it: with no referrer sent, the page it came from is unknown).
+    pub fn refusal_returning_to(&self, next: &str) -> Option<Response> {
+        self.confirm_url(next).map(|confirm| redirect(&self.headers, &confirm))
+    }
+
+    /// Where to confirm it is them and come back to `next`, when they must (for a
+    /// script-driven request that answers JSON: a passkey ceremony).
+    pub fn confirm_url(&self, next: &str) -> Option<String> {
         if self.fresh {
             return None;
         }
-        let next = url::form_urlencoded::byte_serialize(self.back_to.as_bytes()).collect::<String>();
-        Some(redirect(&self.headers, &format!("/account/reauthenticate?next={next}")))
+        let next = url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
+        Some(format!("{}?next={next}", self.reauthenticate))
     }
 }
 

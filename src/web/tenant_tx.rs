@@ -32,11 +32,12 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::audit::{self, Action, AuditEvent};
+use crate::auth::contexts;
 use crate::auth::policy::{
     self, ChartAccess, Decision, Denial, Permission, PolicyContext, Principal, Target,
 };
 use crate::auth::session;
-use crate::auth::{contexts, signin};
+use crate::auth::signin::{self, FlowPage};
 use crate::db::errors::sqlx_variant;
 use crate::db::ids::PatientId;
 use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant, unscoped};
@@ -204,7 +205,7 @@ async fn idle_ended(parts: &mut Parts, state: &AppState) -> Response {
         }
     }
     parts.extensions.insert(SessionExpired);
-    redirect(&parts.headers, "/sign-in")
+    redirect(&parts.headers, state.pages.path(FlowPage::SignIn))
 }
 
 /// Writes the clinic's shorter idle limit into the session, so the pages outside the

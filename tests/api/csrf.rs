@@ -4,6 +4,7 @@
 use lockdev::auth::policy::{PlatformRole, StaffRole};
 use lockdev::auth::session::ContextClaim;
 use lockdev::db::ids::PatientId;
+use lockdev::web::Access;
 use reqwest::Method;
 
 use crate::fixtures::{phi_routes, signed_in, staff, two_tenants};
@@ -40,13 +41,17 @@ pub fn changed(before: &[(String, i64, String)], after: &[(String, i64, String)]
     before.iter().zip(after).filter(|(b, a)| b != a).map(|(b, _)| b.0.clone()).collect()
 }
 
-/// Every declared route with a state-changing method, its parameters filled in. Provider
-/// webhooks (`/hooks/`) carry no session and no token: they are authenticated by their
-/// signature instead (tested in messaging.rs).
+/// Every declared route with a state-changing method, its parameters filled in. Routes
+/// for machines (a provider's webhook) carry no session and no token: they are
+/// authenticated by their signature instead (tested in messaging.rs).
 fn state_changing(app: &TestApp, patient: PatientId) -> Vec<(Method, String)> {
     app.registry
         .iter()
-        .filter(|r| r.method != Method::GET && r.method != Method::HEAD && !r.path.starts_with("/hooks/"))
+        .filter(|r| {
+            r.method != Method::GET
+                && r.method != Method::HEAD
+                && !matches!(r.access, Access::Machine | Access::Probe)
+        })
         .map(|r| (r.method.clone(), fill(r.path, patient)))
         .collect()
 }

@@ -286,3 +286,225 @@ fn a_circle_of_files_is_seen() {
     let named = sibling_files("use crate::web::Thing;\nuse super::a::x;", "web", &files, &exported);
     assert_eq!(named.into_iter().collect::<Vec<_>>(), ["a", "b"]);
 }
+
+/// The files a feature folder may hold, and what each is for.
+const FEATURE_FILES: &[&str] = &[
+    "mod.rs",      // the routes and what the feature contributes (navigation, chart tabs, jobs)
+    "handlers.rs", // or a `handlers/` folder of them
+    "repo.rs",     // all of the feature's SQL, in functions that take the transaction
+    "views.rs",    // the templates' types
+    "domain.rs",   // rules, where there are some
+];
+
+/// What marks SQL sent to the database, and a template type.
+const SQL_MARKERS: &[&str] =
+    &["sqlx::query", "query!(", "query_as!(", "query_scalar!(", "query_as::<", "query_scalar::<"];
+
+/// Feature folders, as (name, folder).
+fn feature_folders() -> Vec<(String, std::path::PathBuf)> {
+    let src = repo_root().join("src");
+    let mut folders: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&src)
+        .expect("src")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .map(|p| (p.file_name().expect("name").to_string_lossy().into_owned(), p))
+        .filter(|(name, _)| layer(name) == FEATURES)
+        .collect();
+    folders.sort();
+    folders
+}
+
+/// The shape a folder breaks, if any: a file outside [`FEATURE_FILES`] (a folder only as
+/// `handlers/`), SQL outside `repo.rs`, a template type outside `views.rs`, no routes.
+fn shape_problems(feature: &str, folder: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(folder).expect("feature folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let allowed = if path.is_dir() { name == "handlers" } else { FEATURE_FILES.contains(&name.as_str()) };
+        if !allowed {
+            problems.push(format!("src/{feature}/{name}: not one of {FEATURE_FILES:?} (or handlers/)"));
+        }
+    }
+    if folder.join("handlers.rs").exists() && folder.join("handlers").exists() {
+        problems.push(format!("src/{feature}: both handlers.rs and handlers/"));
+    }
+    let mod_rs = std::fs::read_to_string(folder.join("mod.rs")).unwrap_or_default();
+    if !mod_rs.contains("pub fn routes() -> Routes") {
+        problems.push(format!("src/{feature}/mod.rs: declares no routes"));
+    }
+    let mut files = vec![folder.to_path_buf()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).expect("read dir").map(|e| e.expect("entry").path()));
+            continue;
+        }
+        let relative = path.strip_prefix(folder).expect("in the folder").display().to_string();
+        let file = path.file_name().expect("name").to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let code: String = text
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if file != "repo.rs" && SQL_MARKERS.iter().any(|m| code.contains(m)) {
+            problems.push(format!("src/{feature}/{relative}: SQL outside repo.rs"));
+        }
+        if file != "views.rs" && code.contains("#[template(") {
+            problems.push(format!("src/{feature}/{relative}: a template type outside views.rs"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_feature_folder_has_the_one_shape() {
+    let folders = feature_folders();
+    assert!(folders.len() >= 15, "{folders:?}");
+    let problems: Vec<String> =
+        folders.iter().flat_map(|(name, folder)| shape_problems(name, folder)).collect();
+    assert!(problems.is_empty(), "feature folders out of shape:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn a_folder_out_of_shape_is_seen() {
+    // The check itself, on a folder made to break each rule.
+    let folder = std::env::temp_dir().join(format!("lockdev-shape-{}", std::process::id()));
+    std::fs::create_dir_all(folder.join("helpers")).expect("folder");
+    std::fs::write(folder.join("mod.rs"), "mod handlers;\n").expect("write");
+    std::fs::write(folder.join("store.rs"), "").expect("write");
+    std::fs::write(folder.join("handlers.rs"), "fn f() { sqlx::query!(\"SELECT 1\"); }\n").expect("write");
+    std::fs::write(folder.join("helpers/page.rs"), "#[template(path = \"x.html\")]\nstruct P;\n")
+        .expect("write");
+    let problems = shape_problems("no_such_feature", &folder);
+    std::fs::remove_dir_all(&folder).ok();
+    let said = problems.join("\n");
+    assert!(said.contains("store.rs: not one of"), "{said}");
+    assert!(said.contains("helpers: not one of"), "{said}");
+    assert!(said.contains("declares no routes"), "{said}");
+    assert!(said.contains("handlers.rs: SQL outside repo.rs"), "{said}");
+    assert!(said.contains("page.rs: a template type outside views.rs"), "{said}");
+}
+
+/// The string literals of Rust source, comments and `#[cfg(test)]` modules left out.
+fn string_literals(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut literals = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") {
+            continue;
+        }
+        let mut chars = line.chars().peekable();
+        let mut current: Option<String> = None;
+        while let Some(c) = chars.next() {
+            match (&mut current, c) {
+                (None, '"') => current = Some(String::new()),
+                (None, '/') if chars.peek() == Some(&'/') => break,
+                (Some(text), '\\') => {
+                    if let Some(escaped) = chars.next() {
+                        text.push(escaped);
+                    }
+                }
+                (Some(_), '"') => literals.push(current.take().unwrap_or_default()),
+                (Some(text), c) => text.push(c),
+                (None, _) => {}
+            }
+        }
+    }
+    literals
+}
+
+/// What names a feature: its folder's name (as a whole string), and the first segment of
+/// every path its routes and declarations use ("/patients/...", "/sign-in").
+struct FeatureNames {
+    folders: BTreeSet<String>,
+    segments: BTreeSet<String>,
+}
+
+fn feature_names() -> FeatureNames {
+    let mut names = FeatureNames { folders: BTreeSet::new(), segments: BTreeSet::new() };
+    for (name, folder) in feature_folders() {
+        names.folders.insert(name.replace('_', "-"));
+        names.folders.insert(name);
+        let mod_rs = std::fs::read_to_string(folder.join("mod.rs")).unwrap_or_default();
+        for literal in string_literals(&mod_rs) {
+            if let Some(segment) = first_segment(&literal) {
+                names.segments.insert(segment);
+            }
+        }
+    }
+    names
+}
+
+/// "patients" for "/patients/{id}"; None for what is not a path, or is "/".
+fn first_segment(literal: &str) -> Option<String> {
+    let path = literal.strip_prefix('/')?;
+    let segment: String = path.chars().take_while(|c| *c != '/' && *c != '?' && *c != '{').collect();
+    (!segment.is_empty()).then_some(segment)
+}
+
+/// Words that are a feature's name and also plain vocabulary of a layer below, in the
+/// one place each is used that way: (file, word, what it means there).
+const SAME_WORD_OTHER_MEANING: &[(&str, &str, &str)] = &[
+    ("src/notify/gate.rs", "appointments", "the purpose of a message (reminders), as consent names it"),
+    ("src/notify/gate.rs", "home", "a kind of telephone number"),
+    ("src/telemetry.rs", "notes", "a field name whose values are kept out of the logs"),
+    ("src/config/mail.rs", "dev", "the setting value that picks the development mailbox"),
+    ("src/config/messaging.rs", "dev", "the setting value that picks the development outbox"),
+];
+
+/// Whether `literal` (in `file`) names a feature: it is a feature folder's name, or a
+/// path whose first segment a feature's routes use.
+fn names_a_feature(file: &str, literal: &str, names: &FeatureNames) -> Option<String> {
+    if let Some(segment) = first_segment(literal) {
+        return names.segments.contains(&segment).then_some(segment);
+    }
+    let other_meaning =
+        SAME_WORD_OTHER_MEANING.iter().any(|(f, word, _)| file.ends_with(f) && *word == literal);
+    (names.folders.contains(literal) && !other_meaning).then(|| literal.to_owned())
+}
+
+#[test]
+fn the_plumbing_names_no_feature_not_even_in_a_string() {
+    // Navigation, chart tabs, job kinds, live channels and the sign-in flow's pages are
+    // declared by the features; the plumbing (and its templates) only reads them.
+    let names = feature_names();
+    assert!(names.segments.contains("patients") && names.segments.contains("sign-in"));
+    assert!(names.folders.contains("care_team") && names.folders.contains("care-team"));
+    let mut offenders = Vec::new();
+    for (path, module, text) in sources() {
+        if layer(&module) >= FEATURES {
+            continue;
+        }
+        let file = path.display().to_string();
+        for literal in string_literals(&text) {
+            if let Some(name) = names_a_feature(&file, &literal, &names) {
+                offenders.push(format!("{}: \"{literal}\" names {name}", path.display()));
+            }
+        }
+    }
+    for folder in ["layout", "partials", "errors", "chart", "emails"] {
+        for path in files_under(&format!("templates/{folder}")) {
+            let text = std::fs::read_to_string(&path).expect("template");
+            let file = path.display().to_string();
+            for literal in text.split('"').skip(1).step_by(2) {
+                if let Some(name) = names_a_feature(&file, literal, &names) {
+                    offenders.push(format!("{}: \"{literal}\" names {name}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "plumbing naming features:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn a_feature_named_in_a_string_is_seen() {
+    let names = feature_names();
+    let source = r#"fn f() { redirect("/sign-in?next=x"); let c = "appointments"; } // "/patients""#;
+    let named: Vec<Option<String>> =
+        string_literals(source).iter().map(|l| names_a_feature("src/web/x.rs", l, &names)).collect();
+    assert_eq!(named, [Some("sign-in".to_owned()), Some("appointments".to_owned())]);
+    assert_eq!(names_a_feature("src/web/x.rs", "/static/app.css", &names), None);
+    assert_eq!(names_a_feature("src/web/x.rs", "password", &names), None);
+}

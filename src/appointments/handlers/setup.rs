@@ -9,7 +9,7 @@ use super::super::repo::{self};
 use super::super::views::*;
 use super::zone_label;
 use crate::auth::policy::{Permission, Target};
-use crate::db::errors::{Refused, on_constraint};
+use crate::db::errors::Refused;
 use crate::db::ids::{AppointmentTypeId, ProviderId, WorkingHoursId};
 use crate::web::{AppError, AppResult, Page, TenantTx, parse_form};
 
@@ -93,29 +93,9 @@ pub async fn add_hours(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respo
         return Err(AppError::Internal);
     };
     let organization = tx.context().tenant.organization_id;
-    let inserted = {
-        let mut db = tx.conn().await?;
-        on_constraint(
-            &mut db,
-            "provider_working_hours_organization_id_provider_id_weekday_excl",
-            async |db| {
-                sqlx::query!(
-                    "INSERT INTO provider_working_hours (organization_id, provider_id, weekday, starts, ends)
-                 SELECT $1, id, $3, $4, $5 FROM providers WHERE id = $2 AND deleted_at IS NULL",
-                    organization.as_uuid(),
-                    provider.as_uuid(),
-                    weekday,
-                    starts,
-                    ends
-                )
-                .execute(db)
-                .await
-                .map(|done| done.rows_affected() == 1)
-            },
-        )
+    let inserted = repo::add_hours(&mut *tx.conn().await?, organization, provider, weekday, (starts, ends))
         .await?
-        .map_err(|Refused| "These hours overlap hours already set for that day.")
-    };
+        .map_err(|Refused| "These hours overlap hours already set for that day.");
     match inserted {
         Ok(true) => Ok(Page(render_setup(&tx, Some("Working hours added.".into())).await?).into_response()),
         Ok(false) => Err(tx.not_found("provider", provider.as_uuid()).await),
@@ -131,14 +111,8 @@ pub async fn add_hours(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respo
 pub async fn remove_hours(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<SetupPage>> {
     tx.authorize(Permission::ConfigureSchedule, Target::Organization, "schedule_setup").await?;
     let id: WorkingHoursId = id.parse().map_err(|_| AppError::NotFound)?;
-    let removed = {
-        let mut db = tx.conn().await?;
-        sqlx::query!("DELETE FROM provider_working_hours WHERE id = $1", id.as_uuid())
-            .execute(&mut *db)
-            .await?
-            .rows_affected()
-    };
-    if removed == 0 {
+    let removed = repo::remove_hours(&mut *tx.conn().await?, id).await?;
+    if !removed {
         return Err(tx.not_found("working_hours", id.as_uuid()).await);
     }
     Ok(Page(render_setup(&tx, Some("Working hours removed.".into())).await?))
@@ -158,19 +132,9 @@ pub async fn add_type(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
     };
     let added = match (problem, minutes) {
         (None, Some(minutes)) => {
-            let mut db = tx.conn().await?;
-            sqlx::query!(
-                "INSERT INTO appointment_types (organization_id, name, duration_minutes, sensitive) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (organization_id, name) DO NOTHING",
-                tx.context().tenant.organization_id.as_uuid(),
-                name,
-                minutes,
-                !form.sensitive.is_empty()
-            )
-            .execute(&mut *db)
-            .await?
-            .rows_affected()
-                == 1
+            let organization = tx.context().tenant.organization_id;
+            repo::add_type(&mut *tx.conn().await?, organization, name, minutes, !form.sensitive.is_empty())
+                .await?
         }
         _ => false,
     };
@@ -189,14 +153,8 @@ pub async fn add_type(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
 pub async fn toggle_type(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<SetupPage>> {
     tx.authorize(Permission::ConfigureSchedule, Target::Organization, "schedule_setup").await?;
     let id: AppointmentTypeId = id.parse().map_err(|_| AppError::NotFound)?;
-    let changed = {
-        let mut db = tx.conn().await?;
-        sqlx::query!("UPDATE appointment_types SET is_active = NOT is_active WHERE id = $1", id.as_uuid())
-            .execute(&mut *db)
-            .await?
-            .rows_affected()
-    };
-    if changed == 0 {
+    let changed = repo::toggle_type(&mut *tx.conn().await?, id).await?;
+    if !changed {
         return Err(tx.not_found("appointment_type", id.as_uuid()).await);
     }
     Ok(Page(render_setup(&tx, Some("Saved.".into())).await?))

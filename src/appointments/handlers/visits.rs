@@ -15,7 +15,7 @@ use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{PatientFacts, Permission, Target};
 use crate::auth::session::safe_return_path;
 use crate::chart::{self, Chart, ChartFrame};
-use crate::db::ids::{AppointmentId, AppointmentTypeId};
+use crate::db::ids::AppointmentId;
 use crate::web::{AppError, AppResult, Framed, Page, TenantTx, parse_form};
 
 // ---- the chart's appointments section --------------------------------------------------
@@ -63,7 +63,7 @@ pub async fn section(
             .purpose("chart.appointments"),
     )
     .await?;
-    Ok(Framed(chart.frame("appointments"), section))
+    Ok(Framed(chart.frame(crate::appointments::SECTION), section))
 }
 
 pub async fn book(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
@@ -103,7 +103,7 @@ pub async fn book(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes)
         let status = if taken { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
         section.form = form;
         section.errors = errors;
-        return Ok((status, Framed(chart.frame("appointments"), section)).into_response());
+        return Ok((status, Framed(chart.frame(crate::appointments::SECTION), section)).into_response());
     };
     tx.audit(
         &AuditEvent::success(Action::Create, "appointment", appointment)
@@ -114,7 +114,7 @@ pub async fn book(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes)
     .await?;
     let notice = format!("Booked for {}.", starts_at.with_timezone(&viewer).format("%a %Y-%m-%d %H:%M %Z"));
     let section = render_section(&tx, &chart, Some(notice)).await?;
-    Ok(Framed(chart.frame("appointments"), section).into_response())
+    Ok(Framed(chart.frame(crate::appointments::SECTION), section).into_response())
 }
 
 // ---- one appointment ------------------------------------------------------------------------
@@ -271,15 +271,7 @@ pub async fn reschedule(
     }
     let (clinic, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     // The kind stays; its duration is kept as booked.
-    let type_id = {
-        let mut db = tx.conn().await?;
-        sqlx::query_scalar!(
-            r#"SELECT appointment_type_id AS "id: AppointmentTypeId" FROM appointments WHERE id = $1"#,
-            row.id.as_uuid()
-        )
-        .fetch_one(&mut *db)
-        .await?
-    };
+    let type_id = repo::type_of(&mut *tx.conn().await?, row.id).await?;
     form.type_id = type_id.to_string();
     let mut errors = BookingErrors::default();
     let return_to = return_path(&form.return_to, &row);

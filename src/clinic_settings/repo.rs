@@ -1,0 +1,83 @@
+use chrono::NaiveTime;
+use sqlx::PgConnection;
+
+use crate::db::ids::OrganizationId;
+
+/// The clinic's settings as stored.
+pub(crate) struct StoredSettings {
+    pub name: String,
+    pub timezone: String,
+    pub chart_access: Option<String>,
+    pub idle: Option<String>,
+    pub patient_mfa: bool,
+    pub reminder_lead_hours: Vec<i32>,
+    pub contact_window_start: NaiveTime,
+    pub contact_window_end: NaiveTime,
+    pub callback_phone: Option<String>,
+}
+
+pub async fn load(db: &mut PgConnection, clinic: OrganizationId) -> Result<StoredSettings, sqlx::Error> {
+    sqlx::query_as!(
+        StoredSettings,
+        r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
+                  settings ->> 'session_idle_minutes' AS idle,
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!",
+                  reminder_lead_hours, contact_window_start, contact_window_end, callback_phone
+             FROM organizations WHERE id = $1"#,
+        clinic.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The access settings: timezone, who reads charts, the idle timeout (None: the standard
+/// ones) and whether patients need a second factor.
+pub async fn save_access(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    timezone: &str,
+    chart_access: &str,
+    patient_mfa: bool,
+    idle_minutes: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE organizations
+              SET timezone = $2,
+                  settings = (settings - 'session_idle_minutes')
+                             || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean)
+                             || CASE WHEN $5::int IS NULL THEN '{}'::jsonb
+                                     ELSE jsonb_build_object('session_idle_minutes', $5::int) END
+            WHERE id = $1"#,
+        clinic.as_uuid(),
+        timezone,
+        chart_access,
+        patient_mfa,
+        idle_minutes
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// When and how reminders go out: the lead hours, the hours of the day messages may go,
+/// and the number patients are asked to call back.
+pub async fn save_messaging(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    leads: &[i32],
+    window: (NaiveTime, NaiveTime),
+    callback: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE organizations SET reminder_lead_hours = $2, contact_window_start = $3, contact_window_end = $4,
+                callback_phone = $5 WHERE id = $1",
+        clinic.as_uuid(),
+        leads,
+        window.0,
+        window.1,
+        callback
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

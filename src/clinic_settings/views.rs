@@ -1,0 +1,44 @@
+use askama::Template;
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SettingsForm {
+    pub timezone: String,
+    pub chart_access: String,
+    pub session_idle_minutes: String,
+    pub require_patient_mfa: String,
+    /// "72, 24": hours before an appointment at which reminders go out.
+    pub reminder_leads: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub callback_phone: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SettingsErrors {
+    pub timezone: Option<String>,
+    pub idle: Option<String>,
+    pub leads: Option<String>,
+    pub window: Option<String>,
+    pub callback: Option<String>,
+}
+
+impl SettingsErrors {
+    pub fn any(&self) -> bool {
+        self.timezone.is_some()
+            || self.idle.is_some()
+            || self.leads.is_some()
+            || self.window.is_some()
+            || self.callback.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "clinic_settings/page.html")]
+pub(crate) struct SettingsPage {
+    pub clinic: String,
+    pub form: SettingsForm,
+    pub errors: SettingsErrors,
+    pub notice: Option<String>,
+    pub zones: Vec<&'static str>,
+}

@@ -1,0 +1,135 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::auth::policy::StaffRole;
+use crate::db::ids::{MembershipId, OrganizationId, UserId};
+
+pub(crate) struct Member {
+    pub id: MembershipId,
+    pub role: String,
+    pub user_id: UserId,
+    pub status: String,
+    pub display_name: String,
+    pub email: String,
+}
+
+pub(crate) struct PendingInvitation {
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn clinic_name(db: &mut PgConnection, clinic: OrganizationId) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", clinic.as_uuid()).fetch_one(db).await
+}
+
+pub async fn user_name(db: &mut PgConnection, user: UserId) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", user.as_uuid()).fetch_one(db).await
+}
+
+/// Every membership of the clinic: an invitation cancelled before it was accepted reads
+/// "cancelled"; an invited person is named as the inviter typed them.
+pub async fn members(db: &mut PgConnection) -> Result<Vec<Member>, sqlx::Error> {
+    sqlx::query_as!(
+        Member,
+        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId",
+                  CASE WHEN m.status = 'suspended' AND m.accepted_at IS NULL THEN 'cancelled' ELSE m.status END
+                      AS "status!",
+                  CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
+                      AS "display_name!",
+                  u.email::text AS "email!"
+             FROM memberships m JOIN users u ON u.id = m.user_id
+            ORDER BY 5, m.role"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Staff invitations still open, newest first.
+pub async fn pending_invitations(db: &mut PgConnection) -> Result<Vec<PendingInvitation>, sqlx::Error> {
+    sqlx::query_as!(
+        PendingInvitation,
+        r#"SELECT email::text AS "email!", expires_at FROM auth_tokens
+            WHERE purpose = 'staff_invitation' AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+            ORDER BY created_at DESC"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// An invited membership in `role` (nothing when the person holds that role here).
+pub async fn invite(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    person: UserId,
+    role: StaffRole,
+    invited_by: Option<UserId>,
+    invited_name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name, accepted_at)
+         VALUES ($1, $2, $3, 'invited', $4, $5, NULL)
+         ON CONFLICT (organization_id, user_id, role) DO NOTHING",
+        clinic.as_uuid(),
+        person.as_uuid(),
+        role.as_str(),
+        invited_by.map(|u| u.as_uuid()),
+        invited_name
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn exists(db: &mut PgConnection, id: MembershipId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM memberships WHERE id = $1) AS "exists!""#,
+        id.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Changes a membership's role, unless it is `me`'s own or the person holds the role
+/// already: whether it changed.
+pub async fn change_role(
+    db: &mut PgConnection,
+    id: MembershipId,
+    role: StaffRole,
+    me: Option<UserId>,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query!(
+        "UPDATE memberships SET role = $2 WHERE id = $1 AND user_id IS DISTINCT FROM $3
+           AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = memberships.user_id AND o.role = $2)",
+        id.as_uuid(),
+        role.as_str(),
+        me.map(|u| u.as_uuid())
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Moves a membership (not `me`'s own) to `status` from one of `from`; only a membership
+/// someone once accepted becomes active again. Whether it moved.
+pub async fn set_status(
+    db: &mut PgConnection,
+    id: MembershipId,
+    status: &str,
+    me: Option<UserId>,
+    from: &[&str],
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query!(
+        "UPDATE memberships SET status = $2
+         WHERE id = $1 AND user_id IS DISTINCT FROM $3 AND status = ANY($4)
+           AND ($2 <> 'active' OR accepted_at IS NOT NULL)",
+        id.as_uuid(),
+        status,
+        me.map(|u| u.as_uuid()),
+        &from.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
