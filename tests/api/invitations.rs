@@ -8,6 +8,7 @@ use lockdev::db::ids::PatientId;
 
 use crate::fixtures::{CANARY_A, two_tenants};
 use crate::helpers::{Browser, Person, TestApp, spawn_app};
+use crate::workspace::{get, in_clinic, post, setup, ulid};
 
 struct Clinic {
     app: TestApp,
@@ -362,4 +363,142 @@ async fn parallel_invitations_and_sign_ins_never_starve_a_small_pool() {
     });
     let statuses = futures_util::future::join_all(sign_ins).await;
     assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn inviting_an_address_that_has_an_account_shows_only_what_the_inviter_typed() {
+    let (app, tenants, _) = setup(1).await;
+    let a = &tenants.a;
+    // Someone who already has an account (a patient elsewhere, say) under their own name.
+    let existing = app.person("zelda.existing@home.example", "a long enough phrase here").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE users SET display_name = 'Zelda HIDDEN-NAME' WHERE id = $1")
+        .bind(existing.id)
+        .execute(&mut su)
+        .await
+        .expect("name");
+    app.act_as(Some(a.admin_context()));
+    let (status, body) = post(
+        &app,
+        "/members/invite",
+        &[
+            ("display_name", "Z. Newhire"),
+            ("email", "Zelda.Existing@home.example"),
+            ("role", "clinical_staff"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Z. Newhire"), "{body}");
+    assert!(!body.contains("HIDDEN-NAME"), "the account's own name leaks: {body}");
+    let (_, page) = get(&app, "/members").await;
+    assert!(!page.contains("HIDDEN-NAME"), "{page}");
+    // A proxy invitation the same way.
+    app.act_as(Some(a.desk_context()));
+    let patient = a.patients[0];
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{patient}/proxies"),
+        &[
+            ("display_name", "Z. Parent"),
+            ("email", "zelda.existing@home.example"),
+            ("relationship", "parent"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Z. Parent") && !body.contains("HIDDEN-NAME"), "{body}");
+}
+
+#[tokio::test]
+async fn a_cancelled_invitation_shows_no_account_name_and_cannot_be_reactivated() {
+    // Invitations are no oracle, also once cancelled; a cancelled invitation is not a
+    // membership anyone accepted.
+    let (app, tenants, _) = setup(0).await;
+    let existing = app.person("yusuf.existing@elsewhere.example", "a long enough phrase here").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("UPDATE users SET display_name = 'Yusuf HIDDEN-NAME' WHERE id = $1")
+        .bind(existing.id)
+        .execute(&mut su)
+        .await
+        .expect("name");
+    app.act_as(Some(tenants.a.admin_context()));
+    let fields = [
+        ("display_name", "Y. Typed"),
+        ("email", "yusuf.existing@elsewhere.example"),
+        ("role", "admin_staff"),
+    ];
+    assert_eq!(post(&app, "/members/invite", &fields).await.0, 200);
+    let membership = in_clinic(
+        &app,
+        tenants.a.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&existing.id.as_uuid()],
+    )
+    .await
+    .expect("membership");
+    let (status, page) = post(&app, &format!("/members/{}/deactivate", ulid(membership)), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let (_, page) = get(&app, "/members").await;
+    assert!(page.contains("Y. Typed") && page.contains("cancelled"), "{page}");
+    assert!(!page.contains("HIDDEN-NAME"), "the account's own name leaks once cancelled: {page}");
+    let (status, _) = post(&app, &format!("/members/{}/reactivate", ulid(membership)), &[]).await;
+    assert_eq!(status, 404, "a cancelled invitation does not become a membership");
+    let state: String = sqlx::query_scalar("SELECT status FROM memberships WHERE id = $1")
+        .bind(membership)
+        .fetch_one(&mut su)
+        .await
+        .expect("status");
+    assert_eq!(state, "suspended");
+}
+
+#[tokio::test]
+async fn nobody_invites_themselves_or_changes_their_own_role() {
+    let (app, tenants, _) = setup(1).await;
+    let mut su = app.database().superuser().await;
+    let email = |user: lockdev::db::ids::UserId| {
+        sqlx::query_scalar::<_, String>("SELECT email::text FROM users WHERE id = $1").bind(user.as_uuid())
+    };
+    let admin_email = email(tenants.a.admin_user).fetch_one(&mut su).await.expect("email");
+    app.act_as(Some(tenants.a.admin_context()));
+    let fields = [("display_name", "Me Again"), ("email", admin_email.as_str()), ("role", "provider")];
+    let (status, body) = post(&app, "/members/invite", &fields).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("You cannot invite yourself."), "{body}");
+    let own = in_clinic(
+        &app,
+        tenants.a.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&tenants.a.admin_user.as_uuid()],
+    )
+    .await
+    .expect("own membership");
+    let (_, body) = post(&app, &format!("/members/{}/role", ulid(own)), &[("role", "provider")]).await;
+    assert!(body.contains("your own"), "refused with a reason: {body}");
+    let role: String = sqlx::query_scalar("SELECT role FROM memberships WHERE id = $1")
+        .bind(own)
+        .fetch_one(&mut su)
+        .await
+        .expect("role");
+    assert_eq!(role, "org_admin");
+
+    // Nor into a chart: not as its patient, not as its proxy.
+    app.act_as(Some(tenants.a.desk_context()));
+    let desk_email = email(tenants.a.desk_user).fetch_one(&mut su).await.expect("email");
+    let patient = tenants.a.patients[0];
+    let (status, body) =
+        post(&app, &format!("/patients/{patient}/portal-invitation"), &[("email", desk_email.as_str())])
+            .await;
+    assert_eq!(status, 422, "{body}");
+    let proxy = [("display_name", "Me"), ("email", desk_email.as_str()), ("relationship", "parent")];
+    let (status, body) = post(&app, &format!("/patients/{patient}/proxies"), &proxy).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("You cannot invite yourself."), "{body}");
+    let grants: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM patient_proxy_assignments WHERE proxy_user_id = $1")
+            .bind(tenants.a.desk_user.as_uuid())
+            .fetch_one(&mut su)
+            .await
+            .expect("grants");
+    assert_eq!(grants, 0);
 }

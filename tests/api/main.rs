@@ -31,7 +31,6 @@ mod pages;
 mod phi_audit;
 mod pipeline;
 mod registry;
-mod review;
 mod seed;
 mod sessions;
 mod sign_in;

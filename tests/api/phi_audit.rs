@@ -6,11 +6,12 @@ use lockdev::auth::session::ContextClaim;
 use lockdev::clock::Clock as _;
 use lockdev::db::ids::PatientId;
 use lockdev::db::tenant::{TenantContext, begin_tenant};
-use lockdev::web::Phi;
+use lockdev::web::{Access, Phi};
 use reqwest::Method;
 
-use crate::fixtures::{signed_in, two_tenants};
+use crate::fixtures::{CANARY_A, signed_in, two_tenants};
 use crate::helpers::{TestApp, spawn_app};
+use crate::workspace::{in_clinic, setup, ulid};
 
 /// Who calls a route and with which form.
 enum Persona {
@@ -437,4 +438,145 @@ async fn an_error_page_whose_audit_event_cannot_be_written_is_not_sent() {
     let body = res.text().await.expect("body");
     assert!(status.is_server_error(), "{status}");
     assert!(!body.contains("ALPHA-CANARY"), "no patient data without its record: {body}");
+}
+
+/// Every production PHI route, given bad input, as a provider on the patient's care team
+/// (who may use every chart section): whatever status comes back, a response that shows
+/// the patient has an audit event for that very request naming the patient — kept even
+/// though a failed request's transaction rolls back.
+#[tokio::test]
+async fn every_phi_route_answering_bad_input_with_patient_data_has_its_audit_event() {
+    let (app, tenants, kind) = setup(2).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let org = a.org.as_uuid();
+    let contact =
+        in_clinic(&app, a.org, "SELECT id FROM contact_methods WHERE patient_id = $1", &[&patient.as_uuid()])
+            .await
+            .expect("contact");
+    let member_row = in_clinic(
+        &app,
+        a.org,
+        "SELECT id FROM care_team_members WHERE patient_id = $1",
+        &[&patient.as_uuid()],
+    )
+    .await
+    .expect("member");
+    let appointment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, now() + interval '3 days', now() + interval '3 days 30 minutes') RETURNING id",
+        &[&org, &patient.as_uuid(), &a.provider.as_uuid(), &kind],
+    )
+    .await
+    .expect("appointment");
+    let note = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Visit', 'NOTE-BODY-CANARY', 'signed', now(), $3) RETURNING id",
+        &[&org, &patient.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    let parent = app.person("parent.aud11@home.example", "a long enough phrase here").await;
+    let assignment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status)
+         VALUES ($1, $2, $3, 'parent', 'active') RETURNING id",
+        &[&org, &patient.as_uuid(), &parent.id.as_uuid()],
+    )
+    .await
+    .expect("grant");
+    let task = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO staff_tasks (organization_id, patient_id, kind, summary) VALUES ($1, $2, 'message_blocked', 'Call') RETURNING id",
+        &[&org, &patient.as_uuid()],
+    )
+    .await
+    .expect("task");
+    let fill = |path: &str| {
+        path.replace("{patient_id}", &patient.to_string())
+            .replace("{contact_id}", &ulid(contact))
+            .replace("{member_id}", &ulid(member_row))
+            .replace("{assignment_id}", &ulid(assignment))
+            .replace("{appointment_id}", &ulid(appointment))
+            .replace("{note_id}", &ulid(note))
+            .replace("{provider_id}", &a.provider.to_string())
+            .replace("{task_id}", &ulid(task))
+    };
+    app.act_as(Some(a.provider_context()));
+    let name = format!("{CANARY_A}-0");
+    let mut routes: Vec<_> = app
+        .registry
+        .iter()
+        .filter(|r| r.phi != Phi::None && r.method == Method::POST && matches!(r.access, Access::Staff(_)))
+        .cloned()
+        .collect();
+    // Removing the patient from the registry last, so the other sections still open.
+    routes.sort_by_key(|r| r.path == "/patients/{patient_id}/remove");
+    assert!(routes.len() >= 20, "{}", routes.len());
+    let mut pages_with_errors = 0;
+    for route in routes {
+        let path = fill(route.path);
+        // Fields that are there but wrong: empty where something is required, a date that is
+        // not one, a provider that does not exist.
+        let res = app
+            .client
+            .post(app.url(&path))
+            .header("X-CSRF-Token", app.csrf_token().await)
+            .form(&[
+                ("title", ""),
+                ("body", ""),
+                ("value", "not a number"),
+                ("kind", "mobile"),
+                ("date_of_birth", "31/31/31"),
+                ("date", "someday"),
+                ("provider_id", "nobody"),
+                ("email", "not an address"),
+                ("reason", ""),
+            ])
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let request_id = res.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+        let body = res.text().await.expect("body");
+        assert!(
+            !body.contains("NOTE-BODY-CANARY") || status.is_success(),
+            "{path}: an error page repeats the note"
+        );
+        if !body.contains(&name) {
+            continue;
+        }
+        if status.is_client_error() {
+            pages_with_errors += 1;
+        }
+        // A chart page names the patient in its event; a registry list (search) is an
+        // event about the list.
+        let mut su = app.database().superuser().await;
+        let (events, with_status): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE details ? 'answer_status')
+               FROM audit_events
+              WHERE request_id = $1 AND action <> 'authz_denied' AND (patient_id = $2 OR NOT $3)",
+        )
+        .bind(&request_id)
+        .bind(patient)
+        .bind(route.path.contains("{patient_id}") || route.path.contains("{appointment_id}"))
+        .fetch_one(&mut su)
+        .await
+        .expect("events");
+        assert!(
+            events >= 1,
+            "POST {} answered {status} showing the patient, with no audit event",
+            route.path
+        );
+        if status.is_client_error() {
+            assert!(with_status >= 1, "POST {}: the event says the answer was {status}", route.path);
+        }
+    }
+    assert!(pages_with_errors >= 10, "the walk reached the error pages ({pages_with_errors})");
 }

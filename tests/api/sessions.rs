@@ -4,6 +4,7 @@
 use chrono::TimeDelta;
 use lockdev::auth::sessions::MAX_SESSIONS;
 use lockdev::clock::Clock as _;
+use lockdev::web::{Access, AppResult, Phi, Routes};
 
 use crate::fixtures::{CANARY_A, two_tenants};
 use crate::helpers::{Browser, TestApp, spawn_app};
@@ -484,4 +485,237 @@ async fn every_route_rechecks_the_account_the_platform_role_and_the_patient_acte
             .await
             .expect("grant");
     assert_eq!(status, "revoked", "the grant ended with the removal");
+}
+
+#[tokio::test]
+async fn session_ids_and_parked_link_tokens_are_stored_only_as_digests() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Digest Clinic").await;
+    let nurse = app.with_totp(app.person("digest@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let cookie = browser.session_cookie();
+    // A reset link followed in a (signed-out) browser: the token is parked in its session.
+    let visitor = app.browser();
+    visitor.post_form("/password/forgot", &[("email", &nurse.email)]).await;
+    let link = app.eventual_link_to(&nurse.email).await;
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    assert_eq!(visitor.get(&link).await.status(), 303);
+    let mut su = app.database().superuser().await;
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, data FROM tower_sessions.session").fetch_all(&mut su).await.expect("rows");
+    assert!(rows.len() >= 2);
+    for (id, data) in &rows {
+        assert_ne!(id, &cookie, "a session row keyed by the cookie itself");
+        assert_eq!(id.len(), 64);
+        let text = String::from_utf8_lossy(data);
+        assert!(!text.contains(&cookie), "a session id inside the data");
+        assert!(!text.contains(&token), "a working reset token inside the session");
+    }
+    let indexed: Vec<String> =
+        sqlx::query_scalar("SELECT session_id FROM user_sessions").fetch_all(&mut su).await.expect("index");
+    assert!(!indexed.contains(&cookie));
+    // And the parked digest still does its job.
+    assert_eq!(visitor.get("/password/reset").await.status(), 200);
+    let page = visitor.get("/password/reset").await.text().await.expect("page");
+    assert!(page.contains(&nurse.email), "the parked token still finds its account");
+}
+
+#[tokio::test]
+async fn a_clinic_that_shortens_its_idle_timeout_reaches_sessions_already_open() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Short Idle Clinic").await;
+    let nurse = app.with_totp(app.person("idle.short@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    assert_eq!(browser.get("/patients").await.status(), 200);
+    // The clinic changes its setting while the session is open (15 minutes by default).
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 5}' WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&mut su)
+    .await
+    .expect("setting");
+    app.clock.advance(TimeDelta::minutes(6));
+    let res = browser.get("/patients").await;
+    assert_eq!(res.status(), 303, "six minutes idle is past the clinic's new limit");
+    assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+    assert_eq!(browser.get("/account").await.status(), 303, "the session is over, not just the page");
+}
+
+#[tokio::test]
+async fn with_a_one_minute_idle_timeout_a_person_acting_every_forty_seconds_stays_signed_in() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("One Minute Clinic").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"session_idle_minutes\": 1}' WHERE id = $1",
+    )
+    .bind(org)
+    .execute(&mut su)
+    .await
+    .expect("setting");
+    let nurse = app.with_totp(app.person("idle.minute@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    for step in 0..12 {
+        app.clock.advance(TimeDelta::seconds(40));
+        assert_eq!(
+            browser.get("/workspace").await.status(),
+            200,
+            "after {} seconds of steady use",
+            40 * (step + 1)
+        );
+    }
+    app.clock.advance(TimeDelta::seconds(61));
+    assert_eq!(browser.get("/workspace").await.status(), 303, "a minute of real idleness still ends it");
+}
+
+/// Holds its request until told, then writes its session (as a slow page that records
+/// activity or a ceremony would). One per test process (nextest runs each test in its own).
+#[derive(Default)]
+struct Gate {
+    arrived: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+static GATE: std::sync::LazyLock<Gate> = std::sync::LazyLock::new(Gate::default);
+
+async fn slow_session_write(session: tower_sessions::Session) -> AppResult<&'static str> {
+    let gate = &*GATE;
+    let mut data = lockdev::auth::session::load(&session).await?;
+    gate.arrived.notify_one();
+    gate.release.notified().await;
+    data.return_to = Some("/account".into());
+    let expires = chrono::Utc::now() + TimeDelta::minutes(10);
+    lockdev::auth::session::store(&session, &data, expires).await?;
+    Ok("written")
+}
+
+#[tokio::test]
+async fn a_session_ended_while_one_of_its_requests_is_in_flight_stays_ended() {
+    let gate = &*GATE;
+    let app = spawn_app()
+        .routes(Routes::new().get("/test/slow-session", Access::SignedIn, Phi::None, slow_session_write))
+        .spawn()
+        .await;
+    let org = app.organization("Race Clinic").await;
+    let nurse = app.with_totp(app.person("race@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let cookie = browser.session_cookie();
+    let in_flight = {
+        let browser = browser.clone();
+        tokio::spawn(async move { browser.get("/test/slow-session").await.status() })
+    };
+    gate.arrived.notified().await;
+    // Meanwhile, everything of this person's is signed out (a password change elsewhere).
+    let mut tx = lockdev::db::tenant::begin_system(
+        &app.pool,
+        &lockdev::db::tenant::SystemContext { user_id: Some(nurse.id), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    let ended = lockdev::auth::sessions::end_all(&mut tx, nurse.id, None).await.expect("end");
+    tx.commit().await.expect("commit");
+    assert_eq!(ended, 1);
+    gate.release.notify_one();
+    in_flight.await.expect("request");
+    let mut su = app.database().superuser().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session WHERE id = $1")
+        .bind(lockdev::auth::session_store::digest(&cookie))
+        .fetch_one(&mut su)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "the in-flight request did not bring the session back");
+    assert_eq!(browser.get("/account").await.status(), 303);
+}
+
+#[tokio::test]
+async fn a_session_ended_while_its_second_factor_is_checked_is_not_replaced_by_a_new_one() {
+    // SES-14 by the other door: replacing a session (a new id at the second factor, a
+    // context, a factor change) must not outlive "sign out everywhere" that ended it
+    // while the request was in flight.
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Rotation Clinic").await;
+    let nurse = app.with_totp(app.person("rotate@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    let res = browser.sign_in(&nurse.email, &nurse.password).await;
+    assert_eq!(res.headers()["location"], "/mfa");
+    let token = browser.csrf_token().await;
+    app.clock.advance(TimeDelta::seconds(30));
+    let code = crate::helpers::totp_code(nurse.totp.as_ref().expect("totp"), &app.clock);
+
+    // Hold the authenticator's row: the request stops at its code, after its session
+    // was checked and before the session is replaced.
+    let mut holder = app.database().superuser().await;
+    sqlx::query("BEGIN").execute(&mut holder).await.expect("begin");
+    sqlx::query("SELECT 1 FROM totp_credentials WHERE user_id = $1 FOR UPDATE")
+        .bind(nurse.id.as_uuid())
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let in_flight = {
+        let browser = browser.clone();
+        tokio::spawn(async move {
+            browser
+                .client
+                .post(browser.url("/mfa/totp"))
+                .form(&[("code", code.as_str()), ("csrf_token", token.as_str())])
+                .send()
+                .await
+                .expect("request")
+                .status()
+        })
+    };
+    let mut watcher = app.database().superuser().await;
+    let mut waiting = 0i64;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%totp_credentials%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting, 1, "the second factor request is waiting at its code");
+
+    // Meanwhile, every session of this person is ended (a password reset elsewhere).
+    let mut tx = lockdev::db::tenant::begin_system(
+        &app.pool,
+        &lockdev::db::tenant::SystemContext { user_id: Some(nurse.id), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    assert_eq!(lockdev::auth::sessions::end_all(&mut tx, nurse.id, None).await.expect("end"), 1);
+    tx.commit().await.expect("commit");
+    sqlx::query("COMMIT").execute(&mut holder).await.expect("release");
+
+    let status = in_flight.await.expect("request");
+    assert_eq!(status, 401, "the ended session was not replaced by a signed-in one");
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tower_sessions.session s JOIN user_sessions u ON u.session_id = s.id WHERE u.user_id = $1",
+    )
+    .bind(nurse.id.as_uuid())
+    .fetch_one(&mut watcher)
+    .await
+    .expect("count");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session")
+        .fetch_one(&mut watcher)
+        .await
+        .expect("count");
+    assert_eq!((sessions, stored), (0, 0), "no session of the nurse exists, indexed or not");
+    assert_eq!(browser.get("/account").await.status(), 303);
 }

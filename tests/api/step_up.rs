@@ -72,3 +72,80 @@ async fn sensitive_changes_ask_for_the_password_again_after_five_minutes_and_cha
     let res = app.post_form("/account/sessions/end-others", &[]).await;
     assert!(asks_to_confirm(&res));
 }
+
+#[tokio::test]
+async fn step_up_reauthentication_is_throttled_per_account_like_sign_in() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Step-up Clinic").await;
+    let nurse = app.with_totp(app.person("stepup@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    for _ in 0..6 {
+        let res = browser
+            .post_form("/account/reauthenticate", &[("password", "wrong guess"), ("next", "/account")])
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    // The right password during the lock is refused like a wrong one, and says why.
+    let res = browser
+        .post_form("/account/reauthenticate", &[("password", &nurse.password), ("next", "/account")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("body").contains("Too many"), "locked");
+    app.clock.advance(TimeDelta::minutes(16));
+    // (the session has timed out by now; the lock is what this test is about)
+    let mut su = app.database().superuser().await;
+    let failures: i32 = sqlx::query_scalar(
+        "SELECT failures FROM sign_in_throttle WHERE user_id = $1 AND factor = 'password'",
+    )
+    .bind(nurse.id)
+    .fetch_one(&mut su)
+    .await
+    .expect("throttle");
+    assert!(failures >= 5, "{failures}");
+}
+
+#[tokio::test]
+async fn parallel_step_up_guesses_are_no_more_than_the_lock_allows() {
+    // The attempt is counted before its hash is computed: eight guesses at once are
+    // still five evaluated, the rest refused as locked.
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Parallel Clinic").await;
+    let nurse = app.with_totp(app.person("parallel@clinic.example", "quiet lake morning 42").await).await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    browser.sign_in_fully(&nurse, &app.clock).await;
+    let token = browser.csrf_token().await;
+    let guesses: Vec<_> = (0..8)
+        .map(|i| {
+            let (browser, token) = (browser.clone(), token.clone());
+            tokio::spawn(async move {
+                let guess = format!("wrong guess {i}");
+                let fields =
+                    [("password", guess.as_str()), ("next", "/account"), ("csrf_token", token.as_str())];
+                browser
+                    .client
+                    .post(browser.url("/account/reauthenticate"))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .expect("post")
+                    .status()
+            })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.expect("guess"), 422);
+    }
+    let mut su = app.database().superuser().await;
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT details->>'reason' FROM audit_events WHERE action = 'login_failed' AND resource_id = $1 ORDER BY 1",
+    )
+    .bind(nurse.id.as_uuid())
+    .fetch_all(&mut su)
+    .await
+    .expect("events");
+    assert_eq!(reasons.len(), 8);
+    assert_eq!(reasons.iter().filter(|r| *r == "step_up").count(), 5, "{reasons:?}");
+}

@@ -7,6 +7,7 @@ use sqlx::{PgPool, Row};
 
 use crate::fixtures::{CANARY_B, TwoTenants, two_tenants};
 use crate::helpers::{TestDatabase, files_under};
+use crate::workspace::{in_clinic, post, ulid};
 
 /// Tables that hold no tenant data and need no row-level security.
 const WITHOUT_RLS: &[&str] = &["_sqlx_migrations"];
@@ -600,4 +601,31 @@ async fn a_clinic_changes_no_account_through_a_context_that_ended() {
         .expect("removed");
     tx.commit().await.expect("commit");
     assert_eq!(rename(tenants.a.desk_user).await, 0, "a member who left");
+}
+
+#[tokio::test]
+async fn a_request_naming_another_clinics_membership_answers_404() {
+    let (app, tenants, _) = crate::workspace::setup(0).await;
+    let b_membership = in_clinic(
+        &app,
+        tenants.b.org,
+        "SELECT id FROM memberships WHERE user_id = $1",
+        &[&tenants.b.desk_user.as_uuid()],
+    )
+    .await
+    .expect("membership");
+    app.act_as(Some(tenants.a.admin_context()));
+    for action in ["role", "deactivate", "reactivate"] {
+        let path = format!("/members/{}/{action}", ulid(b_membership));
+        assert_eq!(post(&app, &path, &[("role", "provider")]).await.0, 404, "{path}");
+    }
+    let role: String = {
+        let mut su = app.database().superuser().await;
+        sqlx::query_scalar("SELECT role FROM memberships WHERE id = $1")
+            .bind(b_membership)
+            .fetch_one(&mut su)
+            .await
+            .expect("role")
+    };
+    assert_eq!(role, "admin_staff", "nothing changed in the other clinic");
 }

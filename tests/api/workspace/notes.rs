@@ -5,7 +5,7 @@ use lockdev::db::ids::{OrganizationId, ProviderId};
 use lockdev::db::tenant::{SystemContext, TenantContext, begin_system, begin_tenant};
 use uuid::Uuid;
 
-use super::{count, get, in_clinic, member, post, setup};
+use super::{count, get, in_clinic, member, post, setup, ulid};
 use crate::helpers::TestApp;
 
 // ---- care team and clinical notes ---------------------------------------------------------
@@ -303,4 +303,38 @@ async fn drafts_save_themselves_once_and_stay_their_authors() {
     let (status, body) = get(&app, &format!("/patients/{patient}/notes/{draft}")).await;
     assert_eq!(status, 200);
     assert!(body.contains("no fever"));
+}
+
+#[tokio::test]
+async fn an_empty_addendum_answers_with_the_form_and_not_the_note() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    let note = in_clinic(
+        &app,
+        tenants.a.org,
+        "INSERT INTO clinical_notes (organization_id, patient_id, author_user_id, title, plan, status, signed_at, signed_by)
+         VALUES ($1, $2, $3, 'Visit', 'NOTE-BODY-CANARY', 'signed', now(), $3) RETURNING id",
+        &[&tenants.a.org.as_uuid(), &patient.as_uuid(), &tenants.a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("note");
+    app.act_as(Some(tenants.a.provider_context()));
+    let path = format!("/patients/{patient}/notes/{}/addenda", ulid(note));
+    let res = app
+        .client
+        .post(app.url(&path))
+        .header("X-CSRF-Token", app.csrf_token().await)
+        .header("HX-Request", "true")
+        .form(&[("body", "  ")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["hx-retarget"], "#addendum-form");
+    let body = res.text().await.expect("body");
+    assert!(body.contains("Write the addendum."), "{body}");
+    assert!(!body.contains("NOTE-BODY-CANARY"), "{body}");
+    let (status, page) = post(&app, &path, &[("body", "")]).await;
+    assert_eq!(status, 422);
+    assert!(!page.contains("NOTE-BODY-CANARY"), "the full page has the form, not the note");
 }

@@ -1,15 +1,16 @@
 //! The role matrix over every chart route, cross-tenant probes with the other clinic's real ids, PHI declarations.
 
 use lockdev::auth::policy::{self, StaffRole};
+use lockdev::auth::session::ContextClaim;
 use lockdev::db::ids::UserId;
-use lockdev::web::Phi;
 use lockdev::web::authenticate::Authenticated;
 use lockdev::web::routes::claimed_principal;
+use lockdev::web::{Access, Phi};
 use reqwest::Method;
 use uuid::Uuid;
 
-use super::{count, in_clinic, member, setup};
-use crate::fixtures::{CANARY_B, TwoTenants};
+use super::{count, in_clinic, member, setup, ulid};
+use crate::fixtures::{CANARY_B, TwoTenants, signed_in};
 use crate::helpers::TestApp;
 
 // ---- the role matrix over every chart route ------------------------------------------------
@@ -37,10 +38,8 @@ async fn each_role_reaches_exactly_the_chart_sections_its_policy_allows() {
         let names_other_object = route.path.matches('{').count() > 1;
         for (role, who) in &personas {
             app.act_as(Some(who.clone()));
-            let principal = claimed_principal(lockdev::auth::session::ContextClaim::Staff {
-                organization_id: tenants.a.org,
-                role: *role,
-            });
+            let principal =
+                claimed_principal(ContextClaim::Staff { organization_id: tenants.a.org, role: *role });
             let allowed = policy::grants(principal, permission)
                 && policy::grants(principal, policy::Permission::SearchPatients);
             let mut request = app.client.request(route.method.clone(), app.url(&path));
@@ -212,4 +211,67 @@ fn every_workspace_phi_route_is_declared_as_such() {
             assert_ne!(spec.phi, Phi::None, "{} {} touches patient data", spec.method, spec.path);
         }
     }
+}
+
+#[tokio::test]
+async fn a_patient_or_a_scheduling_proxy_reaches_no_staff_route_and_changes_no_visit() {
+    let (app, tenants, kind) = setup(1).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let appointment = in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, now() + interval '10 minutes', now() + interval '40 minutes') RETURNING id",
+        &[&a.org.as_uuid(), &patient.as_uuid(), &a.provider.as_uuid(), &kind],
+    )
+    .await
+    .expect("appointment");
+    let own = app.person("own.record@home.example", "a long enough phrase here").await;
+    app.link_patient(a.org, patient, &own).await;
+    let parent = app.person("scheduler@home.example", "a long enough phrase here").await;
+    in_clinic(
+        &app,
+        a.org,
+        "INSERT INTO patient_proxy_assignments (organization_id, patient_id, proxy_user_id, relationship, status, can_schedule)
+         VALUES ($1, $2, $3, 'parent', 'active', true) RETURNING id",
+        &[&a.org.as_uuid(), &patient.as_uuid(), &parent.id.as_uuid()],
+    )
+    .await;
+    let contexts = [
+        signed_in(own.id, ContextClaim::Patient { organization_id: a.org, patient_id: patient }),
+        signed_in(parent.id, ContextClaim::Proxy { organization_id: a.org, patient_id: patient }),
+    ];
+    let staff_routes: Vec<_> =
+        app.registry.iter().filter(|r| matches!(r.access, Access::Staff(_))).cloned().collect();
+    for who in contexts {
+        app.act_as(Some(who.clone()));
+        let token = app.csrf_token().await;
+        for route in &staff_routes {
+            let path = route
+                .path
+                .replace("{patient_id}", &patient.to_string())
+                .replace("{appointment_id}", &ulid(appointment));
+            let path = crate::csrf::fill(&path, patient);
+            let res = app
+                .client
+                .request(route.method.clone(), app.url(&path))
+                .header("X-CSRF-Token", &token)
+                .form(&[
+                    ("provider_id", a.provider.to_string()),
+                    ("date", "2030-01-01".into()),
+                    ("time", "09:00".into()),
+                ])
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(res.status(), 403, "{:?}: {} {}", who.context, route.method, route.path);
+        }
+    }
+    let status = count(
+        &app,
+        &format!("SELECT (status = 'booked')::int::bigint FROM appointments WHERE id = '{appointment}'"),
+    )
+    .await;
+    assert_eq!(status, 1, "the visit is still booked: no check-in, completion, no-show or move");
 }
