@@ -693,6 +693,40 @@ def s9_audit_growth(binary, env, app_port, path, cookie, floor_url, super_url, a
             "ratio": after["normalized"] / before["normalized"]}
 
 
+def list_audit_cost(counts_binary, app_env, app_port, summary_path, cookie, mixed_flow_binary, args):
+    """What naming the patients a list showed in its audit event costs: S2 (the summary
+    page's p50 at one connection) and S11 (the loaded front-desk day's p50 and p99, whose
+    registry searches and schedules are lists) on the measured server and on a second one
+    run from the baseline build (`--features bench-list-audit-counts`: the count only),
+    against the same database, alternately. Ratios are measured / baseline."""
+    port = free_port()
+    log_file = open(OUT / "server-list-audit-counts.log", "w")
+    baseline = subprocess.Popen([str(counts_binary), "serve"], env=dict(app_env, LOCKDEV_BIND=f"127.0.0.1:{port}"),
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health")
+        page = lambda p: (lambda: wrk(f"http://127.0.0.1:{p}{summary_path}", args.seconds, 1,
+                                      headers=[f"Cookie: {cookie}", "Host: localhost"]))
+        s2 = alternate("A.2 S2 p50 names/count", page(port), page(app_port), args.pairs, key="p50_ms")
+        rounds = []
+        for i in range(2):
+            # Alternately, and each run over 30 s after the last, so every authenticator
+            # code the simulated staff type is fresh.
+            counted = mixed_flow(mixed_flow_binary, port, args.users, 20, args.s11_seconds, "2000-8000", baseline.pid)
+            named = mixed_flow(mixed_flow_binary, app_port, args.users, 20, args.s11_seconds, "2000-8000")
+            rounds.append({"count_only": counted, "named": named})
+            log(f"A.2 S11 round {i + 1}: p50 {named['p50_ms']:.2f} / {counted['p50_ms']:.2f} ms, "
+                f"p99 {named['p99_ms']:.2f} / {counted['p99_ms']:.2f} ms, errors {named['errors']} / {counted['errors']}")
+    finally:
+        baseline.send_signal(signal.SIGTERM)
+        try:
+            baseline.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            baseline.kill()
+    ratio = lambda key: statistics.median(r["named"][key] / max(r["count_only"][key], 0.001) for r in rounds)
+    return {"s2_p50": s2, "s11_rounds": rounds, "s11_p50_ratio": ratio("p50_ms"), "s11_p99_ratio": ratio("p99_ms")}
+
+
 def mixed_flow(binary, port, users, rate, seconds, think, app_pid=None):
     """One run of the mixed flow (bench/mixed-flow): its JSON summary, and the server's
     largest resident memory while it ran (sampled every half second)."""
@@ -749,7 +783,7 @@ SELECT * FROM hits ORDER BY family_name, given_name, id LIMIT 26"""
 SEARCH_MRN = """SELECT id, given_name, family_name, preferred_name, date_of_birth, mrn, legal_sex
   FROM patients WHERE mrn = upper({mrn}) AND deleted_at IS NULL"""
 
-SEARCH_CONTACT = """SELECT DISTINCT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
+SEARCH_CONTACT = """SELECT p.id, p.given_name, p.family_name, p.preferred_name, p.date_of_birth, p.mrn, p.legal_sex
   FROM contact_methods m JOIN patients p ON p.id = m.patient_id
  WHERE m.value = {value} AND m.deleted_at IS NULL AND p.deleted_at IS NULL
  ORDER BY p.family_name, p.given_name, p.id LIMIT 26"""
@@ -757,6 +791,11 @@ SEARCH_CONTACT = """SELECT DISTINCT p.id, p.given_name, p.family_name, p.preferr
 
 SEARCH_PK = """SELECT id, given_name, family_name, preferred_name, date_of_birth, mrn, legal_sex
   FROM patients WHERE id = {id} AND deleted_at IS NULL"""
+
+# The same patients a phone lookup finds (`bench seed` gives patient g the number
+# 2000000 + g / 3: households of three), read by primary key in the same order.
+SEARCH_HOUSEHOLD_PK = """SELECT id, given_name, family_name, preferred_name, date_of_birth, mrn, legal_sex
+  FROM patients WHERE id IN ({ids}) AND deleted_at IS NULL ORDER BY family_name, given_name, id"""
 
 
 def s4_search(runtime_url, floor_url, clinic_env, org, rare, common, args):
@@ -777,10 +816,14 @@ def s4_search(runtime_url, floor_url, clinic_env, org, rare, common, args):
     common_runs = [run(common_q)()["mean_ms"] for _ in range(args.pairs)]
     patient_pk_q = "\\set n random(1, 20000)\n" + one_line(
         SEARCH_PK.format(id=f"md5('{org} patient ' || :n)::uuid"))
+    household = ", ".join(f"md5('{org} patient ' || (:n / 3 * 3 + {i}))::uuid" for i in range(3))
+    household_pk_q = "\\set n random(1, 20000)\n" + one_line(SEARCH_HOUSEHOLD_PK.format(ids=household))
     mrn = alternate("S4 MRN vs PK", pk, run(mrn_q), args.pairs, key="mean_ms")
     phone = alternate("S4 phone vs PK", pk, run(phone_q), args.pairs, key="mean_ms")
     mrn_patient = alternate("S4 MRN vs patient PK", run(patient_pk_q), run(mrn_q), args.pairs, key="mean_ms")
     phone_patient = alternate("S4 phone vs patient PK", run(patient_pk_q), run(phone_q), args.pairs, key="mean_ms")
+    phone_household = alternate("S4 phone vs the household by PK", run(household_pk_q), run(phone_q), args.pairs,
+                                key="mean_ms")
     plans = {}
     for name, sql in (("common surname", SEARCH_NAMES.format(term=common)),
                       ("rare fragment", SEARCH_NAMES.format(term=rare))):
@@ -797,7 +840,7 @@ def s4_search(runtime_url, floor_url, clinic_env, org, rare, common, args):
     return {"rare_fragment": rare, "common_surname": common, "matches": matches,
             "rare_mean_ms": statistics.median(rare_runs), "common_mean_ms": statistics.median(common_runs),
             "mrn_vs_pk": mrn, "phone_vs_pk": phone, "mrn_vs_patient_pk": mrn_patient,
-            "phone_vs_patient_pk": phone_patient, "plans": plans}
+            "phone_vs_patient_pk": phone_patient, "phone_vs_household_pk": phone_household, "plans": plans}
 
 
 FORTUNES_SQL = "SELECT id, message FROM bench.fortune"
@@ -888,6 +931,9 @@ def main():
                         help="audit events appended for S9 (the specification's full growth is 50000000)")
     parser.add_argument("--users", type=int, default=500, help="simulated front-desk staff in S11")
     parser.add_argument("--s11-seconds", type=int, default=45, help="S11 steady-state length once all are signed in")
+    parser.add_argument("--compare-list-audit", action="store_true",
+                        help="also build the baseline whose lists' audit events hold only a count, and measure S2 "
+                             "and S11 against it (the cost of naming the patients a list showed)")
     parser.add_argument("--only", choices=["s2", "s10"],
                         help="run one scenario alone (report in target/bench/<name>.json), for tuning")
     args = parser.parse_args()
@@ -926,6 +972,16 @@ def main():
     for built in (binary, mixed_flow_binary, reference_binary):
         if not built.exists():
             sys.exit(f"bench: {built} was not built where cargo said it would be")
+    counts_binary = None
+    if args.compare_list_audit:
+        # The same code but for one line (audit::shown_patients), built aside; then the
+        # measured binary again, so target/release/lockdev is what ships.
+        log("building the baseline whose lists record only a count")
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "lockdev", "--features",
+                        "bench-list-audit-counts"], cwd=ROOT, check=True)
+        counts_binary = target / "release" / "lockdev-list-audit-counts"
+        shutil.copy2(binary, counts_binary)
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "lockdev"], cwd=ROOT, check=True)
 
     env = dict(os.environ, LOCKDEV_ENV="development", LOCKDEV_RATE_LIMIT_PER_SECOND="0",
                LOCKDEV_LOG_FORMAT="json", LOCKDEV_LOG="info,sqlx=warn,tower_http=warn")
@@ -1062,6 +1118,10 @@ def main():
         flood = json.loads(subprocess.run([str(binary), "bench", "rate-limit"], env=env, check=True,
                                           capture_output=True, text=True).stdout.strip().splitlines()[-1])
         log(f"rate limiter flood: {flood}")
+        list_audit = None
+        if counts_binary:
+            list_audit = list_audit_cost(counts_binary, app_env, app_port, summary_path, cookie, mixed_flow_binary,
+                                         args)
         # Last: it grows the audit log for good.
         s9 = s9_audit_growth(binary, env, app_port, summary_path, cookie, floor_url, super_url, args)
     finally:
@@ -1099,6 +1159,7 @@ def main():
         "S8 audit append": s8,
         "S9 audit growth": s9,
         "S11 mixed flow": s11,
+        "A.2 lists naming their patients (S2, S11) vs counting them": list_audit,
         "rate limiter flood": flood,
         "scenarios": dict(results, **{"S1 Fortunes page vs F_sql(S1)": s1["vs_floor"],
                                       "S1 Fortunes page vs the tokio-postgres reference": s1["vs_reference"],
@@ -1218,6 +1279,19 @@ def write(report):
                      f"{before and f'{before:.3f}' or '-'} | {change} |")
     lines += ["", "Round trips per request: tenant envelope 3 (BEGIN with the settings, the read, COMMIT), "
               "bare read 1: the envelope adds 2."]
+    # What the middleware costs: the machine's cores are busy in both runs, so the CPU one
+    # request takes is cores / throughput; the stack's share is the difference.
+    cores = report["settings"]["cores"]
+    stack = report["scenarios"]["stack/health vs F_http"]
+    per_request_us = lambda rps: cores * 1e6 / rps
+    stack_us = per_request_us(stack["candidate"]["rps"]) - per_request_us(stack["baseline"]["rps"])
+    s1_ref = report["scenarios"]["S1 Fortunes page vs the tokio-postgres reference"]
+    s1_us = per_request_us(s1_ref["candidate"]["rps"]) - per_request_us(s1_ref["baseline"]["rps"])
+    lines += ["", f"The middleware stack costs about **{stack_us:.0f} µs of CPU per request** ({cores} cores busy: "
+              f"/health through the whole stack at {stack['candidate']['rps']:.0f}/s vs the bare axum floor at "
+              f"{stack['baseline']['rps']:.0f}/s). The Fortunes page costs {s1_us:.0f} µs more per request than the "
+              "reference handler (same query, same compression; the difference is the middleware stack, sqlx "
+              "and askama)."]
     s6 = report["S6 login storm"]
     lines += ["", "## S6 login storm", "",
               f"p99 of GET / at 40 requests/s: **{s6['ratio']:.2f}x** during a storm of sign-ins vs alone "
@@ -1245,7 +1319,8 @@ def write(report):
               f"primary key (same table, same row-level security, same columns), "
               f"{s4['mrn_vs_pk']['ratio']:.2f}x the floor's bigint key in a 100k-row table; exact phone "
               f"(a household of three): **{s4['phone_vs_patient_pk']['ratio']:.2f}x** and "
-              f"{s4['phone_vs_pk']['ratio']:.2f}x (bar <= 1.2x).",
+              f"{s4['phone_vs_pk']['ratio']:.2f}x (bar <= 1.2x); against the same three patients read by "
+              f"primary key (equal work): **{s4['phone_vs_household_pk']['ratio']:.2f}x**.",
               "", "Plan of the commonest-surname search:", "", "```", s4["plans"]["common surname"], "```",
               "", f"Data: {report['seed-bench']}"]
     s7 = report["S7 session overhead"]
@@ -1294,6 +1369,20 @@ def write(report):
                 for name, r in sorted(loaded["routes"].items())]]
     if loaded["error_kinds"]:
         lines += ["", "Errors: " + "; ".join(loaded["error_kinds"])]
+    a2 = report.get("A.2 lists naming their patients (S2, S11) vs counting them")
+    if a2:
+        rounds = a2["s11_rounds"]
+        lines += ["", "## Lists naming the patients they showed (A.2), before and after", "",
+                  "The measured server against a second one built with `--features bench-list-audit-counts` "
+                  "(a list's audit event holds only its count, as before), same database, alternately. "
+                  f"S2 summary p50 at one connection: **{a2['s2_p50']['ratio']:.3f}x** (named / count only). "
+                  f"S11 loaded, {len(rounds)} rounds each: p50 **{a2['s11_p50_ratio']:.3f}x**, "
+                  f"p99 **{a2['s11_p99_ratio']:.3f}x**.", "",
+                  "| round | p50 named | p50 count only | p99 named | p99 count only | errors named / count only |",
+                  "|---|---|---|---|---|---|",
+                  *[f"| {i + 1} | {r['named']['p50_ms']:.2f} | {r['count_only']['p50_ms']:.2f} | "
+                    f"{r['named']['p99_ms']:.2f} | {r['count_only']['p99_ms']:.2f} | "
+                    f"{r['named']['errors']} / {r['count_only']['errors']} |" for i, r in enumerate(rounds)]]
     fl = report["rate limiter flood"]
     lines += ["", "## Rate limiter under a spread-out flood", "",
               f"{fl['addresses']:,} addresses, one request a second each: the capped limiter "

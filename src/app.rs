@@ -24,6 +24,11 @@ use crate::web::{AppState, AuthServices, Routes, SharedState};
 
 /// The application's state for `config`, over the runtime-role pool `db`.
 pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<AppState> {
+    if cfg!(feature = "bench-list-audit-counts") && config.is_production() {
+        anyhow::bail!(
+            "a benchmark build (its lists' audit events leave out whose data they showed) never serves production"
+        );
+    }
     let rate_limiter = Arc::new(RateLimiter::new(config.http.rate_limit));
     rate_limiter.spawn_pruning(clock.clone());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);

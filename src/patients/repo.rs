@@ -149,7 +149,8 @@ async fn by_mrn(
 }
 
 /// Patients with this phone number or e-mail address on a live contact (households share
-/// numbers, so there may be several).
+/// numbers, so there may be several). A value is on a chart once (a unique index), so
+/// each patient comes once without a DISTINCT.
 async fn by_contact(
     db: &mut PgConnection,
     value: &str,
@@ -158,7 +159,7 @@ async fn by_contact(
 ) -> Result<Vec<HitRow>, sqlx::Error> {
     sqlx::query_as!(
         HitRow,
-        r#"SELECT DISTINCT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth,
+        r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.preferred_name, p.date_of_birth,
                   p.mrn, p.legal_sex
              FROM contact_methods m JOIN patients p ON p.id = m.patient_id
             WHERE m.value = $1 AND m.deleted_at IS NULL AND p.deleted_at IS NULL

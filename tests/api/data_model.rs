@@ -9,7 +9,7 @@ use crate::helpers::TestDatabase;
 async fn the_database_refuses_malformed_clinical_identifiers_and_contacts() {
     let db = TestDatabase::create().await;
     let owner = db.owner_pool().await;
-    let tenants = two_tenants(&owner, 1).await;
+    let tenants = two_tenants(&owner, 2).await;
     let runtime = db.runtime_pool().await;
     let org = tenants.a.org;
     let patient = tenants.a.patients[0];
@@ -70,6 +70,14 @@ async fn the_database_refuses_malformed_clinical_identifiers_and_contacts() {
             ),
         ),
         (
+            "one number twice on one chart",
+            format!(
+                "INSERT INTO contact_methods (organization_id, patient_id, kind, value) VALUES ('{0}', '{1}', 'mobile', '+16175550199'), ('{0}', '{1}', 'home', '+16175550199')",
+                org.as_uuid(),
+                patient.as_uuid()
+            ),
+        ),
+        (
             "a second primary provider",
             format!(
                 "INSERT INTO care_team_members (organization_id, patient_id, provider_id, role) VALUES ('{}', '{}', '{}', 'primary')",
@@ -84,6 +92,18 @@ async fn the_database_refuses_malformed_clinical_identifiers_and_contacts() {
         let result = sqlx::raw_sql(&sql).execute(&mut *tx).await;
         assert!(result.is_err(), "{what} was accepted");
     }
+    // A household shares a number: the same one on two charts is fine.
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(org)).await.expect("tx");
+    sqlx::raw_sql(&format!(
+        "INSERT INTO contact_methods (organization_id, patient_id, kind, value) VALUES ('{0}', '{1}', 'home', '+16175550198'), ('{0}', '{2}', 'home', '+16175550198')",
+        org.as_uuid(),
+        patient.as_uuid(),
+        tenants.a.patients[1].as_uuid()
+    ))
+    .execute(&mut *tx)
+    .await
+    .expect("one number on two charts");
+    tx.commit().await.expect("commit");
     // The same MRN in another clinic is fine: uniqueness is per tenant.
     let mut tx = begin_tenant(&runtime, &TenantContext::system(tenants.b.org)).await.expect("tx");
     sqlx::raw_sql(&format!(
