@@ -33,6 +33,7 @@ pub fn routes() -> Routes {
         .get("/appointments/{appointment_id}", view, Phi::Reads, handlers::detail)
         .post("/appointments/{appointment_id}/reschedule", manage, Phi::Writes, handlers::reschedule)
         .post("/appointments/{appointment_id}/check-in", manage, Phi::Writes, handlers::check_in)
+        .post("/appointments/{appointment_id}/undo-check-in", manage, Phi::Writes, handlers::undo_check_in)
         .post("/appointments/{appointment_id}/complete", manage, Phi::Writes, handlers::complete)
         .post("/appointments/{appointment_id}/no-show", manage, Phi::Writes, handlers::no_show)
         .post("/appointments/{appointment_id}/cancel", manage, Phi::Writes, handlers::cancel)

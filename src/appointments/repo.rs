@@ -276,7 +276,8 @@ pub(crate) async fn set_status(
     let result = sqlx::query!(
         "UPDATE appointments
             SET status = $2::text,
-                checked_in_at = CASE WHEN $2 = 'checked_in' THEN $5::timestamptz ELSE checked_in_at END,
+                checked_in_at = CASE WHEN $2 = 'checked_in' THEN $5::timestamptz
+                                     WHEN $2 = 'booked' THEN NULL ELSE checked_in_at END,
                 cancelled_at = CASE WHEN $2 = 'cancelled' THEN $5::timestamptz END,
                 cancelled_by = CASE WHEN $2 = 'cancelled' THEN $4::uuid END,
                 cancel_reason = CASE WHEN $2 = 'cancelled' THEN $6::text END

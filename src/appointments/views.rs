@@ -20,6 +20,8 @@ pub struct Visit {
     pub can_complete: bool,
     pub can_no_show: bool,
     pub can_cancel: bool,
+    /// Checked in today: the front desk may take it back (a wrong patient, a mistake).
+    pub can_undo_check_in: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -133,6 +135,18 @@ pub(crate) struct DetailPage {
     pub errors: BookingErrors,
     pub notice: Option<String>,
     pub return_to: String,
+    /// The cancellation form as sent, and what is wrong with it.
+    pub cancel: CancelForm,
+    pub cancel_error: Option<String>,
+}
+
+/// Cancelling asks for a tick in "yes, cancel it": one stray click does not cancel a visit.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct CancelForm {
+    pub return_to: String,
+    pub reason: String,
+    pub confirm: String,
 }
 
 pub(crate) struct ProviderHours {

@@ -160,6 +160,9 @@ pub enum Permission {
     RegisterPatient,
     ViewDemographics,
     EditDemographics,
+    /// Take a patient out of the registry (a duplicate, a registration by mistake), and
+    /// put a removed patient back while that can still be undone.
+    RemovePatient,
     ViewContacts,
     EditContacts,
     /// Safe-for-voicemail/SMS/e-mail flags: who decides where messages may go.
@@ -238,9 +241,14 @@ use Permission as P;
 /// The permissions a staff role has at all (function level).
 fn staff_has(role: StaffRole, permission: Permission) -> bool {
     match role {
+        // The registry's upkeep (removing a patient) is the front desk's, who register them.
         StaffRole::Provider => !matches!(
             permission,
-            P::ManageMembers | P::ManageOrganization | P::ViewAuditLog | P::ConfigureSchedule
+            P::ManageMembers
+                | P::ManageOrganization
+                | P::ViewAuditLog
+                | P::ConfigureSchedule
+                | P::RemovePatient
         ),
         StaffRole::ClinicalStaff => !matches!(
             permission,
@@ -250,6 +258,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::ManageCareTeam
                 | P::EditContactSafety
                 | P::ConfigureSchedule
+                | P::RemovePatient
         ),
         StaffRole::AdminStaff => matches!(
             permission,
@@ -257,6 +266,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::RegisterPatient
                 | P::ViewDemographics
                 | P::EditDemographics
+                | P::RemovePatient
                 | P::ViewContacts
                 | P::EditContacts
                 | P::EditContactSafety
@@ -530,11 +540,12 @@ mod tests {
 
     use super::*;
 
-    const ALL_PERMISSIONS: [Permission; 23] = [
+    const ALL_PERMISSIONS: [Permission; 24] = [
         P::SearchPatients,
         P::RegisterPatient,
         P::ViewDemographics,
         P::EditDemographics,
+        P::RemovePatient,
         P::ViewContacts,
         P::EditContacts,
         P::EditContactSafety,
@@ -605,6 +616,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn only_the_front_desk_takes_patients_out_of_the_registry() {
+        let p = PatientId::new();
+        for role in StaffRole::ALL {
+            assert_eq!(
+                may(&ctx(Principal::Staff(role)), P::RemovePatient, patient(p)).is_allowed(),
+                role == StaffRole::AdminStaff,
+                "{role:?}"
+            );
+        }
+        assert!(!may(&ctx(Principal::Patient { patient_id: p }), P::RemovePatient, patient(p)).is_allowed());
     }
 
     #[test]

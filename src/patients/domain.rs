@@ -271,6 +271,19 @@ impl SearchQuery {
     }
 }
 
+/// How long the front desk can put a removed patient back on the registry.
+pub(crate) const REMOVAL_UNDO_DAYS: i64 = 30;
+
+/// The reason given for taking a patient out of the registry, or what is wrong with it.
+pub(crate) fn removal_reason(text: &str) -> Result<&str, &'static str> {
+    let text = text.trim();
+    match text.chars().count() {
+        0 => Err("Say why (for example \u{201c}duplicate of MRN-1234\u{201d}); it is kept with the record."),
+        1..=300 => Ok(text),
+        _ => Err("Keep the reason under 300 characters."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

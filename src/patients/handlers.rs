@@ -3,13 +3,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use super::domain::{Demographics, PatientForm, SEXES, SearchQuery, age_on, sex_label};
+use super::domain::{
+    Demographics, PatientForm, REMOVAL_UNDO_DAYS, SEXES, SearchQuery, age_on, removal_reason, sex_label,
+};
 use super::repo::{self, HitRow, PAGE};
 use super::views::{
-    Candidate, EditSection, Fact, PatientHit, RegisterPage, RegistryPage, SearchResults, SummarySection,
-    UpcomingVisit,
+    Candidate, EditSection, Fact, PatientHit, RegisterPage, RegistryPage, RemoveForm, RemoveSection,
+    RemovedPage, RemovedRow, SearchResults, SummarySection, UpcomingVisit,
 };
-use crate::audit::{Action, AuditEvent};
+use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::policy::{Permission, Target};
 use crate::chart::{self, Chart};
 use crate::db::ids::PatientId;
@@ -59,7 +61,7 @@ async fn run_search(tx: &TenantTx, text: &str, after: Option<PatientId>) -> AppR
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let next_after = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
-    let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
+    let mut event = AuditEvent::new(Action::Read, Outcome::Success);
     event.resource_type = Some("patient_search");
     event.purpose = Some("registry.search".into());
     event.details = json!({
@@ -87,6 +89,7 @@ pub async fn registry(tx: TenantTx) -> AppResult<Framed<RegistryPage, SearchResu
 fn registry_frame(tx: &TenantTx, query: String) -> RegistryPage {
     RegistryPage {
         can_register: crate::auth::policy::grants(tx.context().principal, Permission::RegisterPatient),
+        can_restore: crate::auth::policy::grants(tx.context().principal, Permission::RemovePatient),
         query,
     }
 }
@@ -148,7 +151,7 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
             // audited as a read.
             let (named, by_phone): (Vec<_>, Vec<_>) =
                 duplicates.into_iter().partition(|d| d.same_name_and_birth);
-            let mut event = AuditEvent::new(Action::Read, crate::audit::Outcome::Success);
+            let mut event = AuditEvent::new(Action::Read, Outcome::Success);
             event.resource_type = Some("patient_duplicates");
             event.purpose = Some("registry.duplicate_check".into());
             event.details = json!({
@@ -308,6 +311,7 @@ pub async fn edit(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<char
     .await?;
     let section = EditSection {
         patient_id: chart.id().to_string(),
+        can_remove: chart.allows(&tx, Permission::RemovePatient),
         form: form_from(stored),
         errors: Default::default(),
         sexes: SEXES,
@@ -321,8 +325,13 @@ pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     let demographics = match form.validate(tx.now().date_naive()) {
         Ok(d) => d,
         Err(errors) => {
-            let section =
-                EditSection { patient_id: chart.id().to_string(), form, errors: *errors, sexes: SEXES };
+            let section = EditSection {
+                patient_id: chart.id().to_string(),
+                can_remove: chart.allows(&tx, Permission::RemovePatient),
+                form,
+                errors: *errors,
+                sexes: SEXES,
+            };
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Framed(chart.frame(crate::patients::SECTION), section),
@@ -347,19 +356,126 @@ pub async fn update(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     Ok(Framed(chart.frame(crate::patients::SECTION), section).into_response())
 }
 
-/// Removes a patient from the registry (soft delete: the record, its history and audit
-/// trail stay).
-pub async fn remove(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
-    let chart = chart::open(&tx, &id, Permission::EditDemographics).await?;
-    {
-        let mut db = tx.conn().await?;
-        repo::soft_delete(&mut db, chart.id(), tx.context().tenant.user_id).await?;
-    }
+/// `GET /patients/{id}/remove`: what taking the patient out of the registry will do
+/// (visits cancelled, proxies' access ended), with a reason to give and a box to tick.
+pub async fn remove_page(
+    tx: TenantTx,
+    Path(id): Path<String>,
+) -> AppResult<Framed<chart::ChartFrame, RemoveSection>> {
+    let chart = chart::open(&tx, &id, Permission::RemovePatient).await?;
+    let section = remove_section(&tx, &chart, RemoveForm::default()).await?;
     tx.audit(
-        &AuditEvent::success(Action::Delete, "patient", chart.id())
+        &AuditEvent::success(Action::Read, "patient", chart.id())
             .patient(chart.id())
             .purpose("registry.remove"),
     )
     .await?;
-    Ok(Redirect::to("/patients").into_response())
+    Ok(Framed(chart.frame(crate::patients::SECTION), section))
+}
+
+async fn remove_section(tx: &TenantTx, chart: &Chart, form: RemoveForm) -> AppResult<RemoveSection> {
+    let reach = repo::removal_reach(&mut *tx.conn().await?, chart.id(), tx.now()).await?;
+    Ok(RemoveSection {
+        patient_id: chart.id().to_string(),
+        name: chart.header.display_name(),
+        upcoming_visits: reach.upcoming_visits,
+        proxy_grants: reach.proxy_grants,
+        undo_days: REMOVAL_UNDO_DAYS,
+        form,
+        reason_error: None,
+        confirm_error: None,
+    })
+}
+
+/// `POST /patients/{id}/remove`: takes the patient out of the registry (soft delete: the
+/// record, its history and audit trail stay), once a reason is given and the box ticked;
+/// otherwise the page comes back with the reason as typed.
+pub async fn remove(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::RemovePatient).await?;
+    let form: RemoveForm = parse_form(&body)?;
+    let reason = removal_reason(&form.reason).map(str::to_owned);
+    let confirmed = !form.confirm.is_empty();
+    let (Ok(reason), true) = (&reason, confirmed) else {
+        let mut section = remove_section(&tx, &chart, form).await?;
+        section.reason_error = reason.err().map(str::to_owned);
+        section.confirm_error = (!confirmed).then(|| "Tick the box to confirm the removal.".to_owned());
+        // The page shows the patient again: on record like the first showing.
+        tx.audit(
+            &AuditEvent::success(Action::Read, "patient", chart.id())
+                .patient(chart.id())
+                .purpose("registry.remove"),
+        )
+        .await?;
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Framed(chart.frame(crate::patients::SECTION), section),
+        )
+            .into_response());
+    };
+    let by = tx.context().tenant.user_id;
+    let removed = repo::soft_delete(&mut *tx.conn().await?, chart.id(), by, reason, tx.now()).await?;
+    let Some(reach) = removed else { return Err(tx.not_found("patient", chart.id().as_uuid()).await) };
+    tx.audit(
+        &AuditEvent::success(Action::Delete, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("registry.remove")
+            .details(json!({
+                "reason_given": true,
+                "visits_cancelled": reach.upcoming_visits,
+                "proxy_grants_ended": reach.proxy_grants,
+            })),
+    )
+    .await?;
+    Ok(Redirect::to("/patients/removed").into_response())
+}
+
+/// `GET /patients/removed`: who was taken out of the registry in the last
+/// [`REMOVAL_UNDO_DAYS`] days, by whom and why, each with "Put back".
+pub async fn removed(tx: TenantTx) -> AppResult<Page<RemovedPage>> {
+    removed_page(&tx, None).await.map(Page)
+}
+
+async fn removed_page(tx: &TenantTx, notice: Option<String>) -> AppResult<RemovedPage> {
+    tx.authorize(Permission::RemovePatient, Target::Organization, "patient").await?;
+    let since = tx.now() - chrono::TimeDelta::days(REMOVAL_UNDO_DAYS);
+    let rows = repo::removed_since(&mut *tx.conn().await?, since).await?;
+    // A list naming patients: one read event, saying whose.
+    let mut event = AuditEvent::new(Action::Read, Outcome::Success).purpose("registry.removed");
+    event.resource_type = Some("patient");
+    event.details = json!({ "count": rows.len(), "patient_ids": crate::audit::shown_patients(rows.iter().map(|r| r.id)) });
+    tx.audit(&event).await?;
+    let zone = tx.context().timezone;
+    Ok(RemovedPage {
+        rows: rows
+            .into_iter()
+            .map(|r| RemovedRow {
+                id: r.id.to_string(),
+                name: format!("{} {}", r.given_name, r.family_name),
+                mrn: r.mrn,
+                date_of_birth: r.date_of_birth.format("%Y-%m-%d").to_string(),
+                removed: r.deleted_at.with_timezone(&zone).format("%b %-d, %-I:%M %p").to_string(),
+                removed_by: r.removed_by.unwrap_or_default(),
+                reason: r.reason.unwrap_or_default(),
+            })
+            .collect(),
+        undo_days: REMOVAL_UNDO_DAYS,
+        notice,
+    })
+}
+
+/// `POST /patients/removed/{id}/restore`: puts a recently removed patient back on the
+/// registry, then opens their chart. Visits cancelled and access ended at the removal stay
+/// so (the page says it).
+pub async fn restore(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    tx.authorize(Permission::RemovePatient, Target::Organization, "patient").await?;
+    let patient: PatientId = id.parse().map_err(|_| crate::web::AppError::NotFound)?;
+    let since = tx.now() - chrono::TimeDelta::days(REMOVAL_UNDO_DAYS);
+    if !repo::restore(&mut *tx.conn().await?, patient, since).await? {
+        return Err(tx.not_found("patient", patient.as_uuid()).await);
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "patient", patient).patient(patient).purpose("registry.restore"),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/patients/{patient}")).into_response())
 }

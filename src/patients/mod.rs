@@ -18,6 +18,7 @@ pub fn routes() -> Routes {
     let register = Access::Staff(Permission::RegisterPatient);
     let view = Access::Staff(Permission::ViewDemographics);
     let edit = Access::Staff(Permission::EditDemographics);
+    let remove = Access::Staff(Permission::RemovePatient);
     Routes::new()
         .chart_tab(SECTION, "Summary", 0)
         .nav("Patients", "/patients", Audience::Staff(Permission::SearchPatients), 10)
@@ -28,5 +29,8 @@ pub fn routes() -> Routes {
         .get(SECTION, view, Phi::Reads, handlers::summary)
         .get("/patients/{patient_id}/edit", edit, Phi::Reads, handlers::edit)
         .post("/patients/{patient_id}", edit, Phi::Writes, handlers::update)
-        .post("/patients/{patient_id}/remove", edit, Phi::Writes, handlers::remove)
+        .get("/patients/{patient_id}/remove", remove, Phi::Reads, handlers::remove_page)
+        .post("/patients/{patient_id}/remove", remove, Phi::Writes, handlers::remove)
+        .get("/patients/removed", remove, Phi::Reads, handlers::removed)
+        .post("/patients/removed/{patient_id}/restore", remove, Phi::Writes, handlers::restore)
 }

@@ -397,28 +397,123 @@ pub async fn summary(
 
 /// Soft delete: the record stays (history, audit, billing); it leaves the registry, and
 /// the people who acted for the patient stop doing so (their grants are revoked with it).
+/// What removing a patient would end: booked visits still to come, and proxy grants.
+pub(crate) struct RemovalReach {
+    pub upcoming_visits: i64,
+    pub proxy_grants: i64,
+}
+
+pub(crate) async fn removal_reach(
+    db: &mut PgConnection,
+    id: PatientId,
+    now: DateTime<Utc>,
+) -> Result<RemovalReach, sqlx::Error> {
+    sqlx::query_as!(
+        RemovalReach,
+        r#"SELECT (SELECT count(*) FROM appointments WHERE patient_id = $1 AND status = 'booked' AND starts_at > $2)
+                      AS "upcoming_visits!",
+                  (SELECT count(*) FROM patient_proxy_assignments WHERE patient_id = $1 AND status <> 'revoked')
+                      AS "proxy_grants!""#,
+        id.as_uuid(),
+        now
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Takes a patient out of the registry, with the reason: their booked visits still to
+/// come are cancelled (so no reminder goes and the slots free up) and their proxies'
+/// access ends. None when the patient was not on the registry.
 pub(crate) async fn soft_delete(
     db: &mut PgConnection,
     id: PatientId,
     by: Option<UserId>,
-) -> Result<bool, sqlx::Error> {
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<RemovalReach>, sqlx::Error> {
     let result = sqlx::query!(
-        "UPDATE patients SET deleted_at = now(), deleted_by = $2 WHERE id = $1 AND deleted_at IS NULL",
+        "UPDATE patients SET deleted_at = $3, deleted_by = $2, deleted_reason = $4 WHERE id = $1 AND deleted_at IS NULL",
         id.as_uuid(),
-        by.map(|u| u.as_uuid())
+        by.map(|u| u.as_uuid()),
+        now,
+        reason
     )
     .execute(&mut *db)
     .await?;
     if result.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(None);
     }
-    sqlx::query!(
-        "UPDATE patient_proxy_assignments SET status = 'revoked', revoked_at = now(), revoked_by = $2
+    let visits = sqlx::query!(
+        "UPDATE appointments SET status = 'cancelled', cancelled_at = $3, cancelled_by = $2,
+                cancel_reason = 'The patient was removed from the registry.'
+          WHERE patient_id = $1 AND status = 'booked' AND starts_at > $3",
+        id.as_uuid(),
+        by.map(|u| u.as_uuid()),
+        now
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    let grants = sqlx::query!(
+        "UPDATE patient_proxy_assignments SET status = 'revoked', revoked_at = $3, revoked_by = $2
           WHERE patient_id = $1 AND status <> 'revoked'",
         id.as_uuid(),
-        by.map(|u| u.as_uuid())
+        by.map(|u| u.as_uuid()),
+        now
     )
     .execute(db)
-    .await?;
-    Ok(true)
+    .await?
+    .rows_affected();
+    Ok(Some(RemovalReach {
+        upcoming_visits: i64::try_from(visits).unwrap_or(i64::MAX),
+        proxy_grants: i64::try_from(grants).unwrap_or(i64::MAX),
+    }))
+}
+
+/// A patient taken out of the registry since `since`, newest first.
+pub(crate) struct RemovedPatient {
+    pub id: PatientId,
+    pub given_name: String,
+    pub family_name: String,
+    pub mrn: String,
+    pub date_of_birth: NaiveDate,
+    pub deleted_at: DateTime<Utc>,
+    pub removed_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub(crate) async fn removed_since(
+    db: &mut PgConnection,
+    since: DateTime<Utc>,
+) -> Result<Vec<RemovedPatient>, sqlx::Error> {
+    sqlx::query_as!(
+        RemovedPatient,
+        r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.mrn, p.date_of_birth,
+                  p.deleted_at AS "deleted_at!", u.display_name AS "removed_by?", p.deleted_reason AS reason
+             FROM patients p LEFT JOIN users u ON u.id = p.deleted_by
+            WHERE p.deleted_at IS NOT NULL AND p.deleted_at > $1
+            ORDER BY p.deleted_at DESC LIMIT 200"#,
+        since
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Puts a patient removed since `since` back on the registry: whether there was one.
+/// Cancelled visits stay cancelled and ended grants stay ended (each is its own decision).
+pub(crate) async fn restore(
+    db: &mut PgConnection,
+    id: PatientId,
+    since: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let restored = sqlx::query!(
+        "UPDATE patients SET deleted_at = NULL, deleted_by = NULL, deleted_reason = NULL
+          WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2",
+        id.as_uuid(),
+        since
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(restored == 1)
 }

@@ -17,6 +17,8 @@ pub(crate) struct PatientHit {
 #[template(path = "patients/registry.html")]
 pub(crate) struct RegistryPage {
     pub can_register: bool,
+    /// May see the recently removed patients (and put one back).
+    pub can_restore: bool,
     /// What the box held (kept on a full-page search).
     pub query: String,
 }
@@ -94,7 +96,49 @@ pub(crate) struct SummarySection {
 #[template(path = "patients/edit.html")]
 pub(crate) struct EditSection {
     pub patient_id: String,
+    /// May take the patient out of the registry (the front desk).
+    pub can_remove: bool,
     pub form: PatientForm,
     pub errors: PatientErrors,
     pub sexes: [(&'static str, &'static str); 4],
+}
+
+/// What taking a patient out of the registry will do, asked to be confirmed.
+#[derive(Template)]
+#[template(path = "patients/remove.html")]
+pub(crate) struct RemoveSection {
+    pub patient_id: String,
+    pub name: String,
+    pub upcoming_visits: i64,
+    pub proxy_grants: i64,
+    pub undo_days: i64,
+    pub form: RemoveForm,
+    pub reason_error: Option<String>,
+    pub confirm_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct RemoveForm {
+    pub reason: String,
+    pub confirm: String,
+}
+
+pub(crate) struct RemovedRow {
+    pub id: String,
+    pub name: String,
+    pub mrn: String,
+    pub date_of_birth: String,
+    pub removed: String,
+    pub removed_by: String,
+    pub reason: String,
+}
+
+/// The patients taken out of the registry recently, each with a way back.
+#[derive(Template)]
+#[template(path = "patients/removed.html")]
+pub(crate) struct RemovedPage {
+    pub rows: Vec<RemovedRow>,
+    pub undo_days: i64,
+    pub notice: Option<String>,
 }

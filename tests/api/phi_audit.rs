@@ -160,7 +160,15 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
             ("outside_hours", "1"),
         ],
     ),
-    ("POST", "/appointments/{later_appointment_id}/cancel", Desk, ThePatient, &[("reason", "Moved away")]),
+    (
+        "POST",
+        "/appointments/{later_appointment_id}/cancel",
+        Desk,
+        ThePatient,
+        &[("reason", "Moved away"), ("confirm", "1")],
+    ),
+    ("POST", "/appointments/{appointment_id}/check-in", Desk, ThePatient, &[]),
+    ("POST", "/appointments/{appointment_id}/undo-check-in", Desk, ThePatient, &[]),
     ("POST", "/appointments/{appointment_id}/check-in", Desk, ThePatient, &[]),
     ("POST", "/appointments/{appointment_id}/complete", Desk, ThePatient, &[]),
     ("POST", "/appointments/{missed_appointment_id}/no-show", Desk, ThePatient, &[]),
@@ -193,7 +201,16 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         ThePatient,
         &[("body", "Called back: better.")],
     ),
-    ("POST", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/remove",
+        Desk,
+        ThePatient,
+        &[("reason", "Duplicate chart"), ("confirm", "1")],
+    ),
+    ("GET", "/patients/removed", Desk, Nobody, &[]),
+    ("POST", "/patients/removed/{patient_id}/restore", Desk, ThePatient, &[]),
 ];
 
 async fn events_for(app: &TestApp, patient: PatientId) -> i64 {

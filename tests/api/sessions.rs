@@ -472,7 +472,9 @@ async fn every_route_rechecks_the_account_the_platform_role_and_the_patient_acte
     assert_eq!(res.status(), 200);
     assert!(res.text().await.expect("body").contains("Caring for"));
     app.act_as(Some(tenants.a.desk_context()));
-    let res = app.post_form(&format!("/patients/{child}/remove"), &[("reason", "Duplicate record")]).await;
+    let res = app
+        .post_form(&format!("/patients/{child}/remove"), &[("reason", "Duplicate record"), ("confirm", "1")])
+        .await;
     assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
     app.act_as(Some(proxy));
     let res = app.get("/portal").await;

@@ -8,7 +8,7 @@ mod visits;
 
 pub use schedule::{day, events, week};
 pub use setup::{add_hours, add_type, remove_hours, setup, toggle_type};
-pub use visits::{book, cancel, check_in, complete, detail, no_show, reschedule, section};
+pub use visits::{book, cancel, check_in, complete, detail, no_show, reschedule, section, undo_check_in};
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -64,6 +64,7 @@ pub(super) fn visit(row: AppointmentRow, zone: Tz, now: DateTime<Utc>, can: Abil
         can_complete: can.manage && status == "checked_in",
         can_no_show: can.manage && status == "booked" && row.starts_at <= now,
         can_cancel: can.manage && status == "booked",
+        can_undo_check_in: can.manage && status == "checked_in" && start.date_naive() == today,
         status: row.status,
     }
 }

@@ -169,6 +169,8 @@ async fn render_detail(
         errors,
         notice,
         return_to,
+        cancel: CancelForm::default(),
+        cancel_error: None,
     })
 }
 
@@ -255,8 +257,46 @@ pub async fn no_show(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byt
     .await
 }
 
+/// Cancels a booked visit once the person ticked "yes, cancel it"; without the tick, or
+/// with a reason too long, the page comes back with the reason as typed and why.
 pub async fn cancel(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+    let row = appointment(&tx, &id, Permission::ManageSchedule).await?;
+    let form: CancelForm = parse_form(&body)?;
+    let problem = if form.reason.trim().chars().count() > 200 {
+        Some("Keep the reason under 200 characters.")
+    } else if form.confirm.is_empty() {
+        Some("Tick \u{201c}Yes, cancel this appointment\u{201d} to cancel it.")
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        // The page shows the visit again: on record as the first showing was.
+        tx.audit(&event(&row, Action::Read, "scheduling")).await?;
+        let return_to = return_path(&form.return_to, &row);
+        let mut page = render_detail(&tx, row, None, BookingErrors::default(), None, return_to).await?;
+        page.cancel_error = Some(message.to_owned());
+        page.cancel = form;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
     change_status(tx, id, body, "cancelled", &["booked"], |_, _| Ok(())).await
+}
+
+/// Takes back a check-in made today (the wrong patient checked in, or too early): the
+/// visit is booked again. Only on the visit's own day, in the clinic's time.
+pub async fn undo_check_in(
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let zone = tx.context().clinic_timezone;
+    change_status(tx, id, body, "booked", &["checked_in"], move |row, now| {
+        if row.starts_at.with_timezone(&zone).date_naive() == now.with_timezone(&zone).date_naive() {
+            Ok(())
+        } else {
+            Err("A check-in can be taken back only on the day of the visit.")
+        }
+    })
+    .await
 }
 
 pub async fn reschedule(

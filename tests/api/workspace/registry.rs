@@ -1,10 +1,12 @@
 //! Registry and search, registration with duplicate detection, demographics.
 
+use lockdev::auth::policy::StaffRole;
+use lockdev::clock::Clock as _;
 use lockdev::db::tenant::{TenantContext, begin_tenant};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{count, get, post, register, setup};
+use super::{count, get, member, post, register, setup};
 
 // ---- registry and search ------------------------------------------------------------------
 
@@ -219,10 +221,96 @@ async fn editing_ignores_fields_a_form_does_not_own_and_removal_is_soft() {
     assert_eq!(row.get::<Option<Uuid>, _>("user_id"), None);
     assert_eq!(row.get::<String, _>("given_name"), "Renamed");
 
-    let (status, _) = post(&app, &format!("/patients/{patient}/remove"), &[]).await;
+    let (status, _) =
+        post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Duplicate"), ("confirm", "1")])
+            .await;
     assert_eq!(status, 303);
     assert_eq!(count(&app, "SELECT count(*) FROM patients WHERE deleted_at IS NOT NULL").await, 1, "kept");
     assert_eq!(get(&app, &format!("/patients/{patient}")).await.0, 404, "gone from the registry");
     let (_, body) = post(&app, "/patients/search", &[("q", "renamed")]).await;
     assert!(!body.contains("result__name"), "not found by name any more");
+}
+
+#[tokio::test]
+async fn removing_a_patient_asks_why_and_to_confirm_cancels_their_visits_and_can_be_undone() {
+    let (app, tenants, _) = setup(1).await;
+    let patient = tenants.a.patients[0];
+    let mut su = app.database().superuser().await;
+    // A visit still to come and one in the past.
+    let kind: Uuid = sqlx::query_scalar(
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'Removal test', 30) RETURNING id",
+    )
+    .bind(tenants.a.org)
+    .fetch_one(&mut su)
+    .await
+    .expect("kind");
+    for days in [-3, 3] {
+        sqlx::query(
+            "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+             VALUES ($1, $2, $3, $4, now() + make_interval(days => $5), now() + make_interval(days => $5, mins => 30))",
+        )
+        .bind(tenants.a.org)
+        .bind(patient)
+        .bind(tenants.a.provider)
+        .bind(kind)
+        .bind(days)
+        .execute(&mut su)
+        .await
+        .expect("visit");
+    }
+    // Not for nurses or providers: 403 before anything is read.
+    for who in [tenants.a.provider_context(), member(&app, tenants.a.org, StaffRole::ClinicalStaff).await.0] {
+        app.act_as(Some(who));
+        assert_eq!(get(&app, &format!("/patients/{patient}/remove")).await.0, 403);
+        let (status, _) =
+            post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Duplicate"), ("confirm", "1")])
+                .await;
+        assert_eq!(status, 403);
+    }
+    app.act_as(Some(tenants.a.desk_context()));
+    let (status, page) = get(&app, &format!("/patients/{patient}/remove")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("The one visit still to come is cancelled"), "{page}");
+    // No reason, no tick: the page comes back saying so, nothing removed.
+    let (status, page) =
+        post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Registered twice")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Tick the box") && page.contains("value=\"Registered twice\""), "{page}");
+    let (status, page) = post(&app, &format!("/patients/{patient}/remove"), &[("confirm", "1")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Say why"), "{page}");
+    assert_eq!(count(&app, "SELECT count(*) FROM patients WHERE deleted_at IS NOT NULL").await, 0);
+    // Removed: the visit to come is cancelled, the past one stays.
+    let (status, _) = post(
+        &app,
+        &format!("/patients/{patient}/remove"),
+        &[("reason", "Registered twice"), ("confirm", "1")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM appointments WHERE patient_id = $1 ORDER BY starts_at")
+            .bind(patient)
+            .fetch_all(&mut su)
+            .await
+            .expect("statuses");
+    assert_eq!(statuses, ["booked", "cancelled"]);
+    // The list of removals names them with the reason; putting them back opens the chart.
+    let (_, list) = get(&app, "/patients/removed").await;
+    assert!(list.contains("Registered twice") && list.contains("MRN-0"), "{list}");
+    let (status, _) = post(&app, &format!("/patients/removed/{patient}/restore"), &[]).await;
+    assert_eq!(status, 303);
+    assert_eq!(get(&app, &format!("/patients/{patient}")).await.0, 200, "back on the registry");
+    assert_eq!(
+        post(&app, &format!("/patients/removed/{patient}/restore"), &[]).await.0,
+        404,
+        "not removed now"
+    );
+    // After the window a removal stays.
+    post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Registered twice"), ("confirm", "1")])
+        .await;
+    app.clock.set(app.clock.now() + chrono::TimeDelta::days(31));
+    let (_, list) = get(&app, "/patients/removed").await;
+    assert!(!list.contains("MRN-0"), "{list}");
+    assert_eq!(post(&app, &format!("/patients/removed/{patient}/restore"), &[]).await.0, 404);
 }

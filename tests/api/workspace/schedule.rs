@@ -174,11 +174,27 @@ async fn appointments_are_rescheduled_cancelled_checked_in_and_marked_no_show() 
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/schedule");
+    // Cancelling asks for the tick: without it nothing changes and the reason typed
+    // comes back with the message next to the box.
+    let (status, body) =
+        post(&app, &format!("/appointments/{second}/cancel"), &[("reason", "Feeling better")]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("value=\"Feeling better\"") && body.contains("Yes, cancel this appointment"),
+        "{body}"
+    );
+    assert!(body.contains("to cancel it."), "{body}");
+    let still: String = sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1")
+        .bind(second)
+        .fetch_one(&mut su)
+        .await
+        .expect("status");
+    assert_eq!(still, "booked");
     // An open redirect is not possible through return_to.
     let res = app
         .post_form(
             &format!("/appointments/{second}/cancel"),
-            &[("reason", "Feeling better"), ("return_to", "https://evil.example/")],
+            &[("reason", "Feeling better"), ("confirm", "1"), ("return_to", "https://evil.example/")],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -202,6 +218,23 @@ async fn appointments_are_rescheduled_cancelled_checked_in_and_marked_no_show() 
         .await
         .expect("start");
     app.clock.set(start + Duration::minutes(5));
+    assert_eq!(post(&app, &format!("/appointments/{first}/check-in"), &[]).await.0, 303);
+    // A check-in made by mistake is taken back the same day: booked again, no check-in time.
+    let (_, page) = get(&app, &format!("/appointments/{first}")).await;
+    assert!(page.contains("Undo check-in"), "{page}");
+    assert_eq!(post(&app, &format!("/appointments/{first}/undo-check-in"), &[]).await.0, 303);
+    let row = sqlx::query("SELECT status, checked_in_at FROM appointments WHERE id = $1")
+        .bind(first)
+        .fetch_one(&mut su)
+        .await
+        .expect("row");
+    assert_eq!(row.get::<String, _>("status"), "booked");
+    assert!(row.get::<Option<chrono::DateTime<Utc>>, _>("checked_in_at").is_none());
+    assert_eq!(
+        post(&app, &format!("/appointments/{first}/undo-check-in"), &[]).await.0,
+        400,
+        "not checked in"
+    );
     assert_eq!(post(&app, &format!("/appointments/{first}/check-in"), &[]).await.0, 303);
     assert_eq!(post(&app, &format!("/appointments/{first}/complete"), &[]).await.0, 303);
     let status: String = sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1")
@@ -404,4 +437,28 @@ async fn a_sensitive_visit_type_is_named_on_the_chart_only_to_the_care_team() {
     app.act_as(Some(tenants.a.desk_context()));
     let (_, desk) = get(&app, &format!("/patients/{on_team}")).await;
     assert!(!desk.contains("Methadone") && desk.contains("Visit with"), "{desk}");
+}
+
+#[tokio::test]
+async fn a_check_in_is_taken_back_only_on_the_day_of_the_visit() {
+    let (app, tenants, kind) = setup(1).await;
+    let provider = tenants.a.provider.to_string();
+    app.act_as(Some(tenants.a.desk_context()));
+    let monday = next_monday().to_string();
+    assert_eq!(book(&app, tenants.a.patients[0], &provider, kind, &monday, "10:00").await.0, 200);
+    let mut su = app.database().superuser().await;
+    let (id, start): (Uuid, chrono::DateTime<Utc>) =
+        sqlx::query_as("SELECT id, starts_at FROM appointments").fetch_one(&mut su).await.expect("visit");
+    let visit = lockdev::db::ids::AppointmentId::from_uuid(id);
+    app.clock.set(start + Duration::minutes(5));
+    assert_eq!(post(&app, &format!("/appointments/{visit}/check-in"), &[]).await.0, 303);
+    // The next day the check-in stands: it is the record of a visit that happened.
+    app.clock.set(start + Duration::days(1));
+    let (_, page) = get(&app, &format!("/appointments/{visit}")).await;
+    assert!(!page.contains("Undo check-in"), "{page}");
+    let (status, body) = post(&app, &format!("/appointments/{visit}/undo-check-in"), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let now: String =
+        sqlx::query_scalar("SELECT status FROM appointments").fetch_one(&mut su).await.expect("status");
+    assert_eq!(now, "checked_in");
 }
