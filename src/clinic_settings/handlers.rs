@@ -101,7 +101,8 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
         text => match crate::contact_info::normalize_phone(text) {
             Ok(number) => Some(number),
             Err(problem) => {
-                errors.callback = Some(format!("This number cannot be used: {problem}."));
+                errors.callback =
+                    Some(format!("This number cannot be used: {}.", problem.trim_end_matches('.')));
                 None
             }
         },

@@ -1,6 +1,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::repo;
@@ -9,7 +10,7 @@ use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
-use crate::db::ids::MembershipId;
+use crate::db::ids::{MembershipId, UserId};
 use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
@@ -106,9 +107,36 @@ pub async fn invite(
         let page = render(&tx, None, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     }
+    // Roles the person holds here already are left as they are; a deactivated member is
+    // reactivated from the list, not invited again (their history stays one row).
+    let standing = repo::standing(&mut *tx.conn().await?, person).await?;
+    let held = |role: StaffRole, state: &dyn Fn(&str, bool) -> bool| {
+        standing.iter().any(|(r, status, accepted)| r == role.as_str() && state(status, *accepted))
+    };
+    if chosen.iter().any(|role| held(*role, &|status, accepted| status == "suspended" && accepted)) {
+        let errors = InviteErrors {
+            email: Some("This person was deactivated here: reactivate them from the list instead.".into()),
+            ..InviteErrors::default()
+        };
+        let page = render(&tx, None, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let new: Vec<StaffRole> = chosen
+        .iter()
+        .copied()
+        .filter(|role| !held(*role, &|status, _| status == "active" || status == "invited"))
+        .collect();
+    if new.is_empty() {
+        let errors = InviteErrors {
+            email: Some("This person already has (or is invited to) every role chosen. To send the link again, use \u{201c}Resend\u{201d} in the list.".into()),
+            ..InviteErrors::default()
+        };
+        let page = render(&tx, None, form, errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
     {
         let mut db = tx.conn().await?;
-        for role in &chosen {
+        for role in &new {
             repo::invite(
                 &mut db,
                 context.organization_id,
@@ -119,38 +147,109 @@ pub async fn invite(
             )
             .await?;
         }
-        let labels = chosen.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        let clinic = repo::clinic_name(&mut db, context.organization_id).await?;
-        let inviter = match context.user_id {
-            Some(me) => repo::user_name(&mut db, me).await?,
-            None => "Your clinic".into(),
-        };
-        // Sent by the queue once this request commits; if it fails, nothing is sent.
-        tokens::mail_link(
-            &mut db,
-            &state.notifier,
-            &state.config.http.public_url,
-            "invite/",
-            NewToken {
-                purpose: Purpose::StaffInvitation,
-                email: &email,
-                user_id: Some(person),
-                organization_id: Some(context.organization_id),
-                payload: json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
-                created_by: context.user_id,
-            },
-            now,
-            |link| {
-                StaffInvitation { inviter, clinic, roles: labels.clone(), link: link.url, expires: link.expires }
-                    .render(&email)
-            },
-        )
-        .await?;
     }
+    send_invitation(&state, &tx, person, &email, now).await?;
     let mut event = AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", person);
-    event.details = json!({ "roles": chosen.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
+    event.details = json!({ "roles": new.iter().map(|r| r.as_str()).collect::<Vec<_>>() });
     tx.audit(&event).await?;
     let notice = Some(format!("Invitation sent to {}.", form.email));
+    Ok(Page(render(&tx, notice, InviteForm::default(), InviteErrors::default()).await?).into_response())
+}
+
+/// Mails `person` one link for every role they are invited to here (any earlier link to
+/// this clinic stops working), queued with this request's transaction.
+async fn send_invitation(
+    state: &AppState,
+    tx: &TenantTx,
+    person: UserId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let context = tx.context().tenant.clone();
+    let mut db = tx.conn().await?;
+    let roles: Vec<StaffRole> =
+        repo::invited_roles(&mut db, person).await?.iter().filter_map(|r| StaffRole::parse(r)).collect();
+    repo::revoke_invitations(&mut db, person, now).await?;
+    let labels = roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
+    let clinic = repo::clinic_name(&mut db, context.organization_id).await?;
+    let inviter = match context.user_id {
+        Some(me) => repo::user_name(&mut db, me).await?,
+        None => "Your clinic".into(),
+    };
+    // Sent by the queue once this request commits; if it fails, nothing is sent.
+    tokens::mail_link(
+        &mut db,
+        &state.notifier,
+        &state.config.http.public_url,
+        "invite/",
+        NewToken {
+            purpose: Purpose::StaffInvitation,
+            email,
+            user_id: Some(person),
+            organization_id: Some(context.organization_id),
+            payload: json!({ "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "role_labels": labels }),
+            created_by: context.user_id,
+        },
+        now,
+        |link| {
+            StaffInvitation { inviter, clinic, roles: labels.clone(), link: link.url, expires: link.expires }
+                .render(email)
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// An invitation not accepted yet, by its membership (404 otherwise, like any object of
+/// another clinic).
+async fn open_invitation(tx: &TenantTx, id: &str) -> AppResult<repo::Member> {
+    let id = membership(id)?;
+    match repo::find(&mut *tx.conn().await?, id).await? {
+        Some(member) if member.status == "invited" => Ok(member),
+        _ => Err(tx.not_found("membership", id.as_uuid()).await),
+    }
+}
+
+/// `POST /members/{id}/resend`: a new link for an invitation not accepted yet (the old
+/// one stops working).
+pub async fn resend(
+    State(state): State<AppState>,
+    tx: TenantTx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let member = open_invitation(&tx, &id).await?;
+    send_invitation(&state, &tx, member.user_id, &member.email, tx.now()).await?;
+    let mut event =
+        AuditEvent::new(Action::InvitationSent, Outcome::Success).resource("user", member.user_id);
+    event.details = json!({ "resent": true });
+    tx.audit(&event).await?;
+    let notice = Some(format!("Invitation sent again to {}.", member.email));
+    Ok(Page(render(&tx, notice, InviteForm::default(), InviteErrors::default()).await?).into_response())
+}
+
+/// `POST /members/{id}/cancel-invitation`: the invitation ends and leaves the list; its
+/// link stops working once no other role is waiting for the person.
+pub async fn cancel_invitation(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let member = open_invitation(&tx, &id).await?;
+    let me = tx.context().tenant.user_id;
+    {
+        let mut db = tx.conn().await?;
+        if !repo::set_status(&mut db, member.id, "suspended", me, &["invited"]).await? {
+            drop(db);
+            return Err(tx.not_found("membership", member.id.as_uuid()).await);
+        }
+        if repo::invited_roles(&mut db, member.user_id).await?.is_empty() {
+            repo::revoke_invitations(&mut db, member.user_id, tx.now()).await?;
+        }
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "membership", member.id)
+            .details(json!({ "invitation": "cancelled" })),
+    )
+    .await?;
+    let notice = Some(format!("Invitation to {} cancelled.", member.email));
     Ok(Page(render(&tx, notice, InviteForm::default(), InviteErrors::default()).await?).into_response())
 }
 
@@ -197,8 +296,8 @@ pub(crate) async fn change_role(
 }
 
 /// Moves a membership to `status` from one of the states in `from`: deactivating ends an
-/// active membership or cancels an invitation; reactivating only restores a suspended one
-/// (an invitation becomes active only when the invited person accepts it).
+/// active membership; reactivating only restores a suspended one (an invitation becomes
+/// active only when the invited person accepts it; cancelling one is its own action).
 async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static str) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
     let id = membership(&id)?;
@@ -221,7 +320,7 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
 }
 
 pub async fn deactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
-    set_status(tx, id, &["active", "invited"], "suspended").await
+    set_status(tx, id, &["active"], "suspended").await
 }
 
 pub async fn reactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {

@@ -16,5 +16,7 @@ pub fn routes() -> Routes {
         .post("/members/invite", manage, Phi::None, handlers::invite)
         .post("/members/{membership_id}/role", manage, Phi::None, handlers::change_role)
         .post("/members/{membership_id}/deactivate", manage, Phi::None, handlers::deactivate)
+        .post("/members/{membership_id}/cancel-invitation", manage, Phi::None, handlers::cancel_invitation)
+        .post("/members/{membership_id}/resend", manage, Phi::None, handlers::resend)
         .post("/members/{membership_id}/reactivate", manage, Phi::None, handlers::reactivate)
 }

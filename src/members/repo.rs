@@ -26,22 +26,81 @@ pub async fn user_name(db: &mut PgConnection, user: UserId) -> Result<String, sq
     sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", user.as_uuid()).fetch_one(db).await
 }
 
-/// Every membership of the clinic: an invitation cancelled before it was accepted reads
-/// "cancelled"; an invited person is named as the inviter typed them.
+/// Every membership of the clinic but invitations cancelled before anyone accepted them
+/// (nothing to show or do: inviting the person again reuses the row); an invited person
+/// is named as the inviter typed them.
 pub async fn members(db: &mut PgConnection) -> Result<Vec<Member>, sqlx::Error> {
     sqlx::query_as!(
         Member,
-        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId",
-                  CASE WHEN m.status = 'suspended' AND m.accepted_at IS NULL THEN 'cancelled' ELSE m.status END
-                      AS "status!",
+        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId", m.status,
                   CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
                   u.email::text AS "email!"
              FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE NOT (m.status = 'suspended' AND m.accepted_at IS NULL)
             ORDER BY 5, m.role"#
     )
     .fetch_all(db)
     .await
+}
+
+/// One membership as the list shows it.
+pub async fn find(db: &mut PgConnection, id: MembershipId) -> Result<Option<Member>, sqlx::Error> {
+    sqlx::query_as!(
+        Member,
+        r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId", m.status,
+                  CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
+                      AS "display_name!",
+                  u.email::text AS "email!"
+             FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE m.id = $1"#,
+        id.as_uuid()
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A person's memberships here: (role, status, accepted once).
+pub async fn standing(
+    db: &mut PgConnection,
+    person: UserId,
+) -> Result<Vec<(String, String, bool)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT role, status, accepted_at IS NOT NULL AS "accepted!" FROM memberships WHERE user_id = $1"#,
+        person.as_uuid()
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.role, r.status, r.accepted)).collect())
+}
+
+/// The roles a person is invited to here and has not accepted yet.
+pub async fn invited_roles(db: &mut PgConnection, person: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT role FROM memberships WHERE user_id = $1 AND status = 'invited' ORDER BY role",
+        person.as_uuid()
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Ends the person's open staff invitations to this clinic (their links stop working;
+/// the transaction names the clinic, so another clinic's stay).
+pub async fn revoke_invitations(
+    db: &mut PgConnection,
+    person: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE auth_tokens SET revoked_at = $2
+          WHERE user_id = $1 AND purpose = 'staff_invitation' AND used_at IS NULL AND revoked_at IS NULL
+            AND organization_id = nullif(current_setting('app.organization_id', true), '')::uuid",
+        person.as_uuid(),
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Staff invitations still open, newest first.
@@ -56,7 +115,8 @@ pub async fn pending_invitations(db: &mut PgConnection) -> Result<Vec<PendingInv
     .await
 }
 
-/// An invited membership in `role` (nothing when the person holds that role here).
+/// An invited membership in `role`: a new one, or an invitation cancelled earlier made
+/// open again. Nothing when the person holds the role here already (the caller checks).
 pub async fn invite(
     db: &mut PgConnection,
     clinic: OrganizationId,
@@ -68,7 +128,9 @@ pub async fn invite(
     sqlx::query!(
         "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, invited_name, accepted_at)
          VALUES ($1, $2, $3, 'invited', $4, $5, NULL)
-         ON CONFLICT (organization_id, user_id, role) DO NOTHING",
+         ON CONFLICT (organization_id, user_id, role) DO UPDATE
+            SET status = 'invited', invited_by = EXCLUDED.invited_by, invited_name = EXCLUDED.invited_name
+          WHERE memberships.status = 'suspended' AND memberships.accepted_at IS NULL",
         clinic.as_uuid(),
         person.as_uuid(),
         role.as_str(),

@@ -52,18 +52,28 @@ pub(crate) fn display_phone(e164: &str) -> String {
     }
 }
 
+/// How to change a visit, in words that are true today: by telephone (the portal cannot
+/// change visits yet, so no message says it can).
+fn how_to_change(facts: &ReminderFacts) -> String {
+    match facts.callback() {
+        Some(phone) => format!("To change it, call {phone}."),
+        None => "To change it, call your clinic.".to_owned(),
+    }
+}
+
 pub(crate) fn reminder_text(facts: &ReminderFacts) -> String {
-    let reach = match facts.callback() {
-        Some(phone) => format!("To confirm or change it, call {phone} or visit {}.", facts.portal_url),
-        None => format!("To confirm or change it, visit {}.", facts.portal_url),
-    };
-    format!("Reminder: you have {} on {}. {reach} Reply STOP to opt out.", facts.whose(), facts.when())
+    format!(
+        "Reminder: you have {} on {}. {} Reply STOP to opt out.",
+        facts.whose(),
+        facts.when(),
+        how_to_change(facts)
+    )
 }
 
 pub(crate) fn reminder_voice(facts: &ReminderFacts) -> String {
     let reach = match facts.callback() {
-        Some(phone) => format!("To confirm or change it, please call {phone}."),
-        None => "To confirm or change it, please sign in to your patient portal.".to_owned(),
+        Some(phone) => format!("To change it, please call {phone}."),
+        None => "To change it, please call your clinic.".to_owned(),
     };
     format!(
         "Hello. This is an automated reminder of {} on {}. {reach} Thank you. Goodbye.",
@@ -73,14 +83,14 @@ pub(crate) fn reminder_voice(facts: &ReminderFacts) -> String {
 }
 
 pub(crate) fn reminder_email(to: &str, facts: &ReminderFacts) -> Email {
-    let reach = match facts.callback() {
-        Some(phone) => format!("To confirm or change it, call {phone} or sign in at {}.", facts.portal_url),
-        None => format!("To confirm or change it, sign in at {}.", facts.portal_url),
-    };
+    let reach = how_to_change(facts);
+    // The address on a line of its own: no punctuation a mail program could take into
+    // the link.
     let text = format!(
-        "Hello,\n\nThis is a reminder that you have {} on {}.\n\n{reach}\n\nThe details are in your patient portal.\n",
+        "Hello,\n\nThis is a reminder that you have {} on {}.\n\n{reach}\n\nYour patient portal:\n{}\n",
         facts.whose(),
-        facts.when()
+        facts.when(),
+        facts.portal_url
     );
     let escape =
         |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
@@ -118,8 +128,11 @@ mod tests {
         };
         assert_eq!(
             reminder_text(&facts),
-            "Reminder: you have an appointment on Mon Mar 15 at 9:00 AM. To confirm or change it, call (617) 555-0100 or visit https://portal.example/portal. Reply STOP to opt out."
+            "Reminder: you have an appointment on Mon Mar 15 at 9:00 AM. To change it, call (617) 555-0100. Reply STOP to opt out."
         );
+        let email = reminder_email("a@b.example", &facts);
+        assert!(email.text.contains("\nhttps://portal.example/portal\n"), "{}", email.text);
+        assert!(!email.text.contains("details"), "promises nothing the portal does not have: {}", email.text);
         assert!(reminder_voice(&facts).contains("Monday, March 15, at 9:00 AM"));
         assert!(
             reminder_text(&ReminderFacts { for_dependent: true, ..facts }).contains("someone in your care")

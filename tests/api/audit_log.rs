@@ -81,11 +81,18 @@ async fn a_cross_tenant_probe_gets_404_without_the_other_tenants_bytes_and_is_au
     let app = spawn_app().routes(phi_routes()).spawn().await;
     let owner = app.database().owner_pool().await;
     let tenants = two_tenants(&owner, 1).await;
-    app.act_as(Some(tenants.a.provider_context()));
-    // TEN-05 over every declared route that takes a patient id, full page and htmx.
+    // TEN-05 over every declared route that takes a patient id, full page and htmx, as a
+    // provider, or the front desk where only the front desk has the route's permission.
     let routes: Vec<_> = app.registry.iter().filter(|r| r.path.contains("{patient_id}")).cloned().collect();
     assert!(!routes.is_empty());
     for route in routes {
+        let provider_may = route.access.clinic_permission().is_none_or(|permission| {
+            lockdev::auth::policy::grants(
+                lockdev::auth::policy::Principal::Staff(lockdev::auth::policy::StaffRole::Provider),
+                permission,
+            )
+        });
+        app.act_as(Some(if provider_may { tenants.a.provider_context() } else { tenants.a.desk_context() }));
         for htmx in [false, true] {
             let path = route.path.replace("{patient_id}", &tenants.b.patients[0].to_string());
             let mut request = app

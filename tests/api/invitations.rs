@@ -146,7 +146,7 @@ async fn an_invitation_can_be_cancelled_but_not_switched_on_by_the_admin() {
         .await;
     let page = admin.get("/members").await.text().await.expect("members");
     assert!(page.contains("Cancel invitation"), "an invited member is offered cancellation");
-    let marker = "/deactivate";
+    let marker = "/cancel-invitation";
     let row = page.find("maybe@alpha.example").expect("the invited row");
     let action = page[row..].find(marker).expect("an action") + row;
     let id = page[..action].rsplit('/').next().expect("membership id").to_owned();
@@ -156,9 +156,49 @@ async fn an_invitation_can_be_cancelled_but_not_switched_on_by_the_admin() {
     assert_eq!(res.status(), 404);
     assert_eq!(membership_status(&app, "maybe@alpha.example").await, "invited");
 
+    // Deactivating is for members; an invitation is cancelled, with the words for it.
     let res = admin.post_form(&format!("/members/{id}/deactivate"), &[]).await;
+    assert_eq!(res.status(), 404);
+    let first_link = app.link_sent_to("maybe@alpha.example").await;
+    let res = admin.post_form(&format!("/members/{id}/cancel-invitation"), &[]).await;
     assert_eq!(res.status(), 200);
+    let page = res.text().await.expect("page");
+    assert!(page.contains("Invitation to maybe@alpha.example cancelled."), "{page}");
+    assert!(!page.contains("maybe@alpha.example</span>"), "the cancelled row leaves the list: {page}");
     assert_eq!(membership_status(&app, "maybe@alpha.example").await, "suspended");
+    // Its link no longer works.
+    let late = app.browser();
+    late.get(&first_link).await;
+    assert_eq!(late.get("/invite").await.status(), 410);
+
+    // Invited again: the same row, open again, one new link; inviting twice is refused
+    // (resend is for that), and resend mails a new link that replaces the last.
+    let fields = [("display_name", "Maybe"), ("email", "maybe@alpha.example"), ("role", "provider")];
+    assert_eq!(admin.post_form("/members/invite", &fields).await.status(), 200);
+    assert_eq!(membership_status(&app, "maybe@alpha.example").await, "invited");
+    let mut su = app.database().superuser().await;
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'maybe@alpha.example'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("count");
+    assert_eq!(rows, 1, "no duplicate row");
+    let res = admin.post_form("/members/invite", &fields).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("page").contains("Resend"));
+    let second_link = app.link_sent_to("maybe@alpha.example").await;
+    let res = admin.post_form(&format!("/members/{id}/resend"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("page").contains("Invitation sent again to maybe@alpha.example."));
+    let third_link = app.link_sent_to("maybe@alpha.example").await;
+    assert_ne!(second_link, third_link);
+    let old = app.browser();
+    old.get(&second_link).await;
+    assert_eq!(old.get("/invite").await.status(), 410, "the resent link replaces the last");
+    let new = app.browser();
+    new.get(&third_link).await;
+    assert_eq!(new.get("/invite").await.status(), 200);
 }
 
 #[tokio::test]
@@ -437,10 +477,10 @@ async fn a_cancelled_invitation_shows_no_account_name_and_cannot_be_reactivated(
     )
     .await
     .expect("membership");
-    let (status, page) = post(&app, &format!("/members/{}/deactivate", ulid(membership)), &[]).await;
+    let (status, page) = post(&app, &format!("/members/{}/cancel-invitation", ulid(membership)), &[]).await;
     assert_eq!(status, 200, "{page}");
     let (_, page) = get(&app, "/members").await;
-    assert!(page.contains("Y. Typed") && page.contains("cancelled"), "{page}");
+    assert!(!page.contains("Y. Typed"), "a cancelled invitation leaves the list: {page}");
     assert!(!page.contains("HIDDEN-NAME"), "the account's own name leaks once cancelled: {page}");
     let (status, _) = post(&app, &format!("/members/{}/reactivate", ulid(membership)), &[]).await;
     assert_eq!(status, 404, "a cancelled invitation does not become a membership");
