@@ -36,4 +36,5 @@ pub fn routes() -> Routes {
         .get("/account/email/verify", Access::SignedIn, Phi::None, credentials::verify_email_page)
         .post("/account/email/confirm", Access::SignedIn, Phi::None, credentials::confirm_email)
         .post("/account/sessions/end-others", Access::SignedIn, Phi::None, security::end_other_sessions)
+        .post("/account/sessions/end", Access::SignedIn, Phi::None, security::end_one_session)
 }

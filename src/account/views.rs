@@ -9,6 +9,9 @@ pub(crate) struct PasskeyRow {
 }
 
 pub(crate) struct SessionRow {
+    /// The stored digest of the session's id: names it in the form that ends it (one-way,
+    /// so it is no way into the session).
+    pub key: String,
     pub current: bool,
     pub device: String,
     pub since: String,

@@ -16,6 +16,7 @@ use webauthn_rs::prelude::{
     PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
     RequestChallengeResponse, Webauthn, WebauthnBuilder, WebauthnError,
 };
+use webauthn_rs_proto::ResidentKeyRequirement;
 
 use crate::db::ids::UserId;
 
@@ -198,10 +199,17 @@ impl Passkeys {
     ) -> Result<(Uuid, CreationChallengeResponse), PasskeyError> {
         let existing: Vec<CredentialID> =
             list(&mut *conn, user).await?.iter().map(|p| p.passkey.cred_id().clone()).collect();
-        let (options, state) = self
+        let (mut options, state) = self
             .rp()?
             .start_passkey_registration(user.as_uuid(), email, display_name, Some(existing))
             .map_err(PasskeyError::Rejected)?;
+        // Discoverable where the authenticator can store it, so "Sign in with a passkey"
+        // finds the account without a typed address (the library asks for a
+        // non-discoverable one; residency is not checked when the registration finishes).
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
+            selection.require_resident_key = false;
+        }
         let state = serde_json::to_value(&state).map_err(|_| PasskeyError::NoCeremony)?;
         let id = save_ceremony(conn, Some(user), CeremonyKind::Register, state).await?;
         Ok((id, options))

@@ -137,6 +137,34 @@ pub async fn end_all(tx: &mut PgConnection, user: UserId, keep: Option<&str>) ->
     Ok(ended)
 }
 
+/// Ends one session of `user`, named by its stored digest (as [`list`] gives it); never
+/// `keep` (the asking session). Whether one ended.
+pub async fn end_one(
+    tx: &mut PgConnection,
+    user: UserId,
+    stored: &str,
+    keep: &str,
+) -> Result<bool, sqlx::Error> {
+    serialize(&mut *tx, user).await?;
+    let keep = digest(keep);
+    if stored == keep {
+        return Ok(false);
+    }
+    let ended = sqlx::query!(
+        r#"DELETE FROM tower_sessions.session s USING user_sessions u
+            WHERE u.session_id = s.id AND u.user_id = $1 AND u.session_id = $2"#,
+        user.as_uuid(),
+        stored
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query!("DELETE FROM user_sessions WHERE user_id = $1 AND session_id = $2", user.as_uuid(), stored)
+        .execute(&mut *tx)
+        .await?;
+    Ok(ended > 0)
+}
+
 /// One of a person's sessions, for the account page.
 #[derive(Debug, Clone)]
 pub struct SessionSummary {

@@ -36,10 +36,33 @@
       body: JSON.stringify(body || {})
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (json) {
+        // A refusal that names where to go (confirm it is you first) goes there.
+        if (!response.ok && json.redirect) window.location.assign(json.redirect);
         if (!response.ok) throw new Error(json.error || "The request was refused.");
         return json;
       });
     });
+  }
+
+  // What went wrong, in a sentence: the browser's own errors name a specification, not
+  // what the person can do; the server's refusals are sentences already.
+  function plain(error, fallback) {
+    switch (error && error.name) {
+      case "NotAllowedError":
+        return "The passkey request was cancelled or took too long. Try again when you are ready.";
+      case "InvalidStateError":
+        return "This device already holds a passkey for your account. Use it, or choose another device.";
+      case "SecurityError":
+        return "Passkeys cannot be used at this address.";
+      case "NotSupportedError":
+        return "This browser or device cannot use passkeys of this kind.";
+      case "AbortError":
+        return "The passkey request was stopped. Try again.";
+      case "Error":
+        return error.message || fallback;
+      default:
+        return fallback;
+    }
   }
 
   function say(message) {
@@ -96,7 +119,7 @@
       .then(function (options) { return navigator.credentials.get(requestOptions(options)); })
       .then(function (credential) { return post(finishUrl, assertionJson(credential)); })
       .then(function (result) { window.location.assign(result.redirect || "/"); })
-      .catch(function (error) { say(error.message || "The passkey could not be used."); });
+      .catch(function (error) { say(plain(error, "The passkey could not be used. Try again, or sign in another way.")); });
   }
 
   function register(nameInputId) {
@@ -108,7 +131,7 @@
         return post("/account/passkeys/finish", { name: name, credential: registrationJson(credential) });
       })
       .then(function (result) { window.location.assign(result.redirect || "/account"); })
-      .catch(function (error) { say(error.message || "The passkey could not be created."); });
+      .catch(function (error) { say(plain(error, "The passkey could not be created. Try again.")); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {

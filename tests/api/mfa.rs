@@ -390,6 +390,8 @@ impl Key {
         let options: Value =
             browser.post_json("/account/passkeys/start", &json!({})).await.json().await.expect("options");
         self.user_handle = options["publicKey"]["user"]["id"].as_str().map(str::to_owned);
+        // Asked for as a discoverable credential, so a passwordless sign-in finds it.
+        assert_eq!(options["publicKey"]["authenticatorSelection"]["residentKey"], "preferred", "{options}");
         let options: CreationChallengeResponse = serde_json::from_value(options).expect("creation options");
         let credential =
             self.device.do_registration(Url::parse(ORIGIN).expect("url"), options).expect("register");

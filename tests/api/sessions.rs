@@ -312,8 +312,27 @@ async fn a_person_sees_their_sessions_can_end_the_others_and_at_most_ten_live() 
     }
     let page = browsers[0].get("/account").await.text().await.expect("body");
     assert_eq!(page.matches("Since ").count(), 3, "three sessions listed");
+    // One other session on its own (a lost phone): the others stay.
+    let keys: Vec<String> = page
+        .split("name=\"session\" value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().expect("a key").to_owned())
+        .collect();
+    assert_eq!(keys.len(), 2, "each other session can be signed out, not this one");
+    let cookies: Vec<String> = browsers.iter().map(Browser::session_cookie).collect();
+    assert!(
+        keys.iter().all(|key| !cookies.iter().any(|cookie| key.contains(cookie.as_str()))),
+        "no session id"
+    );
+    let res = browsers[0].post_form("/account/sessions/end", &[("session", keys[0].as_str())]).await;
+    assert!(res.text().await.expect("body").contains("That session was signed out."));
+    let mut still = Vec::new();
+    for browser in &browsers[1..] {
+        still.push(browser.get("/account").await.status().as_u16());
+    }
+    assert_eq!(still.iter().filter(|s| **s == 303).count(), 1, "exactly one other ended: {still:?}");
     let res = browsers[0].post_form("/account/sessions/end-others", &[]).await;
-    assert!(res.text().await.expect("body").contains("Signed out of 2 other session(s)."));
+    assert!(res.text().await.expect("body").contains("Signed out of 1 other session(s)."));
     assert_eq!(browsers[1].get("/account").await.status(), 303);
     assert_eq!(browsers[2].get("/account").await.status(), 303);
     assert_eq!(browsers[0].get("/account").await.status(), 200);

@@ -178,5 +178,5 @@ pub(crate) async fn confirm_email(
     let mut data = session::load(&session).await?;
     data.pending_token = None;
     step(&state, &session, &tx).store(&data).await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to("/account?done=email-changed").into_response())
 }

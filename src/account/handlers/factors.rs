@@ -57,7 +57,8 @@ async fn enrolled(
 ) -> AppResult<String> {
     factor_changed(state, tx, session, auth.user_id, Action::MfaEnrolled, method, notice).await?;
     if auth.second_factor_satisfied {
-        return Ok("/account".to_owned());
+        let done = if method == "totp" { "app-set-up" } else { "passkey-added" };
+        return Ok(format!("/account?done={done}"));
     }
     let step = step(state, session, tx);
     let how = if method == "totp" { "totp_enrolment" } else { "passkey_enrolment" };
@@ -197,7 +198,7 @@ pub(crate) async fn totp_remove(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to("/account?done=app-removed").into_response())
 }
 
 /// Offered after a first passkey (made in JavaScript, so the codes cannot come back in
@@ -365,5 +366,5 @@ pub(crate) async fn passkey_remove(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to("/account?done=passkey-removed").into_response())
 }

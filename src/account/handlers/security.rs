@@ -1,6 +1,7 @@
 //! The account page itself, and ending the other sessions from it.
 
-use axum::extract::State;
+use axum::Form;
+use axum::extract::{Query, State};
 use serde_json::json;
 use tower_sessions::Session;
 
@@ -79,6 +80,7 @@ pub(super) async fn render(
             .into_iter()
             .map(|s| SessionRow {
                 current: Some(&s.session_id) == current.as_ref(),
+                key: s.session_id.clone(),
                 device: s.user_agent.as_deref().map(describe_agent).unwrap_or("Unknown browser").to_owned(),
                 since: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
                 ip: s.ip,
@@ -142,8 +144,62 @@ pub async fn page(
     session: Session,
     auth: Authenticated,
     mut tx: SystemTx,
+    Query(done): Query<Done>,
 ) -> AppResult<Page<SecurityPage>> {
-    let page = render(&state, &mut tx, &session, auth.user_id, Said::default()).await?;
+    let said = Said { notice: done_notice(&done.done), ..Default::default() };
+    let page = render(&state, &mut tx, &session, auth.user_id, said).await?;
+    tx.commit().await?;
+    Ok(Page(page))
+}
+
+/// `GET /account`. `done` names a change just made elsewhere (a fixed list: the page
+/// never shows text from the address).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Done {
+    done: String,
+}
+
+fn done_notice(done: &str) -> Option<String> {
+    let said = match done {
+        "app-set-up" => "The authenticator app is set up. Your other sessions were signed out.",
+        "app-removed" => "The authenticator app was removed. Your other sessions were signed out.",
+        "passkey-added" => "The passkey was added. Your other sessions were signed out.",
+        "passkey-removed" => "The passkey was removed. Your other sessions were signed out.",
+        "email-changed" => "Your sign-in address was changed. The old address was told.",
+        _ => return None,
+    };
+    Some(said.to_owned())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct EndOneForm {
+    session: String,
+}
+
+/// `POST /account/sessions/end`: signs out one other session (a lost phone, a shared desk).
+pub(crate) async fn end_one_session(
+    _: SteppedUp,
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+    Form(form): Form<EndOneForm>,
+) -> AppResult<Page<SecurityPage>> {
+    let current = session.id().map(|id| id.to_string()).unwrap_or_default();
+    let ended = sessions::end_one(tx.conn().await?, auth.user_id, &form.session, &current).await?;
+    let notice = if ended {
+        let mut event =
+            AuditEvent::new(Action::SessionsEnded, Outcome::Success).resource("user", auth.user_id);
+        event.details = json!({ "ended": 1 });
+        tx.audit(&event).await?;
+        "That session was signed out."
+    } else {
+        "That session had ended already."
+    };
+    let said = Said { notice: Some(notice.into()), ..Default::default() };
+    let page = render(&state, &mut tx, &session, auth.user_id, said).await?;
     tx.commit().await?;
     Ok(Page(page))
 }
