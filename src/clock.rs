@@ -8,6 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+/// The timezones offered in pickers: every IANA name of the Americas, Hawaii and UTC (any
+/// valid IANA name is accepted where a form allows typing one).
+pub fn offered_zones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| z.name())
+        .filter(|n| n.starts_with("America/") || n.starts_with("Pacific/Honolulu") || *n == "UTC")
+        .collect()
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }

@@ -37,4 +37,5 @@ pub fn routes() -> Routes {
         .post("/account/email/confirm", Access::SignedIn, Phi::None, credentials::confirm_email)
         .post("/account/sessions/end-others", Access::SignedIn, Phi::None, security::end_other_sessions)
         .post("/account/sessions/end", Access::SignedIn, Phi::None, security::end_one_session)
+        .post("/account/timezone", Access::SignedIn, Phi::None, security::set_timezone)
 }

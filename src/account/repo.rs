@@ -55,3 +55,18 @@ pub async fn identity(db: &mut PgConnection, user: UserId) -> Result<Identity, s
     .fetch_one(db)
     .await
 }
+
+/// The person's own timezone, when they chose one.
+pub async fn timezone(db: &mut PgConnection, user: UserId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT timezone FROM users WHERE id = $1", user.as_uuid()).fetch_one(db).await
+}
+
+/// Sets (or with None clears: the clinic's then) the person's timezone.
+pub async fn set_timezone(
+    db: &mut PgConnection,
+    user: UserId,
+    zone: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE users SET timezone = $2 WHERE id = $1", user.as_uuid(), zone).execute(db).await?;
+    Ok(())
+}

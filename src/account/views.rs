@@ -32,6 +32,12 @@ pub(crate) struct SecurityPage {
     pub password_error: Option<String>,
     pub new_email: String,
     pub email_error: Option<String>,
+    /// The person's own timezone ("" = the clinic's), the zones offered, the zone the
+    /// page's times are shown in, and what is wrong with a choice.
+    pub timezone: String,
+    pub zones: Vec<&'static str>,
+    pub shown_in: String,
+    pub timezone_error: Option<String>,
 }
 
 /// The QR code is SVG drawn by the server from the provisioning URI, so it is marked

@@ -111,6 +111,10 @@ pub struct SignedIn {
     pub context_label: Option<String>,
     /// The current context's required consents were accepted.
     pub consents_accepted: bool,
+    /// The entered clinic's timezone, for the pages outside the clinic's transaction (the
+    /// account page) that show times (sessions written before it existed have none).
+    #[serde(default)]
+    pub clinic_timezone: Option<String>,
 }
 
 impl SignedIn {

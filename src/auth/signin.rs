@@ -241,6 +241,7 @@ pub async fn start(
             context: None,
             context_label: None,
             consents_accepted: false,
+            clinic_timezone: None,
         }),
         return_to: previous.return_to,
         pending_token: previous.pending_token,
@@ -365,6 +366,7 @@ pub(crate) async fn enter(
     });
     user.consents_accepted = missing.is_empty();
     user.idle_minutes = policy.idle_minutes;
+    user.clinic_timezone = policy.timezone;
     rotate(conn, step, user_id, &data).await?;
     sqlx::query!("UPDATE users SET last_context = $2 WHERE id = $1", user_id.as_uuid(), claim.key())
         .execute(&mut *conn)
@@ -379,6 +381,8 @@ struct ClinicPolicy {
     idle_minutes: u32,
     /// `settings.require_patient_mfa`: patients and proxies need a second factor too.
     patients_need_second_factor: bool,
+    /// The clinic's timezone (none outside a clinic).
+    timezone: Option<String>,
 }
 
 async fn clinic_policy(
@@ -388,11 +392,15 @@ async fn clinic_policy(
 ) -> AppResult<ClinicPolicy> {
     let default = if claim.is_workforce() { minutes(rules.staff_idle) } else { minutes(rules.patient_idle) };
     let Some(org) = claim.organization_id() else {
-        return Ok(ClinicPolicy { idle_minutes: default, patients_need_second_factor: false });
+        return Ok(ClinicPolicy {
+            idle_minutes: default,
+            patients_need_second_factor: false,
+            timezone: None,
+        });
     };
     let row = sqlx::query!(
         r#"SELECT (settings ->> 'session_idle_minutes')::int AS "minutes",
-                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!"
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!", timezone
              FROM organizations WHERE id = $1"#,
         org.as_uuid()
     )
@@ -401,7 +409,8 @@ async fn clinic_policy(
     let configured = row.as_ref().and_then(|r| r.minutes);
     Ok(ClinicPolicy {
         idle_minutes: idle_minutes(default, configured),
-        patients_need_second_factor: row.is_some_and(|r| r.patient_mfa),
+        patients_need_second_factor: row.as_ref().is_some_and(|r| r.patient_mfa),
+        timezone: row.map(|r| r.timezone),
     })
 }
 

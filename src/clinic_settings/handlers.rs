@@ -25,14 +25,8 @@ fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
     Ok(leads)
 }
 
-/// The zones offered: every IANA name of the Americas and a few more (any valid IANA
-/// name is accepted).
 fn zones() -> Vec<&'static str> {
-    chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|z| z.name())
-        .filter(|n| n.starts_with("America/") || n.starts_with("Pacific/Honolulu") || *n == "UTC")
-        .collect()
+    crate::clock::offered_zones()
 }
 
 async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {

@@ -740,3 +740,22 @@ async fn a_session_ended_while_its_second_factor_is_checked_is_not_replaced_by_a
     assert_eq!((sessions, stored), (0, 0), "no session of the nurse exists, indexed or not");
     assert_eq!(browser.get("/account").await.status(), 303);
 }
+
+#[tokio::test]
+async fn the_account_page_shows_times_in_the_persons_own_timezone() {
+    // FR-07: times in the viewer's zone (their own, else the clinic's), never bare UTC.
+    let (app, nurse) = staff_app().await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    let res = browser.post_form("/account/timezone", &[("timezone", "Mars/Olympus_Mons")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("body").contains("Choose a timezone from the list."));
+    let res = browser.post_form("/account/timezone", &[("timezone", "America/Chicago")]).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.expect("body");
+    assert!(page.contains("Times now show in America/Chicago."), "{page}");
+    assert!(page.contains(" CST") || page.contains(" CDT"), "the session's time in Chicago: {page}");
+    assert!(!page.contains(" UTC<"), "{page}");
+    let res = browser.post_form("/account/timezone", &[("timezone", "")]).await;
+    assert!(res.text().await.expect("body").contains("Times now show in your clinic"));
+}

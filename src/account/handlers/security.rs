@@ -5,8 +5,14 @@ use axum::extract::{Query, State};
 use serde_json::json;
 use tower_sessions::Session;
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono_tz::Tz;
+
+use super::super::repo;
 use super::super::views::{PasskeyRow, SecurityPage, SessionRow};
 use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::session;
 use crate::auth::{passkeys, password_policy, people, recovery, sessions, signin, totp};
 use crate::db::ids::UserId;
 use crate::web::authenticate::Authenticated;
@@ -34,8 +40,13 @@ pub(super) async fn facts(state: &AppState, tx: &mut SystemTx, user: UserId) -> 
     })
 }
 
-fn date(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
+/// The zone the account page shows times in: the person's own, else the clinic's they
+/// are working in, else UTC.
+async fn viewer_zone(tx: &mut SystemTx, session: &Session, user: UserId) -> AppResult<(Option<String>, Tz)> {
+    let own = repo::timezone(tx.conn().await?, user).await?;
+    let clinic = session::load(session).await?.user.and_then(|u| u.clinic_timezone);
+    let zone = own.iter().chain(clinic.iter()).find_map(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
+    Ok((own, zone))
 }
 
 /// What a re-rendered account page says next to its forms.
@@ -45,6 +56,7 @@ pub(super) struct Said {
     pub(super) password_error: Option<String>,
     /// The address typed and what is wrong with it.
     pub(super) email_error: Option<(String, String)>,
+    pub(super) timezone_error: Option<String>,
 }
 
 pub(super) async fn render(
@@ -55,6 +67,8 @@ pub(super) async fn render(
     said: Said,
 ) -> AppResult<SecurityPage> {
     let facts = facts(state, tx, user).await?;
+    let (own_zone, zone) = viewer_zone(tx, session, user).await?;
+    let date = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&zone).format("%b %-d, %Y").to_string();
     let current = session.id().map(|id| crate::auth::session_store::digest(&id.to_string()));
     let list = sessions::list(tx.conn().await?, user).await?;
     let (new_email, email_error) =
@@ -82,7 +96,7 @@ pub(super) async fn render(
                 current: Some(&s.session_id) == current.as_ref(),
                 key: s.session_id.clone(),
                 device: s.user_agent.as_deref().map(describe_agent).unwrap_or("Unknown browser").to_owned(),
-                since: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                since: s.created_at.with_timezone(&zone).format("%b %-d, %Y, %-I:%M %p %Z").to_string(),
                 ip: s.ip,
             })
             .collect(),
@@ -94,6 +108,10 @@ pub(super) async fn render(
         password_error: said.password_error,
         new_email,
         email_error,
+        timezone: own_zone.unwrap_or_default(),
+        zones: crate::clock::offered_zones(),
+        shown_in: zone.name().to_owned(),
+        timezone_error: said.timezone_error,
     })
 }
 
@@ -170,6 +188,40 @@ fn done_notice(done: &str) -> Option<String> {
         _ => return None,
     };
     Some(said.to_owned())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct TimezoneForm {
+    timezone: String,
+}
+
+/// `POST /account/timezone`: the zone this person's times are shown in ("" = the
+/// clinic's).
+pub(crate) async fn set_timezone(
+    State(state): State<AppState>,
+    session: Session,
+    auth: Authenticated,
+    mut tx: SystemTx,
+    Form(form): Form<TimezoneForm>,
+) -> AppResult<Response> {
+    let chosen = form.timezone.trim();
+    if !chosen.is_empty() && chosen.parse::<Tz>().is_err() {
+        let said =
+            Said { timezone_error: Some("Choose a timezone from the list.".into()), ..Default::default() };
+        let page = render(&state, &mut tx, &session, auth.user_id, said).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    repo::set_timezone(tx.conn().await?, auth.user_id, (!chosen.is_empty()).then_some(chosen)).await?;
+    let notice = if chosen.is_empty() {
+        "Times now show in your clinic's timezone.".to_owned()
+    } else {
+        format!("Times now show in {chosen}.")
+    };
+    let said = Said { notice: Some(notice), ..Default::default() };
+    let page = render(&state, &mut tx, &session, auth.user_id, said).await?;
+    tx.commit().await?;
+    Ok(Page(page).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
