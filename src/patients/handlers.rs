@@ -390,7 +390,12 @@ async fn remove_section(tx: &TenantTx, chart: &Chart, form: RemoveForm) -> AppRe
 /// `POST /patients/{id}/remove`: takes the patient out of the registry (soft delete: the
 /// record, its history and audit trail stay), once a reason is given and the box ticked;
 /// otherwise the page comes back with the reason as typed.
-pub async fn remove(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) -> AppResult<Response> {
+pub async fn remove(
+    tx: TenantTx,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::RemovePatient).await?;
     let form: RemoveForm = parse_form(&body)?;
     let reason = removal_reason(&form.reason).map(str::to_owned);
@@ -426,6 +431,11 @@ pub async fn remove(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
             })),
     )
     .await?;
+    // Sent by htmx from inside the chart, the whole page changes: a success with
+    // HX-Redirect (a redirect status would be followed inside the chart section).
+    if headers.contains_key(axum_htmx::HX_REQUEST) {
+        return Ok(([(axum_htmx::HX_REDIRECT, "/patients/removed")], StatusCode::OK).into_response());
+    }
     Ok(Redirect::to("/patients/removed").into_response())
 }
 

@@ -507,3 +507,63 @@ async fn a_provider_finds_a_patient_and_works_through_the_chart() {
     accessible(&client, "chart messages").await;
     client.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn the_front_desk_removes_a_duplicate_chart_and_puts_it_back() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let desk = app.with_totp(app.person("desk.walk@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &desk, "admin_staff").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let patient: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+         VALUES ($1, 'W-9', 'Ana', 'Duplicada', '1984-03-09', 'female') RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("patient");
+    tx.commit().await.expect("commit");
+    let patient = lockdev::db::ids::PatientId::from_uuid(patient);
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/patients/{patient}/edit")).await.expect("chart");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
+    fill(&client, "#email", &desk.email).await;
+    fill(&client, "#password", &desk.password).await;
+    click(&client, "form[action='/sign-in'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
+    fill(&client, "#code", &totp_code(desk.totp.as_ref().expect("secret"), &app.clock)).await;
+    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    let edit = format!("/patients/{patient}/edit");
+    assert_eq!(path_becomes(&client, &edit).await, edit);
+    watch_csp(&client).await;
+
+    // The removal page says what it ends and asks why; sent without the tick it comes back.
+    click(&client, "a[href$='/remove']").await;
+    wait_text(&client, "#chart-section", "Remove Ana Duplicada from the registry").await;
+    fill(&client, "#remove-reason", "Registered twice, see W-1").await;
+    click(&client, "#chart-section button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Tick the box to confirm the removal.").await;
+    look(&client, "40-remove-patient").await;
+    accessible(&client, "remove patient").await;
+    click(&client, "#chart-section input[name=confirm]").await;
+    click(&client, "#chart-section button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/patients/removed").await, "/patients/removed");
+    wait_text(&client, "main", "Registered twice, see W-1").await;
+    watch_csp(&client).await;
+    look(&client, "41-removed-patients").await;
+    accessible(&client, "removed patients").await;
+
+    // Put back: the chart again.
+    click(&client, "form[action$='/restore'] button[type=submit]").await;
+    let chart = format!("/patients/{patient}");
+    assert_eq!(path_becomes(&client, &chart).await, chart);
+    wait_text(&client, "main", "Ana Duplicada").await;
+    client.close().await.expect("close");
+}
