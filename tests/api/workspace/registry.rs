@@ -319,6 +319,21 @@ async fn removing_a_patient_asks_why_and_to_confirm_cancels_their_visits_and_can
         404,
         "not removed now"
     );
+    // Another clinic's front desk neither sees the removal nor undoes it.
+    post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Registered twice"), ("confirm", "1")])
+        .await;
+    app.act_as(Some(tenants.b.desk_context()));
+    let (_, list) = get(&app, "/patients/removed").await;
+    assert!(!list.contains(&patient.to_string()) && !list.contains("Registered twice"), "{list}");
+    assert_eq!(post(&app, &format!("/patients/removed/{patient}/restore"), &[]).await.0, 404);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM patients WHERE deleted_at IS NOT NULL").await,
+        1,
+        "still removed"
+    );
+    app.act_as(Some(tenants.a.desk_context()));
+    let (status, _) = post(&app, &format!("/patients/removed/{patient}/restore"), &[]).await;
+    assert_eq!(status, 303);
     // After the window a removal stays.
     post(&app, &format!("/patients/{patient}/remove"), &[("reason", "Registered twice"), ("confirm", "1")])
         .await;
