@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::audit::{self, Action, AuditEvent};
 use crate::auth::policy::{ChartAccess, PlatformRole, Principal, ProxyScopes, StaffRole};
 use crate::auth::session::ContextClaim;
+use crate::auth::session_store::Account;
 use crate::db::ids::{ConsentDocumentId, OrganizationId, PatientId, UserId};
 use crate::db::tenant::{RequestMeta, TenantContext, scoped};
 
@@ -312,32 +313,20 @@ pub enum Standing {
     RoleRevoked,
 }
 
-/// The person's standing for `claim` (in a system transaction that names them).
-pub async fn standing(
-    conn: &mut PgConnection,
-    user: UserId,
-    claim: Option<ContextClaim>,
-) -> Result<Standing, sqlx::Error> {
-    let role = match claim {
-        Some(ContextClaim::Platform { role }) => Some(role.as_str()),
-        _ => None,
+/// The person's standing for `claim`, from what was read with their session (one query
+/// per request, see `auth::session_store::Account`).
+pub fn standing(account: &Account, claim: Option<ContextClaim>) -> Standing {
+    let role_held = match claim {
+        Some(ContextClaim::Platform { role }) => {
+            account.platform_roles.iter().any(|held| held == role.as_str())
+        }
+        _ => true,
     };
-    let row = sqlx::query!(
-        r#"SELECT (u.disabled_at IS NULL AND u.deleted_at IS NULL) AS "open!",
-                  ($2::text IS NULL OR EXISTS (SELECT 1 FROM platform_roles r
-                                                WHERE r.user_id = u.id AND r.role = $2 AND r.revoked_at IS NULL))
-                      AS "role_held!"
-             FROM users u WHERE u.id = $1"#,
-        user.as_uuid(),
-        role
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(match row {
-        Some(r) if r.open && r.role_held => Standing::Good,
-        Some(r) if r.open => Standing::RoleRevoked,
-        _ => Standing::AccountClosed,
-    })
+    match (account.open, role_held) {
+        (true, true) => Standing::Good,
+        (true, false) => Standing::RoleRevoked,
+        (false, _) => Standing::AccountClosed,
+    }
 }
 
 /// A consent document the person must accept before using a context.

@@ -14,7 +14,7 @@ use crate::auth::policy::{PlatformRole, StaffRole};
 use crate::db::ids::{OrganizationId, PatientId, UserId};
 use crate::error::AppError;
 
-const KEY: &str = "lockdev";
+pub(super) const KEY: &str = "lockdev";
 
 /// How long an anonymous session (a CSRF token for the sign-in form) lives.
 const ANONYMOUS_LIFETIME: TimeDelta = TimeDelta::hours(2);
@@ -201,6 +201,16 @@ fn store_error(error: tower_sessions::session::Error) -> AppError {
 /// the loaded record).
 pub async fn load(session: &Session) -> Result<SessionData, AppError> {
     Ok(session.get::<SessionData>(KEY).await.map_err(store_error)?.unwrap_or_default())
+}
+
+/// The standing of the session's person as read with the session (no query of its own;
+/// see `session_store::Account`). A session that signs no one in has the default.
+pub async fn account(session: &Session) -> Result<super::session_store::Account, AppError> {
+    Ok(session
+        .get::<super::session_store::Account>(super::session_store::ACCOUNT_KEY)
+        .await
+        .map_err(store_error)?
+        .unwrap_or_default())
 }
 
 /// Writes the session's data, with its server-side expiry.

@@ -16,6 +16,7 @@
 //!   session (no id yet, or a cycled id) is created.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -31,9 +32,43 @@ pub fn digest(id: &str) -> String {
     Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The stored form of a record: its values (msgpack), without the id.
-fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    rmp_serde::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+/// Under this key a loaded record carries the [`Account`] its row's person stood in when
+/// it was read; it is never written back (see [`encode`]).
+pub(crate) const ACCOUNT_KEY: &str = "lockdev.account";
+
+/// The standing of a session's person, read with the session in its one query: routes
+/// outside a clinic (account, context picker, platform pages) re-check it on every request
+/// without asking the database again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    /// Neither disabled nor deleted. `false` also when the row names no person although
+    /// its data does (a row written before the column existed): unknown is closed.
+    pub open: bool,
+    /// The platform roles the person holds now (`platform_roles.role`, unrevoked).
+    pub platform_roles: Vec<String>,
+}
+
+/// A record as stored: its values (msgpack, without the id and without the loaded
+/// [`Account`]) and the person it signs in, if any (for the row's `user_id`).
+fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<uuid::Uuid>)> {
+    let mut data = record.data.clone();
+    data.remove(ACCOUNT_KEY);
+    let bytes = rmp_serde::to_vec(&data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok((bytes, person_named(&data)))
+}
+
+/// The person a session's values sign in (`SessionData::user`), if any.
+fn person_named(data: &HashMap<String, serde_json::Value>) -> Option<uuid::Uuid> {
+    let id = data.get(super::session::KEY)?.get("user")?.get("user_id")?.as_str()?;
+    id.parse::<crate::db::ids::UserId>().ok().map(|id| id.as_uuid())
+}
+
+/// A loaded row: values, expiry (Unix seconds), and its person's standing.
+struct Loaded {
+    data: Vec<u8>,
+    expiry: i64,
+    person: Option<uuid::Uuid>,
+    account: Account,
 }
 
 #[derive(Clone, Debug)]
@@ -46,15 +81,28 @@ impl PostgresSessionStore {
         Self { pool }
     }
 
-    /// The stored values and expiry (Unix seconds) of the session whose id hashes to `id`.
-    async fn load_data(&self, id: String) -> session_store::Result<Option<(Vec<u8>, i64)>> {
+    /// The session whose id hashes to `id`, with its person's standing. One query, outside
+    /// any clinic: people and platform roles are visible there (platform work).
+    async fn load_data(&self, id: String) -> session_store::Result<Option<Loaded>> {
         sqlx::query!(
-            r#"SELECT data, extract(epoch FROM expiry_date)::bigint AS "expiry!" FROM tower_sessions.session WHERE id = $1 AND expiry_date > now()"#,
+            r#"SELECT s.data, extract(epoch FROM s.expiry_date)::bigint AS "expiry!", s.user_id,
+                      coalesce(u.disabled_at IS NULL AND u.deleted_at IS NULL, false) AS "open!",
+                      array(SELECT r.role FROM platform_roles r
+                             WHERE r.user_id = s.user_id AND r.revoked_at IS NULL ORDER BY r.role) AS "platform_roles!"
+                 FROM tower_sessions.session s LEFT JOIN users u ON u.id = s.user_id
+                WHERE s.id = $1 AND s.expiry_date > now()"#,
             id
         )
         .fetch_optional(&self.pool)
         .await
-        .map(|row| row.map(|r| (r.data, r.expiry)))
+        .map(|row| {
+            row.map(|r| Loaded {
+                data: r.data,
+                expiry: r.expiry,
+                person: r.user_id,
+                account: Account { open: r.open, platform_roles: r.platform_roles },
+            })
+        })
         .map_err(backend)
     }
 }
@@ -84,8 +132,8 @@ fn backend(error: sqlx::Error) -> session_store::Error {
 pub(crate) struct Deferred {
     /// Digests of the ids to delete (the session's old id, when cycled).
     pub deleted: Vec<String>,
-    /// The new record: digest of its id, its stored values, its expiry.
-    pub created: Option<(String, Vec<u8>, chrono::DateTime<chrono::Utc>)>,
+    /// The new record: digest of its id, its stored values, its expiry, its person.
+    pub created: Option<(String, Vec<u8>, chrono::DateTime<chrono::Utc>, Option<uuid::Uuid>)>,
 }
 
 tokio::task_local! {
@@ -130,12 +178,13 @@ pub(crate) async fn apply(conn: &mut sqlx::PgConnection, deferred: Deferred) -> 
             .execute(&mut *conn)
             .await?;
     }
-    if let Some((id, data, expiry)) = deferred.created {
+    if let Some((id, data, expiry, person)) = deferred.created {
         sqlx::query!(
-            "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES ($1, $2, $3)",
+            "INSERT INTO tower_sessions.session (id, data, expiry_date, user_id) VALUES ($1, $2, $3, $4)",
             id,
             data,
-            expiry
+            expiry,
+            person
         )
         .execute(&mut *conn)
         .await?;
@@ -146,11 +195,11 @@ pub(crate) async fn apply(conn: &mut sqlx::PgConnection, deferred: Deferred) -> 
 #[async_trait]
 impl SessionStore for PostgresSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = encode(record)?;
+        let (data, person) = encode(record)?;
         let digest_id = digest(&record.id.to_string());
         let expiry = chrono_time(record.expiry_date);
         let kept = DEFERRED.try_with(|deferred| {
-            deferred.borrow_mut().created = Some((digest_id, data.clone(), expiry));
+            deferred.borrow_mut().created = Some((digest_id, data.clone(), expiry, person));
         });
         if kept.is_ok() {
             return Ok(());
@@ -158,11 +207,12 @@ impl SessionStore for PostgresSessionStore {
         // A collision of 128 random bits is astronomically unlikely; regenerate if it happens.
         loop {
             let inserted = sqlx::query!(
-                "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES ($1, $2, $3)
+                "INSERT INTO tower_sessions.session (id, data, expiry_date, user_id) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO NOTHING",
                 digest(&record.id.to_string()),
                 &data,
-                chrono_time(record.expiry_date)
+                chrono_time(record.expiry_date),
+                person
             )
             .execute(&self.pool)
             .await
@@ -178,12 +228,13 @@ impl SessionStore for PostgresSessionStore {
     /// Updates an existing session only (see the module documentation): a session deleted
     /// meanwhile stays deleted, and this request's cookie names nothing any more.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = encode(record)?;
+        let (data, person) = encode(record)?;
         sqlx::query!(
-            "UPDATE tower_sessions.session SET data = $2, expiry_date = $3 WHERE id = $1",
+            "UPDATE tower_sessions.session SET data = $2, expiry_date = $3, user_id = $4 WHERE id = $1",
             digest(&record.id.to_string()),
             data,
-            chrono_time(record.expiry_date)
+            chrono_time(record.expiry_date),
+            person
         )
         .execute(&self.pool)
         .await
@@ -192,10 +243,19 @@ impl SessionStore for PostgresSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some((bytes, expiry)) = self.load_data(digest(&id.to_string())).await? else { return Ok(None) };
-        let data = rmp_serde::from_slice(&bytes).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp(expiry)
+        let Some(loaded) = self.load_data(digest(&id.to_string())).await? else { return Ok(None) };
+        let mut data: HashMap<String, serde_json::Value> =
+            rmp_serde::from_slice(&loaded.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(loaded.expiry)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        // A row whose column does not name the person its values sign in is read as closed
+        // (see `Account::open`).
+        let named = person_named(&data);
+        let account =
+            if named.is_some() && loaded.person == named { loaded.account } else { Account::default() };
+        let account =
+            serde_json::to_value(account).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        data.insert(ACCOUNT_KEY.to_owned(), account);
         Ok(Some(Record { id: *id, data, expiry_date }))
     }
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
 
+use crate::auth::contexts::{self, Standing};
 use crate::auth::session::{self, ContextClaim, SessionData};
 use crate::db::ids::UserId;
 use crate::db::tenant::{SystemContext, begin_system};
@@ -42,6 +43,9 @@ pub struct Authenticated {
     /// tenant transaction holds them against the clinic's current limit.
     pub last_activity: DateTime<Utc>,
     pub idle_minutes: u32,
+    /// Whether the account is open and the claimed platform role still held, as read with
+    /// the session this request (routes outside a clinic refuse on it).
+    pub standing: Standing,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
@@ -125,7 +129,12 @@ pub async fn authenticate(
     }
 
     if let Some(user) = &data.user {
+        let account = match session::account(&session).await {
+            Ok(account) => account,
+            Err(error) => return error.into_response(),
+        };
         req.extensions_mut().insert(Authenticated {
+            standing: contexts::standing(&account, user.context),
             user_id: user.user_id,
             second_factor_satisfied: user.second_factor_satisfied(),
             second_factor_enrolled: user.second_factor_enrolled,

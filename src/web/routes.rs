@@ -30,11 +30,11 @@ use axum::routing::{MethodFilter, on};
 use axum_htmx::HX_CURRENT_URL;
 
 use crate::audit::AuditEvent;
-use crate::auth::contexts::{self, Standing};
+use crate::auth::contexts::Standing;
 use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
 use crate::auth::session::{self, ContextClaim, safe_return_path};
 use crate::auth::signin::{FlowPage, FlowPages};
-use crate::db::tenant::{ActorKind, SystemContext, TenantContext, begin_system};
+use crate::db::tenant::{ActorKind, TenantContext};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
@@ -382,14 +382,21 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
         return to_sign_in(&req, pages);
     };
     // Outside a clinic no tenant transaction re-checks the person: a disabled account or a
-    // revoked platform role is refused here, on every such request.
+    // revoked platform role is refused here, on every such request (read with the session,
+    // so no query of its own).
     if matches!(access, Access::FirstFactor | Access::SignedIn | Access::Platform(_)) {
-        let session = req.extensions().get::<tower_sessions::Session>().cloned();
-        match standing(&state, session, auth.clone()).await {
-            Ok(Standing::Good) => {}
-            Ok(Standing::AccountClosed) => return to_sign_in(&req, pages),
-            Ok(Standing::RoleRevoked) => return AppError::ContextEnded.into_response(),
-            Err(error) => return error.into_response(),
+        match auth.standing {
+            Standing::Good => {}
+            Standing::AccountClosed => {
+                // The account closed meanwhile: its session ends here.
+                if let Some(session) = req.extensions().get::<tower_sessions::Session>()
+                    && let Err(error) = session::end(session).await
+                {
+                    return error.into_response();
+                }
+                return to_sign_in(&req, pages);
+            }
+            Standing::RoleRevoked => return AppError::ContextEnded.into_response(),
         }
     }
     if access == Access::FirstFactor {
@@ -423,25 +430,6 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
             Some(_) => AppError::Forbidden.into_response(),
         },
     }
-}
-
-/// Whether a person still stands where their session says (see
-/// `auth::contexts::standing`); an account closed meanwhile has its session ended here.
-async fn standing(
-    state: &AppState,
-    session: Option<tower_sessions::Session>,
-    auth: Authenticated,
-) -> Result<Standing, AppError> {
-    let context = SystemContext { user_id: Some(auth.user_id), ..SystemContext::default() };
-    let mut tx = begin_system(&state.db, &context).await?;
-    let standing = contexts::standing(&mut tx, auth.user_id, auth.context).await?;
-    tx.commit().await?;
-    if standing == Standing::AccountClosed
-        && let Some(session) = session
-    {
-        session::end(&session).await?;
-    }
-    Ok(standing)
 }
 
 /// Writes the `authz_denied` event for a route refused by its declared access (no

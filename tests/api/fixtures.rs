@@ -138,6 +138,7 @@ pub fn signed_in(user: UserId, claim: ContextClaim) -> Authenticated {
         reauthenticated_at: chrono::Utc::now(),
         last_activity: chrono::Utc::now(),
         idle_minutes: 15,
+        standing: lockdev::auth::contexts::Standing::Good,
     }
 }
 

@@ -423,7 +423,6 @@ async fn over_verified_tls_every_connection_of_the_pool_is_encrypted() {
 /// nobody's to act for any more.
 #[tokio::test]
 async fn every_route_rechecks_the_account_the_platform_role_and_the_patient_acted_for() {
-    use lockdev::auth::policy::PlatformRole;
     use lockdev::auth::session::ContextClaim;
 
     let app = spawn_app().spawn().await;
@@ -431,40 +430,50 @@ async fn every_route_rechecks_the_account_the_platform_role_and_the_patient_acte
     let tenants = two_tenants(&owner, 1).await;
     let mut su = app.database().superuser().await;
 
-    // A platform auditor, in their platform context.
-    let auditor = app.person("auditor@platform.example", "a long enough phrase here").await;
+    // A platform auditor, signed in for real (the standing is read with the session), in
+    // their platform context.
+    let auditor =
+        app.with_totp(app.person("auditor@platform.example", "a long enough phrase here").await).await;
     sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, 'auditor')")
         .bind(auditor.id)
         .execute(&mut su)
         .await
         .expect("role");
-    app.act_as(Some(crate::fixtures::signed_in(
-        auditor.id,
-        ContextClaim::Platform { role: PlatformRole::Auditor },
-    )));
-    assert_eq!(app.get("/compliance").await.status(), 200);
-    assert_eq!(app.get("/account").await.status(), 200);
+    let browser = app.browser();
+    assert_eq!(browser.sign_in_fully(&auditor, &app.clock).await, "/home", "the one context is entered");
+    assert_eq!(browser.get("/compliance").await.status(), 200);
+    assert_eq!(browser.get("/account").await.status(), 200);
     sqlx::query("UPDATE platform_roles SET revoked_at = now(), revoked_by = user_id WHERE user_id = $1")
         .bind(auditor.id)
         .execute(&mut su)
         .await
         .expect("revoke");
-    assert_eq!(app.get("/compliance").await.status(), 403, "the role ended");
-    assert_eq!(app.get("/account").await.status(), 403, "nor does its context reach the account page");
+    assert_eq!(browser.get("/compliance").await.status(), 403, "the role ended");
+    assert_eq!(browser.get("/account").await.status(), 403, "nor does its context reach the account page");
 
-    // A person whose account is disabled while a session of theirs lives on.
-    let mut person =
-        crate::fixtures::signed_in(auditor.id, ContextClaim::Platform { role: PlatformRole::Auditor });
-    person.context = None;
-    app.act_as(Some(person));
-    assert_eq!(app.get("/account").await.status(), 200);
+    // A person whose account is disabled while a session of theirs lives on (a nurse,
+    // signed in to their clinic, on the pages outside it).
+    let nurse = app.with_totp(app.person("nurse@clinic.example", "a long enough phrase here").await).await;
+    app.member(tenants.a.org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    assert_eq!(browser.sign_in_fully(&nurse, &app.clock).await, "/home");
+    assert_eq!(browser.get("/account").await.status(), 200);
     sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
-        .bind(auditor.id)
+        .bind(nurse.id)
         .execute(&mut su)
         .await
         .expect("disable");
+    let res = browser.get("/account").await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+    let ended: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions.session WHERE user_id = $1")
+        .bind(nurse.id)
+        .fetch_one(&mut su)
+        .await
+        .expect("sessions");
+    assert_eq!(ended, 0, "the session ended with the refusal");
     for path in ["/account", "/contexts", "/home"] {
-        let res = app.get(path).await;
+        let res = browser.get(path).await;
         assert_eq!(res.status(), 303, "{path}");
         assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"), "{path}");
     }
@@ -758,4 +767,36 @@ async fn the_account_page_shows_times_in_the_persons_own_timezone() {
     assert!(!page.contains(" UTC<"), "{page}");
     let res = browser.post_form("/account/timezone", &[("timezone", "")]).await;
     assert!(res.text().await.expect("body").contains("Times now show in your clinic"));
+}
+
+/// The standing read with a session comes from the person its row names; a row that does
+/// not name the person its values sign in (written before the column, or altered) signs
+/// no one in on the pages outside a clinic.
+#[tokio::test]
+async fn a_session_row_that_does_not_name_its_person_is_read_as_closed() {
+    let app = spawn_app().spawn().await;
+    let org = app.organization("Row Clinic").await;
+    let nurse = app.with_totp(app.person("row@clinic.example", "quiet lake morning 42").await).await;
+    let other = app.person("other@clinic.example", "quiet lake morning 43").await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let browser = app.browser();
+    signed_in(&app, &browser, &nurse).await;
+    assert_eq!(browser.get("/account").await.status(), 200);
+
+    let mut su = app.database().superuser().await;
+    for named in [None, Some(other.id)] {
+        let id = lockdev::auth::session_store::digest(&browser.session_cookie());
+        sqlx::query("UPDATE tower_sessions.session SET user_id = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(named)
+            .execute(&mut su)
+            .await
+            .expect("row");
+        let res = browser.get("/account").await;
+        assert_eq!(res.status(), 303, "row naming {named:?}");
+        assert!(res.headers()["location"].to_str().expect("ascii").starts_with("/sign-in"));
+        // Signing in again writes a row that names its person.
+        signed_in(&app, &browser, &nurse).await;
+        assert_eq!(browser.get("/account").await.status(), 200);
+    }
 }
