@@ -132,8 +132,17 @@ fn backend(error: sqlx::Error) -> session_store::Error {
 pub(crate) struct Deferred {
     /// Digests of the ids to delete (the session's old id, when cycled).
     pub deleted: Vec<String>,
-    /// The new record: digest of its id, its stored values, its expiry, its person.
-    pub created: Option<(String, Vec<u8>, chrono::DateTime<chrono::Utc>, Option<uuid::Uuid>)>,
+    /// The new record.
+    pub created: Option<NewRow>,
+}
+
+/// A session row to insert: digest of its id, stored values, expiry, person.
+#[derive(Debug)]
+pub(crate) struct NewRow {
+    id: String,
+    data: Vec<u8>,
+    expiry: chrono::DateTime<chrono::Utc>,
+    person: Option<uuid::Uuid>,
 }
 
 tokio::task_local! {
@@ -178,7 +187,7 @@ pub(crate) async fn apply(conn: &mut sqlx::PgConnection, deferred: Deferred) -> 
             .execute(&mut *conn)
             .await?;
     }
-    if let Some((id, data, expiry, person)) = deferred.created {
+    if let Some(NewRow { id, data, expiry, person }) = deferred.created {
         sqlx::query!(
             "INSERT INTO tower_sessions.session (id, data, expiry_date, user_id) VALUES ($1, $2, $3, $4)",
             id,
@@ -199,7 +208,8 @@ impl SessionStore for PostgresSessionStore {
         let digest_id = digest(&record.id.to_string());
         let expiry = chrono_time(record.expiry_date);
         let kept = DEFERRED.try_with(|deferred| {
-            deferred.borrow_mut().created = Some((digest_id, data.clone(), expiry, person));
+            deferred.borrow_mut().created =
+                Some(NewRow { id: digest_id, data: data.clone(), expiry, person });
         });
         if kept.is_ok() {
             return Ok(());
