@@ -94,6 +94,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::patients::routes())
         .merge(crate::contacts::routes())
         .merge(crate::care_team::routes())
+        .merge(crate::allergies::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

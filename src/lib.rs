@@ -33,6 +33,7 @@ pub mod web;
 
 // Features.
 pub mod account;
+pub mod allergies;
 pub mod appointments;
 pub mod care_team;
 pub mod clinic_settings;

@@ -179,6 +179,9 @@ pub enum Permission {
     ViewNoteList,
     ReadNoteBody,
     WriteNote,
+    /// The chart's clinical summary: allergies, medications, problems, vitals.
+    ViewClinicalSummary,
+    RecordClinicalSummary,
     ViewBilling,
     MessagePatient,
     /// The call-center screen-pop: caller match and a minimal summary.
@@ -293,7 +296,10 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
 
 /// Permissions that reach into the clinical record (chart contents beyond demographics).
 fn is_clinical(permission: Permission) -> bool {
-    matches!(permission, P::ViewNoteList | P::ReadNoteBody | P::WriteNote)
+    matches!(
+        permission,
+        P::ViewNoteList | P::ReadNoteBody | P::WriteNote | P::ViewClinicalSummary | P::RecordClinicalSummary
+    )
 }
 
 /// Whether `principal` could ever be allowed `permission` (for some target): the
@@ -329,6 +335,7 @@ fn patient_has(permission: Permission) -> bool {
             | P::ManageSchedule
             | P::ViewNoteList
             | P::ReadNoteBody
+            | P::ViewClinicalSummary
             | P::ViewBilling
             | P::MessagePatient
     )
@@ -338,7 +345,7 @@ fn patient_has(permission: Permission) -> bool {
 fn proxy_scope(permission: Permission, scopes: ProxyScopes) -> Option<bool> {
     Some(match permission {
         P::ViewDemographics | P::ViewCareTeam | P::ViewContacts => true,
-        P::ViewNoteList | P::ReadNoteBody => scopes.clinical,
+        P::ViewNoteList | P::ReadNoteBody | P::ViewClinicalSummary => scopes.clinical,
         P::ViewBilling => scopes.billing,
         P::ViewSchedule | P::ManageSchedule => scopes.scheduling,
         P::MessagePatient => scopes.messaging,
@@ -350,7 +357,12 @@ fn proxy_scope(permission: Permission, scopes: ProxyScopes) -> Option<bool> {
 fn super_admin_break_glass_reads(permission: Permission) -> bool {
     matches!(
         permission,
-        P::ViewDemographics | P::ViewContacts | P::ViewCareTeam | P::ViewNoteList | P::ReadNoteBody
+        P::ViewDemographics
+            | P::ViewContacts
+            | P::ViewCareTeam
+            | P::ViewNoteList
+            | P::ReadNoteBody
+            | P::ViewClinicalSummary
     )
 }
 

@@ -54,7 +54,24 @@ pub struct ChartHeader {
     pub safe_contacts: i64,
     pub contacts: i64,
     pub active_proxies: i64,
+    /// The primary provider's name, and the rest of the team ("Name (role)").
+    pub primary: Option<String>,
     pub care_team: Vec<String>,
+    /// Shown only to those who may read the clinical summary (`None` for the others).
+    pub allergies: Option<AllergyLine>,
+}
+
+/// What the header says about allergies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllergyLine {
+    /// Nobody recorded an answer: not the same as none.
+    NotRecorded,
+    NoneKnown,
+    /// "Substance (severity)", the most severe first; whether any is severe.
+    Listed {
+        entries: Vec<String>,
+        severe: bool,
+    },
 }
 
 impl ChartHeader {
@@ -141,6 +158,23 @@ impl ChartFrame {
     }
 }
 
+/// The header's allergy line from "severity:substance" entries, the most severe first.
+fn allergy_line(entries: &[String], none_known: bool) -> AllergyLine {
+    if entries.is_empty() {
+        return if none_known { AllergyLine::NoneKnown } else { AllergyLine::NotRecorded };
+    }
+    let severe = entries.iter().any(|e| e.starts_with("severe:"));
+    let entries = entries
+        .iter()
+        .map(|entry| match entry.split_once(':') {
+            Some(("unknown", substance)) => substance.to_owned(),
+            Some((severity, substance)) => format!("{substance} ({severity})"),
+            None => entry.clone(),
+        })
+        .collect();
+    AllergyLine::Listed { entries, severe }
+}
+
 /// Opens patient `id` for `permission`: 404 (audited) when it does not exist in this
 /// clinic or is hidden from this context, 403 when the role never has the permission.
 pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<Chart> {
@@ -164,12 +198,22 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
                       (SELECT count(*) FROM contact_methods m WHERE m.patient_id = p.id AND m.deleted_at IS NULL) AS "contacts!",
                       (SELECT count(*) FROM patient_proxy_assignments a WHERE a.patient_id = p.id AND a.status = 'active'
                           AND (a.expires_at IS NULL OR a.expires_at > now())) AS "active_proxies!",
+                      (SELECT u.display_name || ', ' || pr.credentials
+                              FROM care_team_members c
+                              JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
+                              JOIN users u ON u.id = pr.user_id
+                             WHERE c.patient_id = p.id AND c.removed_at IS NULL AND c.role = 'primary') AS "primary?",
                       ARRAY(SELECT u.display_name || ' (' || c.role || ')'
                               FROM care_team_members c
                               JOIN providers pr ON pr.organization_id = c.organization_id AND pr.id = c.provider_id
                               JOIN users u ON u.id = pr.user_id
-                             WHERE c.patient_id = p.id AND c.removed_at IS NULL
-                             ORDER BY c.role = 'primary' DESC, u.display_name) AS "care_team!"
+                             WHERE c.patient_id = p.id AND c.removed_at IS NULL AND c.role <> 'primary'
+                             ORDER BY u.display_name) AS "care_team!",
+                      ARRAY(SELECT a.severity || ':' || a.substance FROM allergies a
+                             WHERE a.patient_id = p.id AND a.ended_at IS NULL
+                             ORDER BY array_position(ARRAY['severe', 'moderate', 'mild', 'unknown'], a.severity),
+                                      lower(a.substance)) AS "allergies!",
+                      p.no_known_allergies_at IS NOT NULL AS "no_known_allergies!"
                  FROM patients p
                 WHERE p.id = $1 AND p.deleted_at IS NULL"#,
             id.as_uuid(),
@@ -182,6 +226,14 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
     let facts = PatientFacts { patient_id: id, on_care_team: row.on_care_team, sensitive: false };
     tx.authorize(permission, Target::Patient(facts), "patient").await?;
     tx.disclosed(id).await;
+    let context = PolicyContext {
+        principal: tx.context().principal,
+        chart_access: tx.context().chart_access,
+        now: tx.now(),
+    };
+    let may_read_summary =
+        policy::may(&context, Permission::ViewClinicalSummary, Target::Patient(facts)).is_allowed();
+    let allergies = may_read_summary.then(|| allergy_line(&row.allergies, row.no_known_allergies));
     let timezone = tx.context().timezone;
     let today = tx.now().with_timezone(&timezone).date_naive();
     let header = ChartHeader {
@@ -200,7 +252,9 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
         safe_contacts: row.safe_contacts,
         contacts: row.contacts,
         active_proxies: row.active_proxies,
+        primary: row.primary,
         care_team: row.care_team,
+        allergies,
     };
     Ok(Chart { header, facts, timezone, tabs: tx.chart_tabs().clone() })
 }

@@ -141,6 +141,7 @@ typed_ids! {
     JobId;
     NotificationId;
     StaffTaskId;
+    AllergyId;
     OutboundEmailId;
 }
 

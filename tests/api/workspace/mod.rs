@@ -174,6 +174,7 @@ pub fn next_monday() -> NaiveDate {
     day
 }
 
+mod allergies;
 mod care_team;
 mod contacts;
 mod notes;
