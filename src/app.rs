@@ -95,6 +95,8 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::contacts::routes())
         .merge(crate::care_team::routes())
         .merge(crate::allergies::routes())
+        .merge(crate::problems::routes())
+        .merge(crate::medications::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

@@ -35,6 +35,21 @@ pub fn age_on(date_of_birth: NaiveDate, today: NaiveDate) -> i32 {
     age.max(0)
 }
 
+/// An optional day a section's form asks for (`<input type="date">`: YYYY-MM-DD) that
+/// cannot lie in the future: an onset, a start, a stop.
+pub fn past_day(text: &str, today: NaiveDate) -> Result<Option<NaiveDate>, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) if day > today => Err("This date is in the future."),
+        Ok(day) if day.year() < 1900 => Err("Check the year."),
+        Ok(day) => Ok(Some(day)),
+        Err(_) => Err("Enter the date as year-month-day, for example 2024-03-15."),
+    }
+}
+
 /// What the header shows. Loaded in one statement with the access facts.
 #[derive(Debug, Clone)]
 pub struct ChartHeader {

@@ -142,6 +142,8 @@ typed_ids! {
     NotificationId;
     StaffTaskId;
     AllergyId;
+    ProblemId;
+    MedicationId;
     OutboundEmailId;
 }
 

@@ -177,7 +177,9 @@ pub fn next_monday() -> NaiveDate {
 mod allergies;
 mod care_team;
 mod contacts;
+mod medications;
 mod notes;
+mod problems;
 mod proxies;
 mod robustness;
 mod roles;
