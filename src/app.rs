@@ -97,6 +97,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::allergies::routes())
         .merge(crate::problems::routes())
         .merge(crate::medications::routes())
+        .merge(crate::vitals::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

@@ -52,3 +52,4 @@ pub mod problems;
 pub mod signin;
 pub mod tasks;
 pub mod text_messages;
+pub mod vitals;

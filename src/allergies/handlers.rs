@@ -144,6 +144,10 @@ pub async fn end(
     let form: EndForm = parse_form(&body)?;
     let reason = match end_reason(&form.reason, &form.detail) {
         Ok(reason) => reason,
+        // Another patient's (or no) allergy is not found, whatever the form said.
+        Err(_) if !repo::is_current(&mut *tx.conn().await?, chart.id(), allergy).await? => {
+            return Err(tx.not_found("allergy", allergy.as_uuid()).await);
+        }
         Err(message) => {
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(message.to_owned());

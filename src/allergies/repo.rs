@@ -154,3 +154,18 @@ pub async fn state_none_known(
     .rows_affected();
     Ok(updated == 1)
 }
+
+/// Whether `allergy` is a current allergy of `patient`.
+pub async fn is_current(
+    db: &mut PgConnection,
+    patient: PatientId,
+    allergy: AllergyId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM allergies WHERE id = $1 AND patient_id = $2 AND ended_at IS NULL) AS "exists!""#,
+        allergy.as_uuid(),
+        patient.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}

@@ -14,7 +14,7 @@ use crate::auth::policy::{PlatformRole, StaffRole};
 use crate::db::ids::{OrganizationId, PatientId, UserId};
 use crate::error::AppError;
 
-pub(super) const KEY: &str = "lockdev";
+use super::session_store::DATA_KEY as KEY;
 
 /// How long an anonymous session (a CSRF token for the sign-in form) lives.
 const ANONYMOUS_LIFETIME: TimeDelta = TimeDelta::hours(2);

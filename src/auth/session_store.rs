@@ -32,6 +32,9 @@ pub fn digest(id: &str) -> String {
     Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The key under which a record holds the application's values (`session::SessionData`).
+pub(crate) const DATA_KEY: &str = "lockdev";
+
 /// Under this key a loaded record carries the [`Account`] its row's person stood in when
 /// it was read; it is never written back (see [`encode`]).
 pub(crate) const ACCOUNT_KEY: &str = "lockdev.account";
@@ -59,7 +62,7 @@ fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<uuid::Uuid>
 
 /// The person a session's values sign in (`SessionData::user`), if any.
 fn person_named(data: &HashMap<String, serde_json::Value>) -> Option<uuid::Uuid> {
-    let id = data.get(super::session::KEY)?.get("user")?.get("user_id")?.as_str()?;
+    let id = data.get(DATA_KEY)?.get("user")?.get("user_id")?.as_str()?;
     id.parse::<crate::db::ids::UserId>().ok().map(|id| id.as_uuid())
 }
 

@@ -144,6 +144,7 @@ typed_ids! {
     AllergyId;
     ProblemId;
     MedicationId;
+    VitalsId;
     OutboundEmailId;
 }
 

@@ -153,6 +153,10 @@ pub async fn stop(
         .and_then(|day| Ok((day.unwrap_or(today), stop_reason(&form.reason, &form.detail)?)));
     let (day, reason) = match checked {
         Ok(checked) => checked,
+        // Another patient's (or no) medication is not found, whatever the form said.
+        Err(_) if !repo::is_current_entry(&mut *tx.conn().await?, chart.id(), medication).await? => {
+            return Err(tx.not_found("medication", medication.as_uuid()).await);
+        }
         Err(message) => {
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(message);

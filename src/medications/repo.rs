@@ -100,3 +100,18 @@ pub async fn stop(
     .fetch_optional(db)
     .await
 }
+
+/// Whether `medication` is a current medication of `patient`.
+pub async fn is_current_entry(
+    db: &mut PgConnection,
+    patient: PatientId,
+    medication: MedicationId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM medications WHERE id = $1 AND patient_id = $2 AND stopped_on IS NULL) AS "exists!""#,
+        medication.as_uuid(),
+        patient.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}

@@ -140,6 +140,10 @@ pub async fn resolve(
     let today = tx.now().with_timezone(&chart.timezone).date_naive();
     let day = match past_day(&form.resolved_on, today) {
         Ok(day) => day.unwrap_or(today),
+        // Another patient's (or no) problem is not found, whatever the form said.
+        Err(_) if !repo::is_active(&mut *tx.conn().await?, chart.id(), problem).await? => {
+            return Err(tx.not_found("problem", problem.as_uuid()).await);
+        }
         Err(message) => {
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(format!("Resolved on: {message}"));

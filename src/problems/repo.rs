@@ -116,3 +116,19 @@ pub async fn end(
     .fetch_optional(db)
     .await
 }
+
+/// Whether `problem` is an active problem of `patient`.
+pub async fn is_active(
+    db: &mut PgConnection,
+    patient: PatientId,
+    problem: ProblemId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM problems WHERE id = $1 AND patient_id = $2
+                            AND ended_at IS NULL AND resolved_on IS NULL) AS "exists!""#,
+        problem.as_uuid(),
+        patient.as_uuid()
+    )
+    .fetch_one(db)
+    .await
+}

@@ -133,6 +133,44 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         ThePatient,
         &[("reason", "Moved away")],
     ),
+    ("GET", "/patients/{patient_id}/allergies", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/allergies/{allergy_id}/end",
+        Provider,
+        ThePatient,
+        &[("reason", "entered_in_error")],
+    ),
+    ("POST", "/patients/{patient_id}/allergies/none-known", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/allergies",
+        Provider,
+        ThePatient,
+        &[("substance", "Penicillin"), ("severity", "severe")],
+    ),
+    ("GET", "/patients/{patient_id}/problems", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/problems",
+        Provider,
+        ThePatient,
+        &[("description", "Asthma"), ("code", "J45.909")],
+    ),
+    ("POST", "/patients/{patient_id}/problems/{problem_id}/resolve", Provider, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/problems/{problem_id}/error", Provider, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/medications", Provider, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/medications", Provider, ThePatient, &[("name", "Albuterol")]),
+    (
+        "POST",
+        "/patients/{patient_id}/medications/{medication_id}/stop",
+        Provider,
+        ThePatient,
+        &[("reason", "completed")],
+    ),
+    ("GET", "/patients/{patient_id}/vitals", Provider, ThePatient, &[]),
+    ("POST", "/patients/{patient_id}/vitals", Provider, ThePatient, &[("pulse", "72")]),
+    ("POST", "/patients/{patient_id}/vitals/{vitals_id}/error", Provider, ThePatient, &[]),
     ("GET", "/patients/{patient_id}/appointments", Desk, ThePatient, &[]),
     (
         "POST",
@@ -345,6 +383,17 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     .fetch_one(&mut *tx)
     .await
     .expect("task");
+    let mut clinical = Vec::new();
+    for sql in [
+        "INSERT INTO allergies (organization_id, patient_id, substance, severity) VALUES ($1, $2, 'Latex', 'mild') RETURNING id",
+        "INSERT INTO problems (organization_id, patient_id, description) VALUES ($1, $2, 'Back pain') RETURNING id",
+        "INSERT INTO medications (organization_id, patient_id, name) VALUES ($1, $2, 'Ibuprofen') RETURNING id",
+        "INSERT INTO vitals (organization_id, patient_id, measured_at, pulse) VALUES ($1, $2, now(), 64) RETURNING id",
+    ] {
+        let id: uuid::Uuid =
+            sqlx::query_scalar(sql).bind(org).bind(patient).fetch_one(&mut *tx).await.expect("clinical row");
+        clinical.push(id);
+    }
     tx.commit().await.expect("commit");
     let assignment = lockdev::db::ids::ProxyAssignmentId::from_uuid(assignment);
     let ulid = |u: uuid::Uuid| ulid::Ulid::from(u).to_string();
@@ -376,6 +425,10 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
                 .replace("{type_id}", &ulid(kind))
                 .replace("{tomorrow}", &tomorrow)
                 .replace("{note_id}", &note_id)
+                .replace("{allergy_id}", &ulid(clinical[0]))
+                .replace("{problem_id}", &ulid(clinical[1]))
+                .replace("{medication_id}", &ulid(clinical[2]))
+                .replace("{vitals_id}", &ulid(clinical[3]))
         };
         let url = fill(path);
         let form: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), fill(v))).collect();

@@ -184,3 +184,4 @@ mod proxies;
 mod robustness;
 mod roles;
 mod schedule;
+mod vitals;

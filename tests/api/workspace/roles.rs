@@ -126,6 +126,10 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     )
     .await
     .expect("task");
+    let allergy = in_clinic(&app, b.org, "INSERT INTO allergies (organization_id, patient_id, substance, severity) VALUES ($1, $2, 'B-SECRET allergy', 'severe') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("allergy");
+    let problem = in_clinic(&app, b.org, "INSERT INTO problems (organization_id, patient_id, description) VALUES ($1, $2, 'B-SECRET problem') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("problem");
+    let medication = in_clinic(&app, b.org, "INSERT INTO medications (organization_id, patient_id, name) VALUES ($1, $2, 'B-SECRET drug') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("medication");
+    let vitals = in_clinic(&app, b.org, "INSERT INTO vitals (organization_id, patient_id, measured_at, pulse) VALUES ($1, $2, now(), 61) RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("vitals");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -139,6 +143,10 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{type_id}", &ulid(kind))
             .replace("{membership_id}", &ulid(membership))
             .replace("{task_id}", &ulid(task))
+            .replace("{allergy_id}", &ulid(allergy))
+            .replace("{problem_id}", &ulid(problem))
+            .replace("{medication_id}", &ulid(medication))
+            .replace("{vitals_id}", &ulid(vitals))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;
@@ -169,6 +177,12 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
                     ("weekday", "2"),
                     ("starts", "09:00"),
                     ("ends", "10:00"),
+                    ("reason", "resolved"),
+                    ("substance", "Hijack"),
+                    ("severity", "mild"),
+                    ("description", "Hijack"),
+                    ("name", "Hijack"),
+                    ("pulse", "70"),
                 ]);
             }
             let res = request.send().await.expect("request");
