@@ -111,7 +111,7 @@ fn measured(
 }
 
 /// Reads `typed` into stored units, or says what is wrong with each field.
-pub(crate) fn read(typed: &Typed) -> Result<Vitals, Problems> {
+pub(crate) fn read(typed: &Typed) -> Result<Vitals, Box<Problems>> {
     let mut problems = Problems::default();
     let systolic = whole(&typed.systolic, 50..=300, "Systolic pressure is between 50 and 300 mmHg.");
     let diastolic = whole(&typed.diastolic, 20..=200, "Diastolic pressure is between 20 and 200 mmHg.");
@@ -187,7 +187,7 @@ pub(crate) fn read(typed: &Typed) -> Result<Vitals, Problems> {
     if !problems.any() && vitals == Vitals::default() {
         problems.general = Some("Enter at least one measurement.");
     }
-    if problems.any() { Err(problems) } else { Ok(vitals) }
+    if problems.any() { Err(Box::new(problems)) } else { Ok(vitals) }
 }
 
 /// Where a value lies against the adult reference range.

@@ -258,7 +258,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
     let vitals = read(&typed);
     let (Ok(at), Ok(vitals)) = (when, vitals.clone()) else {
         let mut section = render(&tx, &chart, None).await?;
-        section.problems = vitals.err().unwrap_or_default();
+        section.problems = vitals.err().map(|p| *p).unwrap_or_default();
         section.problems.measured_at = when.err();
         section.form = typed;
         return refused(&tx, &chart, section).await;
