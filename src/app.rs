@@ -98,6 +98,8 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::problems::routes())
         .merge(crate::medications::routes())
         .merge(crate::vitals::routes())
+        .merge(crate::insurance::routes())
+        .merge(crate::emergency_contacts::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

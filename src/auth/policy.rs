@@ -183,6 +183,8 @@ pub enum Permission {
     ViewClinicalSummary,
     RecordClinicalSummary,
     ViewBilling,
+    /// A patient's insurance coverage (the front desk's, from the card).
+    EditInsurance,
     MessagePatient,
     /// The call-center screen-pop: caller match and a minimal summary.
     ScreenPop,
@@ -252,6 +254,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::ViewAuditLog
                 | P::ConfigureSchedule
                 | P::RemovePatient
+                | P::EditInsurance
         ),
         StaffRole::ClinicalStaff => !matches!(
             permission,
@@ -262,6 +265,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::EditContactSafety
                 | P::ConfigureSchedule
                 | P::RemovePatient
+                | P::EditInsurance
         ),
         StaffRole::AdminStaff => matches!(
             permission,
@@ -282,6 +286,7 @@ fn staff_has(role: StaffRole, permission: Permission) -> bool {
                 | P::ConfigureSchedule
                 | P::ViewNoteList
                 | P::ViewBilling
+                | P::EditInsurance
                 | P::MessagePatient
         ),
         StaffRole::CallCenterAgent => {

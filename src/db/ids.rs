@@ -145,6 +145,8 @@ typed_ids! {
     ProblemId;
     MedicationId;
     VitalsId;
+    InsurancePolicyId;
+    EmergencyContactId;
     OutboundEmailId;
 }
 

@@ -450,6 +450,7 @@ const SAME_WORD_OTHER_MEANING: &[(&str, &str, &str)] = &[
     ("src/notify/gate.rs", "appointments", "the purpose of a message (reminders), as consent names it"),
     ("src/notify/gate.rs", "home", "a kind of telephone number"),
     ("src/telemetry.rs", "notes", "a field name whose values are kept out of the logs"),
+    ("src/telemetry.rs", "insurance", "a field name whose values are kept out of the logs"),
     ("src/config/mail.rs", "dev", "the setting value that picks the development mailbox"),
     ("src/config/messaging.rs", "dev", "the setting value that picks the development outbox"),
 ];

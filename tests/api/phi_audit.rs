@@ -171,6 +171,41 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     ("GET", "/patients/{patient_id}/vitals", Provider, ThePatient, &[]),
     ("POST", "/patients/{patient_id}/vitals", Provider, ThePatient, &[("pulse", "72")]),
     ("POST", "/patients/{patient_id}/vitals/{vitals_id}/error", Provider, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/insurance", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/insurance",
+        Desk,
+        ThePatient,
+        &[
+            ("priority", "primary"),
+            ("payer", "Aetna"),
+            ("member_id", "W123"),
+            ("subscriber_relationship", "self"),
+        ],
+    ),
+    (
+        "POST",
+        "/patients/{patient_id}/insurance/{policy_id}/end",
+        Desk,
+        ThePatient,
+        &[("reason", "Coverage ended")],
+    ),
+    ("GET", "/patients/{patient_id}/emergency-contacts", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/emergency-contacts",
+        Desk,
+        ThePatient,
+        &[("name", "Maria"), ("relationship", "Sister"), ("phone", "6172013322")],
+    ),
+    (
+        "POST",
+        "/patients/{patient_id}/emergency-contacts/{emergency_contact_id}/remove",
+        Desk,
+        ThePatient,
+        &[],
+    ),
     ("GET", "/patients/{patient_id}/appointments", Desk, ThePatient, &[]),
     (
         "POST",
@@ -389,6 +424,10 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
         "INSERT INTO problems (organization_id, patient_id, description) VALUES ($1, $2, 'Back pain') RETURNING id",
         "INSERT INTO medications (organization_id, patient_id, name) VALUES ($1, $2, 'Ibuprofen') RETURNING id",
         "INSERT INTO vitals (organization_id, patient_id, measured_at, pulse) VALUES ($1, $2, now(), 64) RETURNING id",
+        "INSERT INTO insurance_policies (organization_id, patient_id, priority, payer, member_id, subscriber_name, subscriber_relationship)
+         VALUES ($1, $2, 'secondary', 'Old plan', 'X1', 'Someone', 'self') RETURNING id",
+        "INSERT INTO emergency_contacts (organization_id, patient_id, name, relationship, phone)
+         VALUES ($1, $2, 'Old friend', 'friend', '+16172013344') RETURNING id",
     ] {
         let id: uuid::Uuid =
             sqlx::query_scalar(sql).bind(org).bind(patient).fetch_one(&mut *tx).await.expect("clinical row");
@@ -429,6 +468,8 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
                 .replace("{problem_id}", &ulid(clinical[1]))
                 .replace("{medication_id}", &ulid(clinical[2]))
                 .replace("{vitals_id}", &ulid(clinical[3]))
+                .replace("{policy_id}", &ulid(clinical[4]))
+                .replace("{emergency_contact_id}", &ulid(clinical[5]))
         };
         let url = fill(path);
         let form: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), fill(v))).collect();

@@ -177,6 +177,7 @@ pub fn next_monday() -> NaiveDate {
 mod allergies;
 mod care_team;
 mod contacts;
+mod insurance;
 mod medications;
 mod notes;
 mod problems;

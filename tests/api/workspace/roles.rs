@@ -130,6 +130,8 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     let problem = in_clinic(&app, b.org, "INSERT INTO problems (organization_id, patient_id, description) VALUES ($1, $2, 'B-SECRET problem') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("problem");
     let medication = in_clinic(&app, b.org, "INSERT INTO medications (organization_id, patient_id, name) VALUES ($1, $2, 'B-SECRET drug') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("medication");
     let vitals = in_clinic(&app, b.org, "INSERT INTO vitals (organization_id, patient_id, measured_at, pulse) VALUES ($1, $2, now(), 61) RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("vitals");
+    let policy = in_clinic(&app, b.org, "INSERT INTO insurance_policies (organization_id, patient_id, priority, payer, member_id, subscriber_name, subscriber_relationship) VALUES ($1, $2, 'primary', 'B-SECRET payer', 'B1', 'B person', 'self') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("policy");
+    let emergency = in_clinic(&app, b.org, "INSERT INTO emergency_contacts (organization_id, patient_id, name, relationship, phone) VALUES ($1, $2, 'B-SECRET sister', 'sister', '+16172013311') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("emergency contact");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -147,6 +149,8 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{problem_id}", &ulid(problem))
             .replace("{medication_id}", &ulid(medication))
             .replace("{vitals_id}", &ulid(vitals))
+            .replace("{policy_id}", &ulid(policy))
+            .replace("{emergency_contact_id}", &ulid(emergency))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;
@@ -183,6 +187,11 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
                     ("description", "Hijack"),
                     ("name", "Hijack"),
                     ("pulse", "70"),
+                    ("payer", "Hijack"),
+                    ("member_id", "H1"),
+                    ("subscriber_relationship", "self"),
+                    ("priority", "secondary"),
+                    ("phone", "6172013300"),
                 ]);
             }
             let res = request.send().await.expect("request");
