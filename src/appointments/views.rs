@@ -130,6 +130,8 @@ pub(crate) struct WeekPage {
 pub(crate) struct DetailPage {
     pub visit: Visit,
     pub can_reschedule: bool,
+    /// Whether to offer writing the note for this visit (the note form checks the chart).
+    pub can_write_note: bool,
     pub choices: Choices,
     pub form: BookingForm,
     pub errors: BookingErrors,

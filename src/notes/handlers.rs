@@ -1,4 +1,4 @@
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -73,15 +73,30 @@ pub async fn list(tx: TenantTx, Path(id): Path<String>) -> AppResult<Framed<Char
     Ok(Framed(chart.frame(crate::notes::SECTION), section))
 }
 
-fn form_section(
+/// The visits a note on this chart may document, as the form offers them.
+async fn visit_options(tx: &TenantTx, chart: &Chart) -> AppResult<Vec<(String, String)>> {
+    let visits = repo::visits(&mut *tx.conn().await?, chart.id(), tx.now()).await?;
+    Ok(visits
+        .into_iter()
+        .map(|v| (v.id.to_string(), visit_label(chart, v.starts_at, &v.kind, &v.provider)))
+        .collect())
+}
+
+fn visit_label(chart: &Chart, starts_at: DateTime<Utc>, kind: &str, provider: &str) -> String {
+    let at = starts_at.with_timezone(&chart.timezone).format("%a %Y-%m-%d %H:%M");
+    format!("{at} \u{b7} {kind} with {provider}")
+}
+
+async fn form_section(
     chart: &Chart,
     tx: &TenantTx,
     note_id: ClinicalNoteId,
     saved: bool,
     form: NoteForm,
     errors: NoteErrors,
-) -> NoteFormSection {
-    NoteFormSection {
+) -> AppResult<NoteFormSection> {
+    Ok(NoteFormSection {
+        visits: visit_options(tx, chart).await?,
         patient_id: chart.id().to_string(),
         note_id: note_id.to_string(),
         saved,
@@ -91,21 +106,31 @@ fn form_section(
         categories: CATEGORIES,
         may_mark_sensitive: chart.allows_for(tx, Permission::WriteNote, true),
         notice: None,
-    }
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct NewNoteQuery {
+    /// The visit to document (from the visit's page).
+    visit: String,
 }
 
 pub(crate) async fn new_note(
     tx: TenantTx,
     Path(id): Path<String>,
+    Query(query): Query<NewNoteQuery>,
 ) -> AppResult<Framed<ChartFrame, NoteFormSection>> {
     let chart = chart::open(&tx, &id, Permission::WriteNote).await?;
+    // Only one of this patient's visits is chosen beforehand; anything else is ignored.
+    let form = NoteForm { visit: query.visit, ..NoteForm::default() };
     // Opening the form shows the chart header (PHI).
     tx.audit(&event(&chart, Action::Read, None)).await?;
     // The draft's id is chosen now: whichever save comes first creates the note under it.
     let draft = ClinicalNoteId::new();
     Ok(Framed(
         chart.frame(crate::notes::SECTION),
-        form_section(&chart, &tx, draft, false, NoteForm::default(), NoteErrors::default()),
+        form_section(&chart, &tx, draft, false, form, NoteErrors::default()).await?,
     ))
 }
 
@@ -175,6 +200,15 @@ async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &Not
     if category(form).is_some() {
         chart.authorize(tx, Permission::WriteNote, true).await?;
     }
+    // The visit must be one of this patient's that the form offers.
+    let appointment = match form.visit.trim() {
+        "" => None,
+        visit => {
+            let offered = repo::visits(&mut *tx.conn().await?, chart.id(), tx.now()).await?;
+            let chosen = offered.into_iter().find(|v| v.id.to_string() == visit).map(|v| v.id);
+            Some(chosen.ok_or_else(|| AppError::BadRequest("Choose the visit from the list.".into()))?)
+        }
+    };
     let title = match form.title.trim() {
         "" => UNTITLED,
         title => title,
@@ -190,6 +224,7 @@ async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &Not
         assessment: &form.assessment,
         plan: &form.plan,
         sensitive_category: category(form),
+        appointment,
     };
     let created = repo::save_draft(&mut *tx.conn().await?, &draft).await?;
     let Some(created) = created else {
@@ -227,7 +262,7 @@ pub async fn create(tx: TenantTx, Path(id): Path<String>, body: axum::body::Byte
     let note = draft.draft_id.parse().unwrap_or_else(|_| ClinicalNoteId::new());
     let errors = validate(&form);
     if errors.any() {
-        let section = form_section(&chart, &tx, note, false, form, errors);
+        let section = form_section(&chart, &tx, note, false, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::notes::SECTION), section))
             .into_response());
     }
@@ -273,6 +308,11 @@ async fn render_note(
         created: when(note.created_at, chart),
         signed: note.signed_at.map(|at| when(at, chart)),
         category: note.sensitive_category.as_deref().map(category_label),
+        visit: note.appointment_id.zip(note.visit_starts_at).map(|(id, at)| {
+            let kind = note.visit_kind.as_deref().unwrap_or("Visit");
+            let provider = note.visit_provider.as_deref().unwrap_or("");
+            (id.to_string(), visit_label(chart, at, kind, provider))
+        }),
         parts: vec![
             ("Subjective", note.subjective),
             ("Objective", note.objective),
@@ -309,8 +349,9 @@ pub async fn show(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> 
             assessment: found.assessment.clone(),
             plan: found.plan.clone(),
             sensitive_category: found.sensitive_category.clone().unwrap_or_default(),
+            visit: found.appointment_id.map(|a| a.to_string()).unwrap_or_default(),
         });
-        let draft = form_section(&chart, &tx, found.id, true, form, NoteErrors::default());
+        let draft = form_section(&chart, &tx, found.id, true, form, NoteErrors::default()).await?;
         return Ok(Framed(chart.frame(crate::notes::SECTION), draft).into_response());
     }
     let section = render_note(&tx, &chart, found, (String::new(), None), None).await?;
@@ -334,12 +375,12 @@ pub async fn update(
     let form: NoteForm = parse_form(&body)?;
     let errors = validate(&form);
     if errors.any() {
-        let section = form_section(&chart, &tx, note, true, form, errors);
+        let section = form_section(&chart, &tx, note, true, form, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(chart.frame(crate::notes::SECTION), section))
             .into_response());
     }
     save_draft(&tx, &chart, note, &form).await?;
-    let mut section = form_section(&chart, &tx, note, true, form, NoteErrors::default());
+    let mut section = form_section(&chart, &tx, note, true, form, NoteErrors::default()).await?;
     section.saved_at = Some(saved_at(&tx, &chart));
     section.notice = Some("Draft saved. Sign it when it is complete.".into());
     Ok(Framed(chart.frame(crate::notes::SECTION), section).into_response())
@@ -403,7 +444,7 @@ pub async fn sign(
         let form: NoteForm = parse_form(&body)?;
         let errors = validate(&form);
         if errors.any() {
-            let mut section = form_section(&chart, &tx, note, true, form, errors);
+            let mut section = form_section(&chart, &tx, note, true, form, errors).await?;
             section.notice = Some(
                 "Not signed yet: the note needs the corrections below. Nothing you typed was lost.".into(),
             );

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::db::ids::{ClinicalNoteId, NoteAddendumId, OrganizationId, PatientId, UserId};
+use crate::db::ids::{AppointmentId, ClinicalNoteId, NoteAddendumId, OrganizationId, PatientId, UserId};
 
 pub(crate) struct ListedNote {
     pub id: ClinicalNoteId,
@@ -26,6 +26,11 @@ pub(crate) struct StoredNote {
     pub sensitive_category: Option<String>,
     pub signed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The visit the note documents, if one was chosen.
+    pub appointment_id: Option<AppointmentId>,
+    pub visit_starts_at: Option<DateTime<Utc>>,
+    pub visit_kind: Option<String>,
+    pub visit_provider: Option<String>,
 }
 
 /// What a save checks a note against before writing.
@@ -80,6 +85,7 @@ pub(crate) struct Draft<'a> {
     pub assessment: &'a str,
     pub plan: &'a str,
     pub sensitive_category: Option<&'a str>,
+    pub appointment: Option<AppointmentId>,
 }
 
 /// Creates the draft or updates it: Some(true) created, Some(false) updated, None when
@@ -89,12 +95,12 @@ pub(crate) struct Draft<'a> {
 pub async fn save_draft(db: &mut PgConnection, draft: &Draft<'_>) -> Result<Option<bool>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"INSERT INTO clinical_notes (organization_id, id, patient_id, author_user_id, title, subjective, objective,
-                                      assessment, plan, sensitive_category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                      assessment, plan, sensitive_category, appointment_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (organization_id, id) DO UPDATE
               SET title = EXCLUDED.title, subjective = EXCLUDED.subjective, objective = EXCLUDED.objective,
                   assessment = EXCLUDED.assessment, plan = EXCLUDED.plan,
-                  sensitive_category = EXCLUDED.sensitive_category
+                  sensitive_category = EXCLUDED.sensitive_category, appointment_id = EXCLUDED.appointment_id
             WHERE clinical_notes.author_user_id = EXCLUDED.author_user_id
               AND clinical_notes.patient_id = EXCLUDED.patient_id
               AND clinical_notes.status = 'draft' AND clinical_notes.deleted_at IS NULL
@@ -108,7 +114,8 @@ pub async fn save_draft(db: &mut PgConnection, draft: &Draft<'_>) -> Result<Opti
         draft.objective,
         draft.assessment,
         draft.plan,
-        draft.sensitive_category
+        draft.sensitive_category,
+        draft.appointment.map(|a| a.as_uuid())
     )
     .fetch_optional(db)
     .await
@@ -122,8 +129,14 @@ pub async fn find(
     sqlx::query_as!(
         StoredNote,
         r#"SELECT n.id AS "id: ClinicalNoteId", n.author_user_id AS "author: UserId", u.display_name AS author_name,
-                  n.title, n.subjective, n.objective, n.assessment, n.plan, n.sensitive_category, n.signed_at, n.created_at
+                  n.title, n.subjective, n.objective, n.assessment, n.plan, n.sensitive_category, n.signed_at, n.created_at,
+                  n.appointment_id AS "appointment_id?: AppointmentId", a.starts_at AS "visit_starts_at?",
+                  t.name AS "visit_kind?", pu.display_name AS "visit_provider?"
              FROM clinical_notes n JOIN users u ON u.id = n.author_user_id
+             LEFT JOIN appointments a ON a.organization_id = n.organization_id AND a.id = n.appointment_id
+             LEFT JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+             LEFT JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             LEFT JOIN users pu ON pu.id = pr.user_id
             WHERE n.id = $1 AND n.patient_id = $2 AND n.deleted_at IS NULL"#,
         id.as_uuid(),
         patient.as_uuid()
@@ -185,4 +198,35 @@ pub async fn add_addendum(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A visit a note may document: the patient's visits of the last 30 days and the next
+/// day, not cancelled, the latest first.
+pub(crate) struct VisitOption {
+    pub id: AppointmentId,
+    pub starts_at: DateTime<Utc>,
+    pub kind: String,
+    pub provider: String,
+}
+
+pub async fn visits(
+    db: &mut PgConnection,
+    patient: PatientId,
+    now: DateTime<Utc>,
+) -> Result<Vec<VisitOption>, sqlx::Error> {
+    sqlx::query_as!(
+        VisitOption,
+        r#"SELECT a.id AS "id: AppointmentId", a.starts_at, t.name AS kind, u.display_name AS provider
+             FROM appointments a
+             JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+             JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE a.patient_id = $1 AND a.status <> 'cancelled'
+              AND a.starts_at BETWEEN $2::timestamptz - interval '30 days' AND $2::timestamptz + interval '1 day'
+            ORDER BY a.starts_at DESC LIMIT 20"#,
+        patient.as_uuid(),
+        now
+    )
+    .fetch_all(db)
+    .await
 }

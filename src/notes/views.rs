@@ -41,6 +41,8 @@ pub(crate) struct NoteForm {
     pub assessment: String,
     pub plan: String,
     pub sensitive_category: String,
+    /// The visit the note documents (an appointment id), or empty.
+    pub visit: String,
 }
 
 /// Whether a POST carried the note's fields (the draft form sends them with every button;
@@ -80,6 +82,8 @@ pub(crate) struct NoteFormSection {
     pub categories: [(&'static str, &'static str); 3],
     pub may_mark_sensitive: bool,
     pub notice: Option<String>,
+    /// The visits the note may document: (appointment id, "Tue 2026-12-01 10:00 · Follow-up with Dr X").
+    pub visits: Vec<(String, String)>,
 }
 
 pub(crate) struct Addendum {
@@ -98,6 +102,8 @@ pub(crate) struct NoteSection {
     pub created: String,
     pub signed: Option<String>,
     pub category: Option<&'static str>,
+    /// The visit documented: (appointment id, "Tue 2026-12-01 10:00 · Follow-up with Dr X").
+    pub visit: Option<(String, String)>,
     /// (heading, text) for S, O, A, P.
     pub parts: Vec<(&'static str, String)>,
     pub addenda: Vec<Addendum>,

@@ -12,7 +12,7 @@ use super::super::repo::{self, AppointmentRow, NewAppointment};
 use super::super::views::*;
 use super::{abilities, check_slot, choices, taken_message, visit};
 use crate::audit::{Action, AuditEvent};
-use crate::auth::policy::{PatientFacts, Permission, Target};
+use crate::auth::policy::{self, PatientFacts, Permission, Target};
 use crate::auth::session::safe_return_path;
 use crate::chart::{self, Chart, ChartFrame};
 use crate::db::ids::AppointmentId;
@@ -161,7 +161,10 @@ async fn render_detail(
         ..BookingForm::default()
     });
     let can_reschedule = can.manage && row.status == "booked";
+    let can_write_note =
+        policy::grants(tx.context().principal, Permission::WriteNote) && row.status != "cancelled";
     Ok(DetailPage {
+        can_write_note,
         visit: visit(row, viewer, now, can),
         can_reschedule,
         choices: choices(tx, viewer).await?,

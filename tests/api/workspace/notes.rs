@@ -338,3 +338,58 @@ async fn an_empty_addendum_answers_with_the_form_and_not_the_note() {
     assert_eq!(status, 422);
     assert!(!page.contains("NOTE-BODY-CANARY"), "the full page has the form, not the note");
 }
+
+/// A note documents one of the patient's visits: the visit's page offers to write it, the
+/// form has it chosen, the signed note links back to it; another patient's visit is
+/// refused and nothing is written.
+#[tokio::test]
+async fn a_note_links_to_the_visit_it_documents() {
+    let (app, tenants, kind) = setup(2).await;
+    let a = &tenants.a;
+    let (patient, other) = (a.patients[0], a.patients[1]);
+    let book = async |who: lockdev::db::ids::PatientId, hours_ago: i32| {
+        in_clinic(
+            &app,
+            a.org,
+            "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+             VALUES ($1, $2, $3, $4, now() - make_interval(hours => $5), now() - make_interval(hours => $5) + interval '30 minutes')
+             RETURNING id",
+            &[&a.org.as_uuid(), &who.as_uuid(), &a.provider.as_uuid(), &kind, &hours_ago],
+        )
+        .await
+        .expect("visit")
+    };
+    let visit = ulid(book(patient, 2).await);
+    let elsewhere = ulid(book(other, 4).await);
+
+    app.act_as(Some(a.desk_context()));
+    let (_, page) = get(&app, &format!("/appointments/{visit}")).await;
+    assert!(!page.contains("Write the visit note"), "the front desk writes no notes");
+    app.act_as(Some(a.provider_context()));
+    let (status, page) = get(&app, &format!("/appointments/{visit}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("/patients/{patient}/notes/new?visit={visit}")), "{page}");
+    let (status, form) = get(&app, &format!("/patients/{patient}/notes/new?visit={visit}")).await;
+    assert_eq!(status, 200);
+    assert!(form.contains(&format!(r#"<option value="{visit}" selected>"#)), "{form}");
+    assert!(!form.contains(&elsewhere), "only this patient's visits are offered");
+
+    let notes = format!("/patients/{patient}/notes");
+    let (status, body) =
+        post(&app, &notes, &[("title", "Visit"), ("plan", "Rest"), ("visit", &elsewhere)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Choose the visit from the list"), "{body}");
+    assert_eq!(count(&app, "SELECT count(*) FROM clinical_notes").await, 0, "nothing written");
+
+    let res = app.post_form(&notes, &[("title", "Visit"), ("plan", "Rest"), ("visit", &visit)]).await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().expect("ascii").to_owned();
+    let (status, body) =
+        post(&app, &format!("{location}/sign"), &[("title", "Visit"), ("plan", "Rest"), ("visit", &visit)])
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Documents the visit of") && body.contains(&format!("/appointments/{visit}")),
+        "{body}"
+    );
+}
