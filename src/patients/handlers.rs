@@ -4,7 +4,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use super::domain::{
-    Demographics, PatientForm, REMOVAL_UNDO_DAYS, SEXES, SearchQuery, age_on, removal_reason, sex_label,
+    Demographics, PatientForm, REMOVAL_UNDO_DAYS, SEXES, SearchQuery, age_on, day_and_month_swapped,
+    match_reason, removal_reason, sex_label,
 };
 use super::repo::{self, HitRow, PAGE};
 use super::views::{
@@ -112,11 +113,9 @@ pub async fn search(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Framed<R
 
 pub(crate) async fn new_patient(tx: TenantTx) -> AppResult<Page<RegisterPage>> {
     tx.authorize(Permission::RegisterPatient, Target::Organization, "patient").await?;
-    let form = PatientForm {
-        legal_sex: "unknown".into(),
-        manages_own_care: "self".into(),
-        ..PatientForm::default()
-    };
+    // Legal sex is a choice the front desk makes with the patient, never a default.
+    let form =
+        PatientForm { legal_sex: String::new(), manages_own_care: "self".into(), ..PatientForm::default() };
     Ok(Page(RegisterPage::new(form, Default::default(), Vec::new())))
 }
 
@@ -142,15 +141,16 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
     if form.confirm_new.is_empty() {
         let duplicates = {
             let mut db = tx.conn().await?;
-            repo::possible_duplicates(&mut db, &demographics, contacts.mobile.as_deref()).await?
+            let swapped = day_and_month_swapped(demographics.date_of_birth);
+            repo::possible_duplicates(&mut db, &demographics, swapped, contacts.mobile.as_deref()).await?
         };
         if !duplicates.is_empty() {
-            // Only records the typed name and date of birth match are shown (with their
-            // MRN, to open the right chart); records that merely share the number are
-            // counted, not named. Showing candidates reads other patients' records:
-            // audited as a read.
+            // Records the typed name and date of birth match, exactly or nearly, are shown
+            // closest first (with their MRN, to open the right chart); records that merely
+            // share the number are counted, not named. Showing candidates reads other
+            // patients' records: audited as a read.
             let (named, by_phone): (Vec<_>, Vec<_>) =
-                duplicates.into_iter().partition(|d| d.same_name_and_birth);
+                duplicates.into_iter().partition(|d| match_reason(d.kind).is_some());
             let mut event = AuditEvent::new(Action::Read, Outcome::Success);
             event.resource_type = Some("patient_duplicates");
             event.purpose = Some("registry.duplicate_check".into());
@@ -166,7 +166,7 @@ pub async fn register(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Respon
                     name: format!("{}, {}", d.family_name, d.given_name),
                     date_of_birth: d.date_of_birth.format("%Y-%m-%d").to_string(),
                     mrn: d.mrn,
-                    reason: "same name and date of birth",
+                    reason: match_reason(d.kind).unwrap_or_default(),
                 })
                 .collect();
             let mut form = form;

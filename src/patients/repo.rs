@@ -183,29 +183,49 @@ pub(crate) struct DuplicateRow {
     pub family_name: String,
     pub date_of_birth: NaiveDate,
     pub mrn: String,
-    pub same_name_and_birth: bool,
+    /// How the record matches what was typed, the closest first (see `domain::MatchKind`).
+    pub kind: i32,
 }
 
-/// Patients of this clinic with the same name and date of birth, or the same phone.
+/// Patients of this clinic who may be the person being registered: the same or a
+/// similar name (two slips at most in each part, or first and last swapped) on the same
+/// date of birth; the same name with the day and month swapped or one digit apart; or
+/// the same phone. The closest first, ten at most.
 pub(crate) async fn possible_duplicates(
     db: &mut PgConnection,
     demographics: &Demographics,
+    swapped_birth: Option<NaiveDate>,
     phone: Option<&str>,
 ) -> Result<Vec<DuplicateRow>, sqlx::Error> {
     sqlx::query_as!(
         DuplicateRow,
-        r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.date_of_birth, p.mrn,
-                  (p.date_of_birth = $1 AND lower(p.family_name) = lower($2) AND lower(p.given_name) = lower($3)) AS "same_name_and_birth!"
-             FROM patients p
+        r#"WITH typed AS (SELECT $1::date AS born, lower($2::text) AS family, lower($3::text) AS given)
+           SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.date_of_birth, p.mrn,
+                  CASE WHEN p.date_of_birth = t.born AND lower(p.family_name) = t.family AND lower(p.given_name) = t.given THEN 0
+                       WHEN p.date_of_birth = t.born AND lower(p.family_name) = t.given AND lower(p.given_name) = t.family THEN 1
+                       WHEN p.date_of_birth = t.born
+                            AND levenshtein(lower(p.family_name), t.family) <= 2
+                            AND levenshtein(lower(p.given_name), t.given) <= 2 THEN 2
+                       WHEN lower(p.family_name) = t.family AND lower(p.given_name) = t.given
+                            AND p.date_of_birth = $4::date THEN 3
+                       WHEN lower(p.family_name) = t.family AND lower(p.given_name) = t.given
+                            AND levenshtein(p.date_of_birth::text, t.born::text) = 1 THEN 4
+                       ELSE 5 END AS "kind!"
+             FROM patients p CROSS JOIN typed t
             WHERE p.deleted_at IS NULL
-              AND ((p.date_of_birth = $1 AND lower(p.family_name) = lower($2) AND lower(p.given_name) = lower($3))
+              AND ((p.date_of_birth = t.born
+                    AND ((levenshtein(lower(p.family_name), t.family) <= 2 AND levenshtein(lower(p.given_name), t.given) <= 2)
+                         OR (lower(p.family_name) = t.given AND lower(p.given_name) = t.family)))
+                   OR (lower(p.family_name) = t.family AND lower(p.given_name) = t.given
+                       AND (p.date_of_birth = $4::date OR levenshtein(p.date_of_birth::text, t.born::text) = 1))
                    OR p.id IN (SELECT m.patient_id FROM contact_methods m
-                                WHERE m.deleted_at IS NULL AND m.kind <> 'email' AND m.value = $4))
-            ORDER BY p.family_name, p.given_name
+                                WHERE m.deleted_at IS NULL AND m.kind <> 'email' AND m.value = $5))
+            ORDER BY 6, p.family_name, p.given_name
             LIMIT 10"#,
         demographics.date_of_birth,
         demographics.family_name,
         demographics.given_name,
+        swapped_birth,
         phone
     )
     .fetch_all(db)

@@ -172,6 +172,60 @@ async fn registering_a_possible_duplicate_shows_the_candidates_first() {
     assert_eq!(register(&app, "Ana", "Garcia", "1984-03-09", "6172013344").await.0, 303);
 }
 
+/// Near matches are caught too, ranked closest first: a slip in a name, first and last
+/// name swapped, day and month of birth swapped, a date one digit apart. A different
+/// person with the same birthday is not a candidate.
+#[tokio::test]
+async fn near_matches_are_caught_and_ranked() {
+    let (app, tenants, _) = setup(0).await;
+    app.act_as(Some(tenants.a.desk_context()));
+    assert_eq!(register(&app, "Katherine", "Johnson", "1984-03-09", "").await.0, 303);
+    assert_eq!(register(&app, "Johnson", "Katherine", "1984-03-09", "").await.0, 409, "swapped names");
+    for (given, family, born, reason) in [
+        ("Kathrine", "Jonson", "1984-03-09", "same date of birth, a similar name"),
+        ("Katherine", "Johnson", "1984-09-03", "same name, day and month of birth swapped"),
+        ("Katherine", "Johnson", "1984-03-08", "same name, date of birth one digit apart"),
+        ("KATHERINE", "johnson", "1984-03-09", "same name and date of birth"),
+    ] {
+        let (status, body) = register(&app, given, family, born, "").await;
+        assert_eq!(status, 409, "{given} {family} {born}");
+        assert!(body.contains(reason), "{given} {family} {born}: {body}");
+        assert!(body.contains("Johnson, Katherine"), "the candidate is named with its MRN: {body}");
+    }
+    assert_eq!(register(&app, "Maria", "Lopez", "1984-03-09", "").await.0, 303, "another person");
+    assert_eq!(count(&app, "SELECT count(*) FROM patients").await, 2);
+    // Ranked: with an exact and a near record on file, the exact comes first.
+    let (_, body) = register(&app, "Maria", "Lopes", "1984-03-09", "").await;
+    assert!(body.contains("a similar name"), "{body}");
+    let (_, body) = register(&app, "Maria", "Lopez", "1984-03-09", "").await;
+    let exact = body.find("same name and date of birth").expect("exact");
+    assert!(body.find("a similar name").is_none_or(|near| exact < near), "{body}");
+}
+
+/// Legal sex is chosen with the patient, never defaulted to "Unknown".
+#[tokio::test]
+async fn legal_sex_is_a_required_choice() {
+    let (app, tenants, _) = setup(0).await;
+    app.act_as(Some(tenants.a.desk_context()));
+    let (status, page) = get(&app, "/patients/new").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<option value="" selected>Choose"#), "{page}");
+    let (status, body) = post(
+        &app,
+        "/patients",
+        &[
+            ("given_name", "Sam"),
+            ("family_name", "Lee"),
+            ("date_of_birth", "1990-01-01"),
+            ("manages_own_care", "self"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Choose the sex recorded"), "{body}");
+    assert_eq!(count(&app, "SELECT count(*) FROM patients").await, 0);
+}
+
 #[tokio::test]
 async fn bad_registration_input_comes_back_with_messages_and_nothing_is_saved() {
     let (app, tenants, _) = setup(0).await;
