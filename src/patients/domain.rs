@@ -284,6 +284,29 @@ pub(crate) fn removal_reason(text: &str) -> Result<&str, &'static str> {
     }
 }
 
+/// How a registry record matches the person being registered, the closest first (the
+/// duplicate check's `kind`).
+pub(crate) fn match_reason(kind: i32) -> Option<&'static str> {
+    Some(match kind {
+        0 => "same name and date of birth",
+        1 => "same date of birth, first and last name swapped",
+        2 => "same date of birth, a similar name",
+        3 => "same name, day and month of birth swapped",
+        4 => "same name, date of birth one digit apart",
+        // Only the phone number is shared: counted, not shown (see the handler).
+        _ => return None,
+    })
+}
+
+/// The date with its day and month swapped, when that is another valid date (a common
+/// slip between US and European order).
+pub(crate) fn day_and_month_swapped(date: NaiveDate) -> Option<NaiveDate> {
+    use chrono::Datelike as _;
+    (date.day() != date.month())
+        .then(|| NaiveDate::from_ymd_opt(date.year(), date.day(), date.month()))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -368,27 +391,4 @@ mod tests {
             let _ = SearchQuery::parse(&input);
         }
     }
-}
-
-/// How a registry record matches the person being registered, the closest first (the
-/// duplicate check's `kind`).
-pub(crate) fn match_reason(kind: i32) -> Option<&'static str> {
-    Some(match kind {
-        0 => "same name and date of birth",
-        1 => "same date of birth, first and last name swapped",
-        2 => "same date of birth, a similar name",
-        3 => "same name, day and month of birth swapped",
-        4 => "same name, date of birth one digit apart",
-        // Only the phone number is shared: counted, not shown (see the handler).
-        _ => return None,
-    })
-}
-
-/// The date with its day and month swapped, when that is another valid date (a common
-/// slip between US and European order).
-pub(crate) fn day_and_month_swapped(date: NaiveDate) -> Option<NaiveDate> {
-    use chrono::Datelike as _;
-    (date.day() != date.month())
-        .then(|| NaiveDate::from_ymd_opt(date.year(), date.day(), date.month()))
-        .flatten()
 }
