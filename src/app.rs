@@ -100,6 +100,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::vitals::routes())
         .merge(crate::insurance::routes())
         .merge(crate::emergency_contacts::routes())
+        .merge(crate::merges::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

@@ -47,6 +47,7 @@ pub mod insurance;
 pub mod invitations;
 pub mod medications;
 pub mod members;
+pub mod merges;
 pub mod notes;
 pub mod patient_access;
 pub mod patients;

@@ -274,6 +274,14 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         ThePatient,
         &[("body", "Called back: better.")],
     ),
+    ("GET", "/patients/{patient_id}/merge", Desk, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/merge",
+        Desk,
+        ThePatient,
+        &[("mrn", "MRN-DUP-1"), ("reason", "Registered twice"), ("confirm", "1")],
+    ),
     ("GET", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
     (
         "POST",
@@ -418,6 +426,14 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     .fetch_one(&mut *tx)
     .await
     .expect("task");
+    sqlx::query(
+        "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+         VALUES ($1, 'MRN-DUP-1', 'Dup', 'Licate', '1990-01-01', 'female')",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await
+    .expect("a duplicate to merge");
     let mut clinical = Vec::new();
     for sql in [
         "INSERT INTO allergies (organization_id, patient_id, substance, severity) VALUES ($1, $2, 'Latex', 'mild') RETURNING id",

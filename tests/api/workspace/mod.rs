@@ -179,6 +179,7 @@ mod care_team;
 mod contacts;
 mod insurance;
 mod medications;
+mod merge;
 mod notes;
 mod problems;
 mod proxies;
