@@ -567,3 +567,180 @@ async fn the_front_desk_removes_a_duplicate_chart_and_puts_it_back() {
     wait_text(&client, "main", "Ana Duplicada").await;
     client.close().await.expect("close");
 }
+
+/// A provider's visit in a real browser, at phone and desktop widths: an allergy recorded
+/// (the chart header shows it at once), vitals with a typing slip refused by its field and
+/// then recorded (the trend drawn), a problem coded. axe-core clean, no CSP violation.
+#[tokio::test]
+async fn a_provider_records_allergies_vitals_and_problems() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let doctor =
+        app.with_totp(app.person("doctor.walk@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &doctor, "provider").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let patient: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+         VALUES ($1, 'W-21', 'Rosa', 'Mendes', '1961-07-14', 'female') RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("patient");
+    // Two earlier sets of vitals, so the trend has a line.
+    sqlx::query(
+        "INSERT INTO vitals (organization_id, patient_id, measured_at, systolic, diastolic, weight_g)
+         VALUES ($1, $2, now() - interval '60 days', 142, 91, 71200), ($1, $2, now() - interval '30 days', 136, 88, 70400)",
+    )
+    .bind(org)
+    .bind(patient)
+    .execute(&mut *tx)
+    .await
+    .expect("vitals");
+    tx.commit().await.expect("commit");
+    let patient = lockdev::db::ids::PatientId::from_uuid(patient);
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    let allergies = format!("/patients/{patient}/allergies");
+    client.goto(&format!("{base}{allergies}")).await.expect("chart");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
+    fill(&client, "#email", &doctor.email).await;
+    fill(&client, "#password", &doctor.password).await;
+    click(&client, "form[action='/sign-in'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
+    fill(&client, "#code", &totp_code(doctor.totp.as_ref().expect("secret"), &app.clock)).await;
+    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, &allergies).await, allergies);
+    watch_csp(&client).await;
+    wait_text(&client, ".chart-header", "Not recorded").await;
+
+    fill(&client, "#allergy-substance", "Penicillin").await;
+    fill(&client, "#allergy-reaction", "Hives, throat swelling").await;
+    client
+        .execute("document.querySelector('#allergy-severity').value = 'severe';", vec![])
+        .await
+        .expect("severity");
+    click(&client, "form[action$='/allergies'] button[type=submit]").await;
+    wait_text(&client, ".chart-header", "Penicillin (severe)").await;
+    watch_csp(&client).await;
+    look(&client, "42-allergies").await;
+    accessible(&client, "allergies").await;
+
+    // Vitals: a temperature typed without its point comes back by its field, every value kept.
+    click(&client, "a[data-tab][href$='/vitals']").await;
+    wait_text(&client, "#chart-section", "Record vitals").await;
+    fill(&client, "#vitals-systolic", "131").await;
+    fill(&client, "#vitals-diastolic", "84").await;
+    fill(&client, "#vitals-pulse", "76").await;
+    fill(&client, "#vitals-temperature", "986").await;
+    fill(&client, "#vitals-weight", "154").await;
+    click(&client, "form[action$='/vitals'] button[type=submit]").await;
+    wait_text(&client, "#chart-section", "between 86 and 113").await;
+    let kept = client
+        .execute("return document.querySelector('#vitals-systolic').value", vec![])
+        .await
+        .expect("value");
+    assert_eq!(kept, json!("131"), "what was typed stays");
+    fill(&client, "#vitals-temperature", "98.6").await;
+    click(&client, "form[action$='/vitals'] button[type=submit]").await;
+    wait_text(&client, "#chart-section", "Vitals recorded").await;
+    wait_text(&client, "#chart-section", "131/84").await;
+    client.execute("window.scrollTo(0, 0);", vec![]).await.expect("scroll");
+    client.set_window_size(PHONE.0, PHONE.1).await.expect("resize");
+    let sideways = client
+        .execute("return document.documentElement.scrollWidth - window.innerWidth", vec![])
+        .await
+        .expect("width");
+    assert!(
+        sideways.as_i64().unwrap_or(1) <= 0,
+        "the vitals page scrolls sideways on a phone by {sideways}px"
+    );
+    look(&client, "43-vitals").await;
+    accessible(&client, "vitals").await;
+
+    click(&client, "a[data-tab][href$='/problems']").await;
+    wait_text(&client, "#chart-section", "Add a problem").await;
+    fill(&client, "#problem-description", "Essential hypertension").await;
+    fill(&client, "#problem-code", "I10").await;
+    click(&client, "form[action$='/problems'] button[type=submit]").await;
+    wait_text(&client, "#chart-section", "ICD-10 I10").await;
+    look(&client, "44-problems").await;
+    accessible(&client, "problems").await;
+    client.close().await.expect("close");
+}
+
+/// The front desk merges a duplicate in a real browser: names it, compares both charts,
+/// confirms; the chart that stays holds the duplicate's allergy.
+#[tokio::test]
+async fn the_front_desk_merges_two_charts() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let desk = app.with_totp(app.person("desk.merge@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &desk, "admin_staff").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let mut ids = Vec::new();
+    for (mrn, given) in [("W-31", "Katherine"), ("W-32", "Kathrine")] {
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+             VALUES ($1, $2, $3, 'Johnson', '1984-03-09', 'female') RETURNING id",
+        )
+        .bind(org)
+        .bind(mrn)
+        .bind(given)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("patient");
+        ids.push(id);
+    }
+    sqlx::query("INSERT INTO allergies (organization_id, patient_id, substance, severity) VALUES ($1, $2, 'Latex', 'moderate')")
+        .bind(org)
+        .bind(ids[1])
+        .execute(&mut *tx)
+        .await
+        .expect("allergy");
+    tx.commit().await.expect("commit");
+    let survivor = lockdev::db::ids::PatientId::from_uuid(ids[0]);
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    let merge = format!("/patients/{survivor}/merge");
+    client.goto(&format!("{base}{merge}")).await.expect("merge page");
+    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
+    fill(&client, "#email", &desk.email).await;
+    fill(&client, "#password", &desk.password).await;
+    click(&client, "form[action='/sign-in'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
+    fill(&client, "#code", &totp_code(desk.totp.as_ref().expect("secret"), &app.clock)).await;
+    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, &merge).await, merge);
+    watch_csp(&client).await;
+    fill(&client, "#merge-mrn", "W-32").await;
+    fill(&client, "#merge-reason", "Same person, name typed twice").await;
+    click(&client, "form[action$='/merge'] button[type=submit]").await;
+    wait_text(&client, "main", "Merged into it, then removed").await;
+    watch_csp(&client).await;
+    look(&client, "45-merge-compare").await;
+    accessible(&client, "merge compare").await;
+    click(&client, "input[name=confirm]").await;
+    click(&client, "form[action$='/merge'] button[type=submit]").await;
+    let chart = format!("/patients/{survivor}");
+    assert_eq!(path_becomes(&client, &chart).await, chart);
+    wait_text(&client, "main", "Katherine Johnson").await;
+    client.close().await.expect("close");
+    let mut su = app.database().superuser().await;
+    let moved: i64 = sqlx::query_scalar("SELECT count(*) FROM allergies WHERE patient_id = $1")
+        .bind(ids[0])
+        .fetch_one(&mut su)
+        .await
+        .expect("count");
+    assert_eq!(moved, 1, "the duplicate's allergy is on the chart that stays");
+}
