@@ -7,6 +7,20 @@
     return document.getElementById("toasts");
   }
 
+  // On a phone the main navigation folds behind a "Menu" button (without script it stays
+  // open, wrapped: nothing is ever out of reach).
+  var menuButton = document.querySelector("[data-menu-button]");
+  var menu = document.getElementById("site-nav");
+  if (menuButton && menu) {
+    document.documentElement.classList.add("has-menu");
+    menuButton.hidden = false;
+    menuButton.addEventListener("click", function () {
+      var open = menuButton.getAttribute("aria-expanded") !== "true";
+      menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("site-nav--open", open);
+    });
+  }
+
   // Close buttons on toasts, including toasts swapped in later by htmx.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss-toast]");

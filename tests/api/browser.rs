@@ -224,6 +224,8 @@ async fn a_new_staff_member_signs_in_enrols_an_authenticator_signs_out_and_back_
     watch_csp(&client).await;
     look(&client, "07-account").await;
 
+    // On a phone, sign-out sits behind the menu, as a person finds it.
+    click(&client, "[data-menu-button]").await;
     click(&client, "form[action='/sign-out'] button").await;
     assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
     client.goto(&format!("{base}/workspace")).await.expect("workspace");
@@ -618,6 +620,15 @@ async fn a_provider_records_allergies_vitals_and_problems() {
     assert_eq!(path_becomes(&client, &allergies).await, allergies);
     watch_csp(&client).await;
     wait_text(&client, ".chart-header", "Not recorded").await;
+    // On a phone the navigation folds behind "Menu".
+    let shown = async |selector: &str| {
+        client.find(Locator::Css(selector)).await.expect("element").is_displayed().await.expect("displayed")
+    };
+    assert!(!shown("#site-nav").await, "folded on a phone");
+    click(&client, "[data-menu-button]").await;
+    assert!(shown("#site-nav").await, "the menu opens it");
+    look(&client, "46-menu-open").await;
+    click(&client, "[data-menu-button]").await;
 
     fill(&client, "#allergy-substance", "Penicillin").await;
     fill(&client, "#allergy-reaction", "Hives, throat swelling").await;
