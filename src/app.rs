@@ -101,6 +101,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::insurance::routes())
         .merge(crate::emergency_contacts::routes())
         .merge(crate::merges::routes())
+        .merge(crate::homes::routes())
         .merge(crate::appointments::routes())
         .merge(crate::notes::routes())
         .merge(crate::text_messages::routes())

@@ -43,6 +43,7 @@ pub mod dev;
 pub mod emergency_contacts;
 pub mod health;
 pub mod home;
+pub mod homes;
 pub mod insurance;
 pub mod invitations;
 pub mod medications;

@@ -17,8 +17,14 @@ pub async fn index() -> Page<HomePage> {
 pub async fn home(auth: Authenticated) -> Response {
     let to = match auth.context {
         None => "/contexts",
-        Some(ContextClaim::Staff { role: StaffRole::OrgAdmin, .. }) => "/members",
-        Some(ContextClaim::Staff { .. }) => "/workspace",
+        // Each staff role has a home that says what to do today.
+        Some(ContextClaim::Staff { role, .. }) => match role {
+            StaffRole::OrgAdmin => "/members",
+            StaffRole::AdminStaff => "/home/front-desk",
+            StaffRole::Provider => "/home/clinician",
+            StaffRole::ClinicalStaff => "/home/rooming",
+            StaffRole::CallCenterAgent => "/home/calls",
+        },
         Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }) => "/portal",
         Some(ContextClaim::Platform { role: crate::auth::policy::PlatformRole::SuperAdmin }) => "/platform",
         Some(ContextClaim::Platform { .. }) => "/compliance",

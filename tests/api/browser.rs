@@ -215,10 +215,15 @@ async fn a_new_staff_member_signs_in_enrols_an_authenticator_signs_out_and_back_
     watch_csp(&client).await;
     look(&client, "05-recovery-codes").await;
     click(&client, "a.button").await;
-    assert_eq!(path_becomes(&client, "/workspace").await, "/workspace", "home for staff is the workspace");
-    assert!(text(&client).await.contains("Workspace"));
+    assert_eq!(
+        path_becomes(&client, "/home/rooming").await,
+        "/home/rooming",
+        "a nurse's home is the rooming queue"
+    );
+    assert!(text(&client).await.contains("Rooming queue"));
     watch_csp(&client).await;
-    look(&client, "06-workspace").await;
+    look(&client, "06-rooming-home").await;
+    accessible(&client, "rooming home").await;
 
     client.goto(&format!("{base}/account")).await.expect("account");
     watch_csp(&client).await;

@@ -113,6 +113,9 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     ("POST", "/patients/{patient_id}/contacts/{contact_id}/remove", Desk, ThePatient, &[]),
     ("POST", "/patients/{patient_id}/contacts/preferences", Desk, ThePatient, &[("appointments", "sms")]),
     ("GET", "/tasks", Desk, Nobody, &[]),
+    ("GET", "/home/front-desk", Desk, Nobody, &[]),
+    ("GET", "/home/clinician", Provider, Nobody, &[]),
+    ("GET", "/home/rooming", Provider, Nobody, &[]),
     ("POST", "/tasks/{task_id}/done", Desk, ThePatient, &[]),
     ("GET", "/patients/{patient_id}/care-team", Desk, ThePatient, &[]),
     (

@@ -177,6 +177,7 @@ pub fn next_monday() -> NaiveDate {
 mod allergies;
 mod care_team;
 mod contacts;
+mod homes;
 mod insurance;
 mod medications;
 mod merge;

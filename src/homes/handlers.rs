@@ -1,0 +1,143 @@
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use super::domain::waited;
+use super::repo::{self, DayVisit};
+use super::views::{CallsHome, ClinicianHome, DraftRow, FrontDeskHome, RoomingHome, VisitRow};
+use crate::audit::{Action, AuditEvent, Outcome};
+use crate::auth::policy::{self, Permission, Target};
+use crate::web::{AppError, AppResult, Page, TenantTx};
+
+/// Today's bounds on the viewer's clock, and how the page names the day.
+fn today(tx: &TenantTx) -> (DateTime<Utc>, DateTime<Utc>, String) {
+    let zone = tx.context().timezone;
+    let local = tx.now().with_timezone(&zone);
+    let midnight = local.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+    let start =
+        midnight.and_local_timezone(zone).earliest().map_or_else(|| tx.now(), |t| t.with_timezone(&Utc));
+    let next = (midnight + TimeDelta::days(1))
+        .and_local_timezone(zone)
+        .earliest()
+        .map_or(start + TimeDelta::days(1), |t| t.with_timezone(&Utc));
+    (start, next, local.format("%A %-d %B %Y").to_string())
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "booked" => "Booked",
+        "checked_in" => "Checked in",
+        "completed" => "Done",
+        "cancelled" => "Cancelled",
+        "no_show" => "No-show",
+        _ => "",
+    }
+}
+
+fn row(tx: &TenantTx, v: &DayVisit) -> VisitRow {
+    let zone = tx.context().timezone;
+    VisitRow {
+        id: v.id.to_string(),
+        patient_id: v.patient_id.to_string(),
+        patient: v.patient_name.clone(),
+        provider: v.provider_name.clone(),
+        kind: v.type_name.clone(),
+        time: v.starts_at.with_timezone(&zone).format("%H:%M").to_string(),
+        status: v.status.clone(),
+        status_label: status_label(&v.status),
+        waiting: (v.status == "checked_in")
+            .then(|| v.checked_in_at.map(|at| waited((tx.now() - at).num_minutes())))
+            .flatten(),
+    }
+}
+
+/// A home lists patients: one event per page naming whom it showed (as every list does).
+async fn audit_list(
+    tx: &TenantTx,
+    purpose: &str,
+    visits: &[DayVisit],
+    extra: &[crate::db::ids::PatientId],
+) -> AppResult<()> {
+    let mut event = AuditEvent::new(Action::Read, Outcome::Success);
+    event.resource_type = Some("home");
+    event.purpose = Some(purpose.to_owned());
+    let shown =
+        crate::audit::shown_patients(visits.iter().map(|v| v.patient_id).chain(extra.iter().copied()));
+    event.details = json!({ "count": visits.len() + extra.len(), "patient_ids": shown });
+    tx.audit(&event).await
+}
+
+pub async fn front_desk(tx: TenantTx) -> AppResult<Page<FrontDeskHome>> {
+    tx.authorize(Permission::ManageSchedule, Target::Organization, "home").await?;
+    let (from, to, day) = today(&tx);
+    let (visits, open_tasks) = {
+        let mut db = tx.conn().await?;
+        (repo::visits(&mut db, from, to, None).await?, repo::open_tasks(&mut db).await?)
+    };
+    audit_list(&tx, "home.front_desk", &visits, &[]).await?;
+    let pick =
+        |status: &str| visits.iter().filter(|v| v.status == status).map(|v| row(&tx, v)).collect::<Vec<_>>();
+    // Waiting: the longest first.
+    let mut checked_in: Vec<&DayVisit> = visits.iter().filter(|v| v.status == "checked_in").collect();
+    checked_in.sort_by_key(|v| v.checked_in_at);
+    let waiting = checked_in.into_iter().map(|v| row(&tx, v)).collect();
+    Ok(Page(FrontDeskHome {
+        today: day,
+        arrivals: pick("booked"),
+        waiting,
+        no_shows: pick("no_show"),
+        done: visits.iter().filter(|v| v.status == "completed").count(),
+        open_tasks,
+        can_check_in: policy::grants(tx.context().principal, Permission::ManageSchedule),
+    }))
+}
+
+pub async fn clinician(tx: TenantTx) -> AppResult<Page<ClinicianHome>> {
+    tx.authorize(Permission::WriteNote, Target::Organization, "home").await?;
+    let me = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
+    let (from, to, day) = today(&tx);
+    let (visits, drafts) = {
+        let mut db = tx.conn().await?;
+        (repo::visits(&mut db, from, to, Some(me)).await?, repo::drafts(&mut db, me).await?)
+    };
+    let draft_patients: Vec<_> = drafts.iter().map(|d| d.patient_id).collect();
+    audit_list(&tx, "home.clinician", &visits, &draft_patients).await?;
+    let zone = tx.context().timezone;
+    Ok(Page(ClinicianHome {
+        today: day,
+        visits: visits.iter().filter(|v| v.status != "cancelled").map(|v| row(&tx, v)).collect(),
+        drafts: drafts
+            .into_iter()
+            .map(|d| DraftRow {
+                href: format!("/patients/{}/notes/{}", d.patient_id, d.id),
+                patient: d.patient_name,
+                title: d.title,
+                updated: d.updated_at.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
+            })
+            .collect(),
+    }))
+}
+
+pub async fn rooming(tx: TenantTx) -> AppResult<Page<RoomingHome>> {
+    tx.authorize(Permission::RecordClinicalSummary, Target::Organization, "home").await?;
+    let (from, to, day) = today(&tx);
+    let visits = repo::visits(&mut *tx.conn().await?, from, to, None).await?;
+    audit_list(&tx, "home.rooming", &visits, &[]).await?;
+    let mut queue: Vec<&DayVisit> = visits.iter().filter(|v| v.status == "checked_in").collect();
+    queue.sort_by_key(|v| v.checked_in_at);
+    let soon = tx.now() + TimeDelta::hours(1);
+    Ok(Page(RoomingHome {
+        today: day,
+        queue: queue.into_iter().map(|v| row(&tx, v)).collect(),
+        next_up: visits
+            .iter()
+            .filter(|v| v.status == "booked" && v.starts_at <= soon)
+            .map(|v| row(&tx, v))
+            .collect(),
+    }))
+}
+
+pub async fn calls(tx: TenantTx) -> AppResult<Page<CallsHome>> {
+    tx.authorize(Permission::ScreenPop, Target::Organization, "home").await?;
+    let (_, _, day) = today(&tx);
+    Ok(Page(CallsHome { today: day }))
+}

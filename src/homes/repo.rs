@@ -1,0 +1,74 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::db::ids::{AppointmentId, ClinicalNoteId, PatientId, UserId};
+
+pub(crate) struct DayVisit {
+    pub id: AppointmentId,
+    pub patient_id: PatientId,
+    pub patient_name: String,
+    pub provider_name: String,
+    pub type_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub status: String,
+    pub checked_in_at: Option<DateTime<Utc>>,
+}
+
+/// The clinic's visits in [from, to) (one provider's, when `provider_user` is given), by
+/// time. Names, times and kinds only: a visit's reason is the schedule's to show.
+pub async fn visits(
+    db: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    provider_user: Option<UserId>,
+) -> Result<Vec<DayVisit>, sqlx::Error> {
+    sqlx::query_as!(
+        DayVisit,
+        r#"SELECT a.id AS "id: AppointmentId", a.patient_id AS "patient_id: PatientId",
+                  p.family_name || ', ' || p.given_name AS "patient_name!", u.display_name AS provider_name,
+                  t.name AS type_name, a.starts_at, a.status, a.checked_in_at
+             FROM appointments a
+             JOIN patients p ON p.organization_id = a.organization_id AND p.id = a.patient_id
+             JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+             JOIN users u ON u.id = pr.user_id
+             JOIN appointment_types t ON t.organization_id = a.organization_id AND t.id = a.appointment_type_id
+            WHERE a.starts_at >= $1 AND a.starts_at < $2 AND p.deleted_at IS NULL
+              AND ($3::uuid IS NULL OR pr.user_id = $3)
+            ORDER BY a.starts_at, p.family_name"#,
+        from,
+        to,
+        provider_user.map(|u| u.as_uuid())
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub(crate) struct Draft {
+    pub id: ClinicalNoteId,
+    pub patient_id: PatientId,
+    pub patient_name: String,
+    pub title: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// This author's unsigned notes, the oldest first (they are the ones to finish).
+pub async fn drafts(db: &mut PgConnection, author: UserId) -> Result<Vec<Draft>, sqlx::Error> {
+    sqlx::query_as!(
+        Draft,
+        r#"SELECT n.id AS "id: ClinicalNoteId", n.patient_id AS "patient_id: PatientId",
+                  p.family_name || ', ' || p.given_name AS "patient_name!", n.title, n.updated_at
+             FROM clinical_notes n JOIN patients p ON p.organization_id = n.organization_id AND p.id = n.patient_id
+            WHERE n.author_user_id = $1 AND n.status = 'draft' AND n.deleted_at IS NULL AND p.deleted_at IS NULL
+            ORDER BY n.updated_at LIMIT 50"#,
+        author.as_uuid()
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Open tasks of the clinic (for the front desk's count).
+pub async fn open_tasks(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM staff_tasks WHERE done_at IS NULL"#)
+        .fetch_one(db)
+        .await
+}

@@ -1,0 +1,55 @@
+use askama::Template;
+
+pub(crate) struct VisitRow {
+    pub id: String,
+    pub patient_id: String,
+    pub patient: String,
+    pub provider: String,
+    pub kind: String,
+    pub time: String,
+    pub status: String,
+    pub status_label: &'static str,
+    /// For a patient waiting: how long since check-in.
+    pub waiting: Option<String>,
+}
+
+pub(crate) struct DraftRow {
+    pub href: String,
+    pub patient: String,
+    pub title: String,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "homes/front_desk.html")]
+pub(crate) struct FrontDeskHome {
+    pub today: String,
+    pub arrivals: Vec<VisitRow>,
+    pub waiting: Vec<VisitRow>,
+    pub no_shows: Vec<VisitRow>,
+    pub done: usize,
+    pub open_tasks: i64,
+    pub can_check_in: bool,
+}
+
+#[derive(Template)]
+#[template(path = "homes/clinician.html")]
+pub(crate) struct ClinicianHome {
+    pub today: String,
+    pub visits: Vec<VisitRow>,
+    pub drafts: Vec<DraftRow>,
+}
+
+#[derive(Template)]
+#[template(path = "homes/rooming.html")]
+pub(crate) struct RoomingHome {
+    pub today: String,
+    pub queue: Vec<VisitRow>,
+    pub next_up: Vec<VisitRow>,
+}
+
+#[derive(Template)]
+#[template(path = "homes/calls.html")]
+pub(crate) struct CallsHome {
+    pub today: String,
+}
