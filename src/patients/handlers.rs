@@ -463,7 +463,7 @@ async fn removed_page(tx: &TenantTx, notice: Option<String>) -> AppResult<Remove
                 name: format!("{} {}", r.given_name, r.family_name),
                 mrn: r.mrn,
                 date_of_birth: r.date_of_birth.format("%Y-%m-%d").to_string(),
-                removed: r.deleted_at.with_timezone(&zone).format("%b %-d, %-I:%M %p").to_string(),
+                removed: r.deleted_at.with_timezone(&zone).format("%b %-d, %H:%M").to_string(),
                 removed_by: r.removed_by.unwrap_or_default(),
                 reason: r.reason.unwrap_or_default(),
             })

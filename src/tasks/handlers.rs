@@ -30,7 +30,7 @@ pub async fn list(tx: TenantTx) -> AppResult<Page<TasksPage>> {
                 patient: format!("{} {}", r.given_name, r.family_name),
                 mrn: r.mrn,
                 summary: r.summary,
-                raised: r.created_at.with_timezone(&zone).format("%b %-d, %-I:%M %p").to_string(),
+                raised: r.created_at.with_timezone(&zone).format("%b %-d, %H:%M").to_string(),
             })
             .collect(),
     }))

@@ -96,7 +96,7 @@ pub(super) async fn render(
                 current: Some(&s.session_id) == current.as_ref(),
                 key: s.session_id.clone(),
                 device: s.user_agent.as_deref().map(describe_agent).unwrap_or("Unknown browser").to_owned(),
-                since: s.created_at.with_timezone(&zone).format("%b %-d, %Y, %-I:%M %p %Z").to_string(),
+                since: s.created_at.with_timezone(&zone).format("%b %-d, %Y, %H:%M %Z").to_string(),
                 ip: s.ip,
             })
             .collect(),
