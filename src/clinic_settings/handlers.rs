@@ -36,6 +36,7 @@ async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
         SettingsForm {
             timezone: row.timezone,
             chart_access: row.chart_access.unwrap_or_else(|| "all_staff".into()),
+            proxy_clinical_grants: row.proxy_clinical_grants.unwrap_or_else(|| "access_managers".into()),
             session_idle_minutes: row.idle.unwrap_or_default(),
             require_patient_mfa: if row.patient_mfa { "1".into() } else { String::new() },
             reminder_leads: row.reminder_lead_hours.iter().map(i32::to_string).collect::<Vec<_>>().join(", "),
@@ -108,10 +109,21 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
     }
     let chart_access = if form.chart_access == "care_team_only" { "care_team_only" } else { "all_staff" };
     let patient_mfa = !form.require_patient_mfa.is_empty();
+    let proxy_clinical_grants =
+        if form.proxy_clinical_grants == "providers" { "providers" } else { "access_managers" };
     {
         let clinic = tx.context().tenant.organization_id;
         let mut db = tx.conn().await?;
-        repo::save_access(&mut db, clinic, timezone, chart_access, patient_mfa, idle_minutes).await?;
+        repo::save_access(
+            &mut db,
+            clinic,
+            timezone,
+            chart_access,
+            proxy_clinical_grants,
+            patient_mfa,
+            idle_minutes,
+        )
+        .await?;
         if let Some(window) = window {
             repo::save_messaging(&mut db, clinic, &leads, window, callback.as_deref()).await?;
         }
@@ -120,7 +132,7 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
         &AuditEvent::success(Action::Update, "organization", tx.context().tenant.organization_id.as_uuid())
             .purpose("clinic_settings")
             .details(json!({
-                "timezone": timezone, "chart_access": chart_access,
+                "timezone": timezone, "chart_access": chart_access, "proxy_clinical_grants": proxy_clinical_grants,
                 "session_idle_minutes": idle_minutes, "require_patient_mfa": patient_mfa,
                 "reminder_lead_hours": leads, "callback_phone_set": callback.is_some(),
             })),

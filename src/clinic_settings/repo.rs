@@ -8,6 +8,7 @@ pub(crate) struct StoredSettings {
     pub name: String,
     pub timezone: String,
     pub chart_access: Option<String>,
+    pub proxy_clinical_grants: Option<String>,
     pub idle: Option<String>,
     pub patient_mfa: bool,
     pub reminder_lead_hours: Vec<i32>,
@@ -20,6 +21,7 @@ pub async fn load(db: &mut PgConnection, clinic: OrganizationId) -> Result<Store
     sqlx::query_as!(
         StoredSettings,
         r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
+                  settings ->> 'proxy_clinical_grants' AS proxy_clinical_grants,
                   settings ->> 'session_idle_minutes' AS idle,
                   coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!",
                   reminder_lead_hours, contact_window_start, contact_window_end, callback_phone
@@ -37,6 +39,7 @@ pub async fn save_access(
     clinic: OrganizationId,
     timezone: &str,
     chart_access: &str,
+    proxy_clinical_grants: &str,
     patient_mfa: bool,
     idle_minutes: Option<i32>,
 ) -> Result<(), sqlx::Error> {
@@ -44,7 +47,8 @@ pub async fn save_access(
         r#"UPDATE organizations
               SET timezone = $2,
                   settings = (settings - 'session_idle_minutes')
-                             || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean)
+                             || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean,
+                                                   'proxy_clinical_grants', $6::text)
                              || CASE WHEN $5::int IS NULL THEN '{}'::jsonb
                                      ELSE jsonb_build_object('session_idle_minutes', $5::int) END
             WHERE id = $1"#,
@@ -52,7 +56,8 @@ pub async fn save_access(
         timezone,
         chart_access,
         patient_mfa,
-        idle_minutes
+        idle_minutes,
+        proxy_clinical_grants
     )
     .execute(db)
     .await?;

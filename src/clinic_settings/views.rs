@@ -5,6 +5,9 @@ use askama::Template;
 pub(crate) struct SettingsForm {
     pub timezone: String,
     pub chart_access: String,
+    /// Who may give a proxy access to clinical records: "access_managers" (everyone who
+    /// manages proxies) or "providers".
+    pub proxy_clinical_grants: String,
     pub session_idle_minutes: String,
     pub require_patient_mfa: String,
     /// "72, 24": hours before an appointment at which reminders go out.

@@ -9,7 +9,7 @@ use super::views::{AccessPage, ProxyErrors, ProxyForm, ProxyRow};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::emails::{PatientInvitation, ProxyInvitation};
 use crate::auth::people;
-use crate::auth::policy::Permission;
+use crate::auth::policy::{Permission, Principal, StaffRole};
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::chart::{self, Chart, ChartFrame};
 use crate::contact_info::normalize_email;
@@ -227,6 +227,19 @@ fn parse_proxy_form(body: &[u8]) -> ProxyForm {
 /// manages access (a nurse grants clinical access only).
 const MESSAGE_SCOPES_NEED_SAFETY: &str = "Scheduling, billing and messages send the patient's reminders and messages to this person, so only staff who decide where messages may go can grant them. Ask the front desk.";
 
+const CLINICAL_GRANTS_BY_PROVIDERS: &str =
+    "This clinic lets only providers give a proxy access to clinical records. Ask the patient's provider.";
+
+/// Why the asking person may not give clinical access here, if the clinic keeps that to
+/// providers and they are not one.
+async fn clinical_grant_refusal(tx: &TenantTx, adds_clinical: bool) -> AppResult<Option<String>> {
+    if !adds_clinical || matches!(tx.context().principal, Principal::Staff(StaffRole::Provider)) {
+        return Ok(None);
+    }
+    let only = repo::clinical_grants_by_providers_only(&mut *tx.conn().await?).await?;
+    Ok(only.then(|| CLINICAL_GRANTS_BY_PROVIDERS.to_owned()))
+}
+
 /// Whether `email` reaches the asking person's own mailbox (their sign-in address, with
 /// or without a +tag or Gmail's dots): staff never make themselves a patient's portal
 /// user or proxy, under any of their addresses.
@@ -262,6 +275,7 @@ pub(crate) async fn invite_proxy(
     let now = tx.now();
     let expires = parse_expiry(&form.expires_on, now);
     let can_set_safety = chart.allows(&tx, Permission::EditContactSafety);
+    let clinical_refused = clinical_grant_refusal(&tx, form.clinical).await?;
     let own_address = match normalize_email(&form.email) {
         Ok(email) => is_own_address(&tx, &email).await?,
         Err(_) => false,
@@ -270,7 +284,8 @@ pub(crate) async fn invite_proxy(
         name: (form.display_name.is_empty() || form.display_name.chars().count() > 200)
             .then(|| "Enter their name.".into()),
         scopes: ((form.billing || form.scheduling || form.messaging) && !can_set_safety)
-            .then(|| MESSAGE_SCOPES_NEED_SAFETY.into()),
+            .then(|| MESSAGE_SCOPES_NEED_SAFETY.into())
+            .or(clinical_refused),
         email: if own_address {
             Some("You cannot invite yourself.".into())
         } else {
@@ -445,8 +460,10 @@ pub(crate) async fn update_proxy(
         || (form.messaging && !current.can_message);
     let expires = parse_expiry(&form.expires_on, tx.now());
     let relationship = RELATIONSHIPS.iter().find(|(v, _)| *v == form.relationship).map(|(v, _)| *v);
+    let clinical_refused = clinical_grant_refusal(&tx, form.clinical && !current.can_view_clinical).await?;
     let problem = match (&expires, relationship) {
         _ if adds_message_scope && !can_set_safety => Some(MESSAGE_SCOPES_NEED_SAFETY.to_owned()),
+        _ if clinical_refused.is_some() => clinical_refused,
         (Err(message), _) => Some((*message).to_owned()),
         (_, None) => Some("Choose the relationship.".to_owned()),
         _ if form.proof_note.chars().count() > 300 => Some("Keep the note under 300 characters.".to_owned()),

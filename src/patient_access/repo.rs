@@ -21,6 +21,7 @@ pub(crate) struct Grant {
 
 /// The scopes that carry messages, and whether the address was confirmed safe for them.
 pub(crate) struct MessageScopes {
+    pub can_view_clinical: bool,
     pub can_view_billing: bool,
     pub can_schedule: bool,
     pub can_message: bool,
@@ -146,7 +147,7 @@ pub async fn message_scopes(
 ) -> Result<Option<MessageScopes>, sqlx::Error> {
     sqlx::query_as!(
         MessageScopes,
-        r#"SELECT can_view_billing, can_schedule, can_message,
+        r#"SELECT can_view_clinical, can_view_billing, can_schedule, can_message,
                   messages_safe_email IS NOT NULL AS "confirmed!"
              FROM patient_proxy_assignments
             WHERE id = $1 AND patient_id = $2 AND status <> 'revoked'"#,
@@ -219,4 +220,16 @@ pub async fn change(
     .await?
     .rows_affected();
     Ok(updated > 0)
+}
+
+/// Whether the clinic lets only providers give a proxy access to clinical records (its
+/// setting; otherwise everyone who manages proxies may).
+pub async fn clinical_grants_by_providers_only(db: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(settings ->> 'proxy_clinical_grants' = 'providers', false) AS "only!"
+             FROM organizations WHERE id = nullif(current_setting('app.organization_id', true), '')::uuid"#
+    )
+    .fetch_optional(db)
+    .await
+    .map(|only| only.unwrap_or(false))
 }

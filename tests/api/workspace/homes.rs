@@ -73,7 +73,10 @@ async fn each_role_lands_on_a_home_that_says_what_to_do_today() {
     let (nurse, _) = member(&app, a.org, StaffRole::ClinicalStaff).await;
     app.act_as(Some(nurse));
     let (_, page) = get(&app, "/home/rooming").await;
-    assert!(page.contains("&middot; waiting ") && page.contains("minutes"), "how long they have waited: {page}");
+    assert!(
+        page.contains("&middot; waiting ") && page.contains("minutes"),
+        "how long they have waited: {page}"
+    );
 
     // Roles reach only their homes' permissions.
     let (agent, _) = member(&app, a.org, StaffRole::CallCenterAgent).await;

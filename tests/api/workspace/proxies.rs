@@ -70,3 +70,58 @@ async fn a_proxys_scopes_change_on_their_very_next_request() {
     app.act_as(Some(proxy));
     assert_eq!(get(&app, "/portal").await.0, 403, "revoked: refused on the next request");
 }
+
+/// A clinic may keep giving proxies access to clinical records to its providers: then a
+/// nurse is refused (nothing written) and a provider is not; by default, everyone who
+/// manages proxies may. The setting is the clinic administrator's, on the settings page.
+#[tokio::test]
+async fn a_clinic_may_keep_clinical_proxy_access_to_its_providers() {
+    use lockdev::auth::policy::StaffRole;
+
+    let (app, tenants, _) = setup(1).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let proxies = format!("/patients/{patient}/proxies");
+    let invite = |email: &'static str| {
+        [("display_name", "A Parent"), ("email", email), ("relationship", "parent"), ("clinical", "1")]
+    };
+    let (nurse, _) = super::member(&app, a.org, StaffRole::ClinicalStaff).await;
+    app.act_as(Some(nurse.clone()));
+    let (status, body) = post(&app, &proxies, &invite("first.parent@home.example")).await;
+    assert!(status.is_success() || status.is_redirection(), "by default a nurse may: {status} {body}");
+
+    // The administrator keeps it to providers.
+    let (admin, _) = super::member(&app, a.org, StaffRole::OrgAdmin).await;
+    app.act_as(Some(admin));
+    let (_, page) = get(&app, "/settings").await;
+    assert!(page.contains("Who may give a proxy access to clinical records"), "{page}");
+    let (status, body) = post(
+        &app,
+        "/settings",
+        &[
+            ("timezone", "America/New_York"),
+            ("chart_access", "all_staff"),
+            ("proxy_clinical_grants", "providers"),
+            ("reminder_leads", "24"),
+            ("window_start", "08:00"),
+            ("window_end", "21:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"value="providers" checked"#), "{body}");
+
+    app.act_as(Some(nurse));
+    let before = super::count(&app, "SELECT count(*) FROM patient_proxy_assignments").await;
+    let (status, body) = post(&app, &proxies, &invite("second.parent@home.example")).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("only providers give a proxy access to clinical records"), "{body}");
+    assert_eq!(
+        super::count(&app, "SELECT count(*) FROM patient_proxy_assignments").await,
+        before,
+        "nothing written"
+    );
+    app.act_as(Some(a.provider_context()));
+    let (status, body) = post(&app, &proxies, &invite("second.parent@home.example")).await;
+    assert!(status.is_success() || status.is_redirection(), "a provider may: {status} {body}");
+}
