@@ -78,10 +78,8 @@ pub(crate) struct ChartSummary {
     pub contacts: i64,
 }
 
-async fn summary(
-    db: &mut PgConnection,
-    filter: (Option<PatientId>, Option<&str>),
-) -> Result<Option<ChartSummary>, sqlx::Error> {
+/// The chart with this id (not removed).
+pub async fn chart(db: &mut PgConnection, id: PatientId) -> Result<Option<ChartSummary>, sqlx::Error> {
     sqlx::query_as!(
         ChartSummary,
         r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.date_of_birth, p.mrn,
@@ -90,22 +88,28 @@ async fn summary(
                   (SELECT count(*) FROM clinical_notes n WHERE n.patient_id = p.id AND n.deleted_at IS NULL) AS "notes!",
                   (SELECT count(*) FROM contact_methods m WHERE m.patient_id = p.id AND m.deleted_at IS NULL) AS "contacts!"
              FROM patients p
-            WHERE p.deleted_at IS NULL AND (p.id = $1 OR upper(p.mrn) = upper(btrim($2)))"#,
-        filter.0.map(|p| p.as_uuid()),
-        filter.1
+            WHERE p.id = $1 AND p.deleted_at IS NULL"#,
+        id.as_uuid()
     )
     .fetch_optional(db)
     .await
 }
 
-/// The chart with this id (not removed).
-pub async fn chart(db: &mut PgConnection, id: PatientId) -> Result<Option<ChartSummary>, sqlx::Error> {
-    summary(db, (Some(id), None)).await
-}
-
-/// The chart with this MRN (not removed).
+/// The chart with this MRN (not removed), as typed or in capitals (MRNs are stored as
+/// issued; both forms use the MRN index).
 pub async fn chart_by_mrn(db: &mut PgConnection, mrn: &str) -> Result<Option<ChartSummary>, sqlx::Error> {
-    summary(db, (None, Some(mrn))).await
+    let id = sqlx::query_scalar!(
+        r#"SELECT id AS "id: PatientId" FROM patients
+            WHERE (mrn = btrim($1) OR mrn = upper(btrim($1))) AND deleted_at IS NULL
+            LIMIT 1"#,
+        mrn
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    match id {
+        Some(id) => chart(db, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Merges `duplicate` into `survivor`; what moved (and what stayed with the tombstone) per

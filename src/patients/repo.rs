@@ -511,7 +511,7 @@ pub(crate) async fn removed_since(
         r#"SELECT p.id AS "id: PatientId", p.given_name, p.family_name, p.mrn, p.date_of_birth,
                   p.deleted_at AS "deleted_at!", u.display_name AS "removed_by?", p.deleted_reason AS reason
              FROM patients p LEFT JOIN users u ON u.id = p.deleted_by
-            WHERE p.deleted_at IS NOT NULL AND p.deleted_at > $1
+            WHERE p.deleted_at IS NOT NULL AND p.deleted_at > $1 AND p.merged_into IS NULL
             ORDER BY p.deleted_at DESC LIMIT 200"#,
         since
     )
@@ -528,7 +528,7 @@ pub(crate) async fn restore(
 ) -> Result<bool, sqlx::Error> {
     let restored = sqlx::query!(
         "UPDATE patients SET deleted_at = NULL, deleted_by = NULL, deleted_reason = NULL
-          WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2",
+          WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at > $2 AND merged_into IS NULL",
         id.as_uuid(),
         since
     )

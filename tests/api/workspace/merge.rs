@@ -158,6 +158,13 @@ async fn the_front_desk_merges_a_duplicate_after_comparing_and_everything_moves(
         survivor.as_uuid()
     );
     assert_eq!(count(&app, &audited).await, 2, "on record for both patients");
+    // A merge is not a removal: the tombstone is not offered back, and putting it back
+    // by its address finds nothing.
+    let (_, removed) = get(&app, "/patients/removed").await;
+    assert!(!removed.contains(&duplicate_mrn), "{removed}");
+    let (status, _) = post(&app, &format!("/patients/removed/{duplicate}/restore"), &[]).await;
+    assert_eq!(status, 404);
+    assert_eq!(count(&app, &tombstone).await, 1, "still a tombstone");
     // The duplicate's chart is gone from the registry; merging it again finds nothing.
     assert_eq!(get(&app, &format!("/patients/{duplicate}")).await.0, 404);
     let (status, _) =
