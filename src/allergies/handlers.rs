@@ -1,5 +1,4 @@
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -58,16 +57,20 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
     })
 }
 
+/// The audit purpose of this section's answers.
+const PURPOSE: &str = "chart.allergies";
+
 fn event(chart: &Chart, action: Action) -> AuditEvent {
-    AuditEvent::success(action, "patient", chart.id()).patient(chart.id()).purpose("chart.allergies")
+    chart.event(action, PURPOSE)
 }
 
 fn page(chart: &Chart, section: AllergiesSection) -> Page {
     Framed(chart.frame(super::SECTION), section)
 }
 
-fn refused(chart: &Chart, section: AllergiesSection) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, page(chart, section)).into_response()
+/// A refusal: the section again (its read on record) with what was wrong, as 422.
+async fn refused(tx: &TenantTx, chart: &Chart, section: AllergiesSection) -> AppResult<Response> {
+    chart.refused(tx, super::SECTION, PURPOSE, section).await
 }
 
 pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page> {
@@ -103,8 +106,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             reaction: form.reaction,
             severity: form.severity,
         };
-        tx.audit(&event(&chart, Action::Read)).await?;
-        return Ok(refused(&chart, section));
+        return refused(&tx, &chart, section).await;
     }
     let reaction = Some(form.reaction.trim()).filter(|r| !r.is_empty());
     let new = repo::NewAllergy {
@@ -151,8 +153,7 @@ pub async fn end(
         Err(message) => {
             let mut section = render(&tx, &chart, None).await?;
             section.error = Some(message.to_owned());
-            tx.audit(&event(&chart, Action::Read)).await?;
-            return Ok(refused(&chart, section));
+            return refused(&tx, &chart, section).await;
         }
     };
     let by = tx.context().tenant.user_id;
@@ -178,8 +179,7 @@ pub async fn none_known(tx: TenantTx, Path(id): Path<String>) -> AppResult<Respo
             "Allergies are on the list. End each one that no longer applies before stating no known allergies."
                 .to_owned(),
         );
-        tx.audit(&event(&chart, Action::Read)).await?;
-        return Ok(refused(&chart, section));
+        return refused(&tx, &chart, section).await;
     }
     tx.audit(&event(&chart, Action::Update).details(json!({ "no_known_allergies": true }))).await?;
     let section = render(&tx, &chart, Some("Recorded: no known allergies.".to_owned())).await?;

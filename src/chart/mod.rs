@@ -13,10 +13,14 @@ use askama::Template;
 use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{self, PatientFacts, Permission, PolicyContext, Target};
 use crate::db::ids::PatientId;
 use crate::web::context::ChartTabs;
-use crate::web::{AppError, AppResult, TenantTx};
+use crate::web::{AppError, AppResult, Framed, TenantTx};
 
 /// The legal sexes a chart records, with how they are shown.
 pub const SEXES: [(&str, &str); 4] =
@@ -143,6 +147,28 @@ impl Chart {
         };
         policy::may(&context, permission, Target::Patient(PatientFacts { sensitive, ..self.facts }))
             .is_allowed()
+    }
+
+    /// The audit event of a section's answer about this patient (`purpose` names the
+    /// section, "chart.allergies").
+    pub fn event(&self, action: Action, purpose: &str) -> AuditEvent {
+        AuditEvent::success(action, "patient", self.id()).patient(self.id()).purpose(purpose)
+    }
+
+    /// A section's answer to a form it refuses: the section again with what was wrong, as
+    /// 422, its read of the patient on record under `purpose`.
+    pub async fn refused<S>(
+        &self,
+        tx: &TenantTx,
+        section: &'static str,
+        purpose: &str,
+        body: S,
+    ) -> AppResult<Response>
+    where
+        S: Template + Send + Sync + 'static,
+    {
+        tx.audit(&self.event(Action::Read, purpose)).await?;
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Framed(self.frame(section), body)).into_response())
     }
 
     /// The frame around `section` (the route pattern its tab was declared with; that tab

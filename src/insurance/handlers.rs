@@ -1,5 +1,4 @@
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -70,8 +69,11 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
     })
 }
 
+/// The audit purpose of this section's answers.
+const PURPOSE: &str = "chart.insurance";
+
 fn event(chart: &Chart, action: Action) -> AuditEvent {
-    AuditEvent::success(action, "patient", chart.id()).patient(chart.id()).purpose("chart.insurance")
+    chart.event(action, PURPOSE)
 }
 
 fn page(chart: &Chart, section: InsuranceSection) -> Page {
@@ -80,8 +82,7 @@ fn page(chart: &Chart, section: InsuranceSection) -> Page {
 
 /// A refusal: the section again (its read on record) with what was wrong, as 422.
 async fn refused(tx: &TenantTx, chart: &Chart, section: InsuranceSection) -> AppResult<Response> {
-    tx.audit(&event(chart, Action::Read)).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(chart, section)).into_response())
+    chart.refused(tx, super::SECTION, PURPOSE, section).await
 }
 
 pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page> {

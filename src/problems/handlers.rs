@@ -1,5 +1,4 @@
 use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -46,8 +45,11 @@ async fn render(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> AppResu
     })
 }
 
+/// The audit purpose of this section's answers.
+const PURPOSE: &str = "chart.problems";
+
 fn event(chart: &Chart, action: Action) -> AuditEvent {
-    AuditEvent::success(action, "patient", chart.id()).patient(chart.id()).purpose("chart.problems")
+    chart.event(action, PURPOSE)
 }
 
 fn page(chart: &Chart, section: ProblemsSection) -> Page {
@@ -56,8 +58,7 @@ fn page(chart: &Chart, section: ProblemsSection) -> Page {
 
 /// A refusal: the section again (its read on record) with what was wrong, as 422.
 async fn refused(tx: &TenantTx, chart: &Chart, section: ProblemsSection) -> AppResult<Response> {
-    tx.audit(&event(chart, Action::Read)).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(chart, section)).into_response())
+    chart.refused(tx, super::SECTION, PURPOSE, section).await
 }
 
 pub async fn section(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page> {

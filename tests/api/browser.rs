@@ -153,6 +153,18 @@ async fn text(client: &Client) -> String {
     client.find(Locator::Css("main")).await.expect("main").text().await.expect("text")
 }
 
+/// Signs `person` in from the sign-in page the browser was sent to (password, then the
+/// authenticator's current code), as a person does.
+async fn sign_in_with_code(client: &Client, app: &TestApp, person: &crate::helpers::Person) {
+    assert_eq!(path_becomes(client, "/sign-in").await, "/sign-in");
+    fill(client, "#email", &person.email).await;
+    fill(client, "#password", &person.password).await;
+    click(client, "form[action='/sign-in'] button[type=submit]").await;
+    assert_eq!(path_becomes(client, "/mfa").await, "/mfa");
+    fill(client, "#code", &totp_code(person.totp.as_ref().expect("secret"), &app.clock)).await;
+    click(client, "form[action='/mfa/totp'] button[type=submit]").await;
+}
+
 async fn app_for_browser() -> TestApp {
     let port = free_port();
     spawn_app()
@@ -356,13 +368,7 @@ async fn a_provider_finds_a_patient_and_works_through_the_chart() {
     let driver = start_driver().await;
     let client = browser(&driver).await;
     client.goto(&format!("{base}/patients")).await.expect("registry");
-    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
-    fill(&client, "#email", &doctor.email).await;
-    fill(&client, "#password", &doctor.password).await;
-    click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
-    fill(&client, "#code", &totp_code(doctor.totp.as_ref().expect("secret"), &app.clock)).await;
-    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    sign_in_with_code(&client, &app, &doctor).await;
     assert_eq!(path_becomes(&client, "/patients").await, "/patients", "back to the registry");
     watch_csp(&client).await;
 
@@ -540,13 +546,7 @@ async fn the_front_desk_removes_a_duplicate_chart_and_puts_it_back() {
     let driver = start_driver().await;
     let client = browser(&driver).await;
     client.goto(&format!("{base}/patients/{patient}/edit")).await.expect("chart");
-    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
-    fill(&client, "#email", &desk.email).await;
-    fill(&client, "#password", &desk.password).await;
-    click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
-    fill(&client, "#code", &totp_code(desk.totp.as_ref().expect("secret"), &app.clock)).await;
-    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    sign_in_with_code(&client, &app, &desk).await;
     let edit = format!("/patients/{patient}/edit");
     assert_eq!(path_becomes(&client, &edit).await, edit);
     watch_csp(&client).await;
@@ -615,13 +615,7 @@ async fn a_provider_records_allergies_vitals_and_problems() {
     let client = browser(&driver).await;
     let allergies = format!("/patients/{patient}/allergies");
     client.goto(&format!("{base}{allergies}")).await.expect("chart");
-    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
-    fill(&client, "#email", &doctor.email).await;
-    fill(&client, "#password", &doctor.password).await;
-    click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
-    fill(&client, "#code", &totp_code(doctor.totp.as_ref().expect("secret"), &app.clock)).await;
-    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    sign_in_with_code(&client, &app, &doctor).await;
     assert_eq!(path_becomes(&client, &allergies).await, allergies);
     watch_csp(&client).await;
     wait_text(&client, ".chart-header", "Not recorded").await;
@@ -730,13 +724,7 @@ async fn the_front_desk_merges_two_charts() {
     let client = browser(&driver).await;
     let merge = format!("/patients/{survivor}/merge");
     client.goto(&format!("{base}{merge}")).await.expect("merge page");
-    assert_eq!(path_becomes(&client, "/sign-in").await, "/sign-in");
-    fill(&client, "#email", &desk.email).await;
-    fill(&client, "#password", &desk.password).await;
-    click(&client, "form[action='/sign-in'] button[type=submit]").await;
-    assert_eq!(path_becomes(&client, "/mfa").await, "/mfa");
-    fill(&client, "#code", &totp_code(desk.totp.as_ref().expect("secret"), &app.clock)).await;
-    click(&client, "form[action='/mfa/totp'] button[type=submit]").await;
+    sign_in_with_code(&client, &app, &desk).await;
     assert_eq!(path_becomes(&client, &merge).await, merge);
     watch_csp(&client).await;
     fill(&client, "#merge-mrn", "W-32").await;
