@@ -16,7 +16,7 @@ async fn the_start_page_renders_with_landmarks_and_the_configured_htmx() {
         "<html lang=\"en\">",
         "class=\"skip-link\" href=\"#main\"",
         "<main id=\"main\"",
-        "<nav class=\"site-nav\" aria-label=\"Main\">",
+        "<nav class=\"site-nav\" id=\"site-nav\" aria-label=\"Main\">",
         "id=\"toasts\"",
         "\"historyCacheSize\":0",
         "\"allowEval\":false",
