@@ -30,6 +30,7 @@ pub fn routes() -> Routes {
         .get("/schedule/providers/{provider_id}", view, Phi::Reads, handlers::week)
         .get(SECTION, view, Phi::Reads, handlers::section)
         .post("/patients/{patient_id}/appointments", manage, Phi::Writes, handlers::book)
+        .get("/patients/{patient_id}/appointments/free-slots", manage, Phi::Reads, handlers::free_slots)
         .get("/appointments/{appointment_id}", view, Phi::Reads, handlers::detail)
         .post("/appointments/{appointment_id}/reschedule", manage, Phi::Writes, handlers::reschedule)
         .post("/appointments/{appointment_id}/check-in", manage, Phi::Writes, handlers::check_in)

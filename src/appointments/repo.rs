@@ -373,3 +373,58 @@ pub(crate) async fn toggle_type(db: &mut PgConnection, id: AppointmentTypeId) ->
             .rows_affected();
     Ok(changed > 0)
 }
+
+/// A free slot: whose, and when it starts.
+pub(crate) struct FreeSlot {
+    pub provider_id: ProviderId,
+    pub provider_name: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// The next `limit` free slots for a visit of `kind` from `from`, with `provider` or any
+/// provider: starts every 15 minutes inside working hours (wall-clock in `clinic_zone`)
+/// over the next 14 days, where the whole visit fits before the hours end and overlaps
+/// no live appointment of that provider. Earliest first.
+pub async fn free_slots(
+    db: &mut PgConnection,
+    kind: AppointmentTypeId,
+    provider: Option<ProviderId>,
+    from: DateTime<Utc>,
+    clinic_zone: &str,
+    limit: i64,
+) -> Result<Vec<FreeSlot>, sqlx::Error> {
+    sqlx::query_as!(
+        FreeSlot,
+        r#"WITH visit AS (SELECT make_interval(mins => duration_minutes) AS length
+                            FROM appointment_types WHERE id = $1 AND is_active),
+                days AS (SELECT d::date AS day
+                           FROM generate_series(($3::timestamptz AT TIME ZONE $4)::date,
+                                                ($3::timestamptz AT TIME ZONE $4)::date + 13, interval '1 day') d),
+                windows AS (SELECT h.provider_id, (d.day + h.starts) AT TIME ZONE $4 AS opens,
+                                   (d.day + h.ends) AT TIME ZONE $4 AS closes
+                              FROM provider_working_hours h
+                              JOIN days d ON extract(isodow FROM d.day) = h.weekday
+                              JOIN providers p ON p.organization_id = h.organization_id AND p.id = h.provider_id
+                             WHERE p.deleted_at IS NULL AND ($2::uuid IS NULL OR h.provider_id = $2)),
+                starts AS (SELECT w.provider_id, s AS starts_at, s + v.length AS ends_at
+                             FROM windows w CROSS JOIN visit v,
+                                  generate_series(w.opens, w.closes - v.length, interval '15 minutes') s
+                            WHERE s >= $3)
+           SELECT s.provider_id AS "provider_id!: ProviderId", u.display_name AS "provider_name!", s.starts_at AS "starts_at!"
+             FROM starts s
+             JOIN providers p ON p.id = s.provider_id
+             JOIN users u ON u.id = p.user_id
+            WHERE NOT EXISTS (SELECT 1 FROM appointments a
+                               WHERE a.provider_id = s.provider_id AND a.status IN ('booked', 'checked_in', 'completed')
+                                 AND a.starts_at < s.ends_at AND a.ends_at > s.starts_at)
+            ORDER BY s.starts_at, u.display_name
+            LIMIT $5"#,
+        kind.as_uuid(),
+        provider.map(|p| p.as_uuid()),
+        from,
+        clinic_zone,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}

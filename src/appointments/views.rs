@@ -81,6 +81,21 @@ pub(crate) struct AppointmentsSection {
     pub choices: Choices,
     pub form: BookingForm,
     pub errors: BookingErrors,
+    /// The slot finder: what was asked (kind, provider or empty for any), and what it found.
+    pub slot_kind: String,
+    pub slot_provider: String,
+    pub slots: Option<Vec<SlotRow>>,
+    pub slot_error: Option<&'static str>,
+}
+
+/// A free slot the finder offers, ready to book.
+pub(crate) struct SlotRow {
+    pub provider_id: String,
+    pub provider_name: String,
+    /// On the viewer's clock, as the booking form takes them.
+    pub date: String,
+    pub time: String,
+    pub label: String,
 }
 
 pub(crate) struct ProviderColumn {

@@ -210,6 +210,7 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         &[],
     ),
     ("GET", "/patients/{patient_id}/appointments", Desk, ThePatient, &[]),
+    ("GET", "/patients/{patient_id}/appointments/free-slots", Desk, ThePatient, &[]),
     (
         "POST",
         "/patients/{patient_id}/appointments",

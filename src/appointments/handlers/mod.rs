@@ -8,7 +8,9 @@ mod visits;
 
 pub use schedule::{day, events, week};
 pub use setup::{add_hours, add_type, remove_hours, setup, toggle_type};
-pub use visits::{book, cancel, check_in, complete, detail, no_show, reschedule, section, undo_check_in};
+pub use visits::{
+    book, cancel, check_in, complete, detail, free_slots, no_show, reschedule, section, undo_check_in,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;

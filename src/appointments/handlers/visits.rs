@@ -15,7 +15,7 @@ use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::{self, PatientFacts, Permission, Target};
 use crate::auth::session::safe_return_path;
 use crate::chart::{self, Chart, ChartFrame};
-use crate::db::ids::AppointmentId;
+use crate::db::ids::{AppointmentId, AppointmentTypeId, ProviderId};
 use crate::web::{AppError, AppResult, Framed, Page, TenantTx, parse_form};
 
 // ---- the chart's appointments section --------------------------------------------------
@@ -48,7 +48,67 @@ async fn render_section(
             ..BookingForm::default()
         },
         errors: BookingErrors::default(),
+        slot_kind: String::new(),
+        slot_provider: String::new(),
+        slots: None,
+        slot_error: None,
     })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct SlotQuery {
+    type_id: String,
+    /// Empty: any provider.
+    provider_id: String,
+}
+
+/// The slot finder in the chart's appointments section: the next ten free slots for a
+/// kind of visit, with one provider or any, each booked with one click.
+pub async fn free_slots(
+    tx: TenantTx,
+    Path(id): Path<String>,
+    Query(query): Query<SlotQuery>,
+) -> AppResult<Response> {
+    let chart = chart::open(&tx, &id, Permission::ManageSchedule).await?;
+    let (clinic, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
+    let mut section = render_section(&tx, &chart, None).await?;
+    match query.type_id.parse::<AppointmentTypeId>() {
+        Err(_) => section.slot_error = Some("Choose the kind of visit."),
+        Ok(kind) => {
+            let provider = query.provider_id.parse::<ProviderId>().ok();
+            let found =
+                repo::free_slots(&mut *tx.conn().await?, kind, provider, tx.now(), clinic.name(), 10).await?;
+            section.slots = Some(
+                found
+                    .into_iter()
+                    .map(|slot| {
+                        let local = slot.starts_at.with_timezone(&viewer);
+                        SlotRow {
+                            provider_id: slot.provider_id.to_string(),
+                            label: format!(
+                                "{} with {}",
+                                local.format("%a %Y-%m-%d %H:%M"),
+                                slot.provider_name
+                            ),
+                            provider_name: slot.provider_name,
+                            date: local.format("%Y-%m-%d").to_string(),
+                            time: local.format("%H:%M").to_string(),
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    section.slot_kind = query.type_id;
+    section.slot_provider = query.provider_id;
+    tx.audit(
+        &AuditEvent::success(Action::Read, "patient", chart.id())
+            .patient(chart.id())
+            .purpose("chart.appointments"),
+    )
+    .await?;
+    Ok(Framed(chart.frame(crate::appointments::SECTION), section).into_response())
 }
 
 pub async fn section(

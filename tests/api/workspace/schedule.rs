@@ -462,3 +462,60 @@ async fn a_check_in_is_taken_back_only_on_the_day_of_the_visit() {
         sqlx::query_scalar("SELECT status FROM appointments").fetch_one(&mut su).await.expect("status");
     assert_eq!(now, "checked_in");
 }
+
+/// The slot finder offers the next free slots inside working hours for a kind of visit,
+/// with one provider or any, each booked with one click; a booked slot is no longer
+/// offered. (Working hours: Monday to Friday 09:00-17:00 New York; visits of 30 minutes.)
+#[tokio::test]
+async fn the_slot_finder_offers_free_slots_that_book_in_one_click() {
+    let (app, tenants, kind) = setup(1).await;
+    let a = &tenants.a;
+    let patient = a.patients[0];
+    let kind = super::ulid(kind);
+    let finder = format!("/patients/{patient}/appointments/free-slots");
+    app.act_as(Some(a.desk_context()));
+    let (status, body) = get(&app, &finder).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Choose the kind of visit."), "{body}");
+
+    let offered = |body: &str| -> Vec<(String, String)> {
+        let dates: Vec<String> = body
+            .match_indices(r#"name="date" value=""#)
+            .map(|(i, m)| body[i + m.len()..i + m.len() + 10].to_owned())
+            .collect();
+        let times: Vec<String> = body
+            .match_indices(r#"name="time" value=""#)
+            .map(|(i, m)| body[i + m.len()..i + m.len() + 5].to_owned())
+            .collect();
+        dates.into_iter().zip(times).collect()
+    };
+    let (status, body) = get(&app, &format!("{finder}?type_id={kind}&provider_id=")).await;
+    assert_eq!(status, 200, "{body}");
+    let slots = offered(&body);
+    assert_eq!(slots.len(), 10, "ten slots: {body}");
+    for (date, time) in &slots {
+        let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+        assert!(day.format("%u").to_string().parse::<u32>().expect("weekday") <= 5, "a weekday: {date}");
+        assert!(("09:00".."16:31").contains(&time.as_str()), "inside the hours, room for 30 minutes: {time}");
+        assert!(
+            time.ends_with(":00") || time.ends_with(":15") || time.ends_with(":30") || time.ends_with(":45")
+        );
+    }
+    let (date, time) = slots[0].clone();
+    let (status, body) = post(
+        &app,
+        &format!("/patients/{patient}/appointments"),
+        &[("provider_id", &a.provider.to_string()), ("type_id", &kind), ("date", &date), ("time", &time)],
+    )
+    .await;
+    assert!(status.is_success() || status.is_redirection(), "booked: {status} {body}");
+    let (_, body) = get(&app, &format!("{finder}?type_id={kind}&provider_id={}", a.provider)).await;
+    let again = offered(&body);
+    assert!(!again.contains(&(date.clone(), time.clone())), "a booked slot is not offered again");
+
+    // Another clinic's chart is not found; a kind that does not exist finds nothing.
+    let (_, body) = get(&app, &format!("{finder}?type_id={}", super::ulid(Uuid::new_v4()))).await;
+    assert!(body.contains("No free slot"), "{body}");
+    app.act_as(Some(tenants.b.desk_context()));
+    assert_eq!(get(&app, &format!("{finder}?type_id={kind}")).await.0, 404);
+}
