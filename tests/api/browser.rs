@@ -430,7 +430,8 @@ async fn a_provider_finds_a_patient_and_works_through_the_chart() {
     set_value(&client, "#book-date", &tomorrow).await;
     set_value(&client, "#book-time", "10:00").await;
     fill(&client, "#book-reason", "Follow-up <b>bold</b>").await;
-    click(&client, "#chart-section form.form button[type=submit]").await;
+    click(&client, "#chart-section form.form[method=post][action$='/appointments'] button[type=submit]")
+        .await;
     wait_text(&client, "#chart-section", "Booked for").await;
     wait_text(&client, "#chart-section", "Follow-up <b>bold</b>").await;
     look(&client, "24-chart-appointments").await;
