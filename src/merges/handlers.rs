@@ -9,7 +9,7 @@ use super::views::{MergePage, Side};
 use crate::audit::{Action, AuditEvent};
 use crate::auth::policy::Permission;
 use crate::chart;
-use crate::web::{AppResult, Page, TenantTx, parse_form};
+use crate::web::{AppError, AppResult, Page, TenantTx, parse_form};
 
 fn side(c: &ChartSummary) -> Side {
     Side {
@@ -105,8 +105,9 @@ pub async fn merge(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes
         answer.confirm_error = if first_look { None } else { confirm_error };
         return Ok((status, Page(answer)).into_response());
     }
+    // Both are known good here (every other case answered above); no panic on a request.
     let (Some(duplicate), Ok(reason)) = (duplicate, checked_reason) else {
-        unreachable!("checked above");
+        return Err(AppError::Internal);
     };
     let clinic = tx.context().tenant.organization_id;
     let by = tx.context().tenant.user_id;
