@@ -3,7 +3,9 @@ use sqlx::PgConnection;
 
 use super::domain::Hours;
 use crate::db::errors::{Refused, on_constraint};
-use crate::db::ids::{AppointmentId, AppointmentTypeId, PatientId, ProviderId, UserId, WorkingHoursId};
+use crate::db::ids::{
+    AppointmentId, AppointmentTypeId, OrganizationId, PatientId, ProviderId, UserId, WorkingHoursId,
+};
 
 pub(crate) struct ProviderOption {
     pub id: ProviderId,
@@ -213,7 +215,7 @@ const NO_DOUBLE_BOOKING: &str = "appointments_no_double_booking";
 /// audit).
 pub async fn insert(
     db: &mut PgConnection,
-    organization: crate::db::ids::OrganizationId,
+    organization: OrganizationId,
     new: &NewAppointment<'_>,
 ) -> Result<Result<AppointmentId, Refused>, sqlx::Error> {
     let id = AppointmentId::new();
@@ -311,7 +313,7 @@ pub(crate) async fn type_of(
 /// the clinic, Err(Refused) when they overlap hours already set for that day.
 pub(crate) async fn add_hours(
     db: &mut PgConnection,
-    organization: crate::db::ids::OrganizationId,
+    organization: OrganizationId,
     provider: ProviderId,
     weekday: i16,
     (starts, ends): (NaiveTime, NaiveTime),
@@ -345,7 +347,7 @@ pub(crate) async fn remove_hours(db: &mut PgConnection, id: WorkingHoursId) -> R
 /// A new kind of appointment: false when the clinic has one of that name.
 pub(crate) async fn add_type(
     db: &mut PgConnection,
-    organization: crate::db::ids::OrganizationId,
+    organization: OrganizationId,
     name: &str,
     minutes: i32,
     sensitive: bool,
@@ -414,9 +416,10 @@ pub async fn free_slots(
              FROM starts s
              JOIN providers p ON p.id = s.provider_id
              JOIN users u ON u.id = p.user_id
-            WHERE NOT EXISTS (SELECT 1 FROM appointments a
-                               WHERE a.provider_id = s.provider_id AND a.status IN ('booked', 'checked_in', 'completed')
-                                 AND a.starts_at < s.ends_at AND a.ends_at > s.starts_at)
+            -- The person's time at every clinic: a provider seeing a patient elsewhere
+            -- is not free here either.
+            WHERE NOT EXISTS (SELECT 1 FROM provider_busy_times b
+                               WHERE b.user_id = p.user_id AND b.during && tstzrange(s.starts_at, s.ends_at))
             ORDER BY s.starts_at, u.display_name
             LIMIT $5"#,
         kind.as_uuid(),
@@ -424,6 +427,39 @@ pub async fn free_slots(
         from,
         clinic_zone,
         limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// When this clinic's providers are booked at other clinics, between two instants: the
+/// times only (the other clinic's patients and visits are theirs).
+#[derive(Debug, Clone)]
+pub(crate) struct BusyElsewhere {
+    pub provider_id: ProviderId,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+pub(crate) async fn busy_elsewhere(
+    db: &mut PgConnection,
+    here: OrganizationId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    provider: Option<ProviderId>,
+) -> Result<Vec<BusyElsewhere>, sqlx::Error> {
+    sqlx::query_as!(
+        BusyElsewhere,
+        r#"SELECT pr.id AS "provider_id: ProviderId", lower(b.during) AS "starts_at!", upper(b.during) AS "ends_at!"
+             FROM providers pr
+             JOIN provider_busy_times b ON b.user_id = pr.user_id
+            WHERE pr.deleted_at IS NULL AND ($4::uuid IS NULL OR pr.id = $4)
+              AND b.organization_id <> $1 AND b.during && tstzrange($2, $3)
+            ORDER BY 2"#,
+        here.as_uuid(),
+        from,
+        to,
+        provider.map(|p| p.as_uuid())
     )
     .fetch_all(db)
     .await

@@ -86,6 +86,8 @@ pub(crate) struct AppointmentsSection {
     pub slot_provider: String,
     pub slots: Option<Vec<SlotRow>>,
     pub slot_error: Option<&'static str>,
+    /// The booking form holds a slot chosen on the schedule: shown first, with a word.
+    pub prefilled: bool,
 }
 
 /// A free slot the finder offers, ready to book.
@@ -98,11 +100,53 @@ pub(crate) struct SlotRow {
     pub label: String,
 }
 
-pub(crate) struct ProviderColumn {
-    pub id: String,
-    pub name: String,
+/// A day or a week drawn as a time grid (see `grid`): rows of a quarter hour, a column
+/// per provider or per day.
+pub(crate) struct TimeGrid {
+    /// One per row: its grid line and, on the hour, its label.
+    pub times: Vec<(usize, Option<String>)>,
+    pub columns: Vec<GridColumn>,
+    /// Cancelled visits are not in the grid (their time is free again): listed below it.
+    pub cancelled: Vec<Visit>,
+}
+
+pub(crate) struct GridColumn {
+    /// For ids in the page ("col-<key>").
+    pub key: String,
+    pub heading: String,
+    pub href: String,
     pub hours: String,
-    pub visits: Vec<Visit>,
+    /// Said after "Book 09:15": "with Dr Ada Lovelace, MD", "on Tuesday 8 December".
+    pub booking: String,
+    pub cells: Vec<GridCell>,
+}
+
+pub(crate) enum GridCell {
+    /// A free quarter hour: inside working hours or not, and, when the viewer may book
+    /// it, the registry's next step for the patient they choose.
+    Free {
+        row: usize,
+        time: String,
+        open: bool,
+        book: Option<String>,
+    },
+    /// The provider is seeing a patient at another clinic.
+    Elsewhere {
+        row: usize,
+        span: usize,
+        label: String,
+    },
+    Visits {
+        row: usize,
+        span: usize,
+        visits: Vec<GridVisit>,
+    },
+}
+
+pub(crate) struct GridVisit {
+    pub visit: Visit,
+    /// The provider is booked at another clinic at the same time.
+    pub conflict: bool,
 }
 
 #[derive(Template)]
@@ -114,17 +158,10 @@ pub(crate) struct DayPage {
     pub next: String,
     pub today: String,
     pub zone: String,
-    pub columns: Vec<ProviderColumn>,
+    pub grid: TimeGrid,
     pub can_configure: bool,
     pub return_to: String,
     pub total: usize,
-}
-
-pub(crate) struct DayColumn {
-    pub heading: String,
-    pub date: String,
-    pub hours: String,
-    pub visits: Vec<Visit>,
 }
 
 #[derive(Template)]
@@ -136,7 +173,7 @@ pub(crate) struct WeekPage {
     pub previous: String,
     pub next: String,
     pub zone: String,
-    pub days: Vec<DayColumn>,
+    pub grid: TimeGrid,
     pub return_to: String,
 }
 

@@ -1,4 +1,4 @@
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
@@ -18,11 +18,48 @@ use crate::chart::{self, Chart};
 use crate::db::ids::PatientId;
 use crate::web::{AppResult, Framed, Page, TenantTx, parse_form};
 
-fn hits(tx: &TenantTx, rows: Vec<HitRow>) -> Vec<PatientHit> {
+/// Where a chosen patient goes when the registry is used to pick one for something begun
+/// elsewhere (an empty slot on the schedule: "now choose the patient"): a chart section
+/// some feature declared, with the query it asked to carry. Anything else is ignored and
+/// the registry opens charts as usual.
+#[derive(Debug, Clone)]
+pub(crate) struct NextStep {
+    /// The section's tab label ("Appointments").
+    label: &'static str,
+    path: &'static str,
+    query: String,
+}
+
+impl NextStep {
+    fn parse(text: &str, tx: &TenantTx) -> Option<Self> {
+        let (path, query) = text.split_once('?').unwrap_or((text, ""));
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-_=&:.".contains(c);
+        if query.len() > 300 || !query.chars().all(safe) {
+            return None;
+        }
+        let tab = tx.chart_tabs().tabs().iter().find(|t| t.path == path)?;
+        Some(Self { label: tab.label, path: tab.path, query: query.to_owned() })
+    }
+
+    fn href(&self, patient: &str) -> String {
+        let path = self.path.replace("{patient_id}", patient);
+        if self.query.is_empty() { path } else { format!("{path}?{}", self.query) }
+    }
+
+    /// As it travels in the search form.
+    fn text(&self) -> String {
+        if self.query.is_empty() { self.path.to_owned() } else { format!("{}?{}", self.path, self.query) }
+    }
+}
+
+fn hits(tx: &TenantTx, rows: Vec<HitRow>, next: Option<&NextStep>) -> Vec<PatientHit> {
     let today = tx.now().date_naive();
     rows.into_iter()
         .map(|r| PatientHit {
-            id: r.id.to_string(),
+            href: match next {
+                Some(next) => next.href(&r.id.to_string()),
+                None => format!("/patients/{}", r.id),
+            },
             name: match r.preferred_name {
                 Some(p) if p != r.given_name => {
                     format!("{}, {} \u{201c}{p}\u{201d}", r.family_name, r.given_name)
@@ -52,7 +89,12 @@ fn read_as(query: &SearchQuery) -> &'static str {
 
 /// Runs one search page and audits it (who searched, how many results; never the terms,
 /// which are PHI).
-async fn run_search(tx: &TenantTx, text: &str, after: Option<PatientId>) -> AppResult<SearchResults> {
+async fn run_search(
+    tx: &TenantTx,
+    text: &str,
+    after: Option<PatientId>,
+    next: Option<&NextStep>,
+) -> AppResult<SearchResults> {
     tx.authorize(Permission::SearchPatients, Target::Organization, "patient_search").await?;
     let query = SearchQuery::parse(text);
     let mut rows = {
@@ -74,21 +116,35 @@ async fn run_search(tx: &TenantTx, text: &str, after: Option<PatientId>) -> AppR
     tx.audit(&event).await?;
     Ok(SearchResults {
         query: text.to_owned(),
-        hits: hits(tx, rows),
+        hits: hits(tx, rows, next),
+        then: next.map(NextStep::text).unwrap_or_default(),
         next_after,
         continuation: after.is_some(),
         read_as: read_as(&query),
     })
 }
 
-/// The registry with everyone, A to Z (the search box narrows it).
-pub async fn registry(tx: TenantTx) -> AppResult<Framed<RegistryPage, SearchResults>> {
-    let results = run_search(&tx, "", None).await?;
-    Ok(Framed(registry_frame(&tx, String::new()), results))
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RegistryQuery {
+    /// A chart section to open for the chosen patient (see [`NextStep`]).
+    then: String,
 }
 
-fn registry_frame(tx: &TenantTx, query: String) -> RegistryPage {
+/// The registry with everyone, A to Z (the search box narrows it).
+pub async fn registry(
+    tx: TenantTx,
+    Query(query): Query<RegistryQuery>,
+) -> AppResult<Framed<RegistryPage, SearchResults>> {
+    let next = NextStep::parse(&query.then, &tx);
+    let results = run_search(&tx, "", None, next.as_ref()).await?;
+    Ok(Framed(registry_frame(&tx, String::new(), next.as_ref()), results))
+}
+
+fn registry_frame(tx: &TenantTx, query: String, next: Option<&NextStep>) -> RegistryPage {
     RegistryPage {
+        then: next.map(NextStep::text).unwrap_or_default(),
+        then_label: next.map(|n| n.label),
         can_register: crate::auth::policy::grants(tx.context().principal, Permission::RegisterPatient),
         can_restore: crate::auth::policy::grants(tx.context().principal, Permission::RemovePatient),
         query,
@@ -101,14 +157,17 @@ pub(crate) struct SearchForm {
     q: String,
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    then: String,
 }
 
 /// The typeahead: terms arrive in the body (they are PHI, so never in a URL).
 pub async fn search(tx: TenantTx, body: axum::body::Bytes) -> AppResult<Framed<RegistryPage, SearchResults>> {
     let form: SearchForm = parse_form(&body)?;
     let after = form.after.parse::<PatientId>().ok();
-    let results = run_search(&tx, &form.q, after).await?;
-    Ok(Framed(registry_frame(&tx, form.q), results))
+    let next = NextStep::parse(&form.then, &tx);
+    let results = run_search(&tx, &form.q, after, next.as_ref()).await?;
+    Ok(Framed(registry_frame(&tx, form.q, next.as_ref()), results))
 }
 
 pub(crate) async fn new_patient(tx: TenantTx) -> AppResult<Page<RegisterPage>> {

@@ -4,7 +4,8 @@ use super::domain::{PatientErrors, PatientForm, SEXES};
 
 /// One search result.
 pub(crate) struct PatientHit {
-    pub id: String,
+    /// Their chart, or the section the registry was asked to open next.
+    pub href: String,
     pub name: String,
     pub date_of_birth: String,
     pub age: i32,
@@ -21,6 +22,10 @@ pub(crate) struct RegistryPage {
     pub can_restore: bool,
     /// What the box held (kept on a full-page search).
     pub query: String,
+    /// Picking a patient for something begun elsewhere: where the choice goes, and the
+    /// label of that chart section.
+    pub then: String,
+    pub then_label: Option<&'static str>,
 }
 
 /// Search results (the typeahead swaps these in; "Show more" appends the next page).
@@ -35,6 +40,8 @@ pub(crate) struct SearchResults {
     pub continuation: bool,
     /// What the box was read as ("name", "date of birth", ...), for the summary line.
     pub read_as: &'static str,
+    /// Carried by "Show more" (see `RegistryPage::then`).
+    pub then: String,
 }
 
 /// A possible duplicate shown before registering.

@@ -31,6 +31,8 @@ const DELETABLE: &[&str] = &[
     "sns_deliveries",
     // Derived search index, rebuilt by a trigger from the patient's names.
     "patient_search_tokens",
+    // Derived from live appointments by a trigger (a provider's time, no patient data).
+    "provider_busy_times",
     // Finished job-queue rows (identifiers only), pruned after a week.
     "jobs",
     "passkeys",

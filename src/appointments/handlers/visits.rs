@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::super::domain::status_label;
+use super::super::domain::{self, status_label};
 use super::super::repo::{self, AppointmentRow, NewAppointment};
 use super::super::views::*;
 use super::{abilities, check_slot, choices, taken_message, visit};
@@ -52,6 +52,7 @@ async fn render_section(
         slot_provider: String::new(),
         slots: None,
         slot_error: None,
+        prefilled: false,
     })
 }
 
@@ -111,12 +112,36 @@ pub async fn free_slots(
     Ok(Framed(chart.frame(crate::appointments::SECTION), section).into_response())
 }
 
+/// A booking begun on the schedule's grid (an empty slot, then the patient): the form
+/// comes filled in with the slot's provider, date and time.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Prefill {
+    provider_id: String,
+    date: String,
+    time: String,
+}
+
 pub async fn section(
     tx: TenantTx,
     Path(id): Path<String>,
+    Query(prefill): Query<Prefill>,
 ) -> AppResult<Framed<ChartFrame, AppointmentsSection>> {
     let chart = chart::open(&tx, &id, Permission::ViewSchedule).await?;
-    let section = render_section(&tx, &chart, None).await?;
+    let mut section = render_section(&tx, &chart, None).await?;
+    if section.can_book {
+        // Only what reads as a provider, a date and a time; the booking checks it all again.
+        if section.choices.providers.iter().any(|(p, _)| *p == prefill.provider_id) {
+            section.form.provider_id = prefill.provider_id;
+        }
+        if let Some(date) = domain::parse_date(&prefill.date) {
+            section.form.date = date.to_string();
+        }
+        if let Some(time) = domain::parse_time(&prefill.time) {
+            section.form.time = time.format("%H:%M").to_string();
+            section.prefilled = true;
+        }
+    }
     tx.audit(
         &AuditEvent::success(Action::Read, "patient", chart.id())
             .patient(chart.id())

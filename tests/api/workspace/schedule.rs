@@ -10,6 +10,7 @@ use uuid::Uuid;
 use lockdev::auth::policy::StaffRole;
 
 use super::{count, get, in_clinic, member, next_monday, post, setup};
+use crate::fixtures::{CANARY_A, CANARY_B};
 use crate::helpers::TestApp;
 
 // ---- scheduling ---------------------------------------------------------------------------
@@ -518,4 +519,169 @@ async fn the_slot_finder_offers_free_slots_that_book_in_one_click() {
     assert!(body.contains("No free slot"), "{body}");
     app.act_as(Some(tenants.b.desk_context()));
     assert_eq!(get(&app, &format!("{finder}?type_id={kind}")).await.0, 404);
+}
+
+// ---- the time grid ----------------------------------------------------------------------
+
+/// The registry's next step an empty slot links to, as it appears in the page.
+fn slot_link(provider: &str, date: &str, time: &str) -> String {
+    format!(
+        "/patients?then=/patients/%7Bpatient_id%7D/appointments%3Fprovider_id%3D{provider}%26date%3D{date}%26time%3D{}",
+        time.replace(':', "%3A")
+    )
+}
+
+#[tokio::test]
+async fn the_day_grid_sizes_visits_by_duration_shades_closed_hours_and_books_from_an_empty_slot() {
+    let (app, tenants, kind) = setup(2).await;
+    let a = &tenants.a;
+    let (p1, p2) = (a.patients[0], a.patients[1]);
+    let provider = a.provider.to_string();
+    let monday = next_monday().to_string();
+    app.act_as(Some(a.desk_context()));
+    assert_eq!(book(&app, p1, &provider, kind, &monday, "09:00").await.0, 200);
+
+    let (status, day) = get(&app, &format!("/schedule?date={monday}")).await;
+    assert_eq!(status, 200);
+    // Rows from 08:00 (line 1): the 30-minute visit at 09:00 starts on line 5 and spans two.
+    assert!(day.contains(r#"<li class="block r5 s2">"#), "{day}");
+    // 08:00 is outside the hours (shaded, nothing to book); 09:30 is open and bookable.
+    assert!(day.contains(r#"<li class="slot r1" aria-hidden="true"></li>"#), "{day}");
+    assert!(day.contains(r#"<li class="slot slot--open r7"><a href=""#), "{day}");
+    let link = slot_link(&provider, &monday, "09:30");
+    assert!(day.contains(&link), "{day}");
+    // The visit's own quarter hours are not offered; nor is 17:00.
+    assert!(!day.contains(&slot_link(&provider, &monday, "09:15")));
+    assert!(!day.contains(&slot_link(&provider, &monday, "17:00")));
+    // The week shows the same block on Monday's column.
+    let (status, week) = get(&app, &format!("/schedule/providers/{provider}?week={monday}")).await;
+    assert_eq!(status, 200);
+    assert!(week.contains(r#"<li class="block r5 s2">"#), "{week}");
+    assert!(week.contains(&link), "{week}");
+
+    // The empty slot opens the registry to choose the patient; their appointments come
+    // next with the slot filled in.
+    let (status, registry) = get(&app, &link).await;
+    assert_eq!(status, 200);
+    assert!(registry.contains("their Appointments opens next"), "{registry}");
+    let chosen =
+        format!("/patients/{p2}/appointments?provider_id={provider}&#38;date={monday}&#38;time=09:30");
+    assert!(registry.contains(&format!(r#"href="{chosen}""#)), "{registry}");
+    let (status, section) = get(&app, &chosen.replace("&#38;", "&")).await;
+    assert_eq!(status, 200);
+    assert!(section.contains("The slot you chose on the schedule is filled in"), "{section}");
+    assert!(section.contains(r#"name="time" type="time" required step="300" value="09:30""#), "{section}");
+    assert!(section.contains(&format!(r#"value="{monday}""#)));
+    assert_eq!(book(&app, p2, &provider, kind, &monday, "09:30").await.0, 200);
+    let (_, day) = get(&app, &format!("/schedule?date={monday}")).await;
+    assert!(day.contains(r#"<li class="block r7 s2">"#), "the second visit is a block of its own: {day}");
+    assert!(!day.contains(&link), "and 09:30 is no longer offered");
+
+    // Only a chart section may come next, with a plain query: anything else opens charts.
+    for then in ["/admin", "/patients/{patient_id}/appointments?x=%3Cscript%3E", "https://elsewhere.example/"]
+    {
+        let (status, page) = get(&app, &format!("/patients?then={}", then.replace('/', "%2F"))).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("opens next"), "{then}");
+        assert!(page.contains(&format!(r#"href="/patients/{p2}""#)), "{then}");
+    }
+    // Who may not book sees the grid without booking links.
+    let (agent, _) = member(&app, a.org, StaffRole::CallCenterAgent).await;
+    app.act_as(Some(agent));
+    let (status, day) = get(&app, &format!("/schedule?date={monday}")).await;
+    assert_eq!(status, 200);
+    assert!(day.contains(r#"<li class="block r5 s2">"#) && day.contains(r#"<li class="block r7 s2">"#));
+    assert!(!day.contains("/patients?then="), "{day}");
+}
+
+#[tokio::test]
+async fn a_providers_visits_at_another_clinic_show_as_busy_and_as_a_conflict_and_are_not_offered() {
+    let (app, tenants, kind) = setup(1).await;
+    let (a, b) = (&tenants.a, &tenants.b);
+    let provider = a.provider.to_string();
+    // Clinic A's provider also sees patients at clinic B.
+    in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO memberships (organization_id, user_id, role) VALUES ($1, $2, 'provider')",
+        &[&b.org.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await;
+    let elsewhere = in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1003000126', 'NP') RETURNING id",
+        &[&b.org.as_uuid(), &a.provider_user.as_uuid()],
+    )
+    .await
+    .expect("provider at B");
+    let b_kind = in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'Consult', 45) RETURNING id",
+        &[&b.org.as_uuid()],
+    )
+    .await
+    .expect("kind at B");
+
+    // The first slot clinic A's finder offers …
+    app.act_as(Some(a.desk_context()));
+    let finder = format!(
+        "/patients/{}/appointments/free-slots?type_id={}&provider_id={provider}",
+        a.patients[0],
+        super::ulid(kind)
+    );
+    let (_, body) = get(&app, &finder).await;
+    let value_after = |body: &str, marker: &str, len: usize| -> String {
+        let at = body.find(marker).expect(marker) + marker.len();
+        body[at..at + len].to_owned()
+    };
+    let (date, time) =
+        (value_after(&body, r#"name="date" value=""#, 10), value_after(&body, r#"name="time" value=""#, 5));
+    let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("date");
+    let at = chrono_tz::America::New_York
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::parse_from_str(&time, "%H:%M").expect("time")))
+        .single()
+        .expect("instant");
+    // … is then taken at clinic B (45 minutes).
+    in_clinic(
+        &app,
+        b.org,
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz + interval '45 minutes') RETURNING id",
+        &[&b.org.as_uuid(), &b.patients[0].as_uuid(), &elsewhere, &b_kind, &at.to_rfc3339().as_str()],
+    )
+    .await
+    .expect("visit at B");
+    let (_, body) = get(&app, &finder).await;
+    let first =
+        (value_after(&body, r#"name="date" value=""#, 10), value_after(&body, r#"name="time" value=""#, 5));
+    assert_ne!(first, (date.clone(), time.clone()), "the slot is no longer offered: {body}");
+
+    // Clinic A's grid shows the time as busy elsewhere (no patient, no booking link) …
+    let (_, grid) = get(&app, &format!("/schedule?date={date}")).await;
+    assert!(grid.contains("Busy at another clinic"), "{grid}");
+    assert!(!grid.contains(&slot_link(&provider, &date, &time)), "{grid}");
+    assert!(!grid.contains(&format!("{CANARY_B}-0")), "nothing of clinic B's patient");
+    // … and a visit booked over it anyway (typed in the form) is marked as a conflict.
+    assert_eq!(book(&app, a.patients[0], &provider, kind, &date, &time).await.0, 200);
+    let (_, grid) = get(&app, &format!("/schedule?date={date}")).await;
+    assert!(grid.contains("block__visit--conflict"), "{grid}");
+    assert!(grid.contains("booked at another clinic at this time"), "{grid}");
+
+    // Cancelled at B: the time is free again, and no longer a conflict.
+    in_clinic(
+        &app,
+        b.org,
+        "UPDATE appointments SET status = 'cancelled', cancelled_at = now() RETURNING id",
+        &[],
+    )
+    .await;
+    let (_, grid) = get(&app, &format!("/schedule?date={date}")).await;
+    assert!(!grid.contains("block__visit--conflict") && !grid.contains("Busy at another clinic"), "{grid}");
+    // Clinic B sees the visit at A as the same person's busy time, and nothing of it but the time.
+    app.act_as(Some(b.desk_context()));
+    let (_, grid) = get(&app, &format!("/schedule?date={date}")).await;
+    assert!(grid.contains("Busy at another clinic"), "{grid}");
+    assert!(!grid.contains(&format!("{CANARY_A}-0")), "nothing of clinic A's patient: {grid}");
 }
