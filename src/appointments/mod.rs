@@ -5,7 +5,6 @@
 //! section. Instants are stored in UTC and shown on the viewer's clock.
 
 pub mod domain;
-mod grid;
 mod handlers;
 pub(crate) mod repo;
 mod views;

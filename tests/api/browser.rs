@@ -749,3 +749,173 @@ async fn the_front_desk_merges_two_charts() {
         .expect("count");
     assert_eq!(moved, 1, "the duplicate's allergy is on the chart that stays");
 }
+
+/// Presses the button labelled `label` in the grid's visit block (reached by keyboard, so
+/// the block is open) until the grid says `then`: the live schedule may swap the grid
+/// between finding the button and pressing it.
+async fn press_in_block(client: &Client, label: &str, then: &str) {
+    let xpath = format!("//li[contains(@class,'block')]//button[normalize-space()='{label}']");
+    for _ in 0..10 {
+        client.execute("document.querySelector('.block a')?.focus();", vec![]).await.expect("focus");
+        if let Ok(button) = client.find(Locator::XPath(&xpath)).await
+            && button.click().await.is_ok()
+        {
+            for _ in 0..30 {
+                if let Ok(grid) = client.find(Locator::Css(".time-grid")).await
+                    && grid.text().await.unwrap_or_default().contains(then)
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("pressing {label:?} never showed {then:?}; page: {}", text(client).await);
+}
+
+#[tokio::test]
+async fn a_front_desk_morning_on_the_time_grid() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let desk = app.with_totp(app.person("desk.grid@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &desk, "admin_staff").await;
+    let doctor = app.person("doctor.grid@riverside.example", "quiet lake morning 42").await;
+    app.member(org, &doctor, "provider").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let provider: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1245319599', 'MD') RETURNING id",
+    )
+    .bind(org)
+    .bind(doctor.id)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("provider");
+    // Open every day, so the walk finds free slots tomorrow whenever it runs.
+    sqlx::query(
+        "INSERT INTO provider_working_hours (organization_id, provider_id, weekday, starts, ends)
+         SELECT $1, $2, d, '08:00', '18:00' FROM generate_series(1, 7) d",
+    )
+    .bind(org)
+    .bind(provider)
+    .execute(&mut *tx)
+    .await
+    .expect("hours");
+    let kind: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO appointment_types (organization_id, name, duration_minutes) VALUES ($1, 'Follow-up', 30) RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("kind");
+    let mut patients = Vec::new();
+    for (mrn, given, family) in [("W-41", "Lena", "Okafor"), ("W-42", "Tomas", "Brandt")] {
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+             VALUES ($1, $2, $3, $4, '1979-05-02', 'female') RETURNING id",
+        )
+        .bind(org)
+        .bind(mrn)
+        .bind(given)
+        .bind(family)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("patient");
+        patients.push(id);
+    }
+    // Lena's visit started this quarter hour (today, on the clinic's clock).
+    sqlx::query(
+        "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, reason)
+         SELECT $1, $2, $3, $4, s, s + interval '30 minutes', 'Blood pressure review'
+           FROM (SELECT date_bin('15 minutes', now(), timestamptz '2000-01-01') AS s) q",
+    )
+    .bind(org)
+    .bind(patients[0])
+    .bind(provider)
+    .bind(kind)
+    .execute(&mut *tx)
+    .await
+    .expect("today's visit");
+    tx.commit().await.expect("commit");
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/schedule")).await.expect("schedule");
+    sign_in_with_code(&client, &app, &desk).await;
+    assert_eq!(path_becomes(&client, "/schedule").await, "/schedule");
+    watch_csp(&client).await;
+    wait_text(&client, ".time-grid", "Okafor, Lena").await;
+    look(&client, "47-day-grid").await;
+    accessible(&client, "day grid").await;
+
+    // Lena arrives: check in, then take it back (the wrong Lena at the desk). A short
+    // block opens over the rows below when the keyboard reaches it, as here.
+    client.execute("document.querySelector('.block a').focus();", vec![]).await.expect("focus");
+    look(&client, "47-day-grid-visit-focused").await;
+    press_in_block(&client, "Check in", "Checked in").await;
+    watch_csp(&client).await;
+    press_in_block(&client, "Undo check-in", "Booked").await;
+    look(&client, "47-day-grid-after-undo").await;
+
+    // Tomorrow: the first free slot, then the patient, then the kind of visit.
+    click(&client, "a[rel=next]").await;
+    wait_text(
+        &client,
+        "h1",
+        &(chrono::Utc::now() + TimeDelta::days(1))
+            .with_timezone(&chrono_tz::America::New_York)
+            .format("%-d %B")
+            .to_string(),
+    )
+    .await;
+    watch_csp(&client).await;
+    let slot = client.find(Locator::Css(".slot--open a")).await.expect("a free slot");
+    let time = slot.text().await.expect("slot text");
+    let time = time.trim().get(..5).expect("HH:MM").to_owned();
+    slot.click().await.expect("click the slot");
+    assert_eq!(path_becomes(&client, "/patients").await, "/patients");
+    wait_text(&client, "main", "Choose the patient").await;
+    watch_csp(&client).await;
+    fill(&client, "#patient-search", "Brandt").await;
+    wait_text(&client, "#results", "Brandt, Tomas").await;
+    look(&client, "48-choose-the-patient").await;
+    accessible(&client, "choose the patient").await;
+    client
+        .find(Locator::XPath("//a[contains(@class,'result__name')][contains(.,'Brandt')]"))
+        .await
+        .expect("result")
+        .click()
+        .await
+        .expect("click");
+    let section = format!("/patients/{}/appointments", lockdev::db::ids::PatientId::from_uuid(patients[1]));
+    assert_eq!(path_becomes(&client, &section).await, section);
+    wait_text(&client, "main", "The slot you chose on the schedule is filled in").await;
+    watch_csp(&client).await;
+    let typed =
+        client.find(Locator::Css("#book-time")).await.expect("time").prop("value").await.expect("value");
+    assert_eq!(typed.as_deref(), Some(time.as_str()));
+    look(&client, "49-prefilled-booking").await;
+    accessible(&client, "prefilled booking").await;
+    set_value(&client, "#book-type", &lockdev::db::ids::AppointmentTypeId::from_uuid(kind).to_string()).await;
+    click(&client, "form[action$='/appointments'].form button[type=submit]").await;
+    wait_text(&client, "main", "Booked for").await;
+
+    // Back on tomorrow's grid, the visit is a block where the slot was.
+    client.back().await.ok();
+    client
+        .goto(&format!(
+            "{base}/schedule?date={}",
+            (chrono::Utc::now() + TimeDelta::days(1))
+                .with_timezone(&chrono_tz::America::New_York)
+                .date_naive()
+        ))
+        .await
+        .expect("grid");
+    wait_text(&client, ".time-grid", "Brandt, Tomas").await;
+    look(&client, "50-booked-on-the-grid").await;
+    client.close().await.expect("close");
+}

@@ -5,8 +5,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
+use super::super::domain::grid::{self, Cell, Span};
 use super::super::domain::{self, Hours};
-use super::super::grid::{self, Cell, Span};
 use super::super::repo::{self, AppointmentRow};
 use super::super::views::*;
 use super::{Abilities, abilities, visit, zone_label};
