@@ -28,6 +28,12 @@ CREATE POLICY tenant_access ON provider_busy_times
     USING (organization_id = nullif(current_setting('app.organization_id', true), '')::uuid
            OR user_id IN (SELECT pr.user_id FROM providers pr WHERE pr.deleted_at IS NULL))
     WITH CHECK (organization_id = nullif(current_setting('app.organization_id', true), '')::uuid);
+-- Reading another clinic's row is not changing it: an update or delete reaches only this
+-- clinic's rows (the policies above would let it see, and so delete, the others).
+CREATE POLICY own_rows_only_update ON provider_busy_times AS RESTRICTIVE FOR UPDATE
+    USING (organization_id = nullif(current_setting('app.organization_id', true), '')::uuid);
+CREATE POLICY own_rows_only_delete ON provider_busy_times AS RESTRICTIVE FOR DELETE
+    USING (organization_id = nullif(current_setting('app.organization_id', true), '')::uuid);
 GRANT SELECT, INSERT, UPDATE, DELETE ON provider_busy_times TO lockdev_runtime;
 
 -- Kept by the appointment itself, in the same transaction as the booking, the move or the

@@ -843,6 +843,73 @@ def s4_search(runtime_url, floor_url, clinic_env, org, rare, common, args):
             "phone_vs_patient_pk": phone_patient, "phone_vs_household_pk": phone_household, "plans": plans}
 
 
+def s17_schedule_grid(app_port, floor_port, runtime_url, super_url, clinic_env, patient, kind, args):
+    """S17: the front desk's day grid of a ten-provider clinic (today: sixteen visits per
+    provider) at one connection, against F_http + F_sql(S17) at one connection each, where
+    F_sql(S17) replays exactly the statements one grid request sends; and the slot finder's
+    statement (the next ten free slots for a kind of visit across the ten providers) alone
+    at the database, as the chart's appointments section sends it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    desk = staff_browser(app_port)
+    day = datetime.now(ZoneInfo("America/New_York")).date().isoformat()
+    path = f"/schedule?date={day}"
+    status, _, page = desk.request("GET", path)
+    if status != 200:
+        raise RuntimeError(f"S17: the day grid answered {status}")
+    columns = page.count('class="time-grid__column"')
+    visits = page.count('class="block__visit ')
+    if columns != 10:
+        raise RuntimeError(f"S17: the grid shows {columns} provider columns, not ten")
+
+    def one_grid():
+        status, _, _ = desk.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"S17: the day grid answered {status}")
+    captured = capture_statements(super_url, one_grid)
+    script, defines = pgbench_script(captured)
+    (OUT / "f_sql_s17.sql").write_text(script)
+    ratios, pages, https, sqls = [], [], [], []
+    for i in range(args.pairs):
+        http = wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, 1)
+        sql = pgbench(runtime_url, script, args.seconds, 1, defines=defines)
+        grid = wrk(f"http://127.0.0.1:{app_port}{path}", args.seconds, 1,
+                   headers=[f"Cookie: {desk.cookie}", "Host: localhost"])
+        ratios.append(grid["p50_ms"] / (http["p50_ms"] + sql["mean_ms"]))
+        pages.append(grid["p50_ms"]); https.append(http["p50_ms"]); sqls.append(sql["mean_ms"])
+        log(f"S17 grid pair {i + 1}/{args.pairs}: {grid['p50_ms']:.3f} / "
+            f"({http['p50_ms']:.3f} + {sql['mean_ms']:.3f}) = {ratios[-1]:.3f}")
+
+    finder = f"/patients/{patient}/appointments/free-slots?type_id={kind}&provider_id="
+
+    def one_finder():
+        status, _, body = desk.request("GET", finder)
+        if status != 200 or body.count('name="time" value="') != 10:
+            raise RuntimeError(f"S17: the slot finder answered {status} without ten slots")
+    found = [c for c in capture_statements(super_url, one_finder)
+             if "provider_busy_times" in c[1] and "generate_series" in c[1]]
+    if len(found) != 1:
+        raise RuntimeError(f"S17: expected the slot finder's one statement, captured {len(found)}")
+    desk.close()
+    finder_script, finder_defines = pgbench_script(found)
+    finder_runs = [pgbench(runtime_url, finder_script, args.seconds, 1, env=clinic_env,
+                           defines=finder_defines)["mean_ms"] for _ in range(args.pairs)]
+    log(f"S17 slot finder at the database: {statistics.median(finder_runs):.3f} ms")
+    sql = finder_script
+    for define in finder_defines:
+        name, value = define.split("=", 1)
+        sql = sql.replace(f":{name}", "'" + value.replace("'", "''") + "'")
+    plan = subprocess.run([tool("psql", "postgresql-client"), "-X", "-A", "-t", runtime_url,
+                           "-c", "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) " + sql.strip().rstrip(";")],
+                          check=True, capture_output=True, text=True, env=clinic_env).stdout.strip()
+    return {"day": day, "columns": columns, "visits": visits, "round_trips": len(captured),
+            "ratio": statistics.median(ratios), "ratios": ratios, "grid_p50_ms": statistics.median(pages),
+            "f_http_p50_ms": statistics.median(https), "f_sql_s17_mean_ms": statistics.median(sqls),
+            "statements": [sql for _, sql, _ in captured],
+            "slot_finder_mean_ms": statistics.median(finder_runs), "slot_finder_runs_ms": finder_runs,
+            "slot_finder_plan": plan}
+
+
 FORTUNES_SQL = "SELECT id, message FROM bench.fortune"
 
 
@@ -934,7 +1001,7 @@ def main():
     parser.add_argument("--compare-list-audit", action="store_true",
                         help="also build the baseline whose lists' audit events hold only a count, and measure S2 "
                              "and S11 against it (the cost of naming the patients a list showed)")
-    parser.add_argument("--only", choices=["s2", "s10"],
+    parser.add_argument("--only", choices=["s2", "s10", "s17"],
                         help="run one scenario alone (report in target/bench/<name>.json), for tuning")
     args = parser.parse_args()
     if args.pairs < 5:
@@ -1062,6 +1129,15 @@ def main():
             args.seconds, args.clients, mode="simple")
 
         clinic_env = dict(os.environ, PGOPTIONS=f"-c app.organization_id={bench_org} -c jit=off -c max_parallel_workers_per_gather=0")
+        if args.only == "s17":
+            bench_kind = psql_value(owner_url, f"{in_clinic}; SELECT id FROM appointment_types LIMIT 1")
+            s17 = s17_schedule_grid(app_port, floor_port, runtime_url, super_url, clinic_env,
+                                    uuid_to_ulid(summary_patient), uuid_to_ulid(bench_kind), args)
+            (OUT / "s17.json").write_text(json.dumps(s17, indent=2) + "\n")
+            print(json.dumps({k: s17[k] for k in ("ratio", "grid_p50_ms", "f_http_p50_ms", "f_sql_s17_mean_ms",
+                                                  "round_trips", "columns", "visits", "slot_finder_mean_ms")},
+                             indent=2))
+            return
         desk = staff_browser(app_port)
         summary_path = f"/patients/{uuid_to_ulid(summary_patient)}"
         status, _, _ = desk.request("GET", summary_path)
@@ -1099,6 +1175,9 @@ def main():
                                                 "round_trips")} | {"throughput": s2["throughput"]["ratio"]}, indent=2))
             return
         s4 = s4_search(runtime_url, floor_url, clinic_env, bench_org, rare_fragment, common_surname, args)
+        bench_kind = psql_value(owner_url, f"{in_clinic}; SELECT id FROM appointment_types LIMIT 1")
+        s17 = s17_schedule_grid(app_port, floor_port, runtime_url, super_url, clinic_env,
+                                uuid_to_ulid(summary_patient), uuid_to_ulid(bench_kind), args)
         s1 = s1_fortunes(floor_port, reference_port, runtime_url, pool_size, args)
 
         results = {
@@ -1152,6 +1231,7 @@ def main():
         "S6 login storm": login,
         "S2 latency": s2,
         "S4 search": s4,
+        "S17 schedule grid": s17,
         "S1 Fortunes": {"fortunes": s1["fortunes"]},
         "seed-bench": seeded,
         "S7 session overhead": session,
@@ -1188,6 +1268,7 @@ def targets(report):
     s2, s4, s6, s7 = report["S2 latency"], report["S4 search"], report["S6 login storm"], report["S7 session overhead"]
     s8, s9, s10 = report["S8 audit append"], report["S9 audit growth"], report["S10 job queue"]
     s11 = report["S11 mixed flow"]
+    s17 = report["S17 schedule grid"]
     rows = [
         ("S1 Fortunes page vs tokio-postgres reference",
          f"{scen['S1 Fortunes page vs the tokio-postgres reference']['ratio']:.3f} "
@@ -1230,7 +1311,10 @@ def targets(report):
         ("S14 compliance audit search", "-", "(console not built)", None),
         ("S15 document upload", "-", "(documents not built)", None),
         ("S16 backup and restore drill", "-", "(not built)", None),
-        ("S17 day schedule grid and slot finder", "-", "(not measured yet)", None),
+        ("S17 day grid p50 vs F_http + F_sql(S17)", f"{s17['ratio']:.3f}x ({s17['columns']} providers, "
+         f"{s17['visits']} visits)", "<= 1.3x", s17["ratio"] <= 1.3),
+        ("S17 slot finder at the database", f"{s17['slot_finder_mean_ms']:.3f} ms", "<= 5 ms",
+         s17["slot_finder_mean_ms"] <= 5.0),
     ]
     return rows
 

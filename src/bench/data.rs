@@ -106,8 +106,20 @@ pub async fn seed_fortunes(owner: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Two valid NPIs (Luhn over the 80840 prefix) for each clinic's two providers.
-const NPIS: [&str; 2] = ["1234567893", "1245319599"];
+/// Valid NPIs (Luhn over the 80840 prefix) for each clinic's ten providers (the schedule
+/// grid's benchmark is a ten-provider clinic's day).
+const NPIS: [&str; 10] = [
+    "1234567893",
+    "1245319599",
+    "1234567802",
+    "1234567877",
+    "1234567943",
+    "1234568016",
+    "1234568081",
+    "1234568156",
+    "1234568222",
+    "1234568297",
+];
 
 pub async fn seed(
     owner: &PgPool,
@@ -152,7 +164,7 @@ pub async fn seed(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        for p in 0..2 {
+        for p in 0..NPIS.len() {
             sqlx::query(
                 "INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
@@ -356,20 +368,37 @@ async fn seed_clinic(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    // One appointment each: provider g % 2, consecutive 30-minute slots from 08:00 to
-    // 16:00 clinic time, sixteen a day, from 2025-06-02 on.
+    // One appointment each: provider g % 10, consecutive 30-minute slots from 08:00 to
+    // 16:00 clinic time, sixteen a day per provider, on the days around the day of the
+    // run (so today's schedule is a full day of ten providers, as a clinic's is).
+    let providers_n = provider_ids.len() as i32;
     rows += sqlx::query(
         "INSERT INTO appointments (organization_id, patient_id, provider_id, appointment_type_id, starts_at, ends_at, status, reason)
-         SELECT $1, md5($1::text || ' patient ' || g)::uuid, ($3::uuid[])[1 + g % 2], $4, t, t + interval '30 minutes',
+         SELECT $1, md5($1::text || ' patient ' || g)::uuid, ($3::uuid[])[1 + g % $5], $4, t, t + interval '30 minutes',
                 CASE WHEN t < now() THEN 'completed' ELSE 'booked' END, 'Routine visit'
            FROM generate_series(1, $2::int) AS g,
-                LATERAL (SELECT (TIMESTAMP '2025-06-02 08:00' + ((g / 2) / 16) * interval '1 day'
-                                 + ((g / 2) % 16) * interval '30 minutes') AT TIME ZONE 'America/New_York' AS t) AS slot",
+                LATERAL (SELECT (date_trunc('day', now() AT TIME ZONE 'America/New_York') + interval '8 hours'
+                                 - ($2::int / $5 / 16 / 2) * interval '1 day'
+                                 + ((g / $5) / 16) * interval '1 day'
+                                 + ((g / $5) % 16) * interval '30 minutes') AT TIME ZONE 'America/New_York' AS t) AS slot",
     )
     .bind(org_id)
     .bind(patients as i32)
     .bind(&provider_ids)
     .bind(kind)
+    .bind(providers_n)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    // Each live visit's hold on its provider's time, as the appointments trigger keeps it.
+    rows += sqlx::query(
+        "INSERT INTO provider_busy_times (organization_id, appointment_id, user_id, during)
+         SELECT a.organization_id, a.id, pr.user_id, tstzrange(a.starts_at, a.ends_at)
+           FROM appointments a
+           JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
+          WHERE a.organization_id = $1 AND a.status IN ('booked', 'checked_in', 'completed')",
+    )
+    .bind(org_id)
     .execute(&mut *tx)
     .await?
     .rows_affected();

@@ -146,6 +146,22 @@ async fn bench_clinics_are_generated_two_at_a_time_with_every_trigger_back_on() 
     .await
     .expect("tokens");
     assert_eq!(unsearchable, 0);
+    // Every live visit holds its provider's time (the row the switched-off trigger keeps),
+    // and each clinic has ten providers for the schedule grid's benchmark.
+    let unheld: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM appointments a WHERE a.status <> 'cancelled'
+            AND NOT EXISTS (SELECT 1 FROM provider_busy_times b WHERE b.appointment_id = a.id)",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("busy times");
+    assert_eq!(unheld, 0);
+    let providers: Vec<i64> =
+        sqlx::query_scalar("SELECT count(*) FROM providers GROUP BY organization_id ORDER BY 1")
+            .fetch_all(&mut su)
+            .await
+            .expect("providers");
+    assert_eq!(providers, [10, 10, 10]);
     let switched_off: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'")
             .fetch_one(&mut su)

@@ -669,6 +669,31 @@ async fn a_providers_visits_at_another_clinic_show_as_busy_and_as_a_conflict_and
     assert!(grid.contains("block__visit--conflict"), "{grid}");
     assert!(grid.contains("booked at another clinic at this time"), "{grid}");
 
+    // Clinic A reads B's hold on the shared provider's time (and nothing of B's other
+    // providers), and can neither change nor delete it.
+    let runtime = app.database().runtime_pool().await;
+    let mut tx = begin_tenant(&runtime, &TenantContext::system(a.org)).await.expect("tx");
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM provider_busy_times WHERE organization_id = $1")
+        .bind(b.org)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(seen, 1);
+    let deleted = sqlx::query("DELETE FROM provider_busy_times WHERE organization_id = $1")
+        .bind(b.org)
+        .execute(&mut *tx)
+        .await
+        .expect("delete")
+        .rows_affected();
+    let updated = sqlx::query("UPDATE provider_busy_times SET during = 'empty' WHERE organization_id = $1")
+        .bind(b.org)
+        .execute(&mut *tx)
+        .await
+        .expect("update")
+        .rows_affected();
+    assert_eq!((deleted, updated), (0, 0), "another clinic's rows are read-only here");
+    tx.rollback().await.expect("rollback");
+
     // Cancelled at B: the time is free again, and no longer a conflict.
     in_clinic(
         &app,
