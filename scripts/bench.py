@@ -591,6 +591,9 @@ def capture_statements(super_url, action):
     return statements
 
 
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?")
+
+
 def pgbench_script(statements):
     """A pgbench script (prepared mode) sending `statements` as the application does: one
     round trip each, the simple-protocol BEGIN-with-settings message as one pipeline.
@@ -618,6 +621,10 @@ def pgbench_script(statements):
                 return "NULL"
             name = f"s{n}p{index}"
             defines.append(f"{name}={value}")
+            # The application binds instants as timestamptz; pgbench sends text, which the
+            # server cannot type where the statement does arithmetic on it ($1 - interval).
+            if TIMESTAMP.fullmatch(value):
+                return f":{name}::timestamptz"
             return f":{name}"
 
         lines.append(re.sub(r"\$(\d+)", substitute, sql) + ";")

@@ -17,7 +17,9 @@ use crate::web::{AppError, AppResult, Framed, TenantTx, parse_form};
 
 type Page = Framed<ChartFrame, VitalsSection>;
 
-const CHART_WIDTH: f64 = 600.0;
+/// The chart's units; the template's `viewBox` and grid lines use the same numbers. The
+/// shape is about that of a phone's column, so it scales evenly (round dots, upright text).
+const CHART_WIDTH: f64 = 360.0;
 const CHART_HEIGHT: f64 = 160.0;
 const CHART_LEFT: f64 = 44.0;
 

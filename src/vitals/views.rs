@@ -62,7 +62,7 @@ pub(crate) struct Series {
     pub dots: Vec<(i32, i32, String)>,
 }
 
-/// A small chart drawn on the server: 600 x 160 units, the series over time (oldest on
+/// A small chart drawn on the server: 360 x 160 units, the series over time (oldest on
 /// the left), ticks on the left, an optional shaded reference band.
 pub(crate) struct Trend {
     pub title: &'static str,
