@@ -580,7 +580,8 @@ def capture_statements(super_url, action):
         found = re.match(r"duration: [\d.]+ ms  (statement|execute [^:]+): (.*)", body, re.S)
         if not found:
             continue
-        sql = " ".join(found.group(2).split())
+        # Line comments go before the lines are joined (else one swallows the rest).
+        sql = " ".join(re.sub(r"--[^\n]*", "", found.group(2)).split())
         if sql.startswith(("ALTER SYSTEM", "SELECT pg_reload_conf")):
             continue
         if found.group(1) == "statement":
