@@ -89,6 +89,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::contexts::routes())
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
+        .merge(crate::profiles::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())
         .merge(crate::patients::routes())

@@ -53,6 +53,7 @@ pub mod notes;
 pub mod patient_access;
 pub mod patients;
 pub mod problems;
+pub mod profiles;
 pub mod signin;
 pub mod tasks;
 pub mod text_messages;

@@ -171,6 +171,27 @@ mod tests {
     }
 
     #[test]
+    fn free_starts_are_quarter_hours_inside_the_hours_after_now_and_clear_of_every_busy_time() {
+        let zone = New_York;
+        let day = date(2026, 12, 7);
+        let at =
+            |h: u32, m: u32| instant(zone, day, NaiveTime::from_hms_opt(h, m, 0).expect("t")).expect("i");
+        let time = |h: u32| NaiveTime::from_hms_opt(h, 0, 0).expect("t");
+        let hours = [
+            Hours { weekday: 1, starts: time(9), ends: time(11) },
+            Hours { weekday: 2, starts: time(9), ends: time(17) },
+        ];
+        // Busy 09:30-10:00 (here) and 10:20-10:30 (at another clinic). Of the starts
+        // 09:00 ... 10:30 (10:45 would end after 11:00), 09:15-10:15 each touch a busy time.
+        let busy = [(at(9, 30), at(10, 0)), (at(10, 20), at(10, 30))];
+        assert_eq!(free_starts(zone, &hours, day, 30, at(9, 0), &busy), [at(9, 0), at(10, 30)]);
+        // Asked at 09:05: 09:00 has begun.
+        assert_eq!(free_starts(zone, &hours, day, 30, at(9, 5), &busy), [at(10, 30)]);
+        // Tuesday's hours are not Monday's.
+        assert!(free_starts(zone, &hours[1..], day, 30, at(0, 0), &[]).is_empty());
+    }
+
+    #[test]
     fn weeks_start_on_monday() {
         assert_eq!(week_start(date(2026, 11, 29)), date(2026, 11, 23));
         assert_eq!(week_start(date(2026, 11, 23)), date(2026, 11, 23));
@@ -231,6 +252,43 @@ mod live_tests {
         assert_eq!((change.appointment_id, change.change.as_str()), (id, "booked"));
         assert!(ScheduleChange::parse("{}").is_none());
     }
+}
+
+/// How far ahead the slot finder looks, and how many slots it offers.
+pub(crate) const FINDER_DAYS: i64 = 14;
+pub(crate) const FINDER_SLOTS: usize = 10;
+
+/// The starts, every quarter hour, of a visit of `minutes` on the clinic's `day` that fit
+/// inside one block of working hours, begin at `from` or later, and overlap nothing in
+/// `busy` (instants).
+pub(crate) fn free_starts(
+    clinic: Tz,
+    hours: &[Hours],
+    day: NaiveDate,
+    minutes: i64,
+    from: DateTime<Utc>,
+    busy: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Vec<DateTime<Utc>> {
+    let length = Duration::minutes(minutes);
+    let weekday = iso_weekday(day);
+    let mut starts = Vec::new();
+    for block in hours.iter().filter(|h| h.weekday == weekday) {
+        let (Ok(opens), Ok(closes)) = (instant(clinic, day, block.starts), instant(clinic, day, block.ends))
+        else {
+            continue;
+        };
+        let mut at = opens;
+        while at + length <= closes {
+            let ends = at + length;
+            if at >= from && !busy.iter().any(|(b_start, b_end)| *b_start < ends && at < *b_end) {
+                starts.push(at);
+            }
+            at += Duration::minutes(15);
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    starts
 }
 
 pub(crate) mod grid {

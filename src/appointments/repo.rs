@@ -376,90 +376,38 @@ pub(crate) async fn toggle_type(db: &mut PgConnection, id: AppointmentTypeId) ->
     Ok(changed > 0)
 }
 
-/// A free slot: whose, and when it starts.
-pub(crate) struct FreeSlot {
-    pub provider_id: ProviderId,
-    pub provider_name: String,
-    pub starts_at: DateTime<Utc>,
-}
-
-/// The next `limit` free slots for a visit of `kind` from `from`, with `provider` or any
-/// provider: starts every 15 minutes inside working hours (wall-clock in `clinic_zone`)
-/// over the next 14 days, where the whole visit fits before the hours end and overlaps
-/// no live appointment of that provider. Earliest first.
-pub async fn free_slots(
-    db: &mut PgConnection,
-    kind: AppointmentTypeId,
-    provider: Option<ProviderId>,
-    from: DateTime<Utc>,
-    clinic_zone: &str,
-    limit: i64,
-) -> Result<Vec<FreeSlot>, sqlx::Error> {
-    sqlx::query_as!(
-        FreeSlot,
-        r#"WITH visit AS (SELECT make_interval(mins => duration_minutes) AS length
-                            FROM appointment_types WHERE id = $1 AND is_active),
-                days AS (SELECT d::date AS day
-                           FROM generate_series(($3::timestamptz AT TIME ZONE $4)::date,
-                                                ($3::timestamptz AT TIME ZONE $4)::date + 13, interval '1 day') d),
-                windows AS (SELECT h.provider_id, (d.day + h.starts) AT TIME ZONE $4 AS opens,
-                                   (d.day + h.ends) AT TIME ZONE $4 AS closes
-                              FROM provider_working_hours h
-                              JOIN days d ON extract(isodow FROM d.day) = h.weekday
-                              JOIN providers p ON p.organization_id = h.organization_id AND p.id = h.provider_id
-                             WHERE p.deleted_at IS NULL AND ($2::uuid IS NULL OR h.provider_id = $2)),
-                starts AS (SELECT w.provider_id, s AS starts_at, s + v.length AS ends_at
-                             FROM windows w CROSS JOIN visit v,
-                                  generate_series(w.opens, w.closes - v.length, interval '15 minutes') s
-                            WHERE s >= $3)
-           SELECT s.provider_id AS "provider_id!: ProviderId", u.display_name AS "provider_name!", s.starts_at AS "starts_at!"
-             FROM starts s
-             JOIN providers p ON p.id = s.provider_id
-             JOIN users u ON u.id = p.user_id
-            -- The person's time at every clinic: a provider seeing a patient elsewhere
-            -- is not free here either.
-            WHERE NOT EXISTS (SELECT 1 FROM provider_busy_times b
-                               WHERE b.user_id = p.user_id AND b.during && tstzrange(s.starts_at, s.ends_at))
-            ORDER BY s.starts_at, u.display_name
-            LIMIT $5"#,
-        kind.as_uuid(),
-        provider.map(|p| p.as_uuid()),
-        from,
-        clinic_zone,
-        limit
-    )
-    .fetch_all(db)
-    .await
-}
-
-/// When this clinic's providers are booked at other clinics, between two instants: the
-/// times only (the other clinic's patients and visits are theirs).
+/// When this clinic's providers are busy between two instants, here (unless
+/// `elsewhere_than` names this clinic) and at any other clinic where the same person
+/// sees patients: the times only (another clinic's patients and visits are theirs).
 #[derive(Debug, Clone)]
-pub(crate) struct BusyElsewhere {
+pub(crate) struct BusyTime {
     pub provider_id: ProviderId,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
 
-pub(crate) async fn busy_elsewhere(
+pub(crate) async fn busy_times(
     db: &mut PgConnection,
-    here: OrganizationId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     provider: Option<ProviderId>,
-) -> Result<Vec<BusyElsewhere>, sqlx::Error> {
+    elsewhere_than: Option<OrganizationId>,
+) -> Result<Vec<BusyTime>, sqlx::Error> {
     sqlx::query_as!(
-        BusyElsewhere,
-        r#"SELECT pr.id AS "provider_id: ProviderId", lower(b.during) AS "starts_at!", upper(b.during) AS "ends_at!"
+        BusyTime,
+        r#"SELECT pr.id AS "provider_id: ProviderId", b.starts_at, b.ends_at
              FROM providers pr
              JOIN provider_busy_times b ON b.user_id = pr.user_id
-            WHERE pr.deleted_at IS NULL AND ($4::uuid IS NULL OR pr.id = $4)
-              AND b.organization_id <> $1 AND b.during && tstzrange($2, $3)
-            ORDER BY 2"#,
-        here.as_uuid(),
+            WHERE pr.deleted_at IS NULL AND ($3::uuid IS NULL OR pr.id = $3)
+              AND ($4::uuid IS NULL OR b.organization_id <> $4)
+              AND b.starts_at < $2 AND b.ends_at > $1
+              -- Implied by the table's eight-hour limit; what keeps this an index range.
+              AND b.starts_at > $1 - interval '8 hours'
+            ORDER BY b.starts_at"#,
         from,
         to,
-        provider.map(|p| p.as_uuid())
+        provider.map(|p| p.as_uuid()),
+        elsewhere_than.map(|o| o.as_uuid())
     )
     .fetch_all(db)
     .await

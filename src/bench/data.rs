@@ -392,8 +392,8 @@ async fn seed_clinic(
     .rows_affected();
     // Each live visit's hold on its provider's time, as the appointments trigger keeps it.
     rows += sqlx::query(
-        "INSERT INTO provider_busy_times (organization_id, appointment_id, user_id, during)
-         SELECT a.organization_id, a.id, pr.user_id, tstzrange(a.starts_at, a.ends_at)
+        "INSERT INTO provider_busy_times (organization_id, appointment_id, user_id, starts_at, ends_at)
+         SELECT a.organization_id, a.id, pr.user_id, a.starts_at, a.ends_at
            FROM appointments a
            JOIN providers pr ON pr.organization_id = a.organization_id AND pr.id = a.provider_id
           WHERE a.organization_id = $1 AND a.status IN ('booked', 'checked_in', 'completed')",

@@ -125,6 +125,7 @@ typed_ids! {
     UserId;
     MembershipId;
     ProviderId;
+    ProviderLicenseId;
     StaffId;
     PatientId;
     ProxyAssignmentId;

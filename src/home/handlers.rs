@@ -19,7 +19,7 @@ pub async fn home(auth: Authenticated) -> Response {
         None => "/contexts",
         // Each staff role has a home that says what to do today.
         Some(ContextClaim::Staff { role, .. }) => match role {
-            StaffRole::OrgAdmin => "/members",
+            StaffRole::OrgAdmin => "/home/admin",
             StaffRole::AdminStaff => "/home/front-desk",
             StaffRole::Provider => "/home/clinician",
             StaffRole::ClinicalStaff => "/home/rooming",

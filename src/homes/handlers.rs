@@ -3,7 +3,9 @@ use serde_json::json;
 
 use super::domain::waited;
 use super::repo::{self, DayVisit};
-use super::views::{CallsHome, ClinicianHome, DraftRow, FrontDeskHome, RoomingHome, VisitRow};
+use super::views::{
+    AdminHome, CallsHome, ClinicianHome, DraftRow, FrontDeskHome, LicenceRow, RoomingHome, VisitRow,
+};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::policy::{self, Permission, Target};
 use crate::web::{AppError, AppResult, Page, TenantTx};
@@ -140,4 +142,37 @@ pub async fn calls(tx: TenantTx) -> AppResult<Page<CallsHome>> {
     tx.authorize(Permission::ScreenPop, Target::Organization, "home").await?;
     let (_, _, day) = today(&tx);
     Ok(Page(CallsHome { today: day }))
+}
+
+/// How far ahead the administrator's home looks for licences that run out.
+const LICENCE_WARNING_DAYS: i64 = 60;
+
+pub async fn admin(tx: TenantTx) -> AppResult<Page<AdminHome>> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "home").await?;
+    let (_, _, day) = today(&tx);
+    let clinic_today = tx.now().with_timezone(&tx.context().clinic_timezone).date_naive();
+    let (licences, unbookable) = {
+        let mut db = tx.conn().await?;
+        (
+            repo::expiring_licences(&mut db, clinic_today + TimeDelta::days(LICENCE_WARNING_DAYS)).await?,
+            repo::providers_without_profile(&mut db).await?,
+        )
+    };
+    Ok(Page(AdminHome {
+        today: day,
+        licences: licences
+            .into_iter()
+            .map(|l| LicenceRow {
+                href: format!("/members/{}/profile", l.membership_id),
+                provider: l.provider_name,
+                licence: format!("{} {}", l.state, l.license_number),
+                expires_on: l.expires_on.to_string(),
+                expired: l.expires_on < clinic_today,
+            })
+            .collect(),
+        unbookable: unbookable
+            .into_iter()
+            .map(|u| (format!("/members/{}/profile", u.membership_id), u.name))
+            .collect(),
+    }))
 }

@@ -1,7 +1,7 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
-use crate::db::ids::{AppointmentId, ClinicalNoteId, PatientId, UserId};
+use crate::db::ids::{AppointmentId, ClinicalNoteId, MembershipId, PatientId, UserId};
 
 pub(crate) struct DayVisit {
     pub id: AppointmentId,
@@ -71,4 +71,58 @@ pub async fn open_tasks(db: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM staff_tasks WHERE done_at IS NULL"#)
         .fetch_one(db)
         .await
+}
+
+/// A provider's licence that expires soon (or has), for the administrator's home.
+pub(crate) struct ExpiringLicence {
+    pub membership_id: MembershipId,
+    pub provider_name: String,
+    pub state: String,
+    pub license_number: String,
+    pub expires_on: NaiveDate,
+}
+
+/// Licences of the clinic's current providers expiring on or before `by`, soonest first.
+pub async fn expiring_licences(
+    db: &mut PgConnection,
+    by: NaiveDate,
+) -> Result<Vec<ExpiringLicence>, sqlx::Error> {
+    sqlx::query_as!(
+        ExpiringLicence,
+        r#"SELECT m.id AS "membership_id: MembershipId", u.display_name AS provider_name, l.state AS "state!",
+                  l.license_number, l.expires_on
+             FROM provider_licenses l
+             JOIN providers pr ON pr.organization_id = l.organization_id AND pr.id = l.provider_id
+             JOIN users u ON u.id = pr.user_id
+             JOIN memberships m ON m.organization_id = pr.organization_id AND m.user_id = pr.user_id AND m.role = 'provider'
+            WHERE l.deleted_at IS NULL AND pr.deleted_at IS NULL AND l.expires_on <= $1
+            ORDER BY l.expires_on, u.display_name
+            LIMIT 100"#,
+        by
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Provider members with no provider profile yet: they cannot be booked.
+pub(crate) struct Unbookable {
+    pub membership_id: MembershipId,
+    pub name: String,
+}
+
+pub async fn providers_without_profile(db: &mut PgConnection) -> Result<Vec<Unbookable>, sqlx::Error> {
+    sqlx::query_as!(
+        Unbookable,
+        r#"SELECT m.id AS "membership_id: MembershipId",
+                  CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
+                      AS "name!"
+             FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE m.role = 'provider' AND m.status IN ('invited', 'active')
+              AND NOT EXISTS (SELECT 1 FROM providers pr
+                               WHERE pr.organization_id = m.organization_id AND pr.user_id = m.user_id
+                                 AND pr.deleted_at IS NULL)
+            ORDER BY 2"#
+    )
+    .fetch_all(db)
+    .await
 }

@@ -53,3 +53,22 @@ pub(crate) struct RoomingHome {
 pub(crate) struct CallsHome {
     pub today: String,
 }
+
+pub(crate) struct LicenceRow {
+    pub href: String,
+    pub provider: String,
+    pub licence: String,
+    pub expires_on: String,
+    pub expired: bool,
+}
+
+/// The clinic administrator's home: what needs them (licences running out, providers who
+/// cannot be booked yet) and where the clinic is run from.
+#[derive(Template)]
+#[template(path = "homes/admin.html")]
+pub(crate) struct AdminHome {
+    pub today: String,
+    pub licences: Vec<LicenceRow>,
+    /// (profile link, name).
+    pub unbookable: Vec<(String, String)>,
+}

@@ -95,7 +95,7 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
             repo::providers(&mut db).await?,
             repo::between(&mut db, from, to, None, None, tx.context().tenant.user_id).await?,
             repo::all_hours(&mut db).await?,
-            repo::busy_elsewhere(&mut db, here, from, to, None).await?,
+            repo::busy_times(&mut db, from, to, None, Some(here)).await?,
         )
     };
     let can = abilities(&tx);
@@ -163,7 +163,7 @@ struct ColumnSource {
     elsewhere: Vec<Span>,
 }
 
-fn span_of_busy(busy: &repo::BusyElsewhere) -> Span {
+fn span_of_busy(busy: &repo::BusyTime) -> Span {
     Span { starts: busy.starts_at, ends: busy.ends_at }
 }
 
@@ -290,7 +290,7 @@ pub async fn week(
             provider,
             repo::between(&mut db, from, to, Some(provider_id), None, tx.context().tenant.user_id).await?,
             repo::hours(&mut db, provider_id).await?,
-            repo::busy_elsewhere(&mut db, here, from, to, Some(provider_id)).await?,
+            repo::busy_times(&mut db, from, to, Some(provider_id), Some(here)).await?,
         )
     };
     let can = abilities(&tx);

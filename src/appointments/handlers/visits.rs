@@ -64,6 +64,60 @@ pub(crate) struct SlotQuery {
     provider_id: String,
 }
 
+/// The next free slots for a visit of `kind` (with `provider`, or any): day by day on the
+/// clinic's clock from now, each day one read of when the providers are busy (here and
+/// at any other clinic they work at), until enough are found or the days run out.
+async fn find_slots(
+    tx: &TenantTx,
+    kind: AppointmentTypeId,
+    provider: Option<ProviderId>,
+) -> AppResult<Vec<(DateTime<Utc>, ProviderId, String)>> {
+    let clinic = tx.context().clinic_timezone;
+    let now = tx.now();
+    let mut db = tx.conn().await?;
+    let Some(minutes) = repo::types(&mut db)
+        .await?
+        .into_iter()
+        .find(|t| t.id == kind && t.is_active)
+        .map(|t| i64::from(t.duration_minutes))
+    else {
+        return Ok(Vec::new());
+    };
+    let providers: Vec<_> = repo::providers(&mut db)
+        .await?
+        .into_iter()
+        .filter(|p| provider.is_none_or(|id| p.id == id))
+        .collect();
+    let hours = repo::all_hours(&mut db).await?;
+    let today = now.with_timezone(&clinic).date_naive();
+    let mut found = Vec::new();
+    for offset in 0..domain::FINDER_DAYS {
+        let day = today + chrono::Duration::days(offset);
+        let (from, to) = domain::day_bounds(clinic, day);
+        let busy = repo::busy_times(&mut db, from, to, provider, None).await?;
+        let mut on_day = Vec::new();
+        for p in &providers {
+            let own_hours: Vec<domain::Hours> = hours
+                .iter()
+                .filter(|h| h.provider_id == p.id)
+                .map(|h| domain::Hours { weekday: h.weekday, starts: h.starts, ends: h.ends })
+                .collect();
+            let own_busy: Vec<_> =
+                busy.iter().filter(|b| b.provider_id == p.id).map(|b| (b.starts_at, b.ends_at)).collect();
+            let name = format!("{}, {}", p.name, p.credentials);
+            for start in domain::free_starts(clinic, &own_hours, day, minutes, now, &own_busy) {
+                on_day.push((start, p.id, name.clone()));
+            }
+        }
+        on_day.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+        found.extend(on_day.into_iter().take(domain::FINDER_SLOTS - found.len()));
+        if found.len() >= domain::FINDER_SLOTS {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// The slot finder in the chart's appointments section: the next ten free slots for a
 /// kind of visit, with one provider or any, each booked with one click.
 pub async fn free_slots(
@@ -72,27 +126,22 @@ pub async fn free_slots(
     Query(query): Query<SlotQuery>,
 ) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::ManageSchedule).await?;
-    let (clinic, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
+    let viewer = tx.context().timezone;
     let mut section = render_section(&tx, &chart, None).await?;
     match query.type_id.parse::<AppointmentTypeId>() {
         Err(_) => section.slot_error = Some("Choose the kind of visit."),
         Ok(kind) => {
             let provider = query.provider_id.parse::<ProviderId>().ok();
-            let found =
-                repo::free_slots(&mut *tx.conn().await?, kind, provider, tx.now(), clinic.name(), 10).await?;
+            let found = find_slots(&tx, kind, provider).await?;
             section.slots = Some(
                 found
                     .into_iter()
-                    .map(|slot| {
-                        let local = slot.starts_at.with_timezone(&viewer);
+                    .map(|(starts_at, provider_id, provider_name)| {
+                        let local = starts_at.with_timezone(&viewer);
                         SlotRow {
-                            provider_id: slot.provider_id.to_string(),
-                            label: format!(
-                                "{} with {}",
-                                local.format("%a %Y-%m-%d %H:%M"),
-                                slot.provider_name
-                            ),
-                            provider_name: slot.provider_name,
+                            provider_id: provider_id.to_string(),
+                            label: format!("{} with {}", local.format("%a %Y-%m-%d %H:%M"), provider_name),
+                            provider_name,
                             date: local.format("%Y-%m-%d").to_string(),
                             time: local.format("%H:%M").to_string(),
                         }

@@ -183,6 +183,7 @@ mod medications;
 mod merge;
 mod notes;
 mod problems;
+mod profiles;
 mod proxies;
 mod robustness;
 mod roles;

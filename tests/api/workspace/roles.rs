@@ -132,6 +132,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     let vitals = in_clinic(&app, b.org, "INSERT INTO vitals (organization_id, patient_id, measured_at, pulse) VALUES ($1, $2, now(), 61) RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("vitals");
     let policy = in_clinic(&app, b.org, "INSERT INTO insurance_policies (organization_id, patient_id, priority, payer, member_id, subscriber_name, subscriber_relationship) VALUES ($1, $2, 'primary', 'B-SECRET payer', 'B1', 'B person', 'self') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("policy");
     let emergency = in_clinic(&app, b.org, "INSERT INTO emergency_contacts (organization_id, patient_id, name, relationship, phone) VALUES ($1, $2, 'B-SECRET sister', 'sister', '+16172013311') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("emergency contact");
+    let licence = in_clinic(&app, b.org, "INSERT INTO provider_licenses (organization_id, provider_id, state, license_number, expires_on) VALUES ($1, $2, 'MA', 'B-SECRET-1', current_date + 90) RETURNING id", &[&b.org.as_uuid(), &b.provider.as_uuid()]).await.expect("licence");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -151,6 +152,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{vitals_id}", &ulid(vitals))
             .replace("{policy_id}", &ulid(policy))
             .replace("{emergency_contact_id}", &ulid(emergency))
+            .replace("{licence_id}", &ulid(licence))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;

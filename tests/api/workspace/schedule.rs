@@ -685,12 +685,14 @@ async fn a_providers_visits_at_another_clinic_show_as_busy_and_as_a_conflict_and
         .await
         .expect("delete")
         .rows_affected();
-    let updated = sqlx::query("UPDATE provider_busy_times SET during = 'empty' WHERE organization_id = $1")
-        .bind(b.org)
-        .execute(&mut *tx)
-        .await
-        .expect("update")
-        .rows_affected();
+    let updated = sqlx::query(
+        "UPDATE provider_busy_times SET starts_at = starts_at - interval '1 hour' WHERE organization_id = $1",
+    )
+    .bind(b.org)
+    .execute(&mut *tx)
+    .await
+    .expect("update")
+    .rows_affected();
     assert_eq!((deleted, updated), (0, 0), "another clinic's rows are read-only here");
     tx.rollback().await.expect("rollback");
 
