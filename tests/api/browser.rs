@@ -919,3 +919,69 @@ async fn a_front_desk_morning_on_the_time_grid() {
     look(&client, "50-booked-on-the-grid").await;
     client.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn an_administrator_makes_an_invited_provider_bookable() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let admin =
+        app.with_totp(app.person("admin.profiles@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &admin, "org_admin").await;
+    // A provider who accepted an invitation: a member, no provider profile yet.
+    let doctor = app.person("new.doctor@riverside.example", "quiet lake morning 42").await;
+    app.member(org, &doctor, "provider").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    sqlx::query("UPDATE users SET display_name = 'Dr Imani Okoye' WHERE id = $1")
+        .bind(doctor.id)
+        .execute(&mut *tx)
+        .await
+        .expect("name");
+    tx.commit().await.expect("commit");
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/home")).await.expect("home");
+    sign_in_with_code(&client, &app, &admin).await;
+    assert_eq!(path_becomes(&client, "/home/admin").await, "/home/admin");
+    watch_csp(&client).await;
+    wait_text(&client, "main", "Providers who cannot be booked yet").await;
+    look(&client, "51-admin-home").await;
+    accessible(&client, "administrator's home").await;
+    client
+        .find(Locator::XPath("//a[normalize-space()='Dr Imani Okoye']"))
+        .await
+        .expect("the provider")
+        .click()
+        .await
+        .expect("click");
+    wait_text(&client, "main", "Create the provider profile").await;
+    watch_csp(&client).await;
+    // A mistyped NPI is caught at its check digit, the typing kept.
+    fill(&client, "#npi", "1234567890").await;
+    set_value(&client, "#credentials", "MD").await;
+    fill(&client, "#specialty", "Pediatrics").await;
+    click(&client, "form[action$='/profile/provider'] button[type=submit]").await;
+    wait_text(&client, "main", "check digit does not match").await;
+    look(&client, "52-provider-profile-error").await;
+    accessible(&client, "provider profile with an error").await;
+    fill(&client, "#npi", "1234567893").await;
+    click(&client, "form[action$='/profile/provider'] button[type=submit]").await;
+    wait_text(&client, "main", "Provider profile created").await;
+    watch_csp(&client).await;
+    set_value(&client, "#licence-state", "MA").await;
+    fill(&client, "#licence-number", "MD-27311").await;
+    let soon = (chrono::Utc::now() + TimeDelta::days(20)).format("%Y-%m-%d").to_string();
+    set_value(&client, "#licence-expires", &soon).await;
+    click(&client, "form[action$='/profile/licences'] button[type=submit]").await;
+    wait_text(&client, "main", "expires within 60 days").await;
+    look(&client, "53-provider-profile").await;
+    accessible(&client, "provider profile").await;
+    client.goto(&format!("{base}/home/admin")).await.expect("home again");
+    wait_text(&client, "main", "MA MD-27311").await;
+    wait_text(&client, "main", "Every provider has a provider profile.").await;
+    client.close().await.expect("close");
+}
