@@ -503,9 +503,10 @@ def staff_browser(port):
     return browser
 
 
-def s2_patient_summary(app_port, floor_port, runtime_url, script, defines, path, cookie, args):
-    """p50 of the summary page at one connection vs F_http + F_sql(S2) at one connection
-    each (pgbench reports a mean, which for one client is within noise of its median)."""
+def page_p50_against_floors(label, app_port, floor_port, runtime_url, script, defines, path, cookie, args):
+    """p50 of a page at one connection vs F_http + F_sql at one connection each, where
+    F_sql replays exactly the page's statements (pgbench reports a mean, which for one
+    client is within noise of its median). Pairs alternate; the ratio is their median."""
     ratios, pages, https, sqls = [], [], [], []
     for i in range(args.pairs):
         http = wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, 1)
@@ -514,10 +515,18 @@ def s2_patient_summary(app_port, floor_port, runtime_url, script, defines, path,
                    headers=[f"Cookie: {cookie}", "Host: localhost"])
         ratios.append(page["p50_ms"] / (http["p50_ms"] + sql["mean_ms"]))
         pages.append(page["p50_ms"]); https.append(http["p50_ms"]); sqls.append(sql["mean_ms"])
-        log(f"S2 latency pair {i + 1}/{args.pairs}: {page['p50_ms']:.3f} / "
+        log(f"{label} pair {i + 1}/{args.pairs}: {page['p50_ms']:.3f} / "
             f"({http['p50_ms']:.3f} + {sql['mean_ms']:.3f}) = {ratios[-1]:.3f}")
     return {"ratio": statistics.median(ratios), "ratios": ratios, "page_p50_ms": statistics.median(pages),
-            "f_http_p50_ms": statistics.median(https), "f_sql_s2_mean_ms": statistics.median(sqls)}
+            "f_http_p50_ms": statistics.median(https), "f_sql_mean_ms": statistics.median(sqls)}
+
+
+def s2_patient_summary(app_port, floor_port, runtime_url, script, defines, path, cookie, args):
+    """p50 of the summary page vs F_http + F_sql(S2)."""
+    found = page_p50_against_floors("S2 latency", app_port, floor_port, runtime_url, script, defines, path,
+                                    cookie, args)
+    found["f_sql_s2_mean_ms"] = found.pop("f_sql_mean_ms")
+    return found
 
 
 LOG_ENTRY = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[(\d+)\] (LOG|DETAIL):  ", re.M)
@@ -877,16 +886,8 @@ def s17_schedule_grid(app_port, floor_port, runtime_url, super_url, clinic_env, 
     captured = capture_statements(super_url, one_grid)
     script, defines = pgbench_script(captured)
     (OUT / "f_sql_s17.sql").write_text(script)
-    ratios, pages, https, sqls = [], [], [], []
-    for i in range(args.pairs):
-        http = wrk(f"http://127.0.0.1:{floor_port}/", args.seconds, 1)
-        sql = pgbench(runtime_url, script, args.seconds, 1, defines=defines)
-        grid = wrk(f"http://127.0.0.1:{app_port}{path}", args.seconds, 1,
-                   headers=[f"Cookie: {desk.cookie}", "Host: localhost"])
-        ratios.append(grid["p50_ms"] / (http["p50_ms"] + sql["mean_ms"]))
-        pages.append(grid["p50_ms"]); https.append(http["p50_ms"]); sqls.append(sql["mean_ms"])
-        log(f"S17 grid pair {i + 1}/{args.pairs}: {grid['p50_ms']:.3f} / "
-            f"({http['p50_ms']:.3f} + {sql['mean_ms']:.3f}) = {ratios[-1]:.3f}")
+    grid = page_p50_against_floors("S17 grid", app_port, floor_port, runtime_url, script, defines, path,
+                                   desk.cookie, args)
 
     finder = f"/patients/{patient}/appointments/free-slots?type_id={kind}&provider_id="
 
@@ -912,8 +913,8 @@ def s17_schedule_grid(app_port, floor_port, runtime_url, super_url, clinic_env, 
                            "-c", "EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) " + first.strip().rstrip(";")],
                           check=True, capture_output=True, text=True, env=clinic_env).stdout.strip()
     return {"day": day, "columns": columns, "visits": visits, "round_trips": len(captured),
-            "ratio": statistics.median(ratios), "ratios": ratios, "grid_p50_ms": statistics.median(pages),
-            "f_http_p50_ms": statistics.median(https), "f_sql_s17_mean_ms": statistics.median(sqls),
+            "ratio": grid["ratio"], "ratios": grid["ratios"], "grid_p50_ms": grid["page_p50_ms"],
+            "f_http_p50_ms": grid["f_http_p50_ms"], "f_sql_s17_mean_ms": grid["f_sql_mean_ms"],
             "statements": [sql for _, sql, _ in captured],
             "slot_finder_mean_ms": statistics.median(finder_runs), "slot_finder_runs_ms": finder_runs,
             "slot_finder_days_read": len(found),
