@@ -246,7 +246,9 @@ pub async fn remove_licence(
     let (id, member) = open(&tx, &id).await?;
     let licence: ProviderLicenseId = licence.parse().map_err(|_| AppError::NotFound)?;
     let provider = repo::provider(&mut *tx.conn().await?, member.user_id).await?;
-    let Some(provider) = provider else {
+    // As for adding: only through the person's provider membership.
+    let Some(provider) = provider.filter(|_| StaffRole::parse(&member.role) == Some(StaffRole::Provider))
+    else {
         return Err(AppError::NotFound);
     };
     if !repo::remove_licence(&mut *tx.conn().await?, provider.id, licence).await? {
