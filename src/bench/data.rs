@@ -333,10 +333,14 @@ async fn seed_clinic(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    // Households share a mobile number; a quarter have an e-mail address.
+    // A third of the patients live in households of three that share one mobile number
+    // (patients 3h, 3h+1 and 3h+2 for h divisible by 3 hold 2000000 + h); everyone else
+    // has a number of their own (3000000 + g). A quarter have an e-mail address.
     rows += sqlx::query(
         "INSERT INTO contact_methods (organization_id, patient_id, kind, value, is_primary, is_safe_for_sms, is_safe_for_voicemail)
-         SELECT $1, md5($1::text || ' patient ' || g)::uuid, 'mobile', '+1617' || (2000000 + g / 3), true, g % 5 <> 0, g % 7 <> 0
+         SELECT $1, md5($1::text || ' patient ' || g)::uuid, 'mobile',
+                '+1617' || CASE WHEN (g / 3) % 3 = 0 THEN 2000000 + g / 3 ELSE 3000000 + g END,
+                true, g % 5 <> 0, g % 7 <> 0
            FROM generate_series(1, $2::int) AS g",
     )
     .bind(org_id)
