@@ -3,7 +3,7 @@
 //! working hours are wall-clock times in the clinic's timezone, so 09:00 stays 09:00 on
 //! both sides of a daylight-saving change.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 pub(crate) const STATUSES: [(&str, &str); 5] = [
@@ -20,6 +20,18 @@ pub(crate) fn status_label(status: &str) -> &'static str {
 
 pub(crate) const WEEKDAYS: [&str; 7] =
     ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/// A time of day as the schedule shows it: "09:05", 24-hour. Written digit by digit
+/// rather than through a chrono pattern, which also renders the offset's name on every
+/// call: a busy day's grid writes a time for each quarter hour and each visit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Clock<T>(pub T);
+
+impl<T: Timelike> std::fmt::Display for Clock<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0.hour(), self.0.minute())
+    }
+}
 
 /// Why a typed time cannot be booked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,7 @@
 use askama::Template;
+use chrono::NaiveTime;
+
+use super::domain::Clock;
 
 /// One appointment as a row on any schedule view.
 pub struct Visit {
@@ -104,7 +107,7 @@ pub(crate) struct SlotRow {
 /// per provider or per day.
 pub(crate) struct TimeGrid {
     /// One per row: its grid line and, on the hour, its label.
-    pub times: Vec<(usize, Option<String>)>,
+    pub times: Vec<(usize, Option<Clock<NaiveTime>>)>,
     pub columns: Vec<GridColumn>,
     /// Cancelled visits are not in the grid (their time is free again): listed below it.
     pub cancelled: Vec<Visit>,
@@ -126,7 +129,7 @@ pub(crate) enum GridCell {
     /// it, the registry's next step for the patient they choose.
     Free {
         row: usize,
-        time: String,
+        time: Clock<NaiveTime>,
         open: bool,
         book: Option<String>,
     },

@@ -12,10 +12,10 @@ pub use visits::{
     book, cancel, check_in, complete, detail, free_slots, no_show, reschedule, section, undo_check_in,
 };
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::domain::{self, Hours, status_label};
+use super::domain::{self, Clock, Hours, status_label};
 use super::repo::{self, AppointmentRow};
 use super::views::{BookingErrors, BookingForm, Choices, Visit};
 use crate::auth::policy::{self, PatientFacts, Permission};
@@ -57,8 +57,9 @@ pub(super) fn visit(row: AppointmentRow, zone: Tz, now: DateTime<Utc>, can: Abil
         patient_name: row.patient_name,
         provider_name: row.provider_name,
         type_name: if open || !row.sensitive { row.type_name } else { "Visit".to_owned() },
-        date: start.format("%a %Y-%m-%d").to_string(),
-        time: format!("{}\u{2013}{} {}", start.format("%H:%M"), end.format("%H:%M"), start.format("%Z")),
+        date: format!("{} {}", start.weekday(), start.date_naive()),
+        // The offset's Display is its abbreviation ("EST"), as `%Z` writes it.
+        time: format!("{}\u{2013}{} {}", Clock(start), Clock(end), start.offset()),
         status_label: status_label(status),
         reason: if open { row.reason } else { None },
         sensitive: open && row.sensitive,

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::super::domain::grid::{self, Cell, Span};
-use super::super::domain::{self, Hours};
+use super::super::domain::{self, Clock, Hours};
 use super::super::repo::{self, AppointmentRow};
 use super::super::views::*;
 use super::{Abilities, abilities, visit, zone_label};
@@ -27,7 +27,7 @@ fn hours_text(hours: &[Hours], weekday: i16) -> String {
     let blocks: Vec<String> = hours
         .iter()
         .filter(|h| h.weekday == weekday)
-        .map(|h| format!("{}\u{2013}{}", h.starts.format("%H:%M"), h.ends.format("%H:%M")))
+        .map(|h| format!("{}\u{2013}{}", Clock(h.starts), Clock(h.ends)))
         .collect();
     if blocks.is_empty() { "not working".into() } else { blocks.join(", ") }
 }
@@ -172,7 +172,7 @@ fn span_of_busy(busy: &repo::BusyTime) -> Span {
 fn booking_next_step(provider: ProviderId, date: NaiveDate, time: NaiveTime) -> String {
     format!(
         "/patients/{{patient_id}}/appointments?provider_id={provider}&date={date}&time={}",
-        time.format("%H:%M")
+        Clock(time)
     )
 }
 
@@ -219,7 +219,7 @@ fn time_grid(
                 .map(|cell| match cell {
                     Cell::Free { row, time, at, open } => GridCell::Free {
                         row,
-                        time: time.format("%H:%M").to_string(),
+                        time: Clock(time),
                         open,
                         book: (can.manage && can_pick_patient && open && at.is_some_and(|at| at > now))
                             .then(|| booking_next_step(source.provider, source.date, time)),
@@ -227,7 +227,7 @@ fn time_grid(
                     Cell::Elsewhere { row, span, starts, ends } => GridCell::Elsewhere {
                         row,
                         span,
-                        label: format!("{}\u{2013}{}", starts.format("%H:%M"), ends.format("%H:%M")),
+                        label: format!("{}\u{2013}{}", Clock(starts), Clock(ends)),
                     },
                     Cell::Visits { row, span, visits: members } => GridCell::Visits {
                         row,
@@ -253,7 +253,7 @@ fn time_grid(
         .collect();
     let times = window
         .rows()
-        .map(|(line, time)| (line, (time.minute() == 0).then(|| time.format("%H:%M").to_string())))
+        .map(|(line, time)| (line, (time.minute() == 0).then_some(Clock(time))))
         .collect();
     TimeGrid { times, columns, cancelled }
 }
