@@ -131,4 +131,6 @@ pub fn job_kinds(notifier: &Notifier) -> Registry {
         .with(crate::notify::reminders::PlanReminders)
         .with(crate::notify::jobs::SendNotification::new(notifier.clone()))
         .with(crate::notify::jobs::SendAccountEmail::new(notifier.clone()))
+        .with(crate::homes::LicenceTasksAll)
+        .with(crate::homes::LicenceTasks)
 }

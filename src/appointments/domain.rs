@@ -3,7 +3,9 @@
 //! working hours are wall-clock times in the clinic's timezone, so 09:00 stays 09:00 on
 //! both sides of a daylight-saving change.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 pub(crate) const STATUSES: [(&str, &str); 5] = [

@@ -142,6 +142,8 @@ typed_ids! {
     JobId;
     NotificationId;
     StaffTaskId;
+    AdminTaskId;
+    MemberApprovalId;
     AllergyId;
     ProblemId;
     MedicationId;

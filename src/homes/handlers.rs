@@ -1,13 +1,18 @@
+use axum::extract::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use sqlx::{Postgres, Transaction};
 
 use super::domain::waited;
 use super::repo::{self, DayVisit};
 use super::views::{
-    AdminHome, CallsHome, ClinicianHome, DraftRow, FrontDeskHome, LicenceRow, RoomingHome, VisitRow,
+    AdminHome, AdminTaskRow, CallsHome, ClinicianHome, DraftRow, FrontDeskHome, LicenceRow, RoomingHome,
+    VisitRow,
 };
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::policy::{self, Permission, Target};
+use crate::db::ids::AdminTaskId;
+use crate::jobs::{Job, JobContext, JobError, NewJob, Outcome as JobOutcome, enqueue};
 use crate::web::{AppError, AppResult, Page, TenantTx};
 
 /// Today's bounds on the viewer's clock, and how the page names the day.
@@ -144,22 +149,41 @@ pub async fn calls(tx: TenantTx) -> AppResult<Page<CallsHome>> {
     Ok(Page(CallsHome { today: day }))
 }
 
-/// How far ahead the administrator's home looks for licences that run out.
-const LICENCE_WARNING_DAYS: i64 = 60;
+/// How far ahead the administrator's home, and the weekly job's tasks, look for
+/// licences that run out.
+pub(super) const LICENCE_WARNING_DAYS: i64 = 60;
 
 pub async fn admin(tx: TenantTx) -> AppResult<Page<AdminHome>> {
+    admin_home(tx, None).await
+}
+
+/// What the administrator just did, said above their tasks.
+struct Done(String);
+
+async fn admin_home(tx: TenantTx, done: Option<Done>) -> AppResult<Page<AdminHome>> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "home").await?;
     let (_, _, day) = today(&tx);
     let clinic_today = tx.now().with_timezone(&tx.context().clinic_timezone).date_naive();
-    let (licences, unbookable) = {
+    let (licences, unbookable, tasks) = {
         let mut db = tx.conn().await?;
         (
             repo::expiring_licences(&mut db, clinic_today + TimeDelta::days(LICENCE_WARNING_DAYS)).await?,
             repo::providers_without_profile(&mut db).await?,
+            repo::open_admin_tasks(&mut db).await?,
         )
     };
     Ok(Page(AdminHome {
         today: day,
+        done: done.map(|d| d.0),
+        tasks: tasks
+            .into_iter()
+            .map(|t| AdminTaskRow {
+                close: format!("/home/admin/tasks/{}/done", t.id),
+                profile: t.membership_id.map(|m| format!("/members/{m}/profile")),
+                summary: t.summary,
+                overdue: t.due_on < clinic_today,
+            })
+            .collect(),
         licences: licences
             .into_iter()
             .map(|l| LicenceRow {
@@ -175,4 +199,49 @@ pub async fn admin(tx: TenantTx) -> AppResult<Page<AdminHome>> {
             .map(|u| (format!("/members/{}/profile", u.membership_id), u.name))
             .collect(),
     }))
+}
+
+/// `POST /home/admin/tasks/{admin_task_id}/done`: the administrator has dealt with a task (the
+/// renewal is recorded, or the provider is leaving). Another clinic's task, or one already
+/// closed, is not found.
+pub async fn close_task(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<AdminHome>> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "admin_task").await?;
+    let id: AdminTaskId = id.parse().map_err(|_| AppError::NotFound)?;
+    let user = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let closed = repo::close_admin_task(&mut *tx.conn().await?, id, user, tx.now()).await?;
+    let Some(summary) = closed else {
+        return Err(tx.not_found("admin_task", id.as_uuid()).await);
+    };
+    tx.audit(
+        &AuditEvent::success(Action::Update, "admin_task", id.as_uuid())
+            .purpose("clinic_administration")
+            .details(json!({ "before": { "done": false }, "after": { "done": true } })),
+    )
+    .await?;
+    admin_home(tx, Some(Done(format!("Done: {summary}")))).await
+}
+
+/// The weekly round: one job per active clinic (platform context).
+pub(super) async fn queue_licence_tasks(
+    job: &Job,
+    tx: &mut Transaction<'static, Postgres>,
+    context: &JobContext,
+) -> Result<JobOutcome, JobError> {
+    let now = context.clock.now();
+    for clinic in repo::active_clinics(tx).await? {
+        // One per clinic per round, however often the round is retried.
+        let key = format!("{clinic}:{}", job.id);
+        let task = NewJob::new(super::LICENCE_TASKS, json!({})).for_organization(clinic).idempotency_key(key);
+        enqueue(tx, &task, now).await?;
+    }
+    Ok(JobOutcome::Done)
+}
+
+/// One clinic's part of the round, in the clinic's own context.
+pub(super) async fn licence_tasks(
+    tx: &mut Transaction<'static, Postgres>,
+    context: &JobContext,
+) -> Result<JobOutcome, JobError> {
+    repo::task_expiring_licences(tx, context.clock.now(), LICENCE_WARNING_DAYS as i32).await?;
+    Ok(JobOutcome::Done)
 }

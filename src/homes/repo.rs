@@ -1,7 +1,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
-use crate::db::ids::{AppointmentId, ClinicalNoteId, MembershipId, PatientId, UserId};
+use crate::db::ids::{
+    AdminTaskId, AppointmentId, ClinicalNoteId, MembershipId, OrganizationId, PatientId, UserId,
+};
 
 pub(crate) struct DayVisit {
     pub id: AppointmentId,
@@ -125,4 +127,87 @@ pub async fn providers_without_profile(db: &mut PgConnection) -> Result<Vec<Unbo
     )
     .fetch_all(db)
     .await
+}
+
+/// An open task on the administrators' home: a licence about to run out (or run out).
+pub(crate) struct AdminTask {
+    pub id: AdminTaskId,
+    pub summary: String,
+    pub due_on: NaiveDate,
+    pub membership_id: Option<MembershipId>,
+}
+
+/// Open tasks whose licence is still on record (a licence removed or replaced by its
+/// renewal takes its task with it), soonest first.
+pub async fn open_admin_tasks(db: &mut PgConnection) -> Result<Vec<AdminTask>, sqlx::Error> {
+    sqlx::query_as!(
+        AdminTask,
+        r#"SELECT t.id AS "id: AdminTaskId", t.summary, t.due_on, m.id AS "membership_id?: MembershipId"
+             FROM admin_tasks t
+             JOIN provider_licenses l ON l.organization_id = t.organization_id AND l.id = t.provider_license_id
+             JOIN providers pr ON pr.organization_id = l.organization_id AND pr.id = l.provider_id
+             LEFT JOIN memberships m ON m.organization_id = pr.organization_id AND m.user_id = pr.user_id
+                                    AND m.role = 'provider'
+            WHERE t.done_at IS NULL AND l.deleted_at IS NULL
+            ORDER BY t.due_on, t.created_at, t.id
+            LIMIT 100"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Marks an open task done: what it said, or nothing when there is no such open task.
+pub async fn close_admin_task(
+    db: &mut PgConnection,
+    id: AdminTaskId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE admin_tasks SET done_at = $2, done_by = $3 WHERE id = $1 AND done_at IS NULL RETURNING summary",
+        id.as_uuid(),
+        now,
+        user.as_uuid()
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The clinics whose administrators get tasks (platform context).
+pub async fn active_clinics(db: &mut PgConnection) -> Result<Vec<OrganizationId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id: OrganizationId" FROM organizations WHERE status = 'active' AND deleted_at IS NULL"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A task for every current provider's licence that runs out within `days` of `now` on
+/// the clinic's calendar (or has run out), once per licence and expiry date; returns how
+/// many were new. Runs in the clinic's own context.
+pub async fn task_expiring_licences(
+    db: &mut PgConnection,
+    now: DateTime<Utc>,
+    days: i32,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"INSERT INTO admin_tasks (organization_id, kind, provider_license_id, due_on, summary)
+           SELECT l.organization_id, 'licence_expiring', l.id, l.expires_on,
+                  left(u.display_name || ': ' || l.state || ' licence ' || l.license_number
+                       || CASE WHEN l.expires_on < ($1::timestamptz AT TIME ZONE o.timezone)::date
+                               THEN ' ran out on ' ELSE ' runs out on ' END || l.expires_on::text
+                       || '. Record the renewal on their profile.', 300)
+             FROM provider_licenses l
+             JOIN organizations o ON o.id = l.organization_id
+             JOIN providers pr ON pr.organization_id = l.organization_id AND pr.id = l.provider_id
+             JOIN users u ON u.id = pr.user_id
+            WHERE l.deleted_at IS NULL AND pr.deleted_at IS NULL
+              AND l.expires_on <= ($1::timestamptz AT TIME ZONE o.timezone)::date + $2::int
+           ON CONFLICT (organization_id, provider_license_id, due_on) DO NOTHING"#,
+        now,
+        days
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
 }

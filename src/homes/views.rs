@@ -68,7 +68,20 @@ pub(crate) struct LicenceRow {
 #[template(path = "homes/admin.html")]
 pub(crate) struct AdminHome {
     pub today: String,
+    /// What was just done ("Done: …"), after closing a task.
+    pub done: Option<String>,
+    /// The weekly job's tasks still open.
+    pub tasks: Vec<AdminTaskRow>,
     pub licences: Vec<LicenceRow>,
     /// (profile link, name).
     pub unbookable: Vec<(String, String)>,
+}
+
+/// A task for the administrators, with where to deal with it and how to close it.
+pub(crate) struct AdminTaskRow {
+    pub summary: String,
+    pub profile: Option<String>,
+    pub close: String,
+    /// Its date has passed (a licence that ran out).
+    pub overdue: bool,
 }

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::repo;
-use super::views::{InviteErrors, InviteForm, MemberRow, MembersPage, PendingRow};
+use super::views::{ApprovalRow, InviteErrors, InviteForm, MemberRow, MembersPage, PendingRow, RequestForm};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
-use crate::db::ids::{MembershipId, UserId};
+use crate::db::ids::{MemberApprovalId, MembershipId, UserId};
 use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
@@ -29,7 +29,24 @@ async fn render(
     let clinic = repo::clinic_name(&mut db, org).await?;
     let members = repo::members(&mut db).await?;
     let pending = repo::pending_invitations(&mut db).await?;
+    let approvals = repo::pending_approvals(&mut db).await?;
     Ok(MembersPage {
+        approvals: approvals
+            .into_iter()
+            .map(|a| ApprovalRow {
+                id: a.id.to_string(),
+                mine: Some(a.requested_by) == me,
+                asks: match a.role.as_deref().and_then(StaffRole::parse) {
+                    Some(role) => format!("the {} role here as well", role.label()),
+                    None => "a reset of their own second factor".to_owned(),
+                },
+                requester: a.requester,
+                reason: a.reason,
+                requested: a.requested_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect(),
+        request: RequestForm::default(),
+        request_error: None,
         clinic,
         notice,
         members: members
@@ -325,4 +342,221 @@ pub async fn deactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> A
 
 pub async fn reactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     set_status(tx, id, &["suspended"], "active").await
+}
+
+// ---- the two-person rule and second-factor resets ----------------------------------------
+
+/// Answers with the members page and a message, at `status` (a refusal rolls back).
+async fn answer(tx: &TenantTx, status: StatusCode, notice: String) -> AppResult<Response> {
+    let page = render(tx, Some(notice), InviteForm::default(), InviteErrors::default()).await?;
+    Ok((status, Page(page)).into_response())
+}
+
+/// `POST /members/{membership_id}/reset-factor`: another member lost their phone or
+/// passkey. Their factors go and their sessions end; at their next sign-in they set up a
+/// new one (staff must). An administrator's own reset is asked for instead, and another
+/// administrator approves it.
+pub async fn reset_factor(
+    _: SteppedUp,
+    State(state): State<AppState>,
+    tx: TenantTx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let id = membership(&id)?;
+    let Some(member) = repo::find(&mut *tx.conn().await?, id).await? else {
+        return Err(tx.not_found("membership", id.as_uuid()).await);
+    };
+    if Some(member.user_id) == tx.context().tenant.user_id {
+        let notice = "You cannot reset your own second factor. Ask for it under \u{201c}Changes for yourself\u{201d}: \
+                      another administrator approves it.";
+        return answer(&tx, StatusCode::UNPROCESSABLE_ENTITY, notice.into()).await;
+    }
+    if member.status == "invited" {
+        let notice = format!(
+            "{} has not joined yet: they set up their second factor when they accept.",
+            member.display_name
+        );
+        return answer(&tx, StatusCode::UNPROCESSABLE_ENTITY, notice).await;
+    }
+    match reset_for(&state, &tx, member.user_id, &member.display_name).await? {
+        Some(page) => Ok(page),
+        None => elsewhere(&tx, &member.display_name).await,
+    }
+}
+
+/// The refusal for a person whose factors are not this clinic's alone to reset (409: the
+/// request changes nothing).
+async fn elsewhere(tx: &TenantTx, name: &str) -> AppResult<Response> {
+    let notice = format!(
+        "Not reset: {name} also works at another clinic, uses the patient portal or helps run the platform. \
+         Platform support resets their second factor."
+    );
+    answer(tx, StatusCode::CONFLICT, notice).await
+}
+
+/// Resets `person`'s second factor, tells them by e-mail and records it: the page to
+/// answer with, or None when the person is not this clinic's alone.
+async fn reset_for(
+    state: &AppState,
+    tx: &TenantTx,
+    person: UserId,
+    name: &str,
+) -> AppResult<Option<Response>> {
+    let now = tx.now();
+    let Some(removed) = repo::reset_second_factor(&mut *tx.conn().await?, person).await? else {
+        return Ok(None);
+    };
+    crate::auth::notices::tell(
+        &mut *tx.conn().await?,
+        &state.notifier,
+        person,
+        "Your second factor (authenticator app and passkeys) was reset by an administrator of your clinic, and \
+         you were signed out everywhere. At your next sign-in you set up a new one. If you did not ask for \
+         this, tell your clinic at once.",
+        now,
+    )
+    .await?;
+    tx.audit(
+        &AuditEvent::success(Action::MfaRemoved, "user", person.as_uuid())
+            .purpose("second_factor_reset")
+            .details(json!({ "factors_removed": removed, "sessions": "ended" })),
+    )
+    .await?;
+    let notice = format!(
+        "{name}\u{2019}s second factor is reset and their sessions ended: they set up a new factor at their next \
+         sign-in."
+    );
+    Ok(Some(answer(tx, StatusCode::OK, notice).await?))
+}
+
+/// `POST /members/requests`: an administrator asks for what they may not do for
+/// themselves (another role here, or the reset of their own second factor), with a reason
+/// the approving administrator reads.
+pub async fn request(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
+    let form: RequestForm = crate::web::parse_form(&body)?;
+    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let clinic = tx.context().tenant.organization_id;
+    let role = StaffRole::parse(&form.role);
+    let reason = form.reason.trim().to_owned();
+    let problem = match form.kind.as_str() {
+        "own_role" if role.is_none() => Some("Choose the role you need."),
+        "own_role" | "own_factor_reset" if reason.is_empty() || reason.chars().count() > 300 => {
+            Some("Say why, in up to 300 characters: the administrator who decides reads it.")
+        }
+        "own_role" | "own_factor_reset" => None,
+        _ => Some("Choose what to ask for."),
+    };
+    let held = match role.filter(|_| form.kind == "own_role") {
+        Some(role) => repo::standing(&mut *tx.conn().await?, me)
+            .await?
+            .iter()
+            .any(|(r, status, _)| r == role.as_str() && status == "active"),
+        None => false,
+    };
+    let problem = problem.or(held.then_some("You hold that role here already."));
+    if let Some(problem) = problem {
+        let mut page = render(&tx, None, InviteForm::default(), InviteErrors::default()).await?;
+        page.request = form;
+        page.request_error = Some(problem.to_owned());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
+    }
+    let role = role.filter(|_| form.kind == "own_role");
+    let asked = repo::request_approval(&mut *tx.conn().await?, clinic, me, &form.kind, role, &reason).await?;
+    let Some(id) = asked else {
+        let notice = "You asked for that already: it waits for another administrator.".to_owned();
+        return answer(&tx, StatusCode::CONFLICT, notice).await;
+    };
+    tx.audit(
+        &AuditEvent::success(Action::Create, "member_approval", id.as_uuid())
+            .purpose("two_person_rule")
+            .details(json!({ "kind": form.kind, "role": role.map(StaffRole::as_str) })),
+    )
+    .await?;
+    let notice =
+        "Asked. Another administrator of the clinic approves or declines it on this page.".to_owned();
+    answer(&tx, StatusCode::OK, notice).await
+}
+
+fn approval(id: &str) -> AppResult<MemberApprovalId> {
+    id.parse().map_err(|_| AppError::NotFound)
+}
+
+/// `POST /members/requests/{request_id}/approve`: another administrator's request is
+/// carried out now, by this administrator (never by the one who asked).
+pub async fn approve(
+    _: SteppedUp,
+    State(state): State<AppState>,
+    tx: TenantTx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
+    let id = approval(&id)?;
+    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let clinic = tx.context().tenant.organization_id;
+    let decided = repo::decide(&mut *tx.conn().await?, id, me, "approved", tx.now()).await?;
+    let Some(asked) = decided else {
+        return Err(tx.not_found("member_approval", id.as_uuid()).await);
+    };
+    tx.audit(
+        &AuditEvent::success(Action::Update, "member_approval", id.as_uuid())
+            .purpose("two_person_rule")
+            .details(json!({ "before": { "status": "pending" }, "after": { "status": "approved" },
+                             "kind": &asked.kind, "role": &asked.role,
+                             "requested_by": asked.requested_by.to_string() })),
+    )
+    .await?;
+    match asked.role.as_deref().and_then(StaffRole::parse) {
+        Some(role) => {
+            repo::grant_role(&mut *tx.conn().await?, clinic, asked.requested_by, role, me).await?;
+            tx.audit(
+                &AuditEvent::success(Action::Create, "membership", asked.requested_by.as_uuid())
+                    .purpose("two_person_rule")
+                    .details(json!({ "role": role.as_str(), "approval": id.to_string() })),
+            )
+            .await?;
+            let notice =
+                format!("Approved: {} now has the {} role here as well.", asked.requester, role.label());
+            answer(&tx, StatusCode::OK, notice).await
+        }
+        None => match reset_for(&state, &tx, asked.requested_by, &asked.requester).await? {
+            Some(page) => Ok(page),
+            None => elsewhere(&tx, &asked.requester).await,
+        },
+    }
+}
+
+/// `POST /members/requests/{request_id}/decline`.
+pub async fn decline(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
+    let id = approval(&id)?;
+    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let Some(asked) = repo::decide(&mut *tx.conn().await?, id, me, "declined", tx.now()).await? else {
+        return Err(tx.not_found("member_approval", id.as_uuid()).await);
+    };
+    tx.audit(
+        &AuditEvent::success(Action::Update, "member_approval", id.as_uuid())
+            .purpose("two_person_rule")
+            .details(json!({ "before": { "status": "pending" }, "after": { "status": "declined" } })),
+    )
+    .await?;
+    answer(&tx, StatusCode::OK, format!("Declined {}\u{2019}s request.", asked.requester)).await
+}
+
+/// `POST /members/requests/{request_id}/withdraw`: one's own request, while it waits.
+pub async fn withdraw(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
+    let id = approval(&id)?;
+    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    if !repo::withdraw(&mut *tx.conn().await?, id, me, tx.now()).await? {
+        return Err(tx.not_found("member_approval", id.as_uuid()).await);
+    }
+    tx.audit(
+        &AuditEvent::success(Action::Update, "member_approval", id.as_uuid())
+            .purpose("two_person_rule")
+            .details(json!({ "before": { "status": "pending" }, "after": { "status": "withdrawn" } })),
+    )
+    .await?;
+    answer(&tx, StatusCode::OK, "Request withdrawn.".into()).await
 }

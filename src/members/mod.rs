@@ -1,5 +1,7 @@
 //! The clinic administrator's members page: who works here in which role, invitations,
-//! role changes and deactivation. (The full administration console comes later.)
+//! role changes, deactivation, second-factor resets, and the two-person rule: what an
+//! administrator may not do for themselves (another role here, their own factor reset)
+//! they ask for, and a second administrator approves or declines.
 
 mod handlers;
 mod repo;
@@ -19,4 +21,9 @@ pub fn routes() -> Routes {
         .post("/members/{membership_id}/cancel-invitation", manage, Phi::None, handlers::cancel_invitation)
         .post("/members/{membership_id}/resend", manage, Phi::None, handlers::resend)
         .post("/members/{membership_id}/reactivate", manage, Phi::None, handlers::reactivate)
+        .post("/members/{membership_id}/reset-factor", manage, Phi::None, handlers::reset_factor)
+        .post("/members/requests", manage, Phi::None, handlers::request)
+        .post("/members/requests/{request_id}/approve", manage, Phi::None, handlers::approve)
+        .post("/members/requests/{request_id}/decline", manage, Phi::None, handlers::decline)
+        .post("/members/requests/{request_id}/withdraw", manage, Phi::None, handlers::withdraw)
 }

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::auth::policy::StaffRole;
-use crate::db::ids::{MembershipId, OrganizationId, UserId};
+use crate::db::ids::{MemberApprovalId, MembershipId, OrganizationId, UserId};
 
 pub(crate) struct Member {
     pub id: MembershipId,
@@ -194,4 +194,137 @@ pub async fn set_status(
     .await?
     .rows_affected();
     Ok(changed > 0)
+}
+
+/// A request under the two-person rule, as the members page lists it.
+pub(crate) struct Approval {
+    pub id: MemberApprovalId,
+    pub kind: String,
+    pub requested_by: UserId,
+    pub requester: String,
+    pub role: Option<String>,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Asks for a change an administrator may not make for themselves; false when the same
+/// request is already waiting.
+pub async fn request_approval(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    requester: UserId,
+    kind: &str,
+    role: Option<StaffRole>,
+    reason: &str,
+) -> Result<Option<MemberApprovalId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"INSERT INTO member_approvals (organization_id, kind, requested_by, role, reason)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (organization_id, requested_by, kind, coalesce(role, '')) WHERE status = 'pending' DO NOTHING
+           RETURNING id AS "id: MemberApprovalId""#,
+        clinic.as_uuid(),
+        kind,
+        requester.as_uuid(),
+        role.map(|r| r.as_str()),
+        reason
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Every request still waiting, oldest first.
+pub async fn pending_approvals(db: &mut PgConnection) -> Result<Vec<Approval>, sqlx::Error> {
+    sqlx::query_as!(
+        Approval,
+        r#"SELECT a.id AS "id: MemberApprovalId", a.kind, a.requested_by AS "requested_by: UserId",
+                  u.display_name AS requester, a.role, a.reason, a.requested_at
+             FROM member_approvals a JOIN users u ON u.id = a.requested_by
+            WHERE a.status = 'pending'
+            ORDER BY a.requested_at, a.id"#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Decides a waiting request of someone else's (`status`: approved or declined): the
+/// request, or nothing when there is no such request waiting for this administrator.
+pub async fn decide(
+    db: &mut PgConnection,
+    id: MemberApprovalId,
+    decider: UserId,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Approval>, sqlx::Error> {
+    sqlx::query_as!(
+        Approval,
+        r#"WITH decided AS (
+               UPDATE member_approvals SET status = $3, decided_by = $2, decided_at = $4
+                WHERE id = $1 AND status = 'pending' AND requested_by <> $2
+               RETURNING id, kind, requested_by, role, reason, requested_at)
+           SELECT d.id AS "id!: MemberApprovalId", d.kind AS "kind!", d.requested_by AS "requested_by!: UserId",
+                  u.display_name AS "requester!", d.role, d.reason AS "reason!", d.requested_at AS "requested_at!"
+             FROM decided d JOIN users u ON u.id = d.requested_by"#,
+        id.as_uuid(),
+        decider.as_uuid(),
+        status,
+        now
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Withdraws one's own waiting request.
+pub async fn withdraw(
+    db: &mut PgConnection,
+    id: MemberApprovalId,
+    requester: UserId,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "UPDATE member_approvals SET status = 'withdrawn', decided_at = $3
+          WHERE id = $1 AND status = 'pending' AND requested_by = $2",
+        id.as_uuid(),
+        requester.as_uuid(),
+        now
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Gives `person` a role here at once (an approved request: they are signed in already,
+/// so there is nothing to accept); false when they hold it already.
+pub async fn grant_role(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    person: UserId,
+    role: StaffRole,
+    by: UserId,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "INSERT INTO memberships (organization_id, user_id, role, status, invited_by, accepted_at)
+         VALUES ($1, $2, $3, 'active', $4, now())
+         ON CONFLICT (organization_id, user_id, role) DO UPDATE
+            SET status = 'active', invited_by = EXCLUDED.invited_by, accepted_at = coalesce(memberships.accepted_at, now())
+          WHERE memberships.status <> 'active'",
+        clinic.as_uuid(),
+        person.as_uuid(),
+        role.as_str(),
+        by.as_uuid()
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Resets `person`'s second factor (see the database function for every check it makes):
+/// how many factors went, or None when the person is not this clinic's alone to reset.
+pub async fn reset_second_factor(db: &mut PgConnection, person: UserId) -> Result<Option<i32>, sqlx::Error> {
+    let removed =
+        sqlx::query_scalar!(r#"SELECT reset_member_second_factor($1) AS "removed!""#, person.as_uuid())
+            .fetch_one(db)
+            .await?;
+    Ok((removed >= 0).then_some(removed))
 }

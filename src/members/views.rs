@@ -34,6 +34,27 @@ pub(crate) struct InviteErrors {
     pub roles: Option<String>,
 }
 
+/// A request under the two-person rule, waiting for a second administrator.
+pub(crate) struct ApprovalRow {
+    pub id: String,
+    pub requester: String,
+    /// "the Provider role here as well", "a reset of their own second factor".
+    pub asks: String,
+    pub reason: String,
+    pub requested: String,
+    /// The viewer asked: they may withdraw it, never approve it.
+    pub mine: bool,
+}
+
+/// What an administrator asks for themselves, kept as typed when it comes back.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct RequestForm {
+    pub kind: String,
+    pub role: String,
+    pub reason: String,
+}
+
 #[derive(Template)]
 #[template(path = "members/index.html")]
 pub(crate) struct MembersPage {
@@ -44,4 +65,7 @@ pub(crate) struct MembersPage {
     pub roles: Vec<(&'static str, &'static str)>,
     pub form: InviteForm,
     pub errors: InviteErrors,
+    pub approvals: Vec<ApprovalRow>,
+    pub request: RequestForm,
+    pub request_error: Option<String>,
 }

@@ -542,3 +542,161 @@ async fn nobody_invites_themselves_or_changes_their_own_role() {
             .expect("grants");
     assert_eq!(grants, 0);
 }
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    let mut su = app.database().superuser().await;
+    sqlx::query_scalar(sql).fetch_one(&mut su).await.expect(sql)
+}
+
+/// The membership (or request) id named in SQL, as the pages spell ids.
+async fn id_of(app: &TestApp, sql: &str) -> String {
+    let mut su = app.database().superuser().await;
+    let id: uuid::Uuid = sqlx::query_scalar(sql).fetch_one(&mut su).await.expect(sql);
+    ulid(id)
+}
+
+#[tokio::test]
+async fn an_administrator_resets_a_members_second_factor_and_a_second_administrator_approves_their_own() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let org = tenants.a.org;
+    let admin_person = app.with_totp(app.person("admin@alpha.example", "quiet lake morning 42").await).await;
+    let desk_person = app.with_totp(app.person("desk@alpha.example", "loud river evening 17").await).await;
+    app.member(org, &admin_person, "org_admin").await;
+    app.member(org, &desk_person, "admin_staff").await;
+    let (admin, desk) = (app.browser(), app.browser());
+    assert_eq!(admin.sign_in_fully(&admin_person, &app.clock).await, "/home");
+    assert_eq!(desk.sign_in_fully(&desk_person, &app.clock).await, "/home");
+    let factors = |email: &str| {
+        format!(
+            "SELECT count(*) FROM totp_credentials t JOIN users u ON u.id = t.user_id WHERE u.email = '{email}'"
+        )
+    };
+    let membership = |email: &str, role: &str| {
+        format!(
+            "SELECT m.id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = '{email}' AND m.role = '{role}'"
+        )
+    };
+    assert_eq!(scalar(&app, &factors("desk@alpha.example")).await, 1);
+
+    // Someone else's: reset at once, their sessions end, they are told, it is recorded.
+    let page = admin.get("/members").await.text().await.expect("members");
+    assert!(page.contains("Reset the second factor of"), "{page}");
+    let desk_id = id_of(&app, &membership("desk@alpha.example", "admin_staff")).await;
+    let res = admin.post_form(&format!("/members/{desk_id}/reset-factor"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("page").contains("second factor is reset"));
+    assert_eq!(scalar(&app, &factors("desk@alpha.example")).await, 0);
+    assert_ne!(desk.get("/home").await.status(), 200, "the desk's session ended");
+    let mail = app.mailbox().await;
+    assert!(
+        mail.iter()
+            .any(|(to, _, text)| to == "desk@alpha.example" && text.contains("reset by an administrator")),
+        "{mail:?}"
+    );
+    assert_eq!(audit_count(&app, "mfa_removed").await, 1);
+
+    // Their own: refused, and asked for instead (with a reason).
+    let own = id_of(&app, &membership("admin@alpha.example", "org_admin")).await;
+    let res = admin.post_form(&format!("/members/{own}/reset-factor"), &[]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("page").contains("cannot reset your own"));
+    assert_eq!(scalar(&app, &factors("admin@alpha.example")).await, 1);
+    let res = admin.post_form("/members/requests", &[("kind", "own_factor_reset"), ("reason", "  ")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.expect("page").contains("Say why"));
+    let role = [("kind", "own_role"), ("role", "provider"), ("reason", "Seeing patients on Saturdays")];
+    assert_eq!(admin.post_form("/members/requests", &role).await.status(), 200);
+    assert_eq!(admin.post_form("/members/requests", &role).await.status(), 409, "asked already");
+    let reset = [("kind", "own_factor_reset"), ("reason", "Lost my phone")];
+    assert_eq!(admin.post_form("/members/requests", &reset).await.status(), 200);
+    let request =
+        |kind: &str| format!("SELECT id FROM member_approvals WHERE kind = '{kind}' AND status = 'pending'");
+    let role_request = id_of(&app, &request("own_role")).await;
+    let reset_request = id_of(&app, &request("own_factor_reset")).await;
+    // The one who asked never approves.
+    let res = admin.post_form(&format!("/members/requests/{role_request}/approve"), &[]).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(scalar(&app, "SELECT count(*) FROM memberships WHERE role = 'provider' AND user_id IN (SELECT id FROM users WHERE email = 'admin@alpha.example')").await, 0);
+
+    // A second administrator does: the role is theirs at once, the reset ends their sessions.
+    let second_person = app.with_totp(app.person("second@alpha.example", "calm hill noon 33").await).await;
+    app.member(org, &second_person, "org_admin").await;
+    let second = app.browser();
+    assert_eq!(second.sign_in_fully(&second_person, &app.clock).await, "/home");
+    let page = second.get("/members").await.text().await.expect("members");
+    assert!(page.contains("Seeing patients on Saturdays") && page.contains("Approve"), "{page}");
+    let res = second.post_form(&format!("/members/requests/{role_request}/approve"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("page").contains("now has the Provider role here as well"));
+    let status: String = {
+        let mut su = app.database().superuser().await;
+        let sql = membership("admin@alpha.example", "provider").replace("SELECT m.id", "SELECT m.status");
+        sqlx::query_scalar(&sql).fetch_one(&mut su).await.expect("status")
+    };
+    assert_eq!(status, "active");
+    assert_eq!(
+        second.post_form(&format!("/members/requests/{role_request}/approve"), &[]).await.status(),
+        404
+    );
+    let res = second.post_form(&format!("/members/requests/{reset_request}/approve"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(scalar(&app, &factors("admin@alpha.example")).await, 0);
+    assert_ne!(admin.get("/members").await.status(), 200, "the first administrator's sessions ended");
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM member_approvals WHERE status = 'approved' AND decided_by <> requested_by"
+        )
+        .await,
+        2
+    );
+    // The database holds the rule too.
+    let mut su = app.database().superuser().await;
+    let own_decision = sqlx::query(
+        "UPDATE member_approvals SET status = 'declined', decided_by = requested_by, decided_at = now() WHERE kind = 'own_role'",
+    )
+    .execute(&mut su)
+    .await;
+    assert!(own_decision.is_err(), "nobody decides their own request");
+}
+
+#[tokio::test]
+async fn a_member_who_works_at_another_clinic_too_is_left_to_platform_support() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let admin_person = app.with_totp(app.person("admin@alpha.example", "quiet lake morning 42").await).await;
+    let both = app.with_totp(app.person("both@alpha.example", "loud river evening 17").await).await;
+    app.member(tenants.a.org, &admin_person, "org_admin").await;
+    app.member(tenants.a.org, &both, "provider").await;
+    app.member(tenants.b.org, &both, "provider").await;
+    let admin = app.browser();
+    assert_eq!(admin.sign_in_fully(&admin_person, &app.clock).await, "/home");
+    let id = id_of(
+        &app,
+        &format!(
+            "SELECT m.id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'both@alpha.example' AND m.organization_id = '{}'",
+            tenants.a.org.as_uuid()
+        ),
+    )
+    .await;
+    let res = admin.post_form(&format!("/members/{id}/reset-factor"), &[]).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.expect("page").contains("Platform support resets"));
+    assert_eq!(
+        scalar(&app, "SELECT count(*) FROM totp_credentials t JOIN users u ON u.id = t.user_id WHERE u.email = 'both@alpha.example'").await,
+        1
+    );
+    // Another clinic's membership id: not found.
+    let other = id_of(
+        &app,
+        &format!(
+            "SELECT m.id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'both@alpha.example' AND m.organization_id = '{}'",
+            tenants.b.org.as_uuid()
+        ),
+    )
+    .await;
+    assert_eq!(admin.post_form(&format!("/members/{other}/reset-factor"), &[]).await.status(), 404);
+}

@@ -529,6 +529,7 @@ async fn every_recurring_kind_declares_how_often_it_runs() {
             "audit.partitions",
             "audit.seal",
             "jobs.prune",
+            "licences.tasks_all",
             "reminders.plan_all",
             "sessions.cleanup",
             "sns.forget_deliveries"

@@ -170,10 +170,7 @@ fn span_of_busy(busy: &repo::BusyTime) -> Span {
 /// Where an empty slot sends the front desk: the registry, to choose the patient, and
 /// then (this) that patient's appointments with the slot filled in.
 fn booking_next_step(provider: ProviderId, date: NaiveDate, time: NaiveTime) -> String {
-    format!(
-        "/patients/{{patient_id}}/appointments?provider_id={provider}&date={date}&time={}",
-        Clock(time)
-    )
+    format!("/patients/{{patient_id}}/appointments?provider_id={provider}&date={date}&time={}", Clock(time))
 }
 
 /// Lays the columns out on one set of rows.
@@ -251,10 +248,8 @@ fn time_grid(
             }
         })
         .collect();
-    let times = window
-        .rows()
-        .map(|(line, time)| (line, (time.minute() == 0).then_some(Clock(time))))
-        .collect();
+    let times =
+        window.rows().map(|(line, time)| (line, (time.minute() == 0).then_some(Clock(time)))).collect();
     TimeGrid { times, columns, cancelled }
 }
 

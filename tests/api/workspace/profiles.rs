@@ -5,6 +5,7 @@
 use chrono::Duration;
 use lockdev::auth::policy::StaffRole;
 use lockdev::clock::Clock as _;
+use lockdev::db::ids::{OrganizationId, ProviderId};
 use reqwest::StatusCode;
 
 use super::{count, get, in_clinic, member, next_monday, post, setup, ulid};
@@ -224,4 +225,86 @@ async fn staff_profiles_keep_employee_ids_unique_and_only_the_administrator_edit
     );
     let job_title = count(&app, "SELECT count(*) FROM staff WHERE job_title = 'x'").await;
     assert_eq!(job_title, 0);
+}
+
+#[tokio::test]
+async fn a_weekly_job_turns_licences_running_out_into_tasks_each_administrator_closes_in_their_clinic() {
+    let (app, tenants, _) = setup(0).await;
+    let (a, b) = (&tenants.a, &tenants.b);
+    let today = app.clock.now().with_timezone(&chrono_tz::America::New_York).date_naive();
+    let licence = async |org: OrganizationId, provider: ProviderId, state: &str, number: &str, days: i64| {
+        let expires = (today + Duration::days(days)).to_string();
+        in_clinic(
+            &app,
+            org,
+            "INSERT INTO provider_licenses (organization_id, provider_id, state, license_number, expires_on)
+             VALUES ($1, $2, $3, $4, $5::date) RETURNING id",
+            &[&org.as_uuid(), &provider.as_uuid(), &state, &number, &expires.as_str()],
+        )
+        .await
+        .expect("licence")
+    };
+    licence(a.org, a.provider, "MA", "A-SOON", 30).await;
+    licence(a.org, a.provider, "NH", "A-GONE", -5).await;
+    licence(a.org, a.provider, "RI", "A-LATER", 200).await;
+    licence(b.org, b.provider, "VT", "B-SOON", 10).await;
+    let weekly_round = || async {
+        let kinds = lockdev::app::job_kinds(&app.state.notifier);
+        lockdev::jobs::schedule::queue_due(&app.pool, &kinds, app.clock.now()).await.expect("schedule");
+        app.run_jobs().await;
+    };
+    weekly_round().await;
+    let tasks = async |org: OrganizationId| {
+        let sql = format!(
+            "SELECT count(*) FROM admin_tasks WHERE done_at IS NULL AND organization_id = '{}'",
+            org.as_uuid()
+        );
+        count(&app, &sql).await
+    };
+    assert_eq!(tasks(a.org).await, 2, "the licence running out and the one that ran out; not next year's");
+    assert_eq!(tasks(b.org).await, 1, "each clinic's own");
+    // A week on, the same licences are not tasked twice.
+    app.clock.advance(chrono::TimeDelta::days(7));
+    weekly_round().await;
+    assert_eq!(tasks(a.org).await, 2);
+
+    app.act_as(Some(a.admin_context()));
+    let (status, home) = get(&app, "/home/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        home.contains("MA licence A-SOON runs out on") && home.contains("NH licence A-GONE ran out on"),
+        "{home}"
+    );
+    assert!(home.contains("overdue") && !home.contains("B-SOON") && !home.contains("A-LATER runs"), "{home}");
+    let task = in_clinic(&app, a.org, "SELECT id FROM admin_tasks WHERE summary LIKE '%A-SOON%'", &[])
+        .await
+        .expect("task");
+    let other = in_clinic(&app, b.org, "SELECT id FROM admin_tasks", &[]).await.expect("b's task");
+    let (status, body) = post(&app, &format!("/home/admin/tasks/{}/done", ulid(task)), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Done: ") && body.contains("A-GONE"), "{body}");
+    let (_, home) = get(&app, "/home/admin").await;
+    assert!(!home.contains("A-SOON runs out"), "closed: {home}");
+    // Closed already, or the other clinic's: not found, and nothing changes there.
+    assert_eq!(
+        post(&app, &format!("/home/admin/tasks/{}/done", ulid(task)), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&app, &format!("/home/admin/tasks/{}/done", ulid(other)), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(tasks(b.org).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM audit_events WHERE resource_type = 'admin_task' AND action = 'update'"
+        )
+        .await,
+        1
+    );
+    // The front desk does not run the clinic's administration.
+    app.act_as(Some(a.desk_context()));
+    let (status, _) = post(&app, &format!("/home/admin/tasks/{}/done", ulid(other)), &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

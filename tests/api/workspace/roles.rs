@@ -133,6 +133,8 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     let policy = in_clinic(&app, b.org, "INSERT INTO insurance_policies (organization_id, patient_id, priority, payer, member_id, subscriber_name, subscriber_relationship) VALUES ($1, $2, 'primary', 'B-SECRET payer', 'B1', 'B person', 'self') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("policy");
     let emergency = in_clinic(&app, b.org, "INSERT INTO emergency_contacts (organization_id, patient_id, name, relationship, phone) VALUES ($1, $2, 'B-SECRET sister', 'sister', '+16172013311') RETURNING id", &[&b.org.as_uuid(), &b_patient.as_uuid()]).await.expect("emergency contact");
     let licence = in_clinic(&app, b.org, "INSERT INTO provider_licenses (organization_id, provider_id, state, license_number, expires_on) VALUES ($1, $2, 'MA', 'B-SECRET-1', current_date + 90) RETURNING id", &[&b.org.as_uuid(), &b.provider.as_uuid()]).await.expect("licence");
+    let admin_task = in_clinic(&app, b.org, "INSERT INTO admin_tasks (organization_id, kind, provider_license_id, due_on, summary) VALUES ($1, 'licence_expiring', $2, current_date + 90, 'B-SECRET renewal') RETURNING id", &[&b.org.as_uuid(), &licence]).await.expect("admin task");
+    let request = in_clinic(&app, b.org, "INSERT INTO member_approvals (organization_id, kind, requested_by, role, reason) VALUES ($1, 'own_role', $2, 'provider', 'B-SECRET reason') RETURNING id", &[&b.org.as_uuid(), &b.admin_user.as_uuid()]).await.expect("request");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -153,6 +155,8 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{policy_id}", &ulid(policy))
             .replace("{emergency_contact_id}", &ulid(emergency))
             .replace("{licence_id}", &ulid(licence))
+            .replace("{admin_task_id}", &ulid(admin_task))
+            .replace("{request_id}", &ulid(request))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;
