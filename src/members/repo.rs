@@ -240,6 +240,9 @@ pub async fn pending_approvals(db: &mut PgConnection) -> Result<Vec<Approval>, s
                   u.display_name AS requester, a.role, a.reason, a.requested_at
              FROM member_approvals a JOIN users u ON u.id = a.requested_by
             WHERE a.status = 'pending'
+              AND EXISTS (SELECT 1 FROM memberships m
+                           WHERE m.organization_id = a.organization_id AND m.user_id = a.requested_by
+                             AND m.role = 'org_admin' AND m.status = 'active')
             ORDER BY a.requested_at, a.id"#
     )
     .fetch_all(db)
@@ -258,9 +261,14 @@ pub async fn decide(
     sqlx::query_as!(
         Approval,
         r#"WITH decided AS (
-               UPDATE member_approvals SET status = $3, decided_by = $2, decided_at = $4
-                WHERE id = $1 AND status = 'pending' AND requested_by <> $2
-               RETURNING id, kind, requested_by, role, reason, requested_at)
+               UPDATE member_approvals a SET status = $3, decided_by = $2, decided_at = $4
+                WHERE a.id = $1 AND a.status = 'pending' AND a.requested_by <> $2
+                  -- Asked by someone who still administers the clinic (a deactivated
+                  -- administrator's request is not carried out).
+                  AND EXISTS (SELECT 1 FROM memberships m
+                               WHERE m.organization_id = a.organization_id AND m.user_id = a.requested_by
+                                 AND m.role = 'org_admin' AND m.status = 'active')
+               RETURNING a.id, a.kind, a.requested_by, a.role, a.reason, a.requested_at)
            SELECT d.id AS "id!: MemberApprovalId", d.kind AS "kind!", d.requested_by AS "requested_by!: UserId",
                   u.display_name AS "requester!", d.role, d.reason AS "reason!", d.requested_at AS "requested_at!"
              FROM decided d JOIN users u ON u.id = d.requested_by"#,

@@ -652,8 +652,26 @@ async fn an_administrator_resets_a_members_second_factor_and_a_second_administra
         .await,
         2
     );
-    // The database holds the rule too.
+    // A deactivated administrator's request waits for nobody: it leaves the list and
+    // cannot be approved.
     let mut su = app.database().superuser().await;
+    sqlx::query(
+        "INSERT INTO member_approvals (organization_id, kind, requested_by, role, reason)
+         SELECT $1, 'own_role', id, 'clinical_staff', 'Rooming on busy days' FROM users WHERE email = 'admin@alpha.example'",
+    )
+    .bind(org.as_uuid())
+    .execute(&mut su)
+    .await
+    .expect("request");
+    let late = id_of(&app, &request("own_role")).await;
+    let page = second.get("/members").await.text().await.expect("members");
+    assert!(page.contains("Rooming on busy days"), "listed while its asker administers: {page}");
+    let admin_membership = id_of(&app, &membership("admin@alpha.example", "org_admin")).await;
+    assert_eq!(second.post_form(&format!("/members/{admin_membership}/deactivate"), &[]).await.status(), 200);
+    let page = second.get("/members").await.text().await.expect("members");
+    assert!(!page.contains("Rooming on busy days"), "{page}");
+    assert_eq!(second.post_form(&format!("/members/requests/{late}/approve"), &[]).await.status(), 404);
+    // The database holds the rule too.
     let own_decision = sqlx::query(
         "UPDATE member_approvals SET status = 'declined', decided_by = requested_by, decided_at = now() WHERE kind = 'own_role'",
     )
