@@ -90,6 +90,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::invitations::routes())
         .merge(crate::members::routes())
         .merge(crate::profiles::routes())
+        .merge(crate::clinic_profile::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())
         .merge(crate::patients::routes())

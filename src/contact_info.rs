@@ -5,6 +5,27 @@
 //! number is the same text wherever it is stored or compared, and a form says the same
 //! thing about the same mistake.
 
+/// US states, the District of Columbia and the territories, by their postal codes: where
+/// clinics are, and where clinicians are licensed.
+pub const US_STATES: [&str; 56] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
+    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+    "AS", "GU", "MP", "PR", "VI",
+];
+
+/// A US postal code: five digits, or ZIP+4 ("02139-4307"), as typed without spaces.
+pub fn normalize_postal_code(input: &str) -> Result<String, &'static str> {
+    let code: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = code.chars().filter(char::is_ascii_digit).count();
+    let shaped = match code.len() {
+        5 => digits == 5,
+        10 => digits == 9 && code.as_bytes()[5] == b'-',
+        _ => false,
+    };
+    if shaped { Ok(code) } else { Err("Enter the ZIP code: five digits, or ZIP+4 such as 02139-4307.") }
+}
+
 /// A phone number in E.164 (`+15551234567`). Numbers without a country code are read as
 /// US numbers (the clinics we serve are in the US); the message says what was wrong.
 pub fn normalize_phone(input: &str) -> Result<String, &'static str> {

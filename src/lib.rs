@@ -36,6 +36,7 @@ pub mod account;
 pub mod allergies;
 pub mod appointments;
 pub mod care_team;
+pub mod clinic_profile;
 pub mod clinic_settings;
 pub mod contacts;
 pub mod contexts;

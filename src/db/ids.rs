@@ -144,6 +144,7 @@ typed_ids! {
     StaffTaskId;
     AdminTaskId;
     MemberApprovalId;
+    ClinicLocationId;
     AllergyId;
     ProblemId;
     MedicationId;

@@ -12,12 +12,7 @@ pub(crate) const CREDENTIALS: [(&str, &str); 4] =
 pub(crate) const EXPIRY_WARNING_DAYS: i64 = 60;
 
 /// US states, the District of Columbia and the territories that license clinicians.
-pub(crate) const STATES: [&str; 56] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
-    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-    "AS", "GU", "MP", "PR", "VI",
-];
+pub(crate) use crate::contact_info::US_STATES as STATES;
 
 /// The National Provider Identifier's check digit: Luhn over the ten digits prefixed
 /// with the card issuer prefix 80840.

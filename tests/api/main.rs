@@ -11,6 +11,7 @@ mod audit_log;
 mod aws_channels;
 mod browser;
 mod cli;
+mod clinic_profile;
 mod consent;
 mod csrf;
 mod data_model;
