@@ -985,3 +985,92 @@ async fn an_administrator_makes_an_invited_provider_bookable() {
     wait_text(&client, "main", "Every provider has a provider profile.").await;
     client.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn an_administrator_works_the_weekly_tasks_keeps_the_clinic_profile_and_asks_a_second_administrator() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Harbor Health").await;
+    let admin = app.with_totp(app.person("admin.tasks@harbor.example", "quiet lake morning 42").await).await;
+    app.member(org, &admin, "org_admin").await;
+    let doctor = app.person("dr.lee@harbor.example", "quiet lake morning 42").await;
+    app.member(org, &doctor, "provider").await;
+    let owner = app.database().owner_pool().await;
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    sqlx::query("UPDATE users SET display_name = 'Dr Min Lee' WHERE id = $1")
+        .bind(doctor.id)
+        .execute(&mut *tx)
+        .await
+        .expect("name");
+    sqlx::query(
+        "WITH p AS (INSERT INTO providers (organization_id, user_id, npi, credentials) VALUES ($1, $2, '1245319599', 'MD') RETURNING id)
+         INSERT INTO provider_licenses (organization_id, provider_id, state, license_number, expires_on)
+         SELECT $1, p.id, 'ME', 'ME-4410', current_date + 20 FROM p",
+    )
+    .bind(org)
+    .bind(doctor.id)
+    .execute(&mut *tx)
+    .await
+    .expect("licence");
+    tx.commit().await.expect("commit");
+    // The weekly round, as the scheduler would run it.
+    let kinds = lockdev::app::job_kinds(&app.state.notifier);
+    let now = lockdev::clock::Clock::now(&*app.clock);
+    lockdev::jobs::schedule::queue_due(&app.pool, &kinds, now).await.expect("schedule");
+    app.run_jobs().await;
+
+    let base = format!("http://localhost:{}", app.address.port());
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/home")).await.expect("home");
+    sign_in_with_code(&client, &app, &admin).await;
+    assert_eq!(path_becomes(&client, "/home/admin").await, "/home/admin");
+    watch_csp(&client).await;
+    wait_text(&client, "main", "ME licence ME-4410 runs out on").await;
+    look(&client, "54-admin-tasks").await;
+    accessible(&client, "administrator's tasks").await;
+    click(&client, "form[action$='/done'] button[type=submit]").await;
+    wait_text(&client, "main", "Done: Dr Min Lee").await;
+
+    client.goto(&format!("{base}/settings/profile")).await.expect("profile");
+    wait_text(&client, "main", "Clinic profile and locations").await;
+    watch_csp(&client).await;
+    fill(&client, "#clinic-tax-id", "12-3456789").await;
+    fill(&client, "#clinic-line1", "40 Harbor Way").await;
+    fill(&client, "#clinic-city", "Portland").await;
+    set_value(&client, "#clinic-state", "ME").await;
+    fill(&client, "#clinic-postal", "0410").await;
+    click(&client, "form[action='/settings/profile'] button[type=submit]").await;
+    wait_text(&client, "main", "Enter the ZIP code").await;
+    look(&client, "55-clinic-profile-error").await;
+    accessible(&client, "clinic profile with an error").await;
+    fill(&client, "#clinic-postal", "04101").await;
+    click(&client, "form[action='/settings/profile'] button[type=submit]").await;
+    wait_text(&client, "main", "Clinic profile saved.").await;
+    watch_csp(&client).await;
+    fill(&client, "#location-name", "Harbor Way").await;
+    fill(&client, "#location-line1", "40 Harbor Way").await;
+    fill(&client, "#location-city", "Portland").await;
+    set_value(&client, "#location-state", "ME").await;
+    fill(&client, "#location-postal", "04101").await;
+    fill(&client, "#location-phone", "(207) 555-0142").await;
+    click(&client, "form[action='/settings/locations'] button[type=submit]").await;
+    wait_text(&client, "main", "Harbor Way added.").await;
+    look(&client, "56-clinic-profile").await;
+    accessible(&client, "clinic profile and locations").await;
+
+    client.goto(&format!("{base}/members")).await.expect("members");
+    wait_text(&client, "main", "Changes for yourself").await;
+    watch_csp(&client).await;
+    set_value(&client, "#request-role", "provider").await;
+    fill(&client, "#request-reason", "Covering Saturday clinics").await;
+    click(&client, "form[action='/members/requests'] button[type=submit]").await;
+    // Asking is a sensitive change: the second factor is asked for again when the last
+    // one is older than the step-up window; right after sign-in it is fresh.
+    wait_text(&client, "main", "Asked. Another administrator").await;
+    wait_text(&client, "main", "Waiting for another administrator.").await;
+    look(&client, "57-members-approvals").await;
+    accessible(&client, "members with a request waiting").await;
+    client.close().await.expect("close");
+}
