@@ -291,17 +291,16 @@ pub(crate) async fn change_role(
     let role = StaffRole::parse(&form.role)
         .ok_or_else(|| AppError::BadRequest("Choose a role from the list.".into()))?;
     // Another clinic's membership (or none) is not found, like any other object.
-    let exists = repo::exists(&mut *tx.conn().await?, id).await?;
-    if !exists {
+    let Some(before) = repo::find(&mut *tx.conn().await?, id).await? else {
         return Err(tx.not_found("membership", id.as_uuid()).await);
-    }
+    };
     // Nobody changes their own role (a second administrator does).
     let me = tx.context().tenant.user_id;
     let changed = repo::change_role(&mut *tx.conn().await?, id, role, me).await?;
     let notice = if changed {
-        tx.audit(
-            &AuditEvent::success(Action::Update, "membership", id).details(json!({ "role": role.as_str() })),
-        )
+        tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({
+            "before": { "role": before.role }, "after": { "role": role.as_str() },
+        })))
         .await?;
         "Role changed.".to_owned()
     } else {
@@ -321,12 +320,15 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
     let me = tx.context().tenant.user_id;
     // Administrators cannot lock themselves out, and only a membership someone once
     // accepted comes back: a cancelled invitation stays cancelled.
+    let before = repo::find(&mut *tx.conn().await?, id).await?.map(|m| m.status);
     let changed = repo::set_status(&mut *tx.conn().await?, id, status, me, from).await?;
     if !changed {
         return Err(tx.not_found("membership", id.as_uuid()).await);
     }
-    tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({ "status": status })))
-        .await?;
+    tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({
+        "before": { "status": before }, "after": { "status": status },
+    })))
+    .await?;
     let notice = if status == "active" {
         "Member reactivated."
     } else {

@@ -142,15 +142,6 @@ pub async fn invite(
     Ok(())
 }
 
-pub async fn exists(db: &mut PgConnection, id: MembershipId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM memberships WHERE id = $1) AS "exists!""#,
-        id.as_uuid()
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// Changes a membership's role, unless it is `me`'s own or the person holds the role
 /// already: whether it changed.
 pub async fn change_role(

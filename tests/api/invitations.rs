@@ -596,6 +596,13 @@ async fn an_administrator_resets_a_members_second_factor_and_a_second_administra
         "{mail:?}"
     );
     assert_eq!(audit_count(&app, "mfa_removed").await, 1);
+    // A role change is recorded with the role before and after.
+    let res = admin.post_form(&format!("/members/{desk_id}/role"), &[("role", "clinical_staff")]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("page").contains("Role changed."));
+    let recorded = "SELECT count(*) FROM audit_events WHERE resource_type = 'membership' AND action = 'update'
+                     AND details -> 'before' ->> 'role' = 'admin_staff' AND details -> 'after' ->> 'role' = 'clinical_staff'";
+    assert_eq!(scalar(&app, recorded).await, 1);
 
     // Their own: refused, and asked for instead (with a reason).
     let own = id_of(&app, &membership("admin@alpha.example", "org_admin")).await;
@@ -668,6 +675,9 @@ async fn an_administrator_resets_a_members_second_factor_and_a_second_administra
     assert!(page.contains("Rooming on busy days"), "listed while its asker administers: {page}");
     let admin_membership = id_of(&app, &membership("admin@alpha.example", "org_admin")).await;
     assert_eq!(second.post_form(&format!("/members/{admin_membership}/deactivate"), &[]).await.status(), 200);
+    let recorded = "SELECT count(*) FROM audit_events WHERE resource_type = 'membership' AND action = 'update'
+                     AND details -> 'before' ->> 'status' = 'active' AND details -> 'after' ->> 'status' = 'suspended'";
+    assert_eq!(scalar(&app, recorded).await, 1);
     let page = second.get("/members").await.text().await.expect("members");
     assert!(!page.contains("Rooming on busy days"), "{page}");
     assert_eq!(second.post_form(&format!("/members/requests/{late}/approve"), &[]).await.status(), 404);
