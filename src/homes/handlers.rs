@@ -157,10 +157,8 @@ pub async fn admin(tx: TenantTx) -> AppResult<Page<AdminHome>> {
     admin_home(tx, None).await
 }
 
-/// What the administrator just did, said above their tasks.
-struct Done(String);
-
-async fn admin_home(tx: TenantTx, done: Option<Done>) -> AppResult<Page<AdminHome>> {
+/// The administrator's home; `done` says what they just did, above their tasks.
+async fn admin_home(tx: TenantTx, done: Option<String>) -> AppResult<Page<AdminHome>> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "home").await?;
     let (_, _, day) = today(&tx);
     let clinic_today = tx.now().with_timezone(&tx.context().clinic_timezone).date_naive();
@@ -174,7 +172,7 @@ async fn admin_home(tx: TenantTx, done: Option<Done>) -> AppResult<Page<AdminHom
     };
     Ok(Page(AdminHome {
         today: day,
-        done: done.map(|d| d.0),
+        done,
         tasks: tasks
             .into_iter()
             .map(|t| AdminTaskRow {
@@ -218,7 +216,7 @@ pub async fn close_task(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<
             .details(json!({ "before": { "done": false }, "after": { "done": true } })),
     )
     .await?;
-    admin_home(tx, Some(Done(format!("Done: {summary}")))).await
+    admin_home(tx, Some(format!("Done: {summary}"))).await
 }
 
 /// The weekly round: one job per active clinic (platform context).
