@@ -62,7 +62,9 @@ pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<A
         second_factor_limit: auth_limit(),
         reset_limit: auth_limit(),
     };
-    let pages = routes(&config).flow_pages().map_err(anyhow::Error::msg)?;
+    let declared = routes(&config);
+    let pages = declared.flow_pages().map_err(anyhow::Error::msg)?;
+    let modules = declared.modules().into();
     Ok(AppState::new(SharedState {
         config: Arc::new(config),
         db,
@@ -73,6 +75,7 @@ pub fn state(config: Config, db: PgPool, clock: SharedClock) -> anyhow::Result<A
         sns: Arc::new(SnsVerifier::new(pinned, config_allows_sha1)),
         live: Arc::default(),
         pages,
+        modules,
     }))
 }
 
@@ -91,6 +94,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::members::routes())
         .merge(crate::profiles::routes())
         .merge(crate::clinic_profile::routes())
+        .merge(crate::consent_documents::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())
         .merge(crate::patients::routes())

@@ -38,6 +38,7 @@ pub mod appointments;
 pub mod care_team;
 pub mod clinic_profile;
 pub mod clinic_settings;
+pub mod consent_documents;
 pub mod contacts;
 pub mod contexts;
 pub mod dev;

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, AuditEvent};
-use crate::auth::policy::{ChartAccess, PlatformRole, Principal, ProxyScopes, StaffRole};
+use crate::auth::policy::{ChartAccess, Module, PlatformRole, Principal, ProxyScopes, StaffRole};
 use crate::auth::session::ContextClaim;
 use crate::auth::session_store::Account;
 use crate::db::ids::{ConsentDocumentId, OrganizationId, PatientId, UserId};
@@ -39,6 +39,8 @@ pub async fn offered(
                   uc.patient_id AS "patient_id: PatientId"
              FROM user_contexts uc JOIN organizations o ON o.id = uc.organization_id
             WHERE uc.user_id = $1 AND uc.active AND o.status = 'active' AND o.deleted_at IS NULL
+              -- Patients and proxies enter a clinic only through its portal.
+              AND (uc.kind = 'staff' OR NOT 'patient_portal' = ANY(o.disabled_modules))
               AND (uc.starts_at IS NULL OR uc.starts_at <= $2) AND (uc.expires_at IS NULL OR uc.expires_at > $2)
             ORDER BY o.name, uc.kind, uc.role"#,
         user.as_uuid(),
@@ -183,6 +185,8 @@ pub(crate) struct Resolved {
     /// The clinic's idle limit for its contexts, if it shortened the default: read on
     /// every request, so a change reaches sessions already open.
     pub idle_minutes: Option<i32>,
+    /// The parts of the product the clinic switched off, as they are now.
+    pub disabled_modules: Vec<Module>,
 }
 
 /// The facts every claim reads with its own check, in the same statement.
@@ -191,6 +195,7 @@ struct Common {
     clinic_timezone: String,
     viewer_timezone: Option<String>,
     idle_minutes: Option<i32>,
+    disabled_modules: Vec<String>,
 }
 
 impl Common {
@@ -204,13 +209,15 @@ impl Common {
             clinic_timezone: self.clinic_timezone,
             viewer_timezone: self.viewer_timezone,
             idle_minutes: self.idle_minutes,
+            disabled_modules: Module::parse_all(&self.disabled_modules),
         }
     }
 }
 
 /// Checks `claim` for `user` inside a transaction already scoped to the claim's clinic.
 /// `None`: the context no longer exists (membership ended, grant revoked or expired,
-/// clinic suspended, account disabled).
+/// clinic suspended, account disabled, or for a patient or a proxy, the clinic's portal
+/// switched off).
 pub(crate) async fn resolve(
     conn: &mut PgConnection,
     user: UserId,
@@ -220,7 +227,8 @@ pub(crate) async fn resolve(
     Ok(match claim {
         ContextClaim::Staff { role, .. } => sqlx::query!(
             r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
-                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes,
+                      o.disabled_modules
                  FROM memberships m JOIN organizations o ON o.id = m.organization_id
                  JOIN users u ON u.id = m.user_id
                 WHERE m.user_id = $1 AND m.role = $2 AND m.status = 'active' AND o.status = 'active'
@@ -236,15 +244,18 @@ pub(crate) async fn resolve(
                 clinic_timezone: r.clinic_timezone,
                 viewer_timezone: r.viewer_timezone,
                 idle_minutes: r.idle_minutes,
+                disabled_modules: r.disabled_modules,
             }
             .resolved(Principal::Staff(role))
         }),
         ContextClaim::Patient { patient_id, .. } => sqlx::query!(
             r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
-                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes,
+                      o.disabled_modules
                  FROM patients p JOIN organizations o ON o.id = p.organization_id
                  JOIN users u ON u.id = p.user_id
                 WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL AND o.status = 'active'
+                  AND NOT 'patient_portal' = ANY(o.disabled_modules)
                   AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             patient_id.as_uuid(),
             user.as_uuid()
@@ -257,13 +268,15 @@ pub(crate) async fn resolve(
                 clinic_timezone: r.clinic_timezone,
                 viewer_timezone: r.viewer_timezone,
                 idle_minutes: r.idle_minutes,
+                disabled_modules: r.disabled_modules,
             }
             .resolved(Principal::Patient { patient_id })
         }),
         ContextClaim::Proxy { patient_id, .. } => sqlx::query!(
             r#"SELECT a.can_view_clinical, a.can_view_billing, a.can_schedule, a.can_message, a.expires_at,
                       o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
-                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes,
+                      o.disabled_modules
                  FROM patient_proxy_assignments a JOIN organizations o ON o.id = a.organization_id
                  JOIN users u ON u.id = a.proxy_user_id
                  -- A patient removed from the registry is nobody's to act for.
@@ -271,6 +284,7 @@ pub(crate) async fn resolve(
                                 AND p.deleted_at IS NULL
                 WHERE a.patient_id = $1 AND a.proxy_user_id = $2 AND a.status = 'active'
                   AND a.starts_at <= $3 AND (a.expires_at IS NULL OR a.expires_at > $3) AND o.status = 'active'
+                  AND NOT 'patient_portal' = ANY(o.disabled_modules)
                   AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             patient_id.as_uuid(),
             user.as_uuid(),
@@ -294,6 +308,7 @@ pub(crate) async fn resolve(
                 clinic_timezone: r.clinic_timezone,
                 viewer_timezone: r.viewer_timezone,
                 idle_minutes: r.idle_minutes,
+                disabled_modules: r.disabled_modules,
             }
             .resolved(principal)
         }),
@@ -339,28 +354,35 @@ pub(crate) struct RequiredConsent {
 }
 
 /// The current terms of service, and for a clinic context the clinic's current notice of
-/// privacy practices, that `user` has not accepted. Runs in the context's transaction
-/// (tenant, or system for platform roles).
+/// privacy practices (and for a patient or a proxy, its current consent to treatment),
+/// that `user` has not accepted. Runs in the context's transaction (tenant, or system for
+/// platform roles). A newly published version is current once effective, so people are
+/// asked again at their next context entry.
 pub(crate) async fn missing_consents(
     conn: &mut PgConnection,
     user: UserId,
-    organization: Option<OrganizationId>,
+    claim: ContextClaim,
     now: DateTime<Utc>,
 ) -> Result<Vec<RequiredConsent>, sqlx::Error> {
+    let organization = claim.organization_id();
+    let patient = claim.patient_id();
     let rows = sqlx::query!(
         r#"SELECT d.id AS "id: ConsentDocumentId", d.title, d.version, d.body
-             FROM (SELECT DISTINCT ON (organization_id, kind) id, title, version, body
+             FROM (SELECT DISTINCT ON (organization_id, kind) id, kind, title, version, body
                      FROM consent_documents
                     WHERE effective_at <= $3
                       AND ((organization_id IS NULL AND kind = 'terms_of_service')
-                           OR (organization_id = $2 AND kind = 'privacy_notice'))
+                           OR (organization_id = $2 AND kind = 'privacy_notice')
+                           OR (organization_id = $2 AND kind = 'treatment' AND $4::uuid IS NOT NULL))
                     ORDER BY organization_id, kind, effective_at DESC, created_at DESC) d
             WHERE NOT EXISTS (SELECT 1 FROM consents c
-                               WHERE c.document_id = d.id AND c.user_id = $1 AND c.withdrawn_at IS NULL)
+                               WHERE c.document_id = d.id AND c.user_id = $1 AND c.withdrawn_at IS NULL
+                                 AND (d.kind <> 'treatment' OR c.patient_id = $4))
             ORDER BY d.title"#,
         user.as_uuid(),
         organization.map(|o| o.as_uuid()),
-        now
+        now,
+        patient.map(|p| p.as_uuid())
     )
     .fetch_all(conn)
     .await?;
@@ -370,21 +392,25 @@ pub(crate) async fn missing_consents(
         .collect())
 }
 
-/// Records acceptance of `documents` (version, time, address, user agent).
+/// Records acceptance of `documents` (version, time, address, user agent). A consent to
+/// treatment is given for the context's patient (a parent consents for each child).
 pub async fn accept(
     conn: &mut PgConnection,
     user: UserId,
+    claim: ContextClaim,
     documents: &[ConsentDocumentId],
     request: &RequestMeta,
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = documents.iter().map(|d| d.as_uuid()).collect();
     sqlx::query!(
-        r#"INSERT INTO consents (organization_id, user_id, document_id, ip, user_agent)
-           SELECT d.organization_id, $1, d.id, $3::text::inet, $4 FROM consent_documents d WHERE d.id = ANY($2)"#,
+        r#"INSERT INTO consents (organization_id, user_id, document_id, ip, user_agent, patient_id)
+           SELECT d.organization_id, $1, d.id, $3::text::inet, $4, CASE WHEN d.kind = 'treatment' THEN $5::uuid END
+             FROM consent_documents d WHERE d.id = ANY($2)"#,
         user.as_uuid(),
         &ids,
         request.ip.map(|ip| ip.to_string()),
-        request.user_agent.as_deref()
+        request.user_agent.as_deref(),
+        claim.patient_id().map(|p| p.as_uuid())
     )
     .execute(conn)
     .await?;

@@ -145,6 +145,82 @@ pub enum ChartAccess {
     CareTeamOnly,
 }
 
+/// A part of the product a clinic may choose not to use. Routes and navigation entries
+/// are declared with their module in the registry (`web::Routes::module`); a switched-off
+/// module's routes answer 404 for that clinic and leave its navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Module {
+    PatientPortal,
+    SelfScheduling,
+    Messaging,
+    CallCenter,
+    Documents,
+    AiSummaries,
+    Billing,
+}
+
+impl Module {
+    pub const ALL: [Module; 7] = [
+        Module::PatientPortal,
+        Module::SelfScheduling,
+        Module::Messaging,
+        Module::CallCenter,
+        Module::Documents,
+        Module::AiSummaries,
+        Module::Billing,
+    ];
+
+    /// As stored (`organizations.disabled_modules`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PatientPortal => "patient_portal",
+            Self::SelfScheduling => "self_scheduling",
+            Self::Messaging => "messaging",
+            Self::CallCenter => "call_center",
+            Self::Documents => "documents",
+            Self::AiSummaries => "ai_summaries",
+            Self::Billing => "billing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Module> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PatientPortal => "Patient portal",
+            Self::SelfScheduling => "Self-scheduling",
+            Self::Messaging => "Messaging",
+            Self::CallCenter => "Call center",
+            Self::Documents => "Documents",
+            Self::AiSummaries => "AI summaries",
+            Self::Billing => "Billing",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::PatientPortal => "Patients and their proxies sign in to see their own record and settings.",
+            Self::SelfScheduling => "Patients book, move and cancel their own visits.",
+            Self::Messaging => "Text messages with patients, and their text-message settings in the portal.",
+            Self::CallCenter => "Call-center agents take calls with the screen-pop.",
+            Self::Documents => "Uploaded documents: scanning, text recognition and filing.",
+            Self::AiSummaries => "Summaries of a chart drafted by a language model for a clinician to check.",
+            Self::Billing => "Payments and statements.",
+        }
+    }
+
+    /// The stored names, read back; a name no longer known is ignored.
+    pub fn parse_all(names: &[String]) -> Vec<Module> {
+        let mut modules: Vec<Module> = names.iter().filter_map(|n| Self::parse(n)).collect();
+        modules.sort_unstable();
+        modules.dedup();
+        modules
+    }
+}
+
 /// Everything the policy needs about who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PolicyContext {

@@ -50,6 +50,14 @@ impl ContextClaim {
         }
     }
 
+    /// The patient a patient's or a proxy's context is about.
+    pub fn patient_id(&self) -> Option<PatientId> {
+        match *self {
+            Self::Patient { patient_id, .. } | Self::Proxy { patient_id, .. } => Some(patient_id),
+            Self::Staff { .. } | Self::Platform { .. } => None,
+        }
+    }
+
     /// Staff and platform contexts always require a second factor.
     pub(crate) fn is_workforce(&self) -> bool {
         matches!(self, Self::Staff { .. } | Self::Platform { .. })
@@ -115,6 +123,11 @@ pub struct SignedIn {
     /// account page) that show times (sessions written before it existed have none).
     #[serde(default)]
     pub clinic_timezone: Option<String>,
+    /// The parts of the product the entered clinic switched off, as last read: the header
+    /// leaves them out. Their routes are refused by the tenant transaction, which reads
+    /// them as they are now and updates this copy.
+    #[serde(default)]
+    pub disabled_modules: Vec<crate::auth::policy::Module>,
 }
 
 impl SignedIn {

@@ -14,6 +14,7 @@ use tower_sessions::Session;
 
 use crate::audit::{self, Action, AuditEvent, Outcome};
 use crate::auth::contexts;
+use crate::auth::policy::Module;
 use crate::auth::session::{self, ContextClaim, SessionData, SignedIn};
 use crate::auth::{session_store, sessions};
 use crate::config::AuthConfig;
@@ -242,6 +243,7 @@ pub async fn start(
             context_label: None,
             consents_accepted: false,
             clinic_timezone: None,
+            disabled_modules: Vec::new(),
         }),
         return_to: previous.return_to,
         pending_token: previous.pending_token,
@@ -341,14 +343,14 @@ pub(crate) async fn enter(
             };
             let found = scoped(conn, &context, async |tx| {
                 match contexts::resolve(&mut *tx, user_id, claim, now).await? {
-                    Some(_) => Ok(Some(contexts::missing_consents(&mut *tx, user_id, Some(org), now).await?)),
+                    Some(_) => Ok(Some(contexts::missing_consents(&mut *tx, user_id, claim, now).await?)),
                     None => Ok(None),
                 }
             })
             .await?;
             found.ok_or(AppError::ContextEnded)?
         }
-        None => contexts::missing_consents(conn, user_id, None, now).await?,
+        None => contexts::missing_consents(conn, user_id, claim, now).await?,
     };
     let policy = clinic_policy(conn, step.rules, claim).await?;
     // Second factors: a workforce context always needs one, even if sign-in did not; a
@@ -367,6 +369,7 @@ pub(crate) async fn enter(
     user.consents_accepted = missing.is_empty();
     user.idle_minutes = policy.idle_minutes;
     user.clinic_timezone = policy.timezone;
+    user.disabled_modules = policy.disabled_modules;
     rotate(conn, step, user_id, &data).await?;
     sqlx::query!("UPDATE users SET last_context = $2 WHERE id = $1", user_id.as_uuid(), claim.key())
         .execute(&mut *conn)
@@ -383,6 +386,8 @@ struct ClinicPolicy {
     patients_need_second_factor: bool,
     /// The clinic's timezone (none outside a clinic).
     timezone: Option<String>,
+    /// The parts of the product the clinic switched off.
+    disabled_modules: Vec<Module>,
 }
 
 async fn clinic_policy(
@@ -396,11 +401,13 @@ async fn clinic_policy(
             idle_minutes: default,
             patients_need_second_factor: false,
             timezone: None,
+            disabled_modules: Vec::new(),
         });
     };
     let row = sqlx::query!(
         r#"SELECT (settings ->> 'session_idle_minutes')::int AS "minutes",
-                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!", timezone
+                  coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!", timezone,
+                  disabled_modules
              FROM organizations WHERE id = $1"#,
         org.as_uuid()
     )
@@ -410,6 +417,7 @@ async fn clinic_policy(
     Ok(ClinicPolicy {
         idle_minutes: idle_minutes(default, configured),
         patients_need_second_factor: row.as_ref().is_some_and(|r| r.patient_mfa),
+        disabled_modules: row.as_ref().map(|r| Module::parse_all(&r.disabled_modules)).unwrap_or_default(),
         timezone: row.map(|r| r.timezone),
     })
 }

@@ -1,12 +1,13 @@
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::repo;
-use super::views::{SettingsErrors, SettingsForm, SettingsPage};
+use super::views::{ModuleRow, ModulesPage, SettingsErrors, SettingsForm, SettingsPage};
 use crate::audit::{Action, AuditEvent};
-use crate::auth::policy::{Permission, Target};
-use crate::web::{AppResult, Page, SteppedUp, TenantTx, parse_form};
+use crate::auth::policy::{Module, Permission, Target};
+use crate::web::{AppResult, AppState, Page, SteppedUp, TenantTx, parse_form};
 
 /// "72, 24" into [72, 24] (largest first); a message when it is not that.
 fn parse_leads(text: &str) -> Result<Vec<i32>, String> {
@@ -147,4 +148,65 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
         zones: zones(),
     })
     .into_response())
+}
+
+fn modules_page_for(offered: &[Module], disabled: &[Module], notice: Option<String>) -> ModulesPage {
+    ModulesPage {
+        notice,
+        modules: offered
+            .iter()
+            .map(|m| ModuleRow {
+                value: m.as_str(),
+                label: m.label(),
+                description: m.description(),
+                used: !disabled.contains(m),
+            })
+            .collect(),
+        coming: Module::ALL.into_iter().filter(|m| !offered.contains(m)).map(Module::label).collect(),
+    }
+}
+
+/// `GET /settings/modules`: which parts of the product the clinic uses.
+pub async fn modules_page(State(state): State<AppState>, tx: TenantTx) -> AppResult<Page<ModulesPage>> {
+    tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
+    let stored = repo::disabled_modules(&mut *tx.conn().await?, tx.context().tenant.organization_id).await?;
+    Ok(Page(modules_page_for(&state.modules, &Module::parse_all(&stored), None)))
+}
+
+/// `POST /settings/modules`: one `module` field per part in use; a part that exists and is
+/// not ticked is switched off (a part not built yet keeps what was stored).
+pub(crate) async fn save_modules(
+    State(state): State<AppState>,
+    _: SteppedUp,
+    tx: TenantTx,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageOrganization, Target::Organization, "organization").await?;
+    let ticked: Vec<Module> = url::form_urlencoded::parse(&body)
+        .filter(|(name, _)| name == "module")
+        .filter_map(|(_, value)| Module::parse(&value))
+        .collect();
+    let clinic = tx.context().tenant.organization_id;
+    let before = Module::parse_all(&repo::disabled_modules(&mut *tx.conn().await?, clinic).await?);
+    let mut after: Vec<Module> = Module::ALL
+        .into_iter()
+        .filter(|m| if state.modules.contains(m) { !ticked.contains(m) } else { before.contains(m) })
+        .collect();
+    after.sort_unstable();
+    if after != before {
+        let names: Vec<String> = after.iter().map(|m| m.as_str().to_owned()).collect();
+        repo::save_disabled_modules(&mut *tx.conn().await?, clinic, &names).await?;
+        tx.audit(
+            &AuditEvent::success(Action::Update, "organization", clinic.as_uuid())
+                .purpose("clinic_modules")
+                .details(json!({ "before": { "disabled_modules": before }, "after": { "disabled_modules": after } })),
+        )
+        .await?;
+    }
+    let notice = if after == before {
+        "Nothing changed."
+    } else {
+        "Saved. The change holds from everyone's next page."
+    };
+    Ok(Page(modules_page_for(&state.modules, &after, Some(notice.into()))).into_response())
 }

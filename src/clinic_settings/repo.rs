@@ -86,3 +86,24 @@ pub async fn save_messaging(
     .await?;
     Ok(())
 }
+
+/// The parts of the product the clinic switched off, as stored.
+pub async fn disabled_modules(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT disabled_modules FROM organizations WHERE id = $1", clinic.as_uuid())
+        .fetch_one(db)
+        .await
+}
+
+pub async fn save_disabled_modules(
+    db: &mut PgConnection,
+    clinic: OrganizationId,
+    disabled: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE organizations SET disabled_modules = $2 WHERE id = $1", clinic.as_uuid(), disabled)
+        .execute(db)
+        .await?;
+    Ok(())
+}

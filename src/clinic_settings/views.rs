@@ -45,3 +45,21 @@ pub(crate) struct SettingsPage {
     pub notice: Option<String>,
     pub zones: Vec<&'static str>,
 }
+
+/// A part of the product, and whether the clinic uses it.
+pub(crate) struct ModuleRow {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub description: &'static str,
+    pub used: bool,
+}
+
+#[derive(Template)]
+#[template(path = "clinic_settings/modules.html")]
+pub(crate) struct ModulesPage {
+    pub notice: Option<String>,
+    /// The parts that exist, to switch on or off.
+    pub modules: Vec<ModuleRow>,
+    /// The parts not built yet (named, not offered).
+    pub coming: Vec<&'static str>,
+}

@@ -69,13 +69,10 @@ async fn missing(auth: &Authenticated, tx: &mut SystemTx) -> AppResult<Vec<conte
     let conn = tx.conn().await?;
     Ok(match scope {
         Some(context) => {
-            let org = context.organization_id;
-            scoped(conn, &context, async |tx| {
-                contexts::missing_consents(tx, auth.user_id, Some(org), now).await
-            })
-            .await?
+            scoped(conn, &context, async |tx| contexts::missing_consents(tx, auth.user_id, claim, now).await)
+                .await?
         }
-        None => contexts::missing_consents(conn, auth.user_id, None, now).await?,
+        None => contexts::missing_consents(conn, auth.user_id, claim, now).await?,
     })
 }
 
@@ -128,13 +125,13 @@ pub async fn accept(
         Some(context) => {
             let conn = tx.conn().await?;
             scoped(conn, &context, async |conn| {
-                contexts::accept(&mut *conn, auth.user_id, &ids, &request).await?;
+                contexts::accept(&mut *conn, auth.user_id, claim, &ids, &request).await?;
                 audit::record(conn, &context, &event).await
             })
             .await?;
         }
         None => {
-            contexts::accept(tx.conn().await?, auth.user_id, &ids, &request).await?;
+            contexts::accept(tx.conn().await?, auth.user_id, claim, &ids, &request).await?;
             tx.audit(&event).await?;
         }
     }

@@ -103,11 +103,18 @@ pub async fn platform(session: Session) -> AppResult<Page<PersonaHome>> {
     Ok(Page(PersonaHome {
         heading: "Platform".into(),
         context: context_label(&session).await?,
-        cards: vec![card(
-            "Patient data",
-            "Platform support sees no patient data. Emergency access is granted per patient, with a reason, and is audited.",
-            None,
-        )],
+        cards: vec![
+            card(
+                "Patient data",
+                "Platform support sees no patient data. Emergency access is granted per patient, with a reason, and is audited.",
+                None,
+            ),
+            card(
+                "Terms of service",
+                "The terms everyone accepts. A new version is asked for at each person's next context entry.",
+                Some(("Terms of service", "/platform/terms")),
+            ),
+        ],
     }))
 }
 

@@ -12,9 +12,9 @@ mod views;
 
 use sqlx::{Postgres, Transaction};
 
-use crate::auth::policy::Permission;
+use crate::auth::policy::{Module, Permission};
 use crate::jobs::{Job, JobContext, JobError, JobKind, Outcome};
-use crate::web::{Access, Phi, Routes};
+use crate::web::{Access, Audience, Phi, Routes};
 
 type JobResult = Result<Outcome, JobError>;
 
@@ -23,7 +23,6 @@ pub fn routes() -> Routes {
         .get("/home/front-desk", Access::Staff(Permission::ManageSchedule), Phi::Reads, handlers::front_desk)
         .get("/home/clinician", Access::Staff(Permission::WriteNote), Phi::Reads, handlers::clinician)
         .get("/home/rooming", Access::Staff(Permission::RecordClinicalSummary), Phi::Reads, handlers::rooming)
-        .get("/home/calls", Access::Staff(Permission::ScreenPop), Phi::None, handlers::calls)
         .get("/home/admin", Access::Staff(Permission::ManageMembers), Phi::None, handlers::admin)
         .post(
             "/home/admin/tasks/{admin_task_id}/done",
@@ -31,6 +30,9 @@ pub fn routes() -> Routes {
             Phi::None,
             handlers::close_task,
         )
+        .module(Module::CallCenter)
+        .nav("Calls", "/home/calls", Audience::Staff(Permission::ScreenPop), 15)
+        .get("/home/calls", Access::Staff(Permission::ScreenPop), Phi::None, handlers::calls)
 }
 
 const LICENCE_TASKS_ALL: &str = "licences.tasks_all";

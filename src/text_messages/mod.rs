@@ -8,15 +8,16 @@ mod handlers;
 mod repo;
 mod views;
 
-use crate::auth::policy::Permission;
+use crate::auth::policy::{Module, Permission};
 use crate::web::{Access, Phi, Routes};
 
 pub fn routes() -> Routes {
     let own = Access::Portal(Permission::ViewDemographics);
     Routes::new()
+        // Provider webhooks prove who they are by signature, not by session.
+        .post_raw("/hooks/sms/inbound", Access::Machine, Phi::None, handlers::inbound::receive)
+        .module(Module::Messaging)
         .get("/portal/text-messages", own, Phi::Reads, handlers::page)
         .post("/portal/text-messages", own, Phi::Writes, handlers::agree)
         .post("/portal/text-messages/withdraw", own, Phi::Writes, handlers::withdraw)
-        // Provider webhooks prove who they are by signature, not by session.
-        .post_raw("/hooks/sms/inbound", Access::Machine, Phi::None, handlers::inbound::receive)
 }

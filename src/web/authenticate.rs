@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
 
 use crate::auth::contexts::{self, Standing};
+use crate::auth::policy::Module;
 use crate::auth::session::{self, ContextClaim, SessionData};
 use crate::db::ids::UserId;
 use crate::db::tenant::{SystemContext, begin_system};
@@ -46,6 +47,9 @@ pub struct Authenticated {
     /// Whether the account is open and the claimed platform role still held, as read with
     /// the session this request (routes outside a clinic refuse on it).
     pub standing: Standing,
+    /// The parts of the product the clinic switched off, as the session last saw them
+    /// (the tenant transaction compares them with the clinic's, and updates the session).
+    pub disabled_modules: Vec<Module>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
@@ -143,6 +147,7 @@ pub async fn authenticate(
             reauthenticated_at: user.reauthenticated_at,
             last_activity: previous_activity.unwrap_or(user.last_activity),
             idle_minutes: user.idle_minutes,
+            disabled_modules: user.disabled_modules.clone(),
         });
     }
     if dirty

@@ -6,28 +6,29 @@
 use crate::auth::policy::{self, Principal};
 use crate::auth::session::{ContextClaim, SessionData};
 use crate::auth::signin::{FlowPage, FlowPages};
-use crate::web::context::{Audience, Chrome, NavItem, Navigation};
+use crate::web::context::{Audience, Chrome, NavEntry, NavItem, Navigation};
 
 /// The header for this session's persona.
 pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPages) -> Chrome {
     let sign_out = pages.path(FlowPage::SignOut);
-    let items = |shown: &dyn Fn(Audience) -> bool| {
+    let items = |shown: &dyn Fn(&NavEntry) -> bool| {
         navigation
             .entries()
             .iter()
-            .filter(|entry| shown(entry.audience))
+            .filter(|entry| shown(entry))
             .map(|entry| NavItem { label: entry.label, href: entry.href })
             .collect()
     };
     let Some(user) = data.user.as_ref() else {
-        let nav = items(&|audience| audience == Audience::SignedOut);
+        let nav = items(&|entry| entry.audience == Audience::SignedOut);
         return Chrome { signed_in: false, context_label: None, nav, sign_out };
     };
     if !user.second_factor_satisfied() {
         // Between the factors: nothing to go to but the challenge itself, or out.
         return Chrome { signed_in: true, context_label: None, nav: Vec::new(), sign_out };
     }
-    let shown = |audience: Audience| match (audience, user.context) {
+    let shown = |entry: &NavEntry| match (entry.audience, user.context) {
+        _ if entry.module.is_some_and(|m| user.disabled_modules.contains(&m)) => false,
         (Audience::SignedIn, _) => true,
         (Audience::Staff(permission), Some(ContextClaim::Staff { role, .. })) => {
             policy::grants(Principal::Staff(role), permission)

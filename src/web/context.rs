@@ -54,7 +54,14 @@ pub struct NavEntry {
     pub audience: Audience,
     /// Place in the header: lower first.
     pub order: u16,
+    /// Shown only where the clinic uses this part of the product.
+    pub module: Option<crate::auth::policy::Module>,
 }
+
+/// The module of the route a request matched, for the tenant transaction's check against
+/// the clinic's modules as they are now (see `Routes::module`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteModule(pub crate::auth::policy::Module);
 
 /// Every navigation entry the features declared, in header order.
 #[derive(Debug, Clone, Default)]

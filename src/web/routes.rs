@@ -31,7 +31,7 @@ use axum_htmx::HX_CURRENT_URL;
 
 use crate::audit::AuditEvent;
 use crate::auth::contexts::Standing;
-use crate::auth::policy::{self, Permission, PlatformRole, Principal, ProxyScopes};
+use crate::auth::policy::{self, Module, Permission, PlatformRole, Principal, ProxyScopes};
 use crate::auth::session::{self, ContextClaim, safe_return_path};
 use crate::auth::signin::{FlowPage, FlowPages};
 use crate::db::tenant::{ActorKind, TenantContext};
@@ -39,7 +39,8 @@ use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
 use crate::web::context::{
-    Audience, ChartTab, ChartTabs, NavEntry, Navigation, RouteSet, claim_role, redirect, wants_fragment,
+    Audience, ChartTab, ChartTabs, NavEntry, Navigation, RouteModule, RouteSet, claim_role, redirect,
+    wants_fragment,
 };
 use crate::web::form_input::{self, BodyRule};
 use crate::web::tenant_tx::{record_after_rollback, request_meta};
@@ -112,10 +113,14 @@ pub struct RouteSpec {
     /// What its body may be: a form (with the fields that may hold tabs and line breaks)
     /// or a raw body of its own (see `web::form_input`).
     pub body: BodyRule,
+    /// The part of the product it belongs to, if a clinic may switch that part off.
+    pub module: Option<Module>,
 }
 
 /// Routes and their declarations, built together so they cannot disagree.
 pub struct Routes {
+    /// The module the routes and navigation declared from here on belong to.
+    module: Option<Module>,
     specs: Vec<RouteSpec>,
     nav: Vec<NavEntry>,
     tabs: Vec<ChartTab>,
@@ -131,7 +136,30 @@ impl Default for Routes {
 
 impl Routes {
     pub fn new() -> Self {
-        Self { specs: Vec::new(), nav: Vec::new(), tabs: Vec::new(), flow: Vec::new(), router: Router::new() }
+        Self {
+            module: None,
+            specs: Vec::new(),
+            nav: Vec::new(),
+            tabs: Vec::new(),
+            flow: Vec::new(),
+            router: Router::new(),
+        }
+    }
+
+    /// The routes and navigation entries declared after this belong to `module`: a clinic
+    /// that switched it off gets 404 from them, and does not see their entries. Only
+    /// clinic routes (staff or portal) belong to a module.
+    pub fn module(mut self, module: Module) -> Self {
+        self.module = Some(module);
+        self
+    }
+
+    /// The modules some route belongs to: the parts of the product that exist so far.
+    pub fn modules(&self) -> Vec<Module> {
+        let mut modules: Vec<Module> = self.specs.iter().filter_map(|s| s.module).collect();
+        modules.sort_unstable();
+        modules.dedup();
+        modules
     }
 
     /// Declares and adds one route.
@@ -161,6 +189,11 @@ impl Routes {
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        let module = self.module;
+        assert!(
+            module.is_none() || access.clinic_permission().is_some(),
+            "{method} {path}: only a clinic's staff or portal route belongs to a module"
+        );
         let mut method_router = on(filter, handler);
         if method != Method::GET && method != Method::HEAD {
             method_router =
@@ -171,11 +204,11 @@ impl Routes {
         let method_router = match access {
             Access::Public | Access::Machine | Access::Probe => method_router,
             _ => method_router.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-                require(access, req, next)
+                require(access, module, req, next)
             })),
         };
         self.router = self.router.route(path, method_router);
-        self.specs.push(RouteSpec { method, path, access, phi, background: false, body });
+        self.specs.push(RouteSpec { method, path, access, phi, background: false, body, module });
         self
     }
 
@@ -243,7 +276,7 @@ impl Routes {
 
     /// Declares a link in the page header (see [`NavEntry`]).
     pub fn nav(mut self, label: &'static str, href: &'static str, audience: Audience, order: u16) -> Self {
-        self.nav.push(NavEntry { label, href, audience, order });
+        self.nav.push(NavEntry { label, href, audience, order, module: self.module });
         self
     }
 
@@ -372,7 +405,7 @@ fn to_sign_in(req: &Request, pages: &FlowPages) -> Response {
     redirect(req.headers(), &target)
 }
 
-async fn require(access: Access, req: Request, next: Next) -> Response {
+async fn require(access: Access, module: Option<Module>, mut req: Request, next: Next) -> Response {
     let Some(state) = req.extensions().get::<AppState>().cloned() else {
         tracing::error!(error.kind = "wiring", "route access checked without the application state");
         return AppError::Internal.into_response();
@@ -417,6 +450,11 @@ async fn require(access: Access, req: Request, next: Next) -> Response {
                 return redirect(req.headers(), pages.path(FlowPage::Consent));
             }
             if access.serves(&claim) && policy::grants(claimed_principal(claim), permission) {
+                // The tenant transaction checks the module against the clinic's modules as
+                // they are now (the session's copy may be behind in either direction).
+                if let Some(module) = module {
+                    req.extensions_mut().insert(RouteModule(module));
+                }
                 next.run(req).await
             } else {
                 let mut response = AppError::Forbidden.into_response();

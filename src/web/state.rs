@@ -62,6 +62,8 @@ pub struct SharedState {
     pub live: Arc<Hub>,
     /// The sign-in flow's pages, as the features declared them.
     pub pages: FlowPages,
+    /// The parts of the product some route belongs to (a clinic may switch these off).
+    pub modules: Arc<[crate::auth::policy::Module]>,
 }
 
 impl SharedState {

@@ -45,7 +45,7 @@ use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 use crate::web::authenticate::{Authenticated, SessionExpired};
 use crate::web::client_ip::ClientIp;
-use crate::web::context::{ChartTabs, claim_role, redirect};
+use crate::web::context::{ChartTabs, RouteModule, claim_role, redirect};
 use crate::web::request_id::RequestId;
 
 /// The context a request acts in, established by authentication (tenant, person, role).
@@ -146,6 +146,20 @@ impl FromRequestParts<AppState> for TenantTx {
             }
             Err(error) => return Err(AppError::from(error).into_response()),
         };
+        // The clinic's modules as they are now: a part switched off a moment ago is gone
+        // for this request, and the session's copy (the header, the early refusal) follows.
+        if resolved.disabled_modules != auth.disabled_modules {
+            let modules = resolved.disabled_modules.clone();
+            update_session_user(parts, state, move |user| user.disabled_modules = modules)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        }
+        if let Some(RouteModule(module)) = parts.extensions.get::<RouteModule>().copied()
+            && resolved.disabled_modules.contains(&module)
+        {
+            tx.rollback().await.map_err(|e| AppError::from(e).into_response())?;
+            return Err(AppError::NotFound.into_response());
+        }
         // The clinic's idle limit as it is now, not as it was when the context was entered.
         let default =
             if claim.is_workforce() { state.config.auth.staff_idle } else { state.config.auth.patient_idle };
@@ -158,7 +172,9 @@ impl FromRequestParts<AppState> for TenantTx {
                 drop(tx);
                 return Err(idle_ended(parts, state).await);
             }
-            shorten_idle(parts, state, idle).await.map_err(IntoResponse::into_response)?;
+            update_session_user(parts, state, move |user| user.idle_minutes = idle)
+                .await
+                .map_err(IntoResponse::into_response)?;
         }
         *slot.0.lock().await = Some(OpenTx {
             tx,
@@ -208,14 +224,18 @@ async fn idle_ended(parts: &mut Parts, state: &AppState) -> Response {
     redirect(&parts.headers, state.pages.path(FlowPage::SignIn))
 }
 
-/// Writes the clinic's shorter idle limit into the session, so the pages outside the
-/// clinic's context (the account page) hold to it too.
-async fn shorten_idle(parts: &Parts, state: &AppState, minutes: u32) -> AppResult<()> {
+/// Writes what the clinic changed since the context was entered (a shorter idle limit,
+/// its modules) into the session, so the pages outside the clinic's transaction (the
+/// account page, the header) hold to it too.
+async fn update_session_user(
+    parts: &Parts,
+    state: &AppState,
+    change: impl FnOnce(&mut session::SignedIn),
+) -> AppResult<()> {
     let Some(session) = parts.extensions.get::<tower_sessions::Session>() else { return Ok(()) };
     let mut data = session::load(session).await?;
-    if let Some(user) = data.user.as_mut() {
-        user.idle_minutes = minutes;
-    }
+    let Some(user) = data.user.as_mut() else { return Ok(()) };
+    change(user);
     let now = state.clock.now();
     session::store(session, &data, session::expiry_for(&data, now, state.config.auth.absolute_limit())).await
 }

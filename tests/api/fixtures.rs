@@ -139,6 +139,7 @@ pub fn signed_in(user: UserId, claim: ContextClaim) -> Authenticated {
         last_activity: chrono::Utc::now(),
         idle_minutes: 15,
         standing: lockdev::auth::contexts::Standing::Good,
+        disabled_modules: Vec::new(),
     }
 }
 

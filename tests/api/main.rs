@@ -28,6 +28,7 @@ mod logging;
 mod mail;
 mod messaging;
 mod mfa;
+mod modules;
 mod pages;
 mod phi_audit;
 mod pipeline;

@@ -136,6 +136,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
     let admin_task = in_clinic(&app, b.org, "INSERT INTO admin_tasks (organization_id, kind, provider_license_id, due_on, summary) VALUES ($1, 'licence_expiring', $2, current_date + 90, 'B-SECRET renewal') RETURNING id", &[&b.org.as_uuid(), &licence]).await.expect("admin task");
     let request = in_clinic(&app, b.org, "INSERT INTO member_approvals (organization_id, kind, requested_by, role, reason) VALUES ($1, 'own_role', $2, 'provider', 'B-SECRET reason') RETURNING id", &[&b.org.as_uuid(), &b.admin_user.as_uuid()]).await.expect("request");
     let location = in_clinic(&app, b.org, "INSERT INTO clinic_locations (organization_id, name, address_line1, city, region, postal_code) VALUES ($1, 'B-SECRET site', '9 Elm St', 'Providence', 'RI', '02903') RETURNING id", &[&b.org.as_uuid()]).await.expect("location");
+    let document = in_clinic(&app, b.org, "INSERT INTO consent_documents (organization_id, kind, version, title, body, effective_at) VALUES ($1, 'privacy_notice', 'b1', 'B-SECRET notice', 'B text', now()) RETURNING id", &[&b.org.as_uuid()]).await.expect("document");
     let ulid = |u: Uuid| ulid::Ulid::from(u).to_string();
     let fill = |path: &str| {
         path.replace("{patient_id}", &b_patient.to_string())
@@ -159,6 +160,7 @@ async fn every_workspace_route_given_the_other_clinics_ids_answers_404_and_chang
             .replace("{admin_task_id}", &ulid(admin_task))
             .replace("{request_id}", &ulid(request))
             .replace("{location_id}", &ulid(location))
+            .replace("{consent_document_id}", &ulid(document))
     };
     let (provider_a, _) = member_of_a(&app, &tenants).await;
     let before = crate::csrf::fingerprint(&app).await;
