@@ -95,6 +95,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::profiles::routes())
         .merge(crate::clinic_profile::routes())
         .merge(crate::consent_documents::routes())
+        .merge(crate::platform_clinics::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())
         .merge(crate::patients::routes())

@@ -54,6 +54,7 @@ pub mod merges;
 pub mod notes;
 pub mod patient_access;
 pub mod patients;
+pub mod platform_clinics;
 pub mod problems;
 pub mod profiles;
 pub mod signin;

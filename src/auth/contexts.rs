@@ -26,6 +26,19 @@ pub struct ContextOption {
     pub patient_name: Option<String>,
 }
 
+/// The clinics `user` has a role or portal access at that are suspended (the context
+/// picker says so, instead of offering nothing without a reason).
+pub async fn suspended_clinics(conn: &mut PgConnection, user: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT o.name FROM user_contexts uc JOIN organizations o ON o.id = uc.organization_id
+            WHERE uc.user_id = $1 AND uc.active AND o.status = 'suspended' AND o.deleted_at IS NULL
+            ORDER BY o.name"#,
+        user.as_uuid()
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Every context `user` holds at `now`, clinics first (by name), then platform roles,
 /// without the names of the patients they are for. A proxy grant outside its window is
 /// not offered, so what is offered is what `resolve` accepts.

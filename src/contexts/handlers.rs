@@ -19,8 +19,10 @@ use crate::web::{AppError, AppResult, AppState, Page, SystemTx};
 pub(crate) async fn picker(auth: Authenticated, mut tx: SystemTx) -> AppResult<Page<PickerPage>> {
     let (request, now) = (tx.request().clone(), tx.now());
     let options = contexts::list(tx.conn().await?, auth.user_id, &request, now).await?;
+    let suspended = contexts::suspended_clinics(tx.conn().await?, auth.user_id).await?;
     tx.commit().await?;
     Ok(Page(PickerPage {
+        suspended,
         options: options
             .into_iter()
             .map(|o| OptionRow {

@@ -11,6 +11,8 @@ pub(crate) struct OptionRow {
 #[derive(Template)]
 #[template(path = "contexts/picker.html")]
 pub(crate) struct PickerPage {
+    /// Clinics of the person's that are suspended (nothing there can be entered now).
+    pub suspended: Vec<String>,
     pub options: Vec<OptionRow>,
 }
 

@@ -44,6 +44,12 @@ fn unavailable_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
 }
 
+/// Whether the database refused the statement for want of privilege (42501): a function
+/// that checks its caller's role, as the policy does, said no.
+pub(crate) fn lacks_privilege(error: &sqlx::Error) -> bool {
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "42501")
+}
+
 /// Whether `error` is a violation of the constraint called `constraint`.
 pub(crate) fn violates(error: &sqlx::Error, constraint: &str) -> bool {
     error.as_database_error().is_some_and(|e| e.constraint() == Some(constraint))

@@ -146,6 +146,10 @@ pub async fn claim(
         r#"WITH due AS (
                SELECT id FROM jobs
                 WHERE state IN ('queued', 'running') AND run_at <= $1
+                  -- A suspended clinic's jobs wait for it to be restored.
+                  AND (organization_id IS NULL
+                       OR NOT EXISTS (SELECT 1 FROM organizations o
+                                       WHERE o.id = jobs.organization_id AND o.status <> 'active'))
                 ORDER BY run_at
                 LIMIT $2
                 FOR UPDATE SKIP LOCKED)

@@ -35,6 +35,7 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
         }
         (Audience::Portal, Some(ContextClaim::Patient { .. } | ContextClaim::Proxy { .. })) => true,
         (Audience::Platform, Some(ContextClaim::Platform { .. })) => true,
+        (Audience::PlatformRole(role), Some(ContextClaim::Platform { role: held })) => role == held,
         _ => false,
     };
     Chrome { signed_in: true, context_label: user.context_label.clone(), nav: items(&shown), sign_out }

@@ -40,8 +40,10 @@ pub enum Audience {
     Staff(Permission),
     /// A patient or a proxy.
     Portal,
-    /// A platform role.
+    /// Any platform role.
     Platform,
+    /// This platform role.
+    PlatformRole(crate::auth::policy::PlatformRole),
 }
 
 /// A link in the page header, declared by the feature it leads to. The header is worked

@@ -32,6 +32,7 @@ mod modules;
 mod pages;
 mod phi_audit;
 mod pipeline;
+mod platform;
 mod registry;
 mod seed;
 mod sessions;

@@ -1,0 +1,231 @@
+//! The platform console's clinics (super admin): the list with counts and no patient
+//! data, a new clinic whose first administrator accepts the invitation and runs it, and
+//! suspension (nobody enters, open sessions end, jobs wait, data kept) and restoring.
+
+use lockdev::auth::policy::PlatformRole;
+use lockdev::auth::session::ContextClaim;
+use lockdev::db::ids::UserId;
+use reqwest::StatusCode;
+
+use crate::fixtures::{signed_in, two_tenants};
+use crate::helpers::{TestApp, spawn_app};
+use crate::workspace::{count, get, post};
+
+/// A person holding the super admin role, acting in it.
+async fn super_admin(app: &TestApp) -> UserId {
+    let person = app.person("root@platform.example", "a long enough secret phrase").await;
+    let mut su = app.database().superuser().await;
+    sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, 'super_admin')")
+        .bind(person.id)
+        .execute(&mut su)
+        .await
+        .expect("role");
+    app.act_as(Some(signed_in(person.id, ContextClaim::Platform { role: PlatformRole::SuperAdmin })));
+    person.id
+}
+
+#[tokio::test]
+async fn a_super_admin_creates_a_clinic_whose_first_administrator_accepts_and_runs_it() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 2).await;
+    let root = super_admin(&app).await;
+
+    let (status, page) = get(&app, "/platform/clinics").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Alpha Clinic") && page.contains("Bravo Clinic"), "{page}");
+    assert!(page.contains("<td>2</td>"), "patients counted: {page}");
+
+    // Mistakes named next to their fields, with what was typed kept.
+    let wrong = [
+        ("name", " "),
+        ("timezone", "Mars/Olympus"),
+        ("admin_name", "Grace Admin"),
+        ("admin_email", "grace"),
+    ];
+    let (status, page) = post(&app, "/platform/clinics", &wrong).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Enter the clinic&#39;s name") && page.contains("Choose the clinic&#39;s timezone"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Grace Admin\""), "{page}");
+    let (status, page) = post(
+        &app,
+        "/platform/clinics",
+        &[
+            ("name", "Alpha Clinic"),
+            ("timezone", "America/Chicago"),
+            ("admin_name", "A"),
+            ("admin_email", "a@x.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a second clinic of a name is asked about");
+    assert!(page.contains("exists already") && page.contains("name=\"same_name\""), "{page}");
+    let (status, _) = post(
+        &app,
+        "/platform/clinics",
+        &[
+            ("name", "Gamma"),
+            ("timezone", "America/Chicago"),
+            ("admin_name", "Me"),
+            ("admin_email", "root@platform.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not the platform administrator themselves");
+
+    let right = [
+        ("name", "Gamma Health"),
+        ("timezone", "America/Chicago"),
+        ("admin_name", "Grace Admin"),
+        ("admin_email", "grace@gamma.example"),
+    ];
+    let (status, page) = post(&app, "/platform/clinics", &right).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Gamma Health created.") && page.contains("Gamma Health"), "{page}");
+    let audited = format!(
+        "SELECT count(*) FROM audit_events WHERE organization_id IS NULL AND actor_user_id = '{}'
+            AND resource_type = 'organization' AND action = 'create' AND details -> 'after' ->> 'name' = 'Gamma Health'",
+        root.as_uuid()
+    );
+    assert_eq!(count(&app, &audited).await, 1);
+
+    // The first administrator accepts and runs the clinic.
+    app.act_as(None);
+    app.run_jobs().await;
+    let link = app.link_sent_to("grace@gamma.example").await;
+    let browser = app.browser();
+    assert_eq!(browser.get(&link).await.status(), 303);
+    let res = browser
+        .post_form(
+            "/invite/accept",
+            &[("display_name", "Grace Admin"), ("password", "a long and private phrase")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap_or_default());
+    let active = "SELECT count(*) FROM memberships m JOIN organizations o ON o.id = m.organization_id
+                   WHERE o.name = 'Gamma Health' AND o.timezone = 'America/Chicago' AND m.role = 'org_admin'
+                     AND m.status = 'active' AND m.accepted_at IS NOT NULL";
+    assert_eq!(count(&app, active).await, 1);
+    let mut su = app.database().superuser().await;
+    let (gamma, grace): (lockdev::db::ids::OrganizationId, UserId) = sqlx::query_as(
+        "SELECT m.organization_id, m.user_id FROM memberships m JOIN organizations o ON o.id = m.organization_id
+          WHERE o.name = 'Gamma Health'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("membership");
+    app.act_as(Some(signed_in(
+        grace,
+        ContextClaim::Staff { organization_id: gamma, role: lockdev::auth::policy::StaffRole::OrgAdmin },
+    )));
+    let (status, page) = get(&app, "/members").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Grace Admin"), "{page}");
+    assert!(!page.contains("Alpha"), "nothing of another clinic: {page}");
+    assert_eq!(get(&app, "/settings/profile").await.0, StatusCode::OK);
+
+    // Nobody but a super admin: a clinic administrator and an auditor are refused.
+    app.act_as(Some(tenants.a.admin_context()));
+    assert_eq!(get(&app, "/platform/clinics").await.0, StatusCode::FORBIDDEN);
+    app.act_as(Some(signed_in(root, ContextClaim::Platform { role: PlatformRole::Auditor })));
+    assert_eq!(post(&app, "/platform/clinics", &right).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_suspended_clinic_lets_nobody_in_holds_its_jobs_and_keeps_its_data_until_restored() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let (a, b) = (&tenants.a, &tenants.b);
+    let desk = app.with_totp(app.person("desk@alpha.example", "a long enough secret phrase").await).await;
+    app.member(a.org, &desk, "admin_staff").await;
+    let browser = app.browser();
+    assert_eq!(browser.sign_in_fully(&desk, &app.clock).await, "/home");
+    assert_eq!(browser.get("/patients").await.status(), StatusCode::OK);
+
+    super_admin(&app).await;
+    let alpha = a.org.to_string();
+    let (status, page) = post(&app, &format!("/platform/clinics/{alpha}/suspend"), &[("reason", " ")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Say why the clinic is suspended"), "{page}");
+    let (status, page) = post(
+        &app,
+        &format!("/platform/clinics/{alpha}/suspend"),
+        &[("reason", "Unpaid invoices since March")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Alpha Clinic is suspended") && page.contains("Unpaid invoices since March"),
+        "{page}"
+    );
+    assert_eq!(
+        post(&app, &format!("/platform/clinics/{alpha}/suspend"), &[("reason", "again")]).await.0,
+        StatusCode::NOT_FOUND,
+        "only an active clinic is suspended"
+    );
+
+    // The open session ends at its next request; a new sign-in is told why.
+    app.act_as(None);
+    assert_ne!(browser.get("/patients").await.status(), StatusCode::OK);
+    let again = app.browser();
+    let landed = again.sign_in_fully(&desk, &app.clock).await;
+    let page = again.get(&landed).await.text().await.expect("page");
+    let page = if page.contains("Continue as") {
+        page
+    } else {
+        again.get("/contexts").await.text().await.expect("page")
+    };
+    assert!(page.contains("Alpha Clinic is suspended on Lockdev"), "{page}");
+    app.act_as(Some(b.desk_context()));
+    assert_eq!(get(&app, "/patients").await.0, StatusCode::OK, "another clinic is untouched");
+
+    // Its jobs wait; its data stays.
+    let mut su = app.database().superuser().await;
+    let job: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO jobs (organization_id, kind, run_at) VALUES ($1, 'licences.tasks', '2000-01-01') RETURNING id",
+    )
+    .bind(a.org)
+    .fetch_one(&mut su)
+    .await
+    .expect("job");
+    app.run_jobs().await;
+    assert_eq!(job_state(&mut su, job).await, "queued");
+    let patients: i64 = sqlx::query_scalar("SELECT count(*) FROM patients WHERE organization_id = $1")
+        .bind(a.org)
+        .fetch_one(&mut su)
+        .await
+        .expect("patients");
+    assert_eq!(patients, 1);
+
+    // Restored: the job runs, people enter again; both changes audited.
+    super_admin_again(&app, &mut su).await;
+    let (status, page) = post(&app, &format!("/platform/clinics/{alpha}/restore"), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    app.run_jobs().await;
+    assert_eq!(job_state(&mut su, job).await, "done");
+    app.act_as(None);
+    let back = app.browser();
+    assert_eq!(back.sign_in_fully(&desk, &app.clock).await, "/home");
+    assert_eq!(back.get("/patients").await.status(), StatusCode::OK);
+    let audited =
+        "SELECT count(*) FROM audit_events WHERE organization_id IS NULL AND resource_type = 'organization'
+                    AND purpose IN ('platform_clinics.suspend', 'platform_clinics.restore')";
+    assert_eq!(count(&app, audited).await, 2);
+}
+
+/// Acts again as the super admin created by [`super_admin`].
+async fn super_admin_again(app: &TestApp, su: &mut sqlx::PgConnection) {
+    let id: UserId = sqlx::query_scalar("SELECT user_id FROM platform_roles WHERE role = 'super_admin'")
+        .fetch_one(su)
+        .await
+        .expect("root");
+    app.act_as(Some(signed_in(id, ContextClaim::Platform { role: PlatformRole::SuperAdmin })));
+}
+
+async fn job_state(su: &mut sqlx::PgConnection, job: uuid::Uuid) -> String {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(su).await.expect("state")
+}
