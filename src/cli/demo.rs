@@ -118,7 +118,22 @@ const PEOPLE: &[Person] = &[
         name: "Chris Park",
         about: "parent of Leo Park (scheduling only), Riverside",
     },
+    Person {
+        n: 12,
+        email: "support@lockdev.example",
+        name: "Robin Support",
+        about: "platform support (super admin): clinics, roles, terms; no patient data",
+    },
+    Person {
+        n: 13,
+        email: "auditor@lockdev.example",
+        name: "Alex Auditor",
+        about: "compliance auditor (platform): the audit log of every clinic",
+    },
 ];
+
+/// (person, platform role) of the platform's own staff.
+const PLATFORM_ROLES: &[(u128, &str)] = &[(12, "super_admin"), (13, "auditor")];
 
 /// (person, organization index, role) for every staff membership.
 const MEMBERSHIPS: &[(u128, usize, &str)] = &[
@@ -323,6 +338,21 @@ pub async fn seed(owner: &PgPool, production: bool, key: &DataKey) -> anyhow::Re
         .await?
         .rows_affected();
         summary.sign_ins.push(format!("{:<32} {DEMO_PASSWORD}   {}", person.email, person.about));
+    }
+    for (n, role) in PLATFORM_ROLES {
+        // The owner writes these directly: the runtime role grants only through the
+        // console's checked function, and the demo has no super admin before this one.
+        summary.created += sqlx::query!(
+            r#"INSERT INTO platform_roles (id, user_id, role, granted_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT DO NOTHING"#,
+            demo_uuid(20 + n),
+            user(*n).as_uuid(),
+            role,
+            effective()
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     }
     summary.created += sqlx::query!(
         r#"INSERT INTO consent_documents (id, organization_id, kind, version, title, body, effective_at)

@@ -110,6 +110,16 @@ pub async fn platform(session: Session) -> AppResult<Page<PersonaHome>> {
                 None,
             ),
             card(
+                "Clinics",
+                "Every clinic with its counts; a new clinic and its first administrator; suspension.",
+                Some(("Clinics", "/platform/clinics")),
+            ),
+            card(
+                "Platform roles",
+                "Who holds platform support and auditor roles; grants and revocations, never one's own.",
+                Some(("Platform roles", "/platform/roles")),
+            ),
+            card(
                 "Terms of service",
                 "The terms everyone accepts. A new version is asked for at each person's next context entry.",
                 Some(("Terms of service", "/platform/terms")),

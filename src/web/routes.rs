@@ -34,7 +34,7 @@ use crate::auth::contexts::Standing;
 use crate::auth::policy::{self, Module, Permission, PlatformRole, Principal, ProxyScopes};
 use crate::auth::session::{self, ContextClaim, safe_return_path};
 use crate::auth::signin::{FlowPage, FlowPages};
-use crate::db::tenant::{ActorKind, TenantContext};
+use crate::db::tenant::{ActorKind, SystemContext, TenantContext, begin_system};
 use crate::error::AppError;
 use crate::web::AppState;
 use crate::web::authenticate::Authenticated;
@@ -354,9 +354,10 @@ impl Routes {
     }
 }
 
-/// Marks a response as a function-level refusal, for [`record_function_denials`].
-#[derive(Debug, Clone, Copy)]
-struct FunctionDenied(Permission);
+/// Marks a response as a function-level refusal, for [`record_function_denials`]: what the
+/// route asked for (a clinic permission or a platform role).
+#[derive(Debug, Clone)]
+struct FunctionDenied(String);
 
 /// The principal a claimed context would have, for the function-level check (a proxy
 /// with every scope: which scopes it really has is decided per request, in the
@@ -443,6 +444,12 @@ async fn require(access: Access, module: Option<Module>, mut req: Request, next:
             next.run(req).await
         }
         Access::Staff(permission) | Access::Portal(permission) => {
+            if let Some(ContextClaim::Platform { .. }) = auth.context {
+                // Platform work sees no clinic's pages (break-glass is the only way in).
+                let mut response = AppError::Forbidden.into_response();
+                response.extensions_mut().insert(FunctionDenied(format!("{permission:?}")));
+                return response;
+            }
             let Some(claim) = auth.context.filter(|c| c.organization_id().is_some()) else {
                 return redirect(req.headers(), pages.path(FlowPage::ChooseContext));
             };
@@ -458,14 +465,18 @@ async fn require(access: Access, module: Option<Module>, mut req: Request, next:
                 next.run(req).await
             } else {
                 let mut response = AppError::Forbidden.into_response();
-                response.extensions_mut().insert(FunctionDenied(permission));
+                response.extensions_mut().insert(FunctionDenied(format!("{permission:?}")));
                 response
             }
         }
         Access::Platform(role) => match auth.context {
             Some(ContextClaim::Platform { role: held }) if held == role => next.run(req).await,
             None => redirect(req.headers(), pages.path(FlowPage::ChooseContext)),
-            Some(_) => AppError::Forbidden.into_response(),
+            Some(_) => {
+                let mut response = AppError::Forbidden.into_response();
+                response.extensions_mut().insert(FunctionDenied(format!("platform:{}", role.as_str())));
+                response
+            }
         },
     }
 }
@@ -484,25 +495,38 @@ async fn record_function_denials(
     let auth = req.extensions().get::<Authenticated>().cloned();
     let request = request_meta(req.extensions(), req.headers());
     let response = next.run(req).await;
-    let Some(FunctionDenied(permission)) = response.extensions().get::<FunctionDenied>().copied() else {
+    let Some(FunctionDenied(asked)) = response.extensions().get::<FunctionDenied>().cloned() else {
         return response;
     };
-    let Some((auth, organization_id)) =
-        auth.and_then(|a| a.context.and_then(|c| c.organization_id()).map(|o| (a, o)))
-    else {
+    let Some((auth, claim)) = auth.and_then(|a| a.context.map(|c| (a, c))) else {
+        return response;
+    };
+    let mut event = AuditEvent::denied("route", None, "role_lacks_permission");
+    event.purpose = Some(asked);
+    let Some(organization_id) = claim.organization_id() else {
+        // A platform context: its refusal goes in the platform chain.
+        event.details = serde_json::json!({ "reason": "role_lacks_permission", "role": claim_role(&claim) });
+        let context = SystemContext { user_id: Some(auth.user_id), request };
+        let recorded = async {
+            let mut tx = begin_system(&state.db, &context).await?;
+            crate::audit::record_platform(&mut tx, &context, &event).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = recorded {
+            tracing::error!(error.kind = "audit", %error, "could not record a platform route's refusal");
+        }
         return response;
     };
     let tenant = TenantContext {
         organization_id,
         user_id: Some(auth.user_id),
         actor_kind: ActorKind::User,
-        role: auth.context.map(|c| claim_role(&c).to_owned()),
+        role: Some(claim_role(&claim).to_owned()),
         acting_for: None,
         break_glass: None,
         request,
     };
-    let mut event = AuditEvent::denied("route", None, "role_lacks_permission");
-    event.purpose = Some(format!("{permission:?}"));
     // A refusal showed nothing; a failure to record it is logged where it happens.
     let _ = record_after_rollback(&state.db, &tenant, &[event]).await;
     response

@@ -229,3 +229,126 @@ async fn super_admin_again(app: &TestApp, su: &mut sqlx::PgConnection) {
 async fn job_state(su: &mut sqlx::PgConnection, job: uuid::Uuid) -> String {
     sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(su).await.expect("state")
 }
+
+#[tokio::test]
+async fn a_super_admin_grants_and_revokes_platform_roles_but_never_their_own() {
+    let app = spawn_app().spawn().await;
+    let root = super_admin(&app).await;
+    let ada = app.person("ada@platform.example", "a long enough secret phrase").await;
+    let live = |user: UserId, role: &str| {
+        format!(
+            "SELECT count(*) FROM platform_roles WHERE user_id = '{}' AND role = '{role}' AND revoked_at IS NULL",
+            user.as_uuid()
+        )
+    };
+
+    let (status, page) = get(&app, "/platform/roles").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("root@platform.example") && page.contains("Platform support"), "{page}");
+    assert!(!page.contains("/revoke"), "one's own grant offers no revoke: {page}");
+
+    // A stale proof of identity is asked again, and nothing changes.
+    let mut stale = signed_in(root, ContextClaim::Platform { role: PlatformRole::SuperAdmin });
+    stale.reauthenticated_at = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
+    app.act_as(Some(stale));
+    let (status, _) =
+        post(&app, "/platform/roles", &[("email", "ada@platform.example"), ("role", "auditor")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "confirm it is you first");
+    assert_eq!(count(&app, &live(ada.id, "auditor")).await, 0);
+    app.act_as(Some(signed_in(root, ContextClaim::Platform { role: PlatformRole::SuperAdmin })));
+
+    // Mistakes next to their fields; never to oneself; only to an existing open account.
+    let (status, page) = post(&app, "/platform/roles", &[("email", "ada"), ("role", "king")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Choose the role to grant.") && page.contains("value=\"ada\""), "{page}");
+    let (status, page) =
+        post(&app, "/platform/roles", &[("email", "nobody@platform.example"), ("role", "auditor")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("No open account signs in with that address"), "{page}");
+    let (status, page) =
+        post(&app, "/platform/roles", &[("email", "root@platform.example"), ("role", "auditor")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Nobody grants themselves a platform role"), "{page}");
+    assert_eq!(count(&app, &live(root, "auditor")).await, 0);
+
+    // Granted: recorded with who granted it, audited, and the person told.
+    let (status, page) =
+        post(&app, "/platform/roles", &[("email", "ADA@platform.example"), ("role", "auditor")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("is now a Compliance auditor"), "{page}");
+    let granted_by = format!(
+        "SELECT count(*) FROM platform_roles WHERE user_id = '{}' AND granted_by = '{}' AND revoked_at IS NULL",
+        ada.id.as_uuid(),
+        root.as_uuid()
+    );
+    assert_eq!(count(&app, &granted_by).await, 1);
+    let (status, page) =
+        post(&app, "/platform/roles", &[("email", "ada@platform.example"), ("role", "auditor")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "held already: {page}");
+    let audited = format!(
+        "SELECT count(*) FROM audit_events WHERE organization_id IS NULL AND actor_user_id = '{}'
+            AND resource_type = 'platform_role' AND details -> 'after' ->> 'user' = '{}'",
+        root.as_uuid(),
+        ada.id
+    );
+    assert_eq!(count(&app, &audited).await, 1);
+    let mail = app.mailbox().await;
+    assert!(
+        mail.iter().any(|(to, _, text)| to == "ada@platform.example" && text.contains("Compliance auditor")),
+        "{mail:?}"
+    );
+
+    // The database itself refuses: no direct write, and the functions check the caller.
+    let runtime = app.database().runtime_pool().await;
+    let system =
+        |actor: Option<UserId>| lockdev::db::tenant::SystemContext { user_id: actor, ..Default::default() };
+    let mut tx = lockdev::db::tenant::begin_system(&runtime, &system(Some(root))).await.expect("tx");
+    let direct = sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, 'super_admin')")
+        .bind(ada.id)
+        .execute(&mut *tx)
+        .await;
+    assert!(direct.is_err(), "the runtime role cannot write platform roles directly");
+    drop(tx);
+    for (actor, target) in [(ada.id, ada.id), (root, root)] {
+        let mut tx = lockdev::db::tenant::begin_system(&runtime, &system(Some(actor))).await.expect("tx");
+        let refused = sqlx::query("SELECT platform_role_grant($1, 'super_admin', now())")
+            .bind(target)
+            .execute(&mut *tx)
+            .await
+            .expect_err("an auditor grants nothing; a super admin nothing to themselves");
+        assert_eq!(refused.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"));
+    }
+
+    // One's own grant cannot be revoked, another's can: at once, audited, told.
+    let mut su = app.database().superuser().await;
+    let own: uuid::Uuid = sqlx::query_scalar("SELECT id FROM platform_roles WHERE user_id = $1")
+        .bind(root)
+        .fetch_one(&mut su)
+        .await
+        .expect("own");
+    let (status, _) = post(&app, &format!("/platform/roles/{own}/revoke"), &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, &live(root, "super_admin")).await, 1);
+    let theirs: uuid::Uuid = sqlx::query_scalar("SELECT id FROM platform_roles WHERE user_id = $1")
+        .bind(ada.id)
+        .fetch_one(&mut su)
+        .await
+        .expect("theirs");
+    let (status, page) = post(&app, &format!("/platform/roles/{theirs}/revoke"), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("is no longer a Compliance auditor") && page.contains("Recently ended"), "{page}");
+    assert_eq!(count(&app, &live(ada.id, "auditor")).await, 0);
+    assert_eq!(post(&app, &format!("/platform/roles/{theirs}/revoke"), &[]).await.0, StatusCode::NOT_FOUND);
+    let mail = app.mailbox().await;
+    assert!(mail.iter().any(|(to, _, text)| to == "ada@platform.example" && text.contains("was revoked")));
+
+    // Nobody else reaches the page: an auditor and a clinic administrator are refused.
+    app.act_as(Some(signed_in(root, ContextClaim::Platform { role: PlatformRole::Auditor })));
+    assert_eq!(get(&app, "/platform/roles").await.0, StatusCode::FORBIDDEN);
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    app.act_as(Some(tenants.a.admin_context()));
+    let grant = [("email", "ada@platform.example"), ("role", "super_admin")];
+    assert_eq!(post(&app, "/platform/roles", &grant).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, &live(ada.id, "super_admin")).await, 0);
+}

@@ -30,6 +30,7 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
     assert!(out.contains("rows created"), "{out}");
     assert!(out.contains("dr.osei@riverside.example"), "{out}");
     assert!(out.contains("lockdev-demo-2026"), "{out}");
+    assert!(out.contains("support@lockdev.example") && out.contains("auditor@lockdev.example"), "{out}");
 
     let mut su = db.superuser().await;
     let counts = |table: &'static str| format!("SELECT count(*) FROM {table}");
@@ -42,6 +43,7 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
         "patient_proxy_assignments",
         "contact_methods",
         "consent_documents",
+        "platform_roles",
         "row_history",
     ] {
         let n: i64 = sqlx::query_scalar(&counts(table)).fetch_one(&mut su).await.expect("count");
@@ -59,6 +61,12 @@ async fn seeding_twice_creates_the_demo_once_and_prints_the_sign_ins() {
     let orgs: i64 =
         sqlx::query_scalar("SELECT count(*) FROM organizations").fetch_one(&mut su).await.expect("count");
     assert_eq!(orgs, 2);
+    let platform: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM platform_roles WHERE revoked_at IS NULL ORDER BY role")
+            .fetch_all(&mut su)
+            .await
+            .expect("roles");
+    assert_eq!(platform, ["auditor", "super_admin"], "a super admin and an auditor to sign in as");
     let same_names: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT given_name, family_name FROM patients GROUP BY 1, 2 HAVING count(DISTINCT organization_id) = 2) t",
     )
