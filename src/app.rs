@@ -96,6 +96,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::clinic_profile::routes())
         .merge(crate::consent_documents::routes())
         .merge(crate::platform_clinics::routes())
+        .merge(crate::platform_health::routes())
         .merge(crate::platform_roles::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())

@@ -55,6 +55,7 @@ pub mod notes;
 pub mod patient_access;
 pub mod patients;
 pub mod platform_clinics;
+pub mod platform_health;
 pub mod platform_roles;
 pub mod problems;
 pub mod profiles;

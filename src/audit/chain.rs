@@ -247,6 +247,33 @@ pub async fn verify(pool: &PgPool, chain: Chain) -> Result<ChainReport, sqlx::Er
     Ok(report)
 }
 
+/// Keeps the result of a verification with the chain it checked (`audit_verifications`),
+/// for the consoles: when, how many seals, and the first broken link if any.
+pub async fn record_verification(
+    pool: &PgPool,
+    report: &ChainReport,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    requested_by: Option<crate::db::ids::UserId>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = report.chain.begin(pool).await?;
+    let problem = report.problem.as_deref().map(|p| p.chars().take(500).collect::<String>());
+    sqlx::query!(
+        "INSERT INTO audit_verifications (organization_id, started_at, finished_at, sealed, pending, problem, requested_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        report.chain.organization_uuid(),
+        started_at,
+        finished_at,
+        report.sealed,
+        report.pending,
+        problem,
+        requested_by.map(|u| u.as_uuid())
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,9 @@ pub(super) async fn audit_command(command: AuditCommand, config: &Config) -> any
             };
             let mut broken = 0;
             for chain in chains {
+                let started = chrono::Utc::now();
                 let report = chain::verify(&pool, chain).await?;
+                chain::record_verification(&pool, &report, started, chrono::Utc::now(), None).await?;
                 match &report.problem {
                     None => println!("ok      {chain}: {} sealed, {} pending", report.sealed, report.pending),
                     Some(problem) => {

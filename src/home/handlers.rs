@@ -120,6 +120,11 @@ pub async fn platform(session: Session) -> AppResult<Page<PersonaHome>> {
                 Some(("Platform roles", "/platform/roles")),
             ),
             card(
+                "Health",
+                "The job queue and dead jobs per clinic, and each audit chain's sealing and last verification.",
+                Some(("Health", "/platform/health")),
+            ),
+            card(
                 "Terms of service",
                 "The terms everyone accepts. A new version is asked for at each person's next context entry.",
                 Some(("Terms of service", "/platform/terms")),

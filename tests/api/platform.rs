@@ -352,3 +352,92 @@ async fn a_super_admin_grants_and_revokes_platform_roles_but_never_their_own() {
     assert_eq!(post(&app, "/platform/roles", &grant).await.0, StatusCode::FORBIDDEN);
     assert_eq!(count(&app, &live(ada.id, "super_admin")).await, 0);
 }
+
+#[tokio::test]
+async fn the_health_page_shows_queues_dead_jobs_masked_and_each_chain_and_retries_a_dead_job() {
+    let app = spawn_app().spawn().await;
+    let owner = app.database().owner_pool().await;
+    let tenants = two_tenants(&owner, 1).await;
+    let root = super_admin(&app).await;
+    let mut su = app.database().superuser().await;
+    let dead: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO jobs (organization_id, kind, state, attempts, max_attempts, run_at, finished_at, last_error)
+         VALUES ($1, 'licences.tasks', 'dead', 8, 8, now(), now(),
+                 'SES refused maria.lopez@example.com and +16175550123: throttled') RETURNING id",
+    )
+    .bind(tenants.a.org)
+    .fetch_one(&mut su)
+    .await
+    .expect("dead job");
+    sqlx::query(
+        "INSERT INTO jobs (organization_id, kind, run_at) VALUES ($1, 'licences.tasks', '2000-01-01')",
+    )
+    .bind(tenants.b.org)
+    .execute(&mut su)
+    .await
+    .expect("due job");
+    // Audited reads in both clinics; one chain sealed and verified, the other not yet.
+    for tenant in [&tenants.a, &tenants.b] {
+        app.act_as(Some(tenant.desk_context()));
+        assert_eq!(get(&app, &format!("/patients/{}", tenant.patients[0])).await.0, StatusCode::OK);
+    }
+    app.act_as(Some(signed_in(root, ContextClaim::Platform { role: PlatformRole::SuperAdmin })));
+    let runtime = app.database().runtime_pool().await;
+    use lockdev::audit::chain::{self, Chain};
+    chain::seal(&runtime, Chain::Organization(tenants.a.org)).await.expect("seal");
+    let report = chain::verify(&runtime, Chain::Organization(tenants.a.org)).await.expect("verify");
+    assert!(report.problem.is_none() && report.sealed > 0, "{report:?}");
+    let now = chrono::Utc::now();
+    chain::record_verification(&runtime, &report, now, now, Some(root)).await.expect("record");
+
+    let (status, page) = get(&app, "/platform/health").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Alpha Clinic") && page.contains("Bravo Clinic") && page.contains("Platform"),
+        "{page}"
+    );
+    assert!(page.contains("licences.tasks") && page.contains("8 of 8"), "{page}");
+    assert!(page.contains("SES refused [address] and [number]: throttled"), "{page}");
+    assert!(!page.contains("maria.lopez") && !page.contains("5550123"), "no address or number: {page}");
+    assert!(page.contains(&format!("{} seals verified", report.sealed)), "{page}");
+    assert!(page.contains("never verified"), "{page}");
+    assert!(page.contains("waiting, the oldest for"), "Bravo's events wait for the sealer: {page}");
+
+    // A dead job retried from the page (its id as the page writes it): due now, audited;
+    // only once.
+    let dead_id = lockdev::db::ids::JobId::from_uuid(dead);
+    assert!(page.contains(&format!("/platform/health/jobs/{dead_id}/retry")), "{page}");
+    let (status, page) = post(&app, &format!("/platform/health/jobs/{dead_id}/retry"), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("The licences.tasks job is queued again"), "{page}");
+    let state: (String, i32) = sqlx::query_as("SELECT state, attempts FROM jobs WHERE id = $1")
+        .bind(dead)
+        .fetch_one(&mut su)
+        .await
+        .expect("state");
+    assert_eq!(state, ("queued".to_owned(), 0));
+    let audited = format!(
+        "SELECT count(*) FROM audit_events WHERE organization_id IS NULL AND resource_type = 'job'
+            AND resource_id = '{dead}' AND actor_user_id = '{}'",
+        root.as_uuid()
+    );
+    assert_eq!(count(&app, &audited).await, 1);
+    assert_eq!(
+        post(&app, &format!("/platform/health/jobs/{dead_id}/retry"), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The database answers the chains only to platform staff.
+    let mut tx = lockdev::db::tenant::begin_system(
+        &runtime,
+        &lockdev::db::tenant::SystemContext { user_id: Some(tenants.a.admin_user), ..Default::default() },
+    )
+    .await
+    .expect("tx");
+    let refused =
+        sqlx::query("SELECT * FROM platform_audit_health()").execute(&mut *tx).await.expect_err("refused");
+    assert_eq!(refused.as_database_error().and_then(|e| e.code()).as_deref(), Some("42501"));
+    drop(tx);
+    app.act_as(Some(tenants.a.admin_context()));
+    assert_eq!(get(&app, "/platform/health").await.0, StatusCode::FORBIDDEN);
+}

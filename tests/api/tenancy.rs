@@ -16,6 +16,7 @@ const WITHOUT_RLS: &[&str] = &["_sqlx_migrations"];
 const MIXED_SCOPE: &[&str] = &[
     "audit_events",
     "audit_seals",
+    "audit_verifications",
     "row_history",
     "consent_documents",
     "consents",
