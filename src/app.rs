@@ -97,6 +97,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::consent_documents::routes())
         .merge(crate::platform_clinics::routes())
         .merge(crate::platform_health::routes())
+        .merge(crate::break_glass::routes())
         .merge(crate::platform_roles::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())

@@ -35,6 +35,7 @@ pub mod web;
 pub mod account;
 pub mod allergies;
 pub mod appointments;
+pub mod break_glass;
 pub mod care_team;
 pub mod clinic_profile;
 pub mod clinic_settings;

@@ -59,6 +59,8 @@ pub enum Action {
     /// A number replied STOP (or START) to our texts.
     TextOptOutChanged,
     BreakGlassStarted,
+    BreakGlassEnded,
+    BreakGlassReviewed,
     ImpersonationStarted,
     ImpersonationStopped,
 }
@@ -96,6 +98,8 @@ impl Action {
             Self::MessageFailed => "message_failed",
             Self::TextOptOutChanged => "text_opt_out_changed",
             Self::BreakGlassStarted => "break_glass_started",
+            Self::BreakGlassEnded => "break_glass_ended",
+            Self::BreakGlassReviewed => "break_glass_reviewed",
             Self::ImpersonationStarted => "impersonation_started",
             Self::ImpersonationStopped => "impersonation_stopped",
         }
@@ -208,7 +212,8 @@ pub async fn record(
         context.user_id.map(|u| u.as_uuid()),
         context.actor_kind,
         context.acting_for.map(|u| u.as_uuid()),
-        context.break_glass.is_some(),
+        // Under break-glass: what concerns its patient (or no patient in particular).
+        context.break_glass.is_some_and(|b| event.patient_id.is_none_or(|p| p == b.patient_id)),
         context.role.as_deref(),
         &context.request,
         event,

@@ -200,6 +200,8 @@ pub(crate) struct Resolved {
     pub idle_minutes: Option<i32>,
     /// The parts of the product the clinic switched off, as they are now.
     pub disabled_modules: Vec<Module>,
+    /// The live emergency access (break-glass) of this context: the patient, until when.
+    pub break_glass: Option<(PatientId, DateTime<Utc>)>,
 }
 
 /// The facts every claim reads with its own check, in the same statement.
@@ -223,6 +225,7 @@ impl Common {
             viewer_timezone: self.viewer_timezone,
             idle_minutes: self.idle_minutes,
             disabled_modules: Module::parse_all(&self.disabled_modules),
+            break_glass: None,
         }
     }
 }
@@ -238,28 +241,39 @@ pub(crate) async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Option<Resolved>, sqlx::Error> {
     Ok(match claim {
+        // A member's live break-glass (one at a time) is read in the same statement.
         ContextClaim::Staff { role, .. } => sqlx::query!(
             r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
                       u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes,
-                      o.disabled_modules
+                      o.disabled_modules, bg.patient_id AS "break_glass_patient?: PatientId",
+                      bg.expires_at AS "break_glass_until?"
                  FROM memberships m JOIN organizations o ON o.id = m.organization_id
                  JOIN users u ON u.id = m.user_id
+                 LEFT JOIN LATERAL (
+                      SELECT g.patient_id, g.expires_at FROM break_glass_grants g
+                       WHERE g.organization_id = m.organization_id AND g.user_id = m.user_id AND g.via = 'staff'
+                         AND g.ended_at IS NULL AND g.expires_at > $3
+                       ORDER BY g.expires_at DESC LIMIT 1) bg ON true
                 WHERE m.user_id = $1 AND m.role = $2 AND m.status = 'active' AND o.status = 'active'
                   AND u.disabled_at IS NULL AND u.deleted_at IS NULL"#,
             user.as_uuid(),
-            role.as_str()
+            role.as_str(),
+            now
         )
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| {
-            Common {
+            let break_glass = r.break_glass_patient.zip(r.break_glass_until);
+            let mut resolved = Common {
                 chart_access: r.chart_access,
                 clinic_timezone: r.clinic_timezone,
                 viewer_timezone: r.viewer_timezone,
                 idle_minutes: r.idle_minutes,
                 disabled_modules: r.disabled_modules,
             }
-            .resolved(Principal::Staff(role))
+            .resolved(Principal::Staff(role));
+            resolved.break_glass = break_glass;
+            resolved
         }),
         ContextClaim::Patient { patient_id, .. } => sqlx::query!(
             r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
@@ -325,6 +339,38 @@ pub(crate) async fn resolve(
             }
             .resolved(principal)
         }),
+        // A super admin's break-glass holds while its grant is live and they still hold
+        // the role (platform roles of the person themselves are visible in a clinic).
+        ContextClaim::BreakGlass { patient_id, .. } => sqlx::query!(
+            r#"SELECT o.settings ->> 'chart_access' AS chart_access, o.timezone AS clinic_timezone,
+                      u.timezone AS viewer_timezone, (o.settings ->> 'session_idle_minutes')::int AS idle_minutes,
+                      o.disabled_modules, g.expires_at
+                 FROM break_glass_grants g JOIN organizations o ON o.id = g.organization_id
+                 JOIN users u ON u.id = g.user_id
+                WHERE g.user_id = $1 AND g.patient_id = $2 AND g.via = 'platform'
+                  AND g.ended_at IS NULL AND g.expires_at > $3 AND o.status = 'active'
+                  AND u.disabled_at IS NULL AND u.deleted_at IS NULL
+                  AND EXISTS (SELECT 1 FROM platform_roles r
+                               WHERE r.user_id = g.user_id AND r.role = 'super_admin' AND r.revoked_at IS NULL)
+                ORDER BY g.expires_at DESC LIMIT 1"#,
+            user.as_uuid(),
+            patient_id.as_uuid(),
+            now
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| {
+            let mut resolved = Common {
+                chart_access: r.chart_access,
+                clinic_timezone: r.clinic_timezone,
+                viewer_timezone: r.viewer_timezone,
+                idle_minutes: r.idle_minutes,
+                disabled_modules: r.disabled_modules,
+            }
+            .resolved(Principal::SuperAdmin { break_glass: Some((patient_id, r.expires_at)) });
+            resolved.break_glass = Some((patient_id, r.expires_at));
+            resolved
+        }),
         ContextClaim::Platform { .. } => None,
     })
 }
@@ -347,6 +393,9 @@ pub fn standing(account: &Account, claim: Option<ContextClaim>) -> Standing {
     let role_held = match claim {
         Some(ContextClaim::Platform { role }) => {
             account.platform_roles.iter().any(|held| held == role.as_str())
+        }
+        Some(ContextClaim::BreakGlass { .. }) => {
+            account.platform_roles.iter().any(|held| held == PlatformRole::SuperAdmin.as_str())
         }
         _ => true,
     };

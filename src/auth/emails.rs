@@ -56,3 +56,5 @@ account_email!(
 );
 account_email!(SecurityNotice, "emails/security_notice/subject.txt", "emails/security_notice/body.txt",
     "emails/security_notice/body.html", { what, when });
+account_email!(BreakGlassAlert, "emails/break_glass_alert/subject.txt", "emails/break_glass_alert/body.txt",
+    "emails/break_glass_alert/body.html", { clinic, who, role, purpose, when, until, link });

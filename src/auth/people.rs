@@ -59,3 +59,8 @@ pub async fn email(conn: &mut PgConnection, user: UserId) -> Result<String, sqlx
         .fetch_one(conn)
         .await
 }
+
+/// A person's name as they gave it (for notices that say who did something).
+pub(crate) async fn display_name(conn: &mut PgConnection, user: UserId) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!("SELECT display_name FROM users WHERE id = $1", user.as_uuid()).fetch_one(conn).await
+}

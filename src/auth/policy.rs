@@ -227,6 +227,10 @@ pub struct PolicyContext {
     pub principal: Principal,
     pub chart_access: ChartAccess,
     pub now: DateTime<Utc>,
+    /// A clinic member's emergency access to one patient, until when: their reads of that
+    /// patient pass "care team only" and sensitive categories while it lasts (a super
+    /// admin's is in their principal).
+    pub break_glass: Option<(PatientId, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -396,7 +400,7 @@ pub fn grants(principal: Principal, permission: Permission) -> bool {
         )
         .unwrap_or(false),
         Principal::SuperAdmin { .. } => {
-            matches!(permission, P::ManageOrganization) || super_admin_break_glass_reads(permission)
+            matches!(permission, P::ManageOrganization) || break_glass_reads(permission)
         }
         Principal::Auditor => permission == P::ViewAuditLog,
         Principal::Service => false,
@@ -435,7 +439,7 @@ fn proxy_scope(permission: Permission, scopes: ProxyScopes) -> Option<bool> {
 }
 
 /// What break-glass opens: reading the chart of one patient, nothing more.
-fn super_admin_break_glass_reads(permission: Permission) -> bool {
+fn break_glass_reads(permission: Permission) -> bool {
     matches!(
         permission,
         P::ViewDemographics
@@ -458,10 +462,15 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
             let Target::Patient(facts) = target else {
                 return Allow;
             };
+            // Break-glass opens reading this one patient's chart, nothing more, until it
+            // expires.
+            let emergency = context.break_glass.is_some_and(|(patient, until)| {
+                patient == facts.patient_id && context.now < until && break_glass_reads(permission)
+            });
             // Sensitive notes: the care team's providers only — not even their existence
             // shows to anyone else.
             if facts.sensitive && is_clinical(permission) {
-                return if role == StaffRole::Provider && facts.on_care_team {
+                return if (role == StaffRole::Provider && facts.on_care_team) || emergency {
                     Allow
                 } else {
                     Deny(Denial::Hidden)
@@ -472,6 +481,7 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
                 && is_clinical(permission)
                 && matches!(role, StaffRole::Provider | StaffRole::ClinicalStaff)
                 && !facts.on_care_team
+                && !emergency
             {
                 return Deny(Denial::Hidden);
             }
@@ -503,9 +513,7 @@ pub fn may(context: &PolicyContext, permission: Permission, target: Target) -> D
         Principal::SuperAdmin { break_glass } => match (target, break_glass) {
             (Target::Organization, _) if permission == P::ManageOrganization => Allow,
             (Target::Patient(facts), Some((patient, until)))
-                if facts.patient_id == patient
-                    && context.now < until
-                    && super_admin_break_glass_reads(permission) =>
+                if facts.patient_id == patient && context.now < until && break_glass_reads(permission) =>
             {
                 Allow
             }
@@ -665,7 +673,7 @@ mod tests {
     }
 
     fn ctx(principal: Principal) -> PolicyContext {
-        PolicyContext { principal, chart_access: ChartAccess::AllStaff, now: now() }
+        PolicyContext { principal, chart_access: ChartAccess::AllStaff, now: now(), break_glass: None }
     }
 
     fn patient(id: PatientId) -> Target {
@@ -830,6 +838,29 @@ mod tests {
     }
 
     #[test]
+    fn a_members_break_glass_reads_one_patient_past_care_team_and_sensitivity_until_it_expires() {
+        let p = PatientId::new();
+        let until = now() + TimeDelta::minutes(30);
+        let mut nurse = ctx(Principal::Staff(StaffRole::ClinicalStaff));
+        nurse.chart_access = ChartAccess::CareTeamOnly;
+        assert_eq!(may(&nurse, P::ReadNoteBody, patient(p)), Decision::Deny(Denial::Hidden), "kept out");
+        assert_eq!(may(&nurse, P::ReadNoteBody, sensitive(p, false)), Decision::Deny(Denial::Hidden));
+        nurse.break_glass = Some((p, until));
+        assert!(may(&nurse, P::ReadNoteBody, patient(p)).is_allowed());
+        assert!(may(&nurse, P::ReadNoteBody, sensitive(p, false)).is_allowed());
+        assert_eq!(may(&nurse, P::WriteNote, patient(p)), Decision::Deny(Denial::Hidden), "reads only");
+        assert_eq!(may(&nurse, P::ReadNoteBody, patient(PatientId::new())), Decision::Deny(Denial::Hidden));
+        let desk = PolicyContext { principal: Principal::Staff(StaffRole::AdminStaff), ..nurse };
+        assert_eq!(
+            may(&desk, P::ReadNoteBody, patient(p)),
+            Decision::Deny(Denial::NotPermitted),
+            "no new permission"
+        );
+        nurse.now = until;
+        assert_eq!(may(&nurse, P::ReadNoteBody, patient(p)), Decision::Deny(Denial::Hidden), "expired");
+    }
+
+    #[test]
     fn the_function_level_check_agrees_with_the_decision() {
         let p = PatientId::new();
         let everything = ProxyScopes { clinical: true, billing: true, scheduling: true, messaging: true };
@@ -874,7 +905,8 @@ mod care_team_tests {
     fn a_visit_reason_is_for_clinical_eyes_and_a_sensitive_one_for_the_care_team_alone() {
         let patient = PatientId::new();
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
-        let context = |principal, chart_access| PolicyContext { principal, chart_access, now };
+        let context =
+            |principal, chart_access| PolicyContext { principal, chart_access, now, break_glass: None };
         let visit = |on_care_team, sensitive| PatientFacts { patient_id: patient, on_care_team, sensitive };
         let sees = |principal, access, on_team, sensitive| {
             may_see_visit_reason(&context(principal, access), visit(on_team, sensitive))

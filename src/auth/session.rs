@@ -34,10 +34,27 @@ pub(crate) fn activity_granularity(user: &SignedIn) -> TimeDelta {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ContextClaim {
-    Staff { organization_id: OrganizationId, role: StaffRole },
-    Patient { organization_id: OrganizationId, patient_id: PatientId },
-    Proxy { organization_id: OrganizationId, patient_id: PatientId },
-    Platform { role: PlatformRole },
+    Staff {
+        organization_id: OrganizationId,
+        role: StaffRole,
+    },
+    Patient {
+        organization_id: OrganizationId,
+        patient_id: PatientId,
+    },
+    Proxy {
+        organization_id: OrganizationId,
+        patient_id: PatientId,
+    },
+    Platform {
+        role: PlatformRole,
+    },
+    /// A super admin's emergency access to one patient of one clinic (break-glass): held
+    /// only while their grant is live, never offered in the picker or remembered.
+    BreakGlass {
+        organization_id: OrganizationId,
+        patient_id: PatientId,
+    },
 }
 
 impl ContextClaim {
@@ -45,7 +62,8 @@ impl ContextClaim {
         match *self {
             Self::Staff { organization_id, .. }
             | Self::Patient { organization_id, .. }
-            | Self::Proxy { organization_id, .. } => Some(organization_id),
+            | Self::Proxy { organization_id, .. }
+            | Self::BreakGlass { organization_id, .. } => Some(organization_id),
             Self::Platform { .. } => None,
         }
     }
@@ -53,14 +71,16 @@ impl ContextClaim {
     /// The patient a patient's or a proxy's context is about.
     pub fn patient_id(&self) -> Option<PatientId> {
         match *self {
-            Self::Patient { patient_id, .. } | Self::Proxy { patient_id, .. } => Some(patient_id),
+            Self::Patient { patient_id, .. }
+            | Self::Proxy { patient_id, .. }
+            | Self::BreakGlass { patient_id, .. } => Some(patient_id),
             Self::Staff { .. } | Self::Platform { .. } => None,
         }
     }
 
     /// Staff and platform contexts always require a second factor.
     pub(crate) fn is_workforce(&self) -> bool {
-        matches!(self, Self::Staff { .. } | Self::Platform { .. })
+        matches!(self, Self::Staff { .. } | Self::Platform { .. } | Self::BreakGlass { .. })
     }
 
     /// A stable text form, for remembering the last context and for form values.
@@ -72,6 +92,10 @@ impl ContextClaim {
             }
             Self::Proxy { organization_id, patient_id } => format!("proxy:{organization_id}:{patient_id}"),
             Self::Platform { role } => format!("platform:{}", role.as_str()),
+            // Not parsed back: a break-glass context is entered only by asking for it.
+            Self::BreakGlass { organization_id, patient_id } => {
+                format!("break_glass:{organization_id}:{patient_id}")
+            }
         }
     }
 

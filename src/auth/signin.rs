@@ -52,10 +52,12 @@ pub enum FlowPage {
     Reauthenticate,
     /// Where a person lands once in a context.
     Home,
+    /// Where the banner of an emergency access (break-glass) posts to end it.
+    EndEmergencyAccess,
 }
 
 impl FlowPage {
-    pub const ALL: [FlowPage; 8] = [
+    pub const ALL: [FlowPage; 9] = [
         FlowPage::SignIn,
         FlowPage::SignOut,
         FlowPage::SecondFactor,
@@ -64,6 +66,7 @@ impl FlowPage {
         FlowPage::Consent,
         FlowPage::Reauthenticate,
         FlowPage::Home,
+        FlowPage::EndEmergencyAccess,
     ];
 }
 
@@ -375,6 +378,33 @@ pub(crate) async fn enter(
         .execute(&mut *conn)
         .await?;
     after_context(step, &mut data).await
+}
+
+/// Enters a context just opened for this person rather than one of their own (a super
+/// admin's break-glass): a new session id and its label, checked on every request by
+/// `contexts::resolve` like any context, with no consent step (the clinic's documents are
+/// not theirs to accept) and never remembered as their last context.
+pub(crate) async fn enter_granted(
+    conn: &mut PgConnection,
+    step: &Step<'_>,
+    claim: ContextClaim,
+    label: String,
+) -> AppResult<String> {
+    let mut data = session::load(step.session).await?;
+    let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
+    let policy = clinic_policy(conn, step.rules, claim).await?;
+    let user = data.user.as_mut().ok_or(AppError::Unauthorized)?;
+    user.second_factor_required = true;
+    user.last_activity = step.now;
+    user.context = Some(claim);
+    user.context_label = Some(label);
+    user.consents_accepted = true;
+    user.idle_minutes = policy.idle_minutes;
+    user.clinic_timezone = policy.timezone;
+    user.disabled_modules = policy.disabled_modules;
+    data.return_to = None;
+    rotate(conn, step, user_id, &data).await?;
+    Ok(step.pages.path(FlowPage::Home).into())
 }
 
 /// What a clinic decides about sessions in its contexts.

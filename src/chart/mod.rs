@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::audit::{Action, AuditEvent};
-use crate::auth::policy::{self, PatientFacts, Permission, PolicyContext, Target};
+use crate::auth::policy::{self, PatientFacts, Permission, Target};
 use crate::db::ids::PatientId;
 use crate::web::context::ChartTabs;
 use crate::web::{AppError, AppResult, Framed, TenantTx};
@@ -140,11 +140,7 @@ impl Chart {
 
     /// [`Chart::allows`] for content that is (or is not) in a sensitive category.
     pub(crate) fn allows_for(&self, tx: &TenantTx, permission: Permission, sensitive: bool) -> bool {
-        let context = PolicyContext {
-            principal: tx.context().principal,
-            chart_access: tx.context().chart_access,
-            now: tx.now(),
-        };
+        let context = tx.context().policy(tx.now());
         policy::may(&context, permission, Target::Patient(PatientFacts { sensitive, ..self.facts }))
             .is_allowed()
     }
@@ -221,8 +217,12 @@ fn allergy_line(entries: &[String], none_known: bool) -> AllergyLine {
 pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<Chart> {
     // The chart is the registry's tool: a context that cannot use the registry (patients
     // and proxies, who use the portal; the call center, who get the screen-pop) never
-    // opens a chart, whatever section it asks for. Refused with an audited 403.
-    tx.authorize(Permission::SearchPatients, Target::Organization, "chart").await?;
+    // opens a chart, whatever section it asks for. Refused with an audited 403. A super
+    // admin's break-glass opens its one chart (the patient is checked below) and never
+    // the registry.
+    if !matches!(tx.context().principal, policy::Principal::SuperAdmin { break_glass: Some(_) }) {
+        tx.authorize(Permission::SearchPatients, Target::Organization, "chart").await?;
+    }
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
     let user = tx.context().tenant.user_id.map(|u| u.as_uuid());
     let row = {
@@ -267,11 +267,7 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
     let facts = PatientFacts { patient_id: id, on_care_team: row.on_care_team, sensitive: false };
     tx.authorize(permission, Target::Patient(facts), "patient").await?;
     tx.disclosed(id).await;
-    let context = PolicyContext {
-        principal: tx.context().principal,
-        chart_access: tx.context().chart_access,
-        now: tx.now(),
-    };
+    let context = tx.context().policy(tx.now());
     let may_read_summary =
         policy::may(&context, Permission::ViewClinicalSummary, Target::Patient(facts)).is_allowed();
     let allergies = may_read_summary.then(|| allergy_line(&row.allergies, row.no_known_allergies));

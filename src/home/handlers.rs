@@ -16,6 +16,10 @@ pub async fn index() -> Page<HomePage> {
 /// Each persona's home.
 pub async fn home(auth: Authenticated) -> Response {
     let to = match auth.context {
+        // Emergency access is to one chart, nothing else.
+        Some(ContextClaim::BreakGlass { patient_id, .. }) => {
+            return Redirect::to(&format!("/patients/{patient_id}")).into_response();
+        }
         None => "/contexts",
         // Each staff role has a home that says what to do today.
         Some(ContextClaim::Staff { role, .. }) => match role {

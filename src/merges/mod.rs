@@ -11,7 +11,7 @@ mod handlers;
 mod repo;
 mod views;
 
-pub use repo::{DERIVED_TABLES, MOVED_TABLES};
+pub use repo::{DERIVED_TABLES, KEPT_TABLES, MOVED_TABLES};
 
 use crate::auth::policy::Permission;
 use crate::web::{Access, Phi, Routes};

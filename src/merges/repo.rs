@@ -14,6 +14,11 @@ use crate::db::ids::{OrganizationId, PatientId, UserId};
 /// rows rewrite them.
 pub const DERIVED_TABLES: &[&str] = &["patient_search_tokens", "user_contexts"];
 
+/// Records of what happened to the chart as it was then (emergency accesses to it): they
+/// stay with the tombstone, which the merge record links to the survivor, as the audit
+/// log's events do.
+pub const KEPT_TABLES: &[&str] = &["break_glass_grants"];
+
 /// Before the move: the duplicate's rows the survivor already has, ended (as history)
 /// so that moving them breaks no "one at a time" rule. $1 survivor, $2 duplicate, $3 now,
 /// $4 who.

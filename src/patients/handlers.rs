@@ -262,11 +262,7 @@ async fn summary_section(tx: &TenantTx, chart: &Chart, notice: Option<String>) -
     };
     // A sensitive visit's type can say as much as its reason: the same people see it as
     // on the schedule (the patient's care-team providers).
-    let policy = crate::auth::policy::PolicyContext {
-        principal: tx.context().principal,
-        chart_access: tx.context().chart_access,
-        now: tx.now(),
-    };
+    let policy = tx.context().policy(tx.now());
     let upcoming = visits
         .into_iter()
         .map(|a| {

@@ -21,11 +21,17 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
     };
     let Some(user) = data.user.as_ref() else {
         let nav = items(&|entry| entry.audience == Audience::SignedOut);
-        return Chrome { signed_in: false, context_label: None, nav, sign_out };
+        return Chrome { signed_in: false, context_label: None, nav, sign_out, emergency_end: None };
     };
     if !user.second_factor_satisfied() {
         // Between the factors: nothing to go to but the challenge itself, or out.
-        return Chrome { signed_in: true, context_label: None, nav: Vec::new(), sign_out };
+        return Chrome {
+            signed_in: true,
+            context_label: None,
+            nav: Vec::new(),
+            sign_out,
+            emergency_end: None,
+        };
     }
     let shown = |entry: &NavEntry| match (entry.audience, user.context) {
         _ if entry.module.is_some_and(|m| user.disabled_modules.contains(&m)) => false,
@@ -38,5 +44,12 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
         (Audience::PlatformRole(role), Some(ContextClaim::Platform { role: held })) => role == held,
         _ => false,
     };
-    Chrome { signed_in: true, context_label: user.context_label.clone(), nav: items(&shown), sign_out }
+    Chrome {
+        signed_in: true,
+        context_label: user.context_label.clone(),
+        nav: items(&shown),
+        sign_out,
+        emergency_end: matches!(user.context, Some(ContextClaim::BreakGlass { .. }))
+            .then(|| pages.path(FlowPage::EndEmergencyAccess)),
+    }
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HX_BOOSTED, HX_REDIRECT, HX_REQUEST};
 
-use crate::auth::policy::Permission;
+use crate::auth::policy::{Permission, PlatformRole};
 use crate::auth::session::ContextClaim;
 
 /// A set of declared routes the authentication layer treats apart (it runs before the
@@ -43,7 +43,7 @@ pub enum Audience {
     /// Any platform role.
     Platform,
     /// This platform role.
-    PlatformRole(crate::auth::policy::PlatformRole),
+    PlatformRole(PlatformRole),
 }
 
 /// A link in the page header, declared by the feature it leads to. The header is worked
@@ -113,6 +113,9 @@ pub(crate) struct Chrome {
     pub nav: Vec<NavItem>,
     /// Where the sign-out button posts.
     pub sign_out: &'static str,
+    /// In a break-glass context: the banner on every page, with its end button posting
+    /// here.
+    pub emergency_end: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,5 +160,6 @@ pub(crate) fn claim_role(claim: &ContextClaim) -> &'static str {
         ContextClaim::Patient { .. } => "patient",
         ContextClaim::Proxy { .. } => "proxy",
         ContextClaim::Platform { role } => role.as_str(),
+        ContextClaim::BreakGlass { .. } => PlatformRole::SuperAdmin.as_str(),
     }
 }

@@ -28,6 +28,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum_htmx::HX_CURRENT_URL;
+use chrono::{DateTime, Utc};
 
 use crate::audit::AuditEvent;
 use crate::auth::contexts::Standing;
@@ -84,7 +85,7 @@ impl Access {
     /// Whether `claim` is of the kind this route serves (before its permission is asked).
     fn serves(self, claim: &ContextClaim) -> bool {
         match self {
-            Self::Staff(_) => matches!(claim, ContextClaim::Staff { .. }),
+            Self::Staff(_) => matches!(claim, ContextClaim::Staff { .. } | ContextClaim::BreakGlass { .. }),
             Self::Portal(_) => matches!(claim, ContextClaim::Patient { .. } | ContextClaim::Proxy { .. }),
             _ => true,
         }
@@ -375,6 +376,10 @@ pub fn claimed_principal(claim: ContextClaim) -> Principal {
             Principal::SuperAdmin { break_glass: None }
         }
         ContextClaim::Platform { role: PlatformRole::Auditor } => Principal::Auditor,
+        // The grant's real end is read in the transaction.
+        ContextClaim::BreakGlass { patient_id, .. } => {
+            Principal::SuperAdmin { break_glass: Some((patient_id, DateTime::<Utc>::MAX_UTC)) }
+        }
     }
 }
 

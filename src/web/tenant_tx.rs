@@ -40,7 +40,7 @@ use crate::auth::session;
 use crate::auth::signin::{self, FlowPage};
 use crate::db::errors::sqlx_variant;
 use crate::db::ids::PatientId;
-use crate::db::tenant::{ActorKind, RequestMeta, TenantContext, begin_tenant, unscoped};
+use crate::db::tenant::{ActorKind, BreakGlass, RequestMeta, TenantContext, begin_tenant, unscoped};
 use crate::error::{AppError, AppResult};
 use crate::web::AppState;
 use crate::web::authenticate::{Authenticated, SessionExpired};
@@ -59,6 +59,18 @@ pub struct ActiveContext {
     pub timezone: Tz,
     /// The clinic's timezone (working hours and the schedule's days are in it).
     pub clinic_timezone: Tz,
+}
+
+impl ActiveContext {
+    /// What the policy is asked with, at `now`.
+    pub fn policy(&self, now: DateTime<Utc>) -> PolicyContext {
+        PolicyContext {
+            principal: self.principal,
+            chart_access: self.chart_access,
+            now,
+            break_glass: self.tenant.break_glass.map(|b| (b.patient_id, b.expires_at)),
+        }
+    }
 }
 
 struct OpenTx {
@@ -125,7 +137,7 @@ impl FromRequestParts<AppState> for TenantTx {
             tracing::error!(error.kind = "wiring", "TenantTx used on a route without the finishing layer");
             AppError::Internal.into_response()
         })?;
-        let tenant = TenantContext {
+        let mut tenant = TenantContext {
             organization_id,
             user_id: Some(auth.user_id),
             actor_kind: ActorKind::User,
@@ -176,6 +188,9 @@ impl FromRequestParts<AppState> for TenantTx {
                 .await
                 .map_err(IntoResponse::into_response)?;
         }
+        // Emergency access: every event about its patient is marked break_glass.
+        tenant.break_glass =
+            resolved.break_glass.map(|(patient_id, expires_at)| BreakGlass { patient_id, expires_at });
         *slot.0.lock().await = Some(OpenTx {
             tx,
             tenant: tenant.clone(),
@@ -342,11 +357,7 @@ impl TenantTx {
         target: Target,
         resource: &'static str,
     ) -> AppResult<()> {
-        let context = PolicyContext {
-            principal: self.context.principal,
-            chart_access: self.context.chart_access,
-            now: self.now,
-        };
+        let context = self.context.policy(self.now);
         let decision = policy::may(&context, permission, target);
         if let Decision::Deny(denial) = decision {
             let (resource_id, patient) = match target {

@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit_log;
 mod aws_channels;
+mod break_glass;
 mod browser;
 mod cli;
 mod clinic_profile;

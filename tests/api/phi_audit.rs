@@ -2,6 +2,7 @@
 //! that calls it as the persona who uses it and finds an audit event naming the patient,
 //! and a meta-test fails when a PHI route is declared without a case.
 
+use lockdev::auth::policy::PlatformRole;
 use lockdev::auth::session::ContextClaim;
 use lockdev::clock::Clock as _;
 use lockdev::db::ids::PatientId;
@@ -18,6 +19,12 @@ enum Persona {
     Desk,
     Provider,
     Patient,
+    /// The clinic's administrator.
+    Admin,
+    /// Platform support, signed in for real (break-glass moves their session).
+    SuperAdmin,
+    /// A platform auditor.
+    Auditor,
 }
 
 /// Whether the route's event names the patient, or is about the clinic's lists (the
@@ -286,6 +293,28 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
         ThePatient,
         &[("mrn", "MRN-DUP-1"), ("reason", "Registered twice"), ("confirm", "1")],
     ),
+    ("GET", "/patients/{patient_id}/emergency-access", Provider, ThePatient, &[]),
+    (
+        "POST",
+        "/patients/{patient_id}/emergency-access",
+        Provider,
+        ThePatient,
+        &[("purpose", "emergency_care"), ("reason", "Collapsed in the waiting room")],
+    ),
+    (
+        "POST",
+        "/platform/break-glass",
+        Persona::SuperAdmin,
+        ThePatient,
+        &[
+            ("clinic", "{org_id}"),
+            ("mrn", "MRN-0"),
+            ("purpose", "support_request"),
+            ("reason", "Clinic ticket 99"),
+        ],
+    ),
+    ("GET", "/settings/emergency-access", Persona::Admin, ThePatient, &[]),
+    ("GET", "/compliance/break-glass", Persona::Auditor, Nobody, &[]),
     ("GET", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
     (
         "POST",
@@ -458,11 +487,39 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
     let ulid = |u: uuid::Uuid| ulid::Ulid::from(u).to_string();
     let tomorrow = (noon + chrono::Duration::days(1)).date_naive().to_string();
     let mut note_id = String::new();
+    // Platform staff: support signs in for real, an auditor is acted as.
+    let support =
+        app.with_totp(app.person("support@platform.example", "a long enough secret phrase").await).await;
+    let auditor = app.person("auditor@platform.example", "a long enough secret phrase").await;
+    let mut su = app.database().superuser().await;
+    for (user, role) in [(support.id, "super_admin"), (auditor.id, "auditor")] {
+        sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, $2)")
+            .bind(user)
+            .bind(role)
+            .execute(&mut su)
+            .await
+            .expect("platform role");
+    }
 
     for (method, path, persona, names, form) in CASES {
         let mut who = match persona {
             Desk => tenants.a.desk_context(),
             Provider => tenants.a.provider_context(),
+            Persona::Admin => tenants.a.admin_context(),
+            Persona::Auditor => signed_in(auditor.id, ContextClaim::Platform { role: PlatformRole::Auditor }),
+            Persona::SuperAdmin => {
+                app.act_as(None);
+                let browser = app.browser();
+                assert_eq!(browser.sign_in_fully(&support, &app.clock).await, "/home");
+                let fields: Vec<(&str, String)> =
+                    form.iter().map(|(k, v)| (*k, v.replace("{org_id}", &org.to_string()))).collect();
+                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let before = events_for(&app, patient).await;
+                let res = browser.post_form(path, &fields).await;
+                assert_eq!(res.status(), 303, "{path}: {}", res.text().await.unwrap_or_default());
+                assert!(events_for(&app, patient).await > before, "{method} {path}: no audit event");
+                continue;
+            }
             Persona::Patient => {
                 signed_in(person.id, ContextClaim::Patient { organization_id: org, patient_id: patient })
             }

@@ -33,11 +33,7 @@ pub(super) fn abilities(tx: &TenantTx) -> Abilities {
     let context = tx.context();
     Abilities {
         manage: policy::grants(context.principal, Permission::ManageSchedule),
-        policy: policy::PolicyContext {
-            principal: context.principal,
-            chart_access: context.chart_access,
-            now: tx.now(),
-        },
+        policy: context.policy(tx.now()),
     }
 }
 

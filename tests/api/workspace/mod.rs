@@ -181,7 +181,7 @@ mod homes;
 mod insurance;
 mod medications;
 mod merge;
-mod notes;
+pub(crate) mod notes;
 mod problems;
 mod profiles;
 mod proxies;

@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 
 // ---- care team and clinical notes ---------------------------------------------------------
 
-pub(super) async fn set_chart_access(app: &TestApp, org: OrganizationId, setting: &str) {
+pub(crate) async fn set_chart_access(app: &TestApp, org: OrganizationId, setting: &str) {
     let owner = app.database().owner_pool().await;
     let mut tx = begin_system(&owner, &SystemContext::default()).await.expect("tx");
     sqlx::query(
