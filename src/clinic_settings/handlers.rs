@@ -39,6 +39,7 @@ async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
             chart_access: row.chart_access.unwrap_or_else(|| "all_staff".into()),
             proxy_clinical_grants: row.proxy_clinical_grants.unwrap_or_else(|| "access_managers".into()),
             session_idle_minutes: row.idle.unwrap_or_default(),
+            break_glass_minutes: row.break_glass_minutes.unwrap_or_default(),
             require_patient_mfa: if row.patient_mfa { "1".into() } else { String::new() },
             reminder_leads: row.reminder_lead_hours.iter().map(i32::to_string).collect::<Vec<_>>().join(", "),
             window_start: row.contact_window_start.format("%H:%M").to_string(),
@@ -46,6 +47,17 @@ async fn load(tx: &TenantTx) -> AppResult<(String, SettingsForm)> {
             callback_phone: row.callback_phone.unwrap_or_default(),
         },
     ))
+}
+
+/// The settings as the audit log keeps them (the callback number only as set or not).
+fn audited(form: &SettingsForm) -> serde_json::Value {
+    json!({
+        "timezone": form.timezone, "chart_access": form.chart_access,
+        "proxy_clinical_grants": form.proxy_clinical_grants, "session_idle_minutes": form.session_idle_minutes,
+        "break_glass_minutes": form.break_glass_minutes, "require_patient_mfa": !form.require_patient_mfa.is_empty(),
+        "reminder_lead_hours": form.reminder_leads, "contact_window": [form.window_start, form.window_end],
+        "callback_phone_set": !form.callback_phone.is_empty(),
+    })
 }
 
 pub async fn page(tx: TenantTx) -> AppResult<Page<SettingsPage>> {
@@ -77,6 +89,17 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
                 None
             }
         }
+    };
+    let break_glass_minutes = match form.break_glass_minutes.trim() {
+        "" => None,
+        text => match text.parse::<i32>() {
+            Ok(m) if (5..=60).contains(&m) => Some(m),
+            _ => {
+                errors.break_glass =
+                    Some("Enter a number of minutes from 5 to 60, or leave it empty for 60.".into());
+                None
+            }
+        },
     };
     let leads = parse_leads(&form.reminder_leads).map_err(|m| errors.leads = Some(m)).unwrap_or_default();
     let window = match (
@@ -112,34 +135,30 @@ pub(crate) async fn save(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) ->
     let patient_mfa = !form.require_patient_mfa.is_empty();
     let proxy_clinical_grants =
         if form.proxy_clinical_grants == "providers" { "providers" } else { "access_managers" };
+    let (_, before) = load(&tx).await?;
     {
         let clinic = tx.context().tenant.organization_id;
         let mut db = tx.conn().await?;
-        repo::save_access(
-            &mut db,
-            clinic,
+        let access = repo::Access {
             timezone,
             chart_access,
             proxy_clinical_grants,
             patient_mfa,
             idle_minutes,
-        )
-        .await?;
+            break_glass_minutes,
+        };
+        repo::save_access(&mut db, clinic, &access).await?;
         if let Some(window) = window {
             repo::save_messaging(&mut db, clinic, &leads, window, callback.as_deref()).await?;
         }
     }
+    let (clinic, form) = load(&tx).await?;
     tx.audit(
         &AuditEvent::success(Action::Update, "organization", tx.context().tenant.organization_id.as_uuid())
             .purpose("clinic_settings")
-            .details(json!({
-                "timezone": timezone, "chart_access": chart_access, "proxy_clinical_grants": proxy_clinical_grants,
-                "session_idle_minutes": idle_minutes, "require_patient_mfa": patient_mfa,
-                "reminder_lead_hours": leads, "callback_phone_set": callback.is_some(),
-            })),
+            .details(json!({ "before": audited(&before), "after": audited(&form) })),
     )
     .await?;
-    let (clinic, form) = load(&tx).await?;
     Ok(Page(SettingsPage {
         clinic,
         form,

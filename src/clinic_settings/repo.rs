@@ -10,6 +10,7 @@ pub(crate) struct StoredSettings {
     pub chart_access: Option<String>,
     pub proxy_clinical_grants: Option<String>,
     pub idle: Option<String>,
+    pub break_glass_minutes: Option<String>,
     pub patient_mfa: bool,
     pub reminder_lead_hours: Vec<i32>,
     pub contact_window_start: NaiveTime,
@@ -23,6 +24,7 @@ pub async fn load(db: &mut PgConnection, clinic: OrganizationId) -> Result<Store
         r#"SELECT name, timezone, settings ->> 'chart_access' AS chart_access,
                   settings ->> 'proxy_clinical_grants' AS proxy_clinical_grants,
                   settings ->> 'session_idle_minutes' AS idle,
+                  settings ->> 'break_glass_minutes' AS break_glass_minutes,
                   coalesce((settings ->> 'require_patient_mfa')::boolean, false) AS "patient_mfa!",
                   reminder_lead_hours, contact_window_start, contact_window_end, callback_phone
              FROM organizations WHERE id = $1"#,
@@ -32,32 +34,43 @@ pub async fn load(db: &mut PgConnection, clinic: OrganizationId) -> Result<Store
     .await
 }
 
-/// The access settings: timezone, who reads charts, the idle timeout (None: the standard
-/// ones) and whether patients need a second factor.
+/// The access settings as saved.
+pub(crate) struct Access<'a> {
+    pub timezone: &'a str,
+    pub chart_access: &'a str,
+    pub proxy_clinical_grants: &'a str,
+    pub patient_mfa: bool,
+    /// None: the standard idle limits.
+    pub idle_minutes: Option<i32>,
+    /// None: emergency access lasts the longest allowed (60 minutes).
+    pub break_glass_minutes: Option<i32>,
+}
+
+/// The access settings: timezone, who reads charts, the idle timeout, whether patients
+/// need a second factor and how long an emergency access lasts.
 pub async fn save_access(
     db: &mut PgConnection,
     clinic: OrganizationId,
-    timezone: &str,
-    chart_access: &str,
-    proxy_clinical_grants: &str,
-    patient_mfa: bool,
-    idle_minutes: Option<i32>,
+    access: &Access<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"UPDATE organizations
               SET timezone = $2,
-                  settings = (settings - 'session_idle_minutes')
+                  settings = (settings - 'session_idle_minutes' - 'break_glass_minutes')
                              || jsonb_build_object('chart_access', $3::text, 'require_patient_mfa', $4::boolean,
                                                    'proxy_clinical_grants', $6::text)
                              || CASE WHEN $5::int IS NULL THEN '{}'::jsonb
                                      ELSE jsonb_build_object('session_idle_minutes', $5::int) END
+                             || CASE WHEN $7::int IS NULL THEN '{}'::jsonb
+                                     ELSE jsonb_build_object('break_glass_minutes', $7::int) END
             WHERE id = $1"#,
         clinic.as_uuid(),
-        timezone,
-        chart_access,
-        patient_mfa,
-        idle_minutes,
-        proxy_clinical_grants
+        access.timezone,
+        access.chart_access,
+        access.patient_mfa,
+        access.idle_minutes,
+        access.proxy_clinical_grants,
+        access.break_glass_minutes
     )
     .execute(db)
     .await?;

@@ -9,6 +9,8 @@ pub(crate) struct SettingsForm {
     /// manages proxies) or "providers".
     pub proxy_clinical_grants: String,
     pub session_idle_minutes: String,
+    /// Minutes an emergency access (break-glass) lasts: 5 to 60, empty for 60.
+    pub break_glass_minutes: String,
     pub require_patient_mfa: String,
     /// "72, 24": hours before an appointment at which reminders go out.
     pub reminder_leads: String,
@@ -21,6 +23,7 @@ pub(crate) struct SettingsForm {
 pub(crate) struct SettingsErrors {
     pub timezone: Option<String>,
     pub idle: Option<String>,
+    pub break_glass: Option<String>,
     pub leads: Option<String>,
     pub window: Option<String>,
     pub callback: Option<String>,
@@ -30,6 +33,7 @@ impl SettingsErrors {
     pub fn any(&self) -> bool {
         self.timezone.is_some()
             || self.idle.is_some()
+            || self.break_glass.is_some()
             || self.leads.is_some()
             || self.window.is_some()
             || self.callback.is_some()

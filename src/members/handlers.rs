@@ -11,7 +11,7 @@ use crate::auth::emails::StaffInvitation;
 use crate::auth::policy::{Permission, StaffRole, Target};
 use crate::auth::tokens::{self, NewToken, Purpose};
 use crate::db::ids::{MemberApprovalId, MembershipId, UserId};
-use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx};
+use crate::web::{AppError, AppResult, AppState, Page, SteppedUp, TenantTx, parse_form};
 
 fn roles() -> Vec<(&'static str, &'static str)> {
     StaffRole::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
@@ -58,6 +58,7 @@ async fn render(
                 email: m.email,
                 role: m.role,
                 status: m.status,
+                is_privacy_officer: m.is_privacy_officer,
             })
             .collect(),
         pending: pending
@@ -286,7 +287,7 @@ pub(crate) async fn change_role(
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
-    let form: RoleForm = crate::web::parse_form(&body)?;
+    let form: RoleForm = parse_form(&body)?;
     let id = membership(&id)?;
     let role = StaffRole::parse(&form.role)
         .ok_or_else(|| AppError::BadRequest("Choose a role from the list.".into()))?;
@@ -336,6 +337,44 @@ async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static st
     };
     Ok(Page(render(&tx, Some(notice.into()), InviteForm::default(), InviteErrors::default()).await?)
         .into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct PrivacyOfficerForm {
+    on: String,
+}
+
+/// `POST /members/{membership_id}/privacy-officer`: names (`on=1`) or unnames an active
+/// member as a privacy officer, told of every emergency access to the clinic's records
+/// (where nobody is named, the administrators are).
+pub async fn privacy_officer(
+    tx: TenantTx,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
+    let id = membership(&id)?;
+    let form: PrivacyOfficerForm = parse_form(&body)?;
+    let on = !form.on.is_empty();
+    let Some(member) = repo::find(&mut *tx.conn().await?, id).await? else {
+        return Err(tx.not_found("membership", id.as_uuid()).await);
+    };
+    if !repo::set_privacy_officer(&mut *tx.conn().await?, id, on).await? {
+        let notice =
+            format!("{} is not an active member: only an active member is told.", member.display_name);
+        return answer(&tx, StatusCode::UNPROCESSABLE_ENTITY, notice).await;
+    }
+    tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({
+        "before": { "is_privacy_officer": member.is_privacy_officer }, "after": { "is_privacy_officer": on },
+    })))
+    .await?;
+    let notice = if on {
+        format!("{} is a privacy officer: they are told of every emergency access.", member.display_name)
+    } else {
+        format!("{} is no longer a privacy officer.", member.display_name)
+    };
+    Ok(Page(render(&tx, Some(notice), InviteForm::default(), InviteErrors::default()).await?).into_response())
 }
 
 pub async fn deactivate(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
@@ -437,7 +476,7 @@ async fn reset_for(
 /// the approving administrator reads.
 pub async fn request(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
-    let form: RequestForm = crate::web::parse_form(&body)?;
+    let form: RequestForm = parse_form(&body)?;
     let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
     let clinic = tx.context().tenant.organization_id;
     let role = StaffRole::parse(&form.role);

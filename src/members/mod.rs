@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
         .post("/members/{membership_id}/resend", manage, Phi::None, handlers::resend)
         .post("/members/{membership_id}/reactivate", manage, Phi::None, handlers::reactivate)
         .post("/members/{membership_id}/reset-factor", manage, Phi::None, handlers::reset_factor)
+        .post("/members/{membership_id}/privacy-officer", manage, Phi::None, handlers::privacy_officer)
         .post("/members/requests", manage, Phi::None, handlers::request)
         .post("/members/requests/{request_id}/approve", manage, Phi::None, handlers::approve)
         .post("/members/requests/{request_id}/decline", manage, Phi::None, handlers::decline)

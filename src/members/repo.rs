@@ -11,6 +11,8 @@ pub(crate) struct Member {
     pub status: String,
     pub display_name: String,
     pub email: String,
+    /// Told of every emergency access (break-glass) to the clinic's records.
+    pub is_privacy_officer: bool,
 }
 
 pub(crate) struct PendingInvitation {
@@ -35,7 +37,7 @@ pub async fn members(db: &mut PgConnection) -> Result<Vec<Member>, sqlx::Error> 
         r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId", m.status,
                   CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
-                  u.email::text AS "email!"
+                  u.email::text AS "email!", m.is_privacy_officer
              FROM memberships m JOIN users u ON u.id = m.user_id
             WHERE NOT (m.status = 'suspended' AND m.accepted_at IS NULL)
             ORDER BY 5, m.role"#
@@ -51,7 +53,7 @@ pub async fn find(db: &mut PgConnection, id: MembershipId) -> Result<Option<Memb
         r#"SELECT m.id AS "id: MembershipId", m.role, m.user_id AS "user_id: UserId", m.status,
                   CASE WHEN m.accepted_at IS NULL THEN coalesce(m.invited_name, u.email::text) ELSE u.display_name END
                       AS "display_name!",
-                  u.email::text AS "email!"
+                  u.email::text AS "email!", m.is_privacy_officer
              FROM memberships m JOIN users u ON u.id = m.user_id
             WHERE m.id = $1"#,
         id.as_uuid()
@@ -326,4 +328,22 @@ pub async fn reset_second_factor(db: &mut PgConnection, person: UserId) -> Resul
             .fetch_one(db)
             .await?;
     Ok((removed >= 0).then_some(removed))
+}
+
+/// Names or unnames an active member as a privacy officer; false when there is no such
+/// active membership.
+pub async fn set_privacy_officer(
+    db: &mut PgConnection,
+    id: MembershipId,
+    on: bool,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query!(
+        "UPDATE memberships SET is_privacy_officer = $2 WHERE id = $1 AND status = 'active'",
+        id.as_uuid(),
+        on
+    )
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
 }

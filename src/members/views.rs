@@ -7,6 +7,7 @@ pub(crate) struct MemberRow {
     pub role: String,
     pub status: String,
     pub is_me: bool,
+    pub is_privacy_officer: bool,
 }
 
 pub(crate) struct PendingRow {

@@ -186,12 +186,21 @@ async fn a_member_kept_out_by_care_team_only_reads_one_chart_in_an_emergency_unt
     let a = &tenants.a;
     let (p0, p1, p2) = (a.patients[0], a.patients[1], a.patients[2]);
     crate::workspace::notes::set_chart_access(&app, a.org, "care_team_only").await;
+    // The administrator names the front desk's member the privacy officer.
     let mut su = app.database().superuser().await;
-    sqlx::query("UPDATE memberships SET is_privacy_officer = true WHERE user_id = $1")
+    let desk: uuid::Uuid = sqlx::query_scalar("SELECT id FROM memberships WHERE user_id = $1")
         .bind(a.desk_user)
-        .execute(&mut su)
+        .fetch_one(&mut su)
         .await
-        .expect("privacy officer");
+        .expect("membership");
+    let desk = lockdev::db::ids::MembershipId::from_uuid(desk);
+    app.act_as(Some(a.admin_context()));
+    let (status, page) = post(&app, &format!("/members/{desk}/privacy-officer"), &[("on", "1")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("is a privacy officer") && page.contains("Unname"), "{page}");
+    let audited = "SELECT count(*) FROM audit_events WHERE resource_type = 'membership'
+                     AND details -> 'after' ->> 'is_privacy_officer' = 'true'";
+    assert_eq!(count(&app, audited).await, 1);
     app.act_as(Some(a.provider_context()));
     let notes = |p| format!("/patients/{p}/notes");
     assert_eq!(get(&app, &notes(p1)).await.0, StatusCode::NOT_FOUND, "not on the care team");
@@ -248,6 +257,20 @@ async fn a_member_kept_out_by_care_team_only_reads_one_chart_in_an_emergency_unt
     assert_eq!(get(&app, &notes(p1)).await.0, StatusCode::NOT_FOUND, "ended");
     let ended = "SELECT count(*) FROM audit_events WHERE action = 'break_glass_ended'";
     assert_eq!(count(&app, ended).await, 1);
+
+    // A clinic that shortened it to 15 minutes.
+    sqlx::query(
+        "UPDATE organizations SET settings = settings || '{\"break_glass_minutes\": 15}' WHERE id = $1",
+    )
+    .bind(a.org)
+    .execute(&mut su)
+    .await
+    .expect("setting");
+    let (_, page) = get(&app, &ask).await;
+    assert!(page.contains("for 15 minutes"), "{page}");
+    assert_eq!(post(&app, &ask, &reason).await.0, StatusCode::SEE_OTHER);
+    app.clock.advance(TimeDelta::minutes(16));
+    assert_eq!(get(&app, &notes(p1)).await.0, StatusCode::NOT_FOUND, "the clinic's length");
 
     // Nobody without clinical reading asks; the front desk is refused.
     app.act_as(Some(a.desk_context()));

@@ -165,6 +165,7 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
             ("timezone", "Mars/Olympus"),
             ("chart_access", "care_team_only"),
             ("session_idle_minutes", "99"),
+            ("break_glass_minutes", "240"),
             ("reminder_leads", "72, 500"),
             ("window_start", "21:00"),
             ("window_end", "08:00"),
@@ -174,6 +175,7 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
     .await;
     assert_eq!(status, 422);
     assert!(body.contains("Choose a timezone from the list") && body.contains("from 1 to 15"));
+    assert!(body.contains("from 5 to 60") && body.contains("value=\"240\""), "{body}");
     assert!(body.contains("between 1 and 336") && body.contains("the first earlier than the second"));
     assert!(body.contains("This number cannot be used") && body.contains("value=\"72, 500\""), "input kept");
     let (status, _) = post(
@@ -183,6 +185,7 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
             ("timezone", "America/Chicago"),
             ("chart_access", "care_team_only"),
             ("session_idle_minutes", "10"),
+            ("break_glass_minutes", "20"),
             ("reminder_leads", "24, 72, 2"),
             ("window_start", "09:00"),
             ("window_end", "20:00"),
@@ -201,6 +204,16 @@ async fn the_clinic_chooses_care_team_only_charts_and_its_timezone_on_the_settin
     .await
     .expect("messaging settings");
     assert_eq!(messaging, (vec![72, 24, 2], "09:00:00-20:00:00".to_owned(), Some("+16175550100".to_owned())));
+    // Audited with the values before and after.
+    let (before, after): (String, String) = sqlx::query_as(
+        "SELECT details -> 'before' ->> 'timezone', details -> 'after' ->> 'break_glass_minutes' FROM audit_events
+          WHERE organization_id = $1 AND purpose = 'clinic_settings' ORDER BY occurred_at DESC LIMIT 1",
+    )
+    .bind(tenants.a.org)
+    .fetch_one(&mut su)
+    .await
+    .expect("audited");
+    assert_eq!((before.as_str(), after.as_str()), ("America/New_York", "20"));
     let mut su = app.database().superuser().await;
     let row = sqlx::query("SELECT timezone, settings::text AS settings FROM organizations WHERE id = $1")
         .bind(tenants.a.org)
