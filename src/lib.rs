@@ -47,6 +47,7 @@ pub mod emergency_contacts;
 pub mod health;
 pub mod home;
 pub mod homes;
+pub mod impersonation;
 pub mod insurance;
 pub mod invitations;
 pub mod medications;

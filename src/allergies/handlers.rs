@@ -115,7 +115,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
         substance,
         reaction,
         severity: &form.severity,
-        by: tx.context().tenant.user_id,
+        by: tx.context().tenant.person(),
     };
     let allergy = repo::add(&mut *tx.conn().await?, &new).await?;
     tx.audit(&event(&chart, Action::Create).details(json!({
@@ -156,7 +156,7 @@ pub async fn end(
             return refused(&tx, &chart, section).await;
         }
     };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let ended = repo::end(&mut *tx.conn().await?, chart.id(), allergy, tx.now(), by, &reason).await?;
     let Some(substance) = ended else { return Err(tx.not_found("allergy", allergy.as_uuid()).await) };
     tx.audit(&event(&chart, Action::Update).details(json!({
@@ -172,7 +172,7 @@ pub async fn end(
 
 pub async fn none_known(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::RecordClinicalSummary).await?;
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     if !repo::state_none_known(&mut *tx.conn().await?, chart.id(), tx.now(), by).await? {
         let mut section = render(&tx, &chart, None).await?;
         section.error = Some(

@@ -375,6 +375,26 @@ pub(crate) async fn resolve(
     })
 }
 
+/// Whether an impersonation still holds, in the transaction scoped to its clinic: its
+/// record not ended, and the administrator still an active administrator there.
+pub(crate) async fn impersonation_holds(
+    conn: &mut PgConnection,
+    record: Uuid,
+    administrator: UserId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM impersonations i
+                 JOIN memberships m ON m.organization_id = i.organization_id AND m.user_id = i.user_id
+                WHERE i.id = $1 AND i.user_id = $2 AND i.ended_at IS NULL
+                  AND m.role = 'org_admin' AND m.status = 'active') AS "holds!""#,
+        record,
+        administrator.as_uuid()
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Whether a signed-in person may still act outside a clinic (their account, the context
 /// picker, the platform's pages), checked on each such request as `resolve` checks clinic
 /// contexts inside the tenant transaction.
@@ -477,4 +497,14 @@ pub async fn accept(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A clinic's name (inside its scope, or outside any).
+pub(crate) async fn clinic_name(
+    conn: &mut PgConnection,
+    clinic: OrganizationId,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!("SELECT name FROM organizations WHERE id = $1", clinic.as_uuid())
+        .fetch_one(conn)
+        .await
 }

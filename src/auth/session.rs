@@ -152,6 +152,24 @@ pub struct SignedIn {
     /// them as they are now and updates this copy.
     #[serde(default)]
     pub disabled_modules: Vec<crate::auth::policy::Module>,
+    /// While an administrator acts as another member of the clinic (support).
+    #[serde(default)]
+    pub impersonating: Option<Impersonating>,
+}
+
+/// An administrator acting as another member: whose view and permissions apply, and the
+/// administrator's own context to go back to. Their own `user_id` stays theirs: every
+/// event records both people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impersonating {
+    /// Its record (`impersonations.id`).
+    pub id: uuid::Uuid,
+    /// The member acted as, and how the banner names them.
+    pub target: UserId,
+    pub target_label: String,
+    /// The administrator's own context and header label.
+    pub own_context: ContextClaim,
+    pub own_label: Option<String>,
 }
 
 impl SignedIn {

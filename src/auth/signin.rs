@@ -54,10 +54,12 @@ pub enum FlowPage {
     Home,
     /// Where the banner of an emergency access (break-glass) posts to end it.
     EndEmergencyAccess,
+    /// Where the banner of an impersonation posts to end it.
+    EndImpersonation,
 }
 
 impl FlowPage {
-    pub const ALL: [FlowPage; 9] = [
+    pub const ALL: [FlowPage; 10] = [
         FlowPage::SignIn,
         FlowPage::SignOut,
         FlowPage::SecondFactor,
@@ -67,6 +69,7 @@ impl FlowPage {
         FlowPage::Reauthenticate,
         FlowPage::Home,
         FlowPage::EndEmergencyAccess,
+        FlowPage::EndImpersonation,
     ];
 }
 
@@ -247,6 +250,7 @@ pub async fn start(
             consents_accepted: false,
             clinic_timezone: None,
             disabled_modules: Vec::new(),
+            impersonating: None,
         }),
         return_to: previous.return_to,
         pending_token: previous.pending_token,
@@ -364,6 +368,7 @@ pub(crate) async fn enter(
         user.second_factor_required = true;
     }
     user.last_activity = now;
+    user.impersonating = None;
     user.context = Some(claim);
     user.context_label = Some(match &option.organization {
         Some(org) => format!("{} · {org}", option.role_label),
@@ -381,14 +386,16 @@ pub(crate) async fn enter(
 }
 
 /// Enters a context just opened for this person rather than one of their own (a super
-/// admin's break-glass): a new session id and its label, checked on every request by
-/// `contexts::resolve` like any context, with no consent step (the clinic's documents are
-/// not theirs to accept) and never remembered as their last context.
+/// admin's break-glass, an administrator acting as a member): a new session id and its
+/// label, checked on every request by `contexts::resolve` like any context, with no
+/// consent step (the clinic's documents are not theirs to accept) and never remembered as
+/// their last context. `impersonating` is set for an impersonation, and cleared otherwise.
 pub(crate) async fn enter_granted(
     conn: &mut PgConnection,
     step: &Step<'_>,
     claim: ContextClaim,
     label: String,
+    impersonating: Option<session::Impersonating>,
 ) -> AppResult<String> {
     let mut data = session::load(step.session).await?;
     let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
@@ -402,6 +409,24 @@ pub(crate) async fn enter_granted(
     user.idle_minutes = policy.idle_minutes;
     user.clinic_timezone = policy.timezone;
     user.disabled_modules = policy.disabled_modules;
+    user.impersonating = impersonating;
+    data.return_to = None;
+    rotate(conn, step, user_id, &data).await?;
+    Ok(step.pages.path(FlowPage::Home).into())
+}
+
+/// Ends an impersonation in the session: the administrator's own context and label come
+/// back, with a new session id.
+pub(crate) async fn leave_impersonation(conn: &mut PgConnection, step: &Step<'_>) -> AppResult<String> {
+    let mut data = session::load(step.session).await?;
+    let user_id = data.user.as_ref().ok_or(AppError::Unauthorized)?.user_id;
+    let user = data.user.as_mut().ok_or(AppError::Unauthorized)?;
+    let Some(impersonating) = user.impersonating.take() else { return Err(AppError::NotFound) };
+    let policy = clinic_policy(conn, step.rules, impersonating.own_context).await?;
+    user.context = Some(impersonating.own_context);
+    user.context_label = impersonating.own_label;
+    user.idle_minutes = policy.idle_minutes;
+    user.last_activity = step.now;
     data.return_to = None;
     rotate(conn, step, user_id, &data).await?;
     Ok(step.pages.path(FlowPage::Home).into())

@@ -182,7 +182,7 @@ pub async fn platform_start(
     let label = format!("Emergency access · {clinic_name} · until {}", expires_at.format("%H:%M UTC"));
     let claim = ContextClaim::BreakGlass { organization_id: clinic, patient_id: patient };
     let step = state.sign_in_step(&session, request, now);
-    let outcome = signin::enter_granted(&mut *tx.conn().await?, &step, claim, label).await;
+    let outcome = signin::enter_granted(&mut *tx.conn().await?, &step, claim, label, None).await;
     let next = signin::settle(&step, outcome, tx.commit()).await?;
     Ok(Redirect::to(&next).into_response())
 }
@@ -245,6 +245,10 @@ pub async fn staff_start(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Page(page)).into_response());
     };
     let tenant = tx.context().tenant.clone();
+    if tenant.acting_for.is_some() {
+        // Acting as someone else is for seeing what they see, not for more.
+        return Err(AppError::Forbidden);
+    }
     let me = tenant.user_id.ok_or(AppError::Unauthorized)?;
     let role = tenant.role.clone().unwrap_or_default();
     let now = tx.now();

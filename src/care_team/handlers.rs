@@ -93,7 +93,7 @@ async fn tell_about_primary(
     reason: &str,
     former: Option<UserId>,
 ) -> AppResult<usize> {
-    let actor = tx.context().tenant.user_id;
+    let actor = tx.context().tenant.person();
     let mut db = tx.conn().await?;
     let actor_name = repo::user_name(&mut db, actor).await?.unwrap_or_else(|| "Someone".to_owned());
     let mut people = repo::team_accounts(&mut db, chart.id()).await?;
@@ -132,7 +132,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             let mut db = tx.conn().await?;
             let found = repo::provider_account(&mut db, provider).await?;
             let exists = found.is_some();
-            let adds_self = found.is_some_and(|user| Some(user) == tx.context().tenant.user_id);
+            let adds_self = found.is_some_and(|user| Some(user) == tx.context().tenant.person());
             let primary_taken = form.role == "primary" && repo::has_primary(&mut db, chart.id()).await?;
             if !exists {
                 Err("Choose a provider from the list.".to_owned())
@@ -146,7 +146,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
                     patient: chart.id(),
                     provider,
                     role: &form.role,
-                    added_by: tx.context().tenant.user_id,
+                    added_by: tx.context().tenant.person(),
                     reason: form.reason.trim(),
                 };
                 repo::add(&mut db, &member).await?;
@@ -223,7 +223,7 @@ pub async fn remove(
         )
             .into_response());
     }
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     repo::remove(&mut *tx.conn().await?, member, chart.id(), tx.now(), by, form.reason.trim()).await?;
     let told = if primary {
         let what = format!("removed {} as the primary provider", found.display_name);

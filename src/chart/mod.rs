@@ -224,7 +224,7 @@ pub async fn open(tx: &TenantTx, id: &str, permission: Permission) -> AppResult<
         tx.authorize(Permission::SearchPatients, Target::Organization, "chart").await?;
     }
     let id: PatientId = id.parse().map_err(|_| AppError::NotFound)?;
-    let user = tx.context().tenant.user_id.map(|u| u.as_uuid());
+    let user = tx.context().tenant.person().map(|u| u.as_uuid());
     let row = {
         let mut db = tx.conn().await?;
         sqlx::query!(

@@ -311,7 +311,7 @@ pub async fn verify(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>
     let record = contact(&tx, &chart, &contact_id).await?;
     {
         let mut db = tx.conn().await?;
-        repo::verify(&mut db, chart.id(), record.id, tx.context().tenant.user_id, tx.now()).await?;
+        repo::verify(&mut db, chart.id(), record.id, tx.context().tenant.person(), tx.now()).await?;
     }
     tx.audit(&audit(&chart, Action::Update, Some(record.id)).details(json!({ "verified": true }))).await?;
     let mut section = render(&tx, &chart).await?;

@@ -69,6 +69,13 @@ pub struct TenantContext {
 }
 
 impl TenantContext {
+    /// The person whose view and permissions apply: the member acted as while an
+    /// administrator impersonates them, else the signed-in person. Records they make name
+    /// this person; the audit log and row history name both.
+    pub fn person(&self) -> Option<UserId> {
+        self.acting_for.or(self.user_id)
+    }
+
     /// System work for one organization (a job, the sealer).
     pub fn system(organization_id: OrganizationId) -> Self {
         Self {

@@ -79,7 +79,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
                 name,
                 relationship,
                 phone,
-                by: tx.context().tenant.user_id,
+                by: tx.context().tenant.person(),
             };
             repo::add(&mut *tx.conn().await?, &new, MOST).await?
         }
@@ -112,7 +112,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
 pub async fn remove(tx: TenantTx, Path((id, contact_id)): Path<(String, String)>) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::EditContacts).await?;
     let contact: EmergencyContactId = contact_id.parse().map_err(|_| AppError::NotFound)?;
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let Some(name) = repo::remove(&mut *tx.conn().await?, chart.id(), contact, tx.now(), by).await? else {
         return Err(tx.not_found("emergency_contact", contact.as_uuid()).await);
     };

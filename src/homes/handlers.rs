@@ -100,7 +100,7 @@ pub async fn front_desk(tx: TenantTx) -> AppResult<Page<FrontDeskHome>> {
 
 pub async fn clinician(tx: TenantTx) -> AppResult<Page<ClinicianHome>> {
     tx.authorize(Permission::WriteNote, Target::Organization, "home").await?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Forbidden)?;
     let (from, to, day) = today(&tx);
     let (visits, drafts) = {
         let mut db = tx.conn().await?;
@@ -205,7 +205,7 @@ async fn admin_home(tx: TenantTx, done: Option<String>) -> AppResult<Page<AdminH
 pub async fn close_task(tx: TenantTx, Path(id): Path<String>) -> AppResult<Page<AdminHome>> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "admin_task").await?;
     let id: AdminTaskId = id.parse().map_err(|_| AppError::NotFound)?;
-    let user = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let user = tx.context().tenant.person().ok_or(AppError::Internal)?;
     let closed = repo::close_admin_task(&mut *tx.conn().await?, id, user, tx.now()).await?;
     let Some(summary) = closed else {
         return Err(tx.not_found("admin_task", id.as_uuid()).await);

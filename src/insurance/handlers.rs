@@ -115,7 +115,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
             return refused(&tx, &chart, section).await;
         }
     };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let clinic = tx.context().tenant.organization_id;
     let saved = repo::add(&mut *tx.conn().await?, clinic, chart.id(), &policy, by).await?;
     tx.audit(&event(&chart, Action::Create).details(json!({
@@ -156,7 +156,7 @@ pub async fn end(
             chart.id(),
             policy,
             tx.now(),
-            tx.context().tenant.user_id,
+            tx.context().tenant.person(),
             reason,
         )
         .await?

@@ -123,7 +123,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
         frequency: optional(&form.frequency),
         started_on,
         prescriber: optional(&form.prescriber),
-        by: tx.context().tenant.user_id,
+        by: tx.context().tenant.person(),
     };
     let medication = repo::add(&mut *tx.conn().await?, &new).await?;
     tx.audit(&event(&chart, Action::Create).details(json!({ "medication_id": medication.to_string() })))
@@ -164,7 +164,7 @@ pub async fn stop(
             return refused(&tx, &chart, section).await;
         }
     };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let Some(name) = repo::stop(&mut *tx.conn().await?, chart.id(), medication, day, by, &reason).await?
     else {
         return Err(tx.not_found("medication", medication.as_uuid()).await);

@@ -23,7 +23,7 @@ async fn render(
     form: InviteForm,
     errors: InviteErrors,
 ) -> AppResult<MembersPage> {
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     let org = tx.context().tenant.organization_id;
     let mut db = tx.conn().await?;
     let clinic = repo::clinic_name(&mut db, org).await?;
@@ -251,7 +251,7 @@ pub async fn resend(
 pub async fn cancel_invitation(_: SteppedUp, tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
     let member = open_invitation(&tx, &id).await?;
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     {
         let mut db = tx.conn().await?;
         if !repo::set_status(&mut db, member.id, "suspended", me, &["invited"]).await? {
@@ -296,7 +296,7 @@ pub(crate) async fn change_role(
         return Err(tx.not_found("membership", id.as_uuid()).await);
     };
     // Nobody changes their own role (a second administrator does).
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     let changed = repo::change_role(&mut *tx.conn().await?, id, role, me).await?;
     let notice = if changed {
         tx.audit(&AuditEvent::success(Action::Update, "membership", id).details(json!({
@@ -318,7 +318,7 @@ pub(crate) async fn change_role(
 async fn set_status(tx: TenantTx, id: String, from: &[&str], status: &'static str) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "membership").await?;
     let id = membership(&id)?;
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     // Administrators cannot lock themselves out, and only a membership someone once
     // accepted comes back: a cancelled invitation stays cancelled.
     let before = repo::find(&mut *tx.conn().await?, id).await?.map(|m| m.status);
@@ -408,7 +408,7 @@ pub async fn reset_factor(
     let Some(member) = repo::find(&mut *tx.conn().await?, id).await? else {
         return Err(tx.not_found("membership", id.as_uuid()).await);
     };
-    if Some(member.user_id) == tx.context().tenant.user_id {
+    if Some(member.user_id) == tx.context().tenant.person() {
         let notice = "You cannot reset your own second factor. Ask for it under \u{201c}Changes for yourself\u{201d}: \
                       another administrator approves it.";
         return answer(&tx, StatusCode::UNPROCESSABLE_ENTITY, notice.into()).await;
@@ -477,7 +477,7 @@ async fn reset_for(
 pub async fn request(_: SteppedUp, tx: TenantTx, body: axum::body::Bytes) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
     let form: RequestForm = parse_form(&body)?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Internal)?;
     let clinic = tx.context().tenant.organization_id;
     let role = StaffRole::parse(&form.role);
     let reason = form.reason.trim().to_owned();
@@ -534,7 +534,7 @@ pub async fn approve(
 ) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
     let id = approval(&id)?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Internal)?;
     let clinic = tx.context().tenant.organization_id;
     let decided = repo::decide(&mut *tx.conn().await?, id, me, "approved", tx.now()).await?;
     let Some(asked) = decided else {
@@ -572,7 +572,7 @@ pub async fn approve(
 pub async fn decline(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
     let id = approval(&id)?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Internal)?;
     let Some(asked) = repo::decide(&mut *tx.conn().await?, id, me, "declined", tx.now()).await? else {
         return Err(tx.not_found("member_approval", id.as_uuid()).await);
     };
@@ -589,7 +589,7 @@ pub async fn decline(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response
 pub async fn withdraw(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     tx.authorize(Permission::ManageMembers, Target::Organization, "member_approval").await?;
     let id = approval(&id)?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Internal)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Internal)?;
     if !repo::withdraw(&mut *tx.conn().await?, id, me, tx.now()).await? {
         return Err(tx.not_found("member_approval", id.as_uuid()).await);
     }

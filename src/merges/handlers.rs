@@ -110,7 +110,7 @@ pub async fn merge(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes
         return Err(AppError::Internal);
     };
     let clinic = tx.context().tenant.organization_id;
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let moved =
         repo::merge(&mut *tx.conn().await?, clinic, survivor.id, duplicate.id, tx.now(), by, &reason).await?;
     let details = json!({

@@ -37,7 +37,7 @@ async fn render_list(tx: &TenantTx, chart: &Chart, notice: Option<String>) -> Ap
     // A title says what the visit was about: it is part of the note, for those who may
     // read notes. The front desk sees that a note exists, its date, author and state.
     let may_read = chart.allows(tx, Permission::ReadNoteBody);
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     let notes = rows
         .into_iter()
         .filter(|n| n.sensitive_category.is_none() || may_list_sensitive)
@@ -183,7 +183,7 @@ enum Saved {
 /// it, later ones update it. Refused when `id` is another person's note, a signed note, or
 /// on another chart; a sensitive category is the care team's to set.
 async fn save_draft(tx: &TenantTx, chart: &Chart, id: ClinicalNoteId, form: &NoteForm) -> AppResult<Saved> {
-    let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
+    let author = tx.context().tenant.person().ok_or(AppError::Forbidden)?;
     let existing = repo::owner(&mut *tx.conn().await?, id).await?;
     if let Some(existing) = &existing {
         if existing.patient_id != chart.id().as_uuid() {
@@ -296,7 +296,7 @@ async fn render_note(
     notice: Option<String>,
 ) -> AppResult<NoteSection> {
     let addenda = repo::addenda(&mut *tx.conn().await?, note.id).await?;
-    let me = tx.context().tenant.user_id;
+    let me = tx.context().tenant.person();
     let is_author = me == Some(note.author);
     let signed = note.signed_at.is_some();
     let may_write = chart.allows_for(tx, Permission::WriteNote, note.sensitive_category.is_some());
@@ -335,7 +335,7 @@ pub async fn show(tx: TenantTx, Path((id, note_id)): Path<(String, String)>) -> 
     let chart = chart::open(&tx, &id, Permission::ReadNoteBody).await?;
     let found = note(&tx, &chart, &note_id, Permission::ReadNoteBody).await?;
     // A draft is its author's until it is signed: to anyone else it is not there yet.
-    let is_author = tx.context().tenant.user_id == Some(found.author);
+    let is_author = tx.context().tenant.person() == Some(found.author);
     if found.signed_at.is_none() && !is_author {
         return Err(tx.not_found("clinical_note", found.id.as_uuid()).await);
     }
@@ -457,7 +457,7 @@ pub async fn sign(
         save_draft(&tx, &chart, note, &form).await?;
     }
     let found = note_for(&tx, &chart, note, Permission::WriteNote).await?;
-    let me = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
+    let me = tx.context().tenant.person().ok_or(AppError::Forbidden)?;
     if found.author != me {
         return Err(AppError::BadRequest("Only the note's author can sign it.".into()));
     }
@@ -522,7 +522,7 @@ pub(crate) async fn add_addendum(
         )
             .into_response());
     }
-    let author = tx.context().tenant.user_id.ok_or(AppError::Forbidden)?;
+    let author = tx.context().tenant.person().ok_or(AppError::Forbidden)?;
     let addendum = NoteAddendumId::new();
     let clinic = tx.context().tenant.organization_id;
     repo::add_addendum(&mut *tx.conn().await?, clinic, addendum, found.id, author, text).await?;

@@ -244,7 +244,7 @@ async fn clinical_grant_refusal(tx: &TenantTx, adds_clinical: bool) -> AppResult
 /// or without a +tag or Gmail's dots): staff never make themselves a patient's portal
 /// user or proxy, under any of their addresses.
 async fn is_own_address(tx: &TenantTx, email: &str) -> AppResult<bool> {
-    let Some(me) = tx.context().tenant.user_id else { return Ok(false) };
+    let Some(me) = tx.context().tenant.person() else { return Ok(false) };
     Ok(people::is_own_mailbox(&mut *tx.conn().await?, me, email).await?)
 }
 
@@ -412,7 +412,7 @@ pub(crate) async fn revoke_proxy(
     let (chart, name) = patient(&tx, &id, Permission::ManageProxies).await?;
     let patient = chart.id();
     let assignment: ProxyAssignmentId = assignment.parse().map_err(|_| AppError::NotFound)?;
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let revoked = repo::revoke(&mut *tx.conn().await?, assignment, patient, by).await?;
     if !revoked {
         return Err(tx.not_found("proxy_assignment", assignment.as_uuid()).await);
@@ -505,7 +505,7 @@ pub(crate) async fn update_proxy(
         may_set_safety: can_set_safety,
         messages_safe: form.messages_safe,
         at: tx.now(),
-        by: tx.context().tenant.user_id,
+        by: tx.context().tenant.person(),
     };
     let updated = repo::change(&mut *tx.conn().await?, assignment, patient, &change).await?;
     if !updated {

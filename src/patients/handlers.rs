@@ -472,7 +472,7 @@ pub async fn remove(
         )
             .into_response());
     };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let removed = repo::soft_delete(&mut *tx.conn().await?, chart.id(), by, reason, tx.now()).await?;
     let Some(reach) = removed else { return Err(tx.not_found("patient", chart.id().as_uuid()).await) };
     tx.audit(

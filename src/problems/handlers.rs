@@ -112,7 +112,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
         description: text,
         code: code.as_ref().map(|c| (c.system(), c.value())),
         onset_on: onset,
-        by: tx.context().tenant.user_id,
+        by: tx.context().tenant.person(),
     };
     let problem = repo::add(&mut *tx.conn().await?, &new).await?;
     tx.audit(&event(&chart, Action::Create).details(json!({
@@ -185,7 +185,7 @@ pub async fn entered_in_error(
     }
     let reason =
         if detail.is_empty() { "Entered in error".to_owned() } else { format!("Entered in error: {detail}") };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let Some(text) = repo::end(&mut *tx.conn().await?, chart.id(), problem, tx.now(), by, &reason).await?
     else {
         return Err(tx.not_found("problem", problem.as_uuid()).await);

@@ -13,7 +13,7 @@ use crate::web::{AppError, AppResult, Page, TenantTx};
 pub async fn list(tx: TenantTx) -> AppResult<Page<TasksPage>> {
     tx.authorize(Permission::EditContactSafety, Target::Organization, "staff_task").await?;
     let zone = tx.context().timezone;
-    let rows = repo::open(&mut *tx.conn().await?, tx.context().tenant.user_id).await?;
+    let rows = repo::open(&mut *tx.conn().await?, tx.context().tenant.person()).await?;
     // A list naming patients: one read event for the list, saying whose.
     let mut event = AuditEvent::new(Action::Read, Outcome::Success).purpose("tasks");
     event.resource_type = Some("staff_task");
@@ -40,7 +40,7 @@ pub async fn list(tx: TenantTx) -> AppResult<Page<TasksPage>> {
 pub async fn done(tx: TenantTx, Path(id): Path<String>) -> AppResult<Response> {
     tx.authorize(Permission::EditContactSafety, Target::Organization, "staff_task").await?;
     let id: StaffTaskId = id.parse().map_err(|_| AppError::NotFound)?;
-    let patient = repo::mark_done(&mut *tx.conn().await?, id, tx.context().tenant.user_id, tx.now())
+    let patient = repo::mark_done(&mut *tx.conn().await?, id, tx.context().tenant.person(), tx.now())
         .await?
         .ok_or(AppError::NotFound)?;
     tx.audit(&AuditEvent::success(Action::Update, "staff_task", id).patient(patient).purpose("tasks"))

@@ -266,7 +266,7 @@ pub async fn add(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes) 
         section.form = typed;
         return refused(&tx, &chart, section).await;
     };
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     let clinic = tx.context().tenant.organization_id;
     let saved = repo::add(&mut *tx.conn().await?, clinic, chart.id(), at, &vitals, by).await?;
     tx.audit(&event(&chart, Action::Create).details(json!({ "vitals_id": saved.to_string() }))).await?;
@@ -280,7 +280,7 @@ pub async fn entered_in_error(
 ) -> AppResult<Response> {
     let chart = chart::open(&tx, &id, Permission::RecordClinicalSummary).await?;
     let vitals: VitalsId = vitals_id.parse().map_err(|_| AppError::NotFound)?;
-    let by = tx.context().tenant.user_id;
+    let by = tx.context().tenant.person();
     if !repo::end(&mut *tx.conn().await?, chart.id(), vitals, tx.now(), by, "Entered in error").await? {
         return Err(tx.not_found("vitals", vitals.as_uuid()).await);
     }

@@ -50,6 +50,9 @@ pub struct Authenticated {
     /// The parts of the product the clinic switched off, as the session last saw them
     /// (the tenant transaction compares them with the clinic's, and updates the session).
     pub disabled_modules: Vec<Module>,
+    /// While acting as another member: (the record, the member). Their view and
+    /// permissions apply in the clinic; `user_id` stays the administrator's.
+    pub impersonating: Option<(uuid::Uuid, UserId)>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
@@ -148,6 +151,7 @@ pub async fn authenticate(
             last_activity: previous_activity.unwrap_or(user.last_activity),
             idle_minutes: user.idle_minutes,
             disabled_modules: user.disabled_modules.clone(),
+            impersonating: user.impersonating.as_ref().map(|i| (i.id, i.target)),
         });
     }
     if dirty

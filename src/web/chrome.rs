@@ -21,7 +21,14 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
     };
     let Some(user) = data.user.as_ref() else {
         let nav = items(&|entry| entry.audience == Audience::SignedOut);
-        return Chrome { signed_in: false, context_label: None, nav, sign_out, emergency_end: None };
+        return Chrome {
+            signed_in: false,
+            context_label: None,
+            nav,
+            sign_out,
+            emergency_end: None,
+            impersonation: None,
+        };
     };
     if !user.second_factor_satisfied() {
         // Between the factors: nothing to go to but the challenge itself, or out.
@@ -31,6 +38,7 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
             nav: Vec::new(),
             sign_out,
             emergency_end: None,
+            impersonation: None,
         };
     }
     let shown = |entry: &NavEntry| match (entry.audience, user.context) {
@@ -51,5 +59,9 @@ pub(crate) fn chrome(data: &SessionData, navigation: &Navigation, pages: &FlowPa
         sign_out,
         emergency_end: matches!(user.context, Some(ContextClaim::BreakGlass { .. }))
             .then(|| pages.path(FlowPage::EndEmergencyAccess)),
+        impersonation: user
+            .impersonating
+            .as_ref()
+            .map(|i| (i.target_label.clone(), pages.path(FlowPage::EndImpersonation))),
     }
 }

@@ -116,6 +116,8 @@ pub(crate) struct Chrome {
     /// In a break-glass context: the banner on every page, with its end button posting
     /// here.
     pub emergency_end: Option<&'static str>,
+    /// While an administrator acts as a member: whom (the banner), and where ending posts.
+    pub impersonation: Option<(String, &'static str)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -438,6 +438,17 @@ async fn require(access: Access, module: Option<Module>, mut req: Request, next:
             Standing::RoleRevoked => return AppError::ContextEnded.into_response(),
         }
     }
+    // Acting as another member changes nothing of anyone's account (password, factors,
+    // e-mail, sessions, contexts, consents) and opens nothing more: outside the clinic's
+    // pages only reading, ending it, and signing out.
+    if auth.impersonating.is_some()
+        && matches!(access, Access::FirstFactor | Access::SignedIn | Access::Platform(_))
+        && req.method() != Method::GET
+        && ![pages.path(FlowPage::EndImpersonation), pages.path(FlowPage::SignOut)]
+            .contains(&req.uri().path())
+    {
+        return AppError::Forbidden.into_response();
+    }
     if access == Access::FirstFactor {
         return next.run(req).await;
     }

@@ -142,15 +142,36 @@ impl FromRequestParts<AppState> for TenantTx {
             user_id: Some(auth.user_id),
             actor_kind: ActorKind::User,
             role: Some(claim_role(&claim).to_owned()),
-            acting_for: None,
+            // While impersonating: the member acted as (their view and permissions).
+            acting_for: auth.impersonating.map(|(_, target)| target),
             break_glass: None,
             request: request_meta(&parts.extensions, &parts.headers),
         };
         let now = state.clock.now();
         let mut tx = begin_tenant(&state.db, &tenant).await.map_err(|e| AppError::from(e).into_response())?;
         // The claimed context is checked again on every request, in this transaction: a
-        // membership ended or a proxy grant revoked a moment ago is refused now.
-        let resolved = match contexts::resolve(&mut tx, auth.user_id, claim, now).await {
+        // membership ended or a proxy grant revoked a moment ago is refused now. While
+        // impersonating, for the member acted as, and the administrator's own standing and
+        // the impersonation's record must hold too.
+        let person = tenant.person().unwrap_or(auth.user_id);
+        let impersonation_holds = match auth.impersonating {
+            Some((record, _)) => contexts::impersonation_holds(&mut tx, record, auth.user_id).await,
+            None => Ok(true),
+        };
+        let resolved = match impersonation_holds {
+            Ok(true) => contexts::resolve(&mut tx, person, claim, now).await,
+            Ok(false) => Ok(None),
+            Err(error) => Err(error),
+        };
+        let resolved = match resolved.map(|r| {
+            r.map(|mut r| {
+                // Another person's emergency access is theirs alone.
+                if tenant.acting_for.is_some() {
+                    r.break_glass = None;
+                }
+                r
+            })
+        }) {
             Ok(Some(resolved)) => resolved,
             Ok(None) => {
                 tx.rollback().await.map_err(|e| AppError::from(e).into_response())?;

@@ -1074,3 +1074,130 @@ async fn an_administrator_works_the_weekly_tasks_keeps_the_clinic_profile_and_as
     accessible(&client, "members with a request waiting").await;
     client.close().await.expect("close");
 }
+
+/// Signs `person` in from a fresh browser and returns where they land.
+async fn signed_in_browser(
+    app: &TestApp,
+    driver: &Driver,
+    person: &crate::helpers::Person,
+    lands: &str,
+) -> Client {
+    let client = browser(driver).await;
+    client.goto(&format!("http://localhost:{}/home", app.address.port())).await.expect("home");
+    sign_in_with_code(&client, app, person).await;
+    assert_eq!(path_becomes(&client, lands).await, lands);
+    client
+}
+
+/// Opens `path`, waits for `needle`, and checks the page (screenshots, axe-core, CSP).
+async fn visit(client: &Client, app: &TestApp, path: &str, needle: &str, name: &str) {
+    client.goto(&format!("http://localhost:{}{path}", app.address.port())).await.expect("page");
+    watch_csp(client).await;
+    wait_text(client, "main", needle).await;
+    look(client, name).await;
+    accessible(client, name).await;
+}
+
+/// The platform and compliance consoles and the clinic's support pages, as their people
+/// use them: platform support walks clinics, roles, health and opens one record under
+/// break-glass (the banner on the chart) and ends it; the auditor closes its review; the
+/// clinic's administrator reads the emergency access log and acts as a member (the
+/// banner) and stops. Phone and desktop screenshots, axe-core clean, no CSP violation.
+#[tokio::test]
+async fn the_consoles_break_glass_and_acting_as_a_member_in_a_browser() {
+    use lockdev::db::tenant::{TenantContext, begin_tenant};
+
+    let app = app_for_browser().await;
+    let org = app.organization("Riverside Family Clinic").await;
+    let admin =
+        app.with_totp(app.person("admin.console@riverside.example", "quiet lake morning 42").await).await;
+    app.member(org, &admin, "org_admin").await;
+    let nurse = app.person("nurse.console@riverside.example", "quiet lake morning 42").await;
+    app.member(org, &nurse, "clinical_staff").await;
+    let support = app.with_totp(app.person("support@platform.example", "quiet lake morning 42").await).await;
+    let auditor = app.with_totp(app.person("auditor@platform.example", "quiet lake morning 42").await).await;
+    let owner = app.database().owner_pool().await;
+    let mut su = app.database().superuser().await;
+    for (who, role) in [(&support, "super_admin"), (&auditor, "auditor")] {
+        sqlx::query("INSERT INTO platform_roles (user_id, role) VALUES ($1, $2)")
+            .bind(who.id)
+            .bind(role)
+            .execute(&mut su)
+            .await
+            .expect("role");
+    }
+    let mut tx = begin_tenant(&owner, &TenantContext::system(org)).await.expect("tx");
+    let patient: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO patients (organization_id, mrn, given_name, family_name, date_of_birth, legal_sex)
+         VALUES ($1, 'MRN-4411', 'Maria', 'Lopez', '1980-04-01', 'female') RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("patient");
+    sqlx::query(
+        "INSERT INTO jobs (organization_id, kind, state, attempts, max_attempts, run_at, finished_at, last_error)
+         VALUES ($1, 'licences.tasks', 'dead', 8, 8, now(), now(), 'upstream timed out')",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await
+    .expect("dead job");
+    tx.commit().await.expect("commit");
+    let patient = lockdev::db::ids::PatientId::from_uuid(patient);
+
+    let driver = start_driver().await;
+    // Platform support.
+    let client = signed_in_browser(&app, &driver, &support, "/platform").await;
+    visit(&client, &app, "/platform", "Platform roles", "61-platform-home").await;
+    visit(&client, &app, "/platform/clinics", "Riverside Family Clinic", "62-platform-clinics").await;
+    visit(&client, &app, "/platform/roles", "support@platform.example", "63-platform-roles").await;
+    visit(&client, &app, "/platform/health", "upstream timed out", "64-platform-health").await;
+    visit(&client, &app, "/platform/break-glass", "Open one record", "65-break-glass-ask").await;
+    set_value(&client, "#bg-clinic", &org.to_string()).await;
+    fill(&client, "#bg-mrn", "MRN-4411").await;
+    click(&client, "input[name=purpose][value=support_request]").await;
+    fill(&client, "#bg-reason", "Clinic ticket 4411: the chart will not open").await;
+    click(&client, "form[action='/platform/break-glass'] button[type=submit]").await;
+    let chart = format!("/patients/{patient}");
+    assert_eq!(path_becomes(&client, &chart).await, chart);
+    watch_csp(&client).await;
+    wait_text(&client, "body", "Emergency access to one patient").await;
+    wait_text(&client, "main", "Lopez").await;
+    look(&client, "66-break-glass-chart").await;
+    accessible(&client, "the chart under break-glass").await;
+    click(&client, ".emergency-banner button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/platform").await, "/platform");
+    client.close().await.expect("close");
+
+    // The auditor closes the review once the access is over.
+    let client = signed_in_browser(&app, &driver, &auditor, "/compliance").await;
+    visit(&client, &app, "/compliance/break-glass", "MRN-4411", "67-break-glass-review").await;
+    click(&client, "input[name=finding][value=appropriate]").await;
+    click(&client, "form[action*='/review'] button[type=submit]").await;
+    wait_text(&client, "main", "Review recorded").await;
+    look(&client, "68-break-glass-reviewed").await;
+    client.close().await.expect("close");
+
+    // The clinic's administrator: the log, then acting as the nurse.
+    let client = signed_in_browser(&app, &driver, &admin, "/home/admin").await;
+    visit(&client, &app, "/settings/emergency-access", "Appropriate", "69-emergency-access-log").await;
+    visit(&client, &app, "/impersonation", "nurse.console", "70-act-as").await;
+    click(&client, "input[name=membership]").await;
+    fill(&client, "#imp-reason", "She cannot see the rooming list").await;
+    click(&client, "form[action='/impersonation'] button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/home/rooming").await, "/home/rooming");
+    watch_csp(&client).await;
+    wait_text(&client, "body", "You are acting as nurse.console").await;
+    look(&client, "71-acting-as-a-member").await;
+    accessible(&client, "acting as a member").await;
+    click(&client, ".emergency-banner button[type=submit]").await;
+    assert_eq!(path_becomes(&client, "/home/admin").await, "/home/admin");
+    client.close().await.expect("close");
+    let both = format!(
+        "SELECT count(*) FROM audit_events WHERE actor_user_id = '{}' AND acting_for_user_id = '{}'",
+        admin.id.as_uuid(),
+        nurse.id.as_uuid()
+    );
+    assert!(crate::workspace::count(&app, &both).await >= 2, "started and stopped, with both people");
+}

@@ -140,6 +140,7 @@ pub fn signed_in(user: UserId, claim: ContextClaim) -> Authenticated {
         idle_minutes: 15,
         standing: lockdev::auth::contexts::Standing::Good,
         disabled_modules: Vec::new(),
+        impersonating: None,
     }
 }
 

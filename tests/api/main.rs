@@ -21,6 +21,7 @@ mod fortunes;
 mod headers;
 mod health;
 mod history;
+mod impersonation;
 mod invitations;
 mod jobs;
 mod layers;

@@ -127,6 +127,83 @@ async fn a_super_admin_creates_a_clinic_whose_first_administrator_accepts_and_ru
     assert!(!page.contains("Alpha"), "nothing of another clinic: {page}");
     assert_eq!(get(&app, "/settings/profile").await.0, StatusCode::OK);
 
+    // She invites a provider, who accepts; she creates their provider profile and a visit
+    // type; the provider registers a patient and books them with themselves.
+    let invite = [("display_name", "Dr Ada Lin"), ("email", "ada@gamma.example"), ("role", "provider")];
+    let (status, page) = post(&app, "/members/invite", &invite).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let as_grace = || {
+        Some(signed_in(
+            grace,
+            ContextClaim::Staff { organization_id: gamma, role: lockdev::auth::policy::StaffRole::OrgAdmin },
+        ))
+    };
+    app.act_as(None);
+    let link = app.link_sent_to("ada@gamma.example").await;
+    let ada_browser = app.browser();
+    assert_eq!(ada_browser.get(&link).await.status(), 303);
+    let accepted = ada_browser
+        .post_form(
+            "/invite/accept",
+            &[("display_name", "Dr Ada Lin"), ("password", "another long private phrase")],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let (membership, ada): (uuid::Uuid, UserId) = sqlx::query_as(
+        "SELECT m.id, m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE u.email = 'ada@gamma.example' AND m.status = 'active'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .expect("the provider's membership");
+    app.act_as(as_grace());
+    let membership = lockdev::db::ids::MembershipId::from_uuid(membership);
+    let profile = [("npi", "1234567893"), ("credentials", "MD"), ("specialty", "Family medicine")];
+    let (status, page) = post(&app, &format!("/members/{membership}/profile/provider"), &profile).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}: {page}");
+    let (status, page) =
+        post(&app, "/schedule/setup/types", &[("name", "Visit"), ("duration_minutes", "30")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (provider, kind): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT p.id, t.id FROM providers p JOIN appointment_types t ON t.organization_id = p.organization_id
+          WHERE p.user_id = $1",
+    )
+    .bind(ada)
+    .fetch_one(&mut su)
+    .await
+    .expect("provider profile and visit type");
+    app.act_as(Some(signed_in(
+        ada,
+        ContextClaim::Staff { organization_id: gamma, role: lockdev::auth::policy::StaffRole::Provider },
+    )));
+    let register = [
+        ("given_name", "Noor"),
+        ("family_name", "Haddad"),
+        ("date_of_birth", "1990-05-06"),
+        ("legal_sex", "female"),
+    ];
+    let res = app.post_form("/patients", &register).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap_or_default());
+    let chart = res.headers()["location"].to_str().expect("ascii").to_owned();
+    let monday = crate::workspace::next_monday().to_string();
+    let visit = [
+        ("provider_id", ulid::Ulid::from(provider).to_string()),
+        ("type_id", ulid::Ulid::from(kind).to_string()),
+        ("date", monday),
+        ("time", "10:00".to_owned()),
+        ("outside_hours", "1".to_owned()),
+        ("reason", "New patient".to_owned()),
+    ];
+    let visit: Vec<(&str, &str)> = visit.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = post(&app, &format!("{chart}/appointments"), &visit).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let booked = format!(
+        "SELECT count(*) FROM appointments WHERE organization_id = '{}' AND provider_id = '{provider}'",
+        gamma.as_uuid()
+    );
+    assert_eq!(count(&app, &booked).await, 1, "the new clinic's provider is booked");
+    app.act_as(as_grace());
+
     // Nobody but a super admin: a clinic administrator and an auditor are refused.
     app.act_as(Some(tenants.a.admin_context()));
     assert_eq!(get(&app, "/platform/clinics").await.0, StatusCode::FORBIDDEN);

@@ -93,7 +93,7 @@ pub async fn day(tx: TenantTx, Query(query): Query<DayQuery>) -> AppResult<Page<
         let mut db = tx.conn().await?;
         (
             repo::providers(&mut db).await?,
-            repo::between(&mut db, from, to, None, None, tx.context().tenant.user_id).await?,
+            repo::between(&mut db, from, to, None, None, tx.context().tenant.person()).await?,
             repo::all_hours(&mut db).await?,
             repo::busy_times(&mut db, from, to, None, Some(here)).await?,
         )
@@ -283,7 +283,7 @@ pub async fn week(
         };
         (
             provider,
-            repo::between(&mut db, from, to, Some(provider_id), None, tx.context().tenant.user_id).await?,
+            repo::between(&mut db, from, to, Some(provider_id), None, tx.context().tenant.person()).await?,
             repo::hours(&mut db, provider_id).await?,
             repo::busy_times(&mut db, from, to, Some(provider_id), Some(here)).await?,
         )

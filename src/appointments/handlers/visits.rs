@@ -28,7 +28,7 @@ async fn render_section(
     let (_, viewer) = (tx.context().clinic_timezone, tx.context().timezone);
     let rows = {
         let mut db = tx.conn().await?;
-        repo::for_patient(&mut db, chart.id(), tx.context().tenant.user_id).await?
+        repo::for_patient(&mut db, chart.id(), tx.context().tenant.person()).await?
     };
     let can = abilities(tx);
     let now = tx.now();
@@ -217,7 +217,7 @@ pub async fn book(tx: TenantTx, Path(id): Path<String>, body: axum::body::Bytes)
                 starts_at: slot.starts_at,
                 ends_at: slot.ends_at,
                 reason: (!reason.is_empty()).then_some(reason),
-                booked_by: tx.context().tenant.user_id,
+                booked_by: tx.context().tenant.person(),
                 sensitive: !form.sensitive.is_empty(),
             };
             let mut db = tx.conn().await?;
@@ -258,7 +258,7 @@ async fn appointment(tx: &TenantTx, id: &str, permission: Permission) -> AppResu
     let id: AppointmentId = id.parse().map_err(|_| AppError::NotFound)?;
     let row = {
         let mut db = tx.conn().await?;
-        repo::find(&mut db, id, tx.context().tenant.user_id).await?
+        repo::find(&mut db, id, tx.context().tenant.person()).await?
     };
     let Some(row) = row else { return Err(tx.not_found("appointment", id.as_uuid()).await) };
     let facts = PatientFacts { patient_id: row.patient_id, on_care_team: false, sensitive: false };
@@ -358,7 +358,7 @@ async fn change_status(
             row.id,
             to,
             from,
-            tx.context().tenant.user_id,
+            tx.context().tenant.person(),
             (!reason.is_empty()).then_some(reason),
             tx.now(),
         )

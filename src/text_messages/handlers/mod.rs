@@ -25,7 +25,7 @@ async fn own_patient(tx: &TenantTx, permission: Permission) -> AppResult<(Patien
 
 async fn render(tx: &TenantTx, state: &AppState, notice: Option<String>) -> AppResult<TextMessagesPage> {
     let (patient, proxy) = own_patient(tx, Permission::ViewDemographics).await?;
-    let user = tx.context().tenant.user_id.ok_or(AppError::Unauthorized)?;
+    let user = tx.context().tenant.person().ok_or(AppError::Unauthorized)?;
     let mut db = tx.conn().await?;
     let terms = current_terms(&mut db, state.clock.now()).await?;
     let consent = repo::status(&mut db, user, patient).await?;
@@ -51,7 +51,7 @@ pub async fn page(State(state): State<AppState>, tx: TenantTx) -> AppResult<Page
 
 pub async fn agree(State(state): State<AppState>, tx: TenantTx) -> AppResult<Response> {
     let (patient, _) = own_patient(&tx, Permission::ViewDemographics).await?;
-    let user = tx.context().tenant.user_id.ok_or(AppError::Unauthorized)?;
+    let user = tx.context().tenant.person().ok_or(AppError::Unauthorized)?;
     let now = state.clock.now();
     let terms = {
         let mut db = tx.conn().await?;
@@ -72,7 +72,7 @@ pub async fn agree(State(state): State<AppState>, tx: TenantTx) -> AppResult<Res
 
 pub async fn withdraw(State(state): State<AppState>, tx: TenantTx) -> AppResult<Response> {
     let (patient, _) = own_patient(&tx, Permission::ViewDemographics).await?;
-    let user = tx.context().tenant.user_id.ok_or(AppError::Unauthorized)?;
+    let user = tx.context().tenant.person().ok_or(AppError::Unauthorized)?;
     let withdrawn = repo::withdraw(&mut *tx.conn().await?, user, patient, state.clock.now()).await?;
     let mut event = AuditEvent::success(Action::ConsentWithdrawn, "patient", patient).patient(patient);
     event.details = serde_json::json!({ "kind": "sms", "consents": withdrawn });
