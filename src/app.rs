@@ -99,6 +99,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(crate::platform_health::routes())
         .merge(crate::break_glass::routes())
         .merge(crate::impersonation::routes())
+        .merge(crate::audit_search::routes())
         .merge(crate::platform_roles::routes())
         .merge(crate::clinic_settings::routes())
         .merge(crate::patient_access::routes())

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod audit_search;
 pub mod auth;
 pub mod bench;
 pub mod chart;

@@ -141,10 +141,22 @@ pub(crate) async fn compliance(session: Session) -> AppResult<Page<PersonaHome>>
     Ok(Page(PersonaHome {
         heading: "Compliance".into(),
         context: context_label(&session).await?,
-        cards: vec![card(
-            "Audit log integrity",
-            "Every clinic's audit log is sealed into a hash chain; `lockdev audit verify` recomputes it.",
-            None,
-        )],
+        cards: vec![
+            card(
+                "Audit log",
+                "Search a clinic's audit log by patient, person, action, outcome, break-glass and period.",
+                Some(("Search the audit log", "/compliance/audit")),
+            ),
+            card(
+                "Break-glass reviews",
+                "Every emergency access to a patient's record waits here for a finding.",
+                Some(("Review emergency accesses", "/compliance/break-glass")),
+            ),
+            card(
+                "Audit log integrity",
+                "Every clinic's audit log is sealed into a hash chain; `lockdev audit verify` recomputes it.",
+                None,
+            ),
+        ],
     }))
 }

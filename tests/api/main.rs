@@ -13,6 +13,7 @@ mod break_glass;
 mod browser;
 mod cli;
 mod clinic_profile;
+mod compliance;
 mod consent;
 mod csrf;
 mod data_model;

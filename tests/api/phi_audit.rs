@@ -315,6 +315,7 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     ),
     ("GET", "/settings/emergency-access", Persona::Admin, ThePatient, &[]),
     ("GET", "/compliance/break-glass", Persona::Auditor, Nobody, &[]),
+    ("GET", "/compliance/audit", Persona::Auditor, Nobody, &[("clinic", "{org_id}"), ("mrn", "MRN-0")]),
     ("GET", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
     (
         "POST",
@@ -547,12 +548,16 @@ async fn every_production_phi_route_writes_an_audit_event_naming_the_patient() {
                 .replace("{vitals_id}", &ulid(clinical[3]))
                 .replace("{policy_id}", &ulid(clinical[4]))
                 .replace("{emergency_contact_id}", &ulid(clinical[5]))
+                .replace("{org_id}", &org.to_string())
         };
         let url = fill(path);
         let form: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), fill(v))).collect();
         let before = if *names == Nobody { all_events(&app).await } else { events_for(&app, patient).await };
         let method: Method = method.parse().expect("method");
         let mut request = app.client.request(method.clone(), app.url(&url));
+        if method == Method::GET && !form.is_empty() {
+            request = request.query(&form);
+        }
         if method != Method::GET {
             request = request.header("X-CSRF-Token", app.csrf_token().await).form(&form);
         }
