@@ -20,7 +20,7 @@ use crate::auth::session::ContextClaim;
 use crate::auth::signin;
 use crate::db::errors::lacks_privilege;
 use crate::db::ids::{OrganizationId, PatientId, UserId};
-use crate::db::tenant::{ActorKind, BreakGlass, TenantContext, scoped};
+use crate::db::tenant::{BreakGlass, TenantContext, scoped};
 use crate::web::authenticate::Authenticated;
 use crate::web::context::claim_role;
 use crate::web::{AppError, AppResult, AppState, Page, StepUp, SystemTx, TenantTx, parse_form};
@@ -118,13 +118,8 @@ pub async fn platform_start(
     };
     let now = tx.now();
     let request = tx.request().clone();
-    let context = TenantContext {
-        user_id: Some(me),
-        actor_kind: ActorKind::User,
-        role: Some(PlatformRole::SuperAdmin.as_str().into()),
-        request: request.clone(),
-        ..TenantContext::system(clinic)
-    };
+    let role = Some(PlatformRole::SuperAdmin.as_str().to_owned());
+    let context = TenantContext::person_in(clinic, me, role, request.clone());
     let conn = tx.conn().await?;
     let opened = scoped(&mut *conn, &context, async |conn| {
         let Some(patient) = repo::patient_by_mrn(conn, &mrn).await? else { return Ok(None) };
@@ -308,13 +303,8 @@ pub async fn end(
     };
     let now = tx.now();
     let request = tx.request().clone();
-    let context = TenantContext {
-        user_id: Some(auth.user_id),
-        actor_kind: ActorKind::User,
-        role: auth.context.map(|c| claim_role(&c).to_owned()),
-        request: request.clone(),
-        ..TenantContext::system(organization_id)
-    };
+    let role = auth.context.map(|c| claim_role(&c).to_owned());
+    let context = TenantContext::person_in(organization_id, auth.user_id, role, request.clone());
     let ended = scoped(&mut *tx.conn().await?, &context, async |conn| {
         let Some((id, patient)) = repo::end_live(conn, auth.user_id, via, now).await? else {
             return Ok(None);

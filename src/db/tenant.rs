@@ -88,6 +88,23 @@ impl TenantContext {
             request: RequestMeta::default(),
         }
     }
+
+    /// A person's work in one organization from a request outside its tenant transaction
+    /// (a platform page opening a clinic's scope, a context being entered or left).
+    pub fn person_in(
+        organization_id: OrganizationId,
+        user: UserId,
+        role: Option<String>,
+        request: RequestMeta,
+    ) -> Self {
+        Self {
+            user_id: Some(user),
+            actor_kind: ActorKind::User,
+            role,
+            request,
+            ..Self::system(organization_id)
+        }
+    }
 }
 
 /// Everything a system transaction is opened with.

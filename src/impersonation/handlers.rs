@@ -13,7 +13,7 @@ use crate::auth::policy::{Principal, StaffRole};
 use crate::auth::session::{self, ContextClaim, Impersonating};
 use crate::auth::signin;
 use crate::db::ids::{MembershipId, OrganizationId, UserId};
-use crate::db::tenant::{ActorKind, TenantContext, scoped};
+use crate::db::tenant::{TenantContext, scoped};
 use crate::web::authenticate::Authenticated;
 use crate::web::{AppError, AppResult, AppState, Page, StepUp, SystemTx, TenantTx, parse_form};
 
@@ -107,13 +107,8 @@ pub async fn start(
     let me = auth.user_id;
     let now = tx.now();
     let request = tx.request().clone();
-    let context = TenantContext {
-        user_id: Some(me),
-        actor_kind: ActorKind::User,
-        role: Some(StaffRole::OrgAdmin.as_str().into()),
-        request: request.clone(),
-        ..TenantContext::system(clinic)
-    };
+    let administrator = Some(StaffRole::OrgAdmin.as_str().to_owned());
+    let context = TenantContext::person_in(clinic, me, administrator, request.clone());
     let membership: Option<MembershipId> = form.membership.parse().ok();
     let reason = form.reason.trim().to_owned();
     enum Asked {
@@ -198,13 +193,10 @@ pub async fn end(
     let clinic: OrganizationId = auth.context.and_then(|c| c.organization_id()).ok_or(AppError::NotFound)?;
     let now = tx.now();
     let request = tx.request().clone();
+    let administrator = Some(StaffRole::OrgAdmin.as_str().to_owned());
     let context = TenantContext {
-        user_id: Some(auth.user_id),
-        actor_kind: ActorKind::User,
-        role: Some(StaffRole::OrgAdmin.as_str().into()),
         acting_for: Some(target),
-        request: request.clone(),
-        ..TenantContext::system(clinic)
+        ..TenantContext::person_in(clinic, auth.user_id, administrator, request.clone())
     };
     scoped(&mut *tx.conn().await?, &context, async |conn| {
         if repo::end(conn, record, auth.user_id, now).await? {
