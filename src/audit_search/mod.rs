@@ -2,7 +2,9 @@
 //! the platform's), filtered by patient (record number), actor (e-mail address), action,
 //! outcome, break-glass and period, newest first, paged by keyset. Identifiers are shown
 //! (who, which record, from where); clinical content is not, and the log holds none.
-//! Every search is itself audited.
+//! Every search is itself audited. The accounting of disclosures is the same log for one
+//! patient over a period, as one printable page: who accessed or disclosed the record,
+//! when and why.
 
 mod handlers;
 mod repo;
@@ -15,4 +17,10 @@ pub fn routes() -> Routes {
     Routes::new()
         .nav("Audit log", "/compliance/audit", Audience::PlatformRole(PlatformRole::Auditor), 10)
         .get("/compliance/audit", Access::Platform(PlatformRole::Auditor), Phi::Reads, handlers::search)
+        .get(
+            "/compliance/disclosures",
+            Access::Platform(PlatformRole::Auditor),
+            Phi::Reads,
+            handlers::disclosures,
+        )
 }

@@ -48,3 +48,27 @@ pub(crate) struct SearchPage {
     /// The address of the next page, when there is one.
     pub next: Option<String>,
 }
+
+/// The accounting of disclosures asked for: one patient of one clinic, over a period.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct DisclosuresQuery {
+    pub clinic: String,
+    pub mrn: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit_search/disclosures.html")]
+pub(crate) struct DisclosuresPage {
+    pub clinics: Vec<(String, String)>,
+    pub query: DisclosuresQuery,
+    pub error: Option<String>,
+    /// The clinic's name and the period, once asked.
+    pub heading: Option<String>,
+    pub events: Vec<EventLine>,
+    /// More events than one accounting shows: narrow the period.
+    pub cut: bool,
+    pub printed: String,
+}

@@ -148,6 +148,11 @@ pub(crate) async fn compliance(session: Session) -> AppResult<Page<PersonaHome>>
                 Some(("Search the audit log", "/compliance/audit")),
             ),
             card(
+                "Accounting of disclosures",
+                "Who accessed or disclosed one patient's record, when and why, over a period; printable.",
+                Some(("An accounting for one patient", "/compliance/disclosures")),
+            ),
+            card(
                 "Break-glass reviews",
                 "Every emergency access to a patient's record waits here for a finding.",
                 Some(("Review emergency accesses", "/compliance/break-glass")),

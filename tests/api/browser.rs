@@ -1177,6 +1177,9 @@ async fn the_consoles_break_glass_and_acting_as_a_member_in_a_browser() {
     click(&client, "form[action*='/review'] button[type=submit]").await;
     wait_text(&client, "main", "Review recorded").await;
     look(&client, "68-break-glass-reviewed").await;
+    let accounting = format!("/compliance/disclosures?clinic={org}&mrn=MRN-4411");
+    visit(&client, &app, &accounting, "Record MRN-4411 at Riverside Family Clinic", "72-disclosures").await;
+    wait_text(&client, "main", "break_glass_started").await;
     client.close().await.expect("close");
 
     // The clinic's administrator: the log, then acting as the nurse.

@@ -86,6 +86,19 @@ async fn an_auditor_searches_a_clinics_log_by_patient_actor_outcome_and_period_a
     let (_, page) = get(&app, &by("mrn=NOPE")).await;
     assert!(page.contains("No event matches"));
 
+    // The accounting of disclosures for that record: everyone who read it, oldest first.
+    let week = format!("from={}&to={today}", today - chrono::TimeDelta::days(7));
+    let (status, page) =
+        get(&app, &format!("/compliance/disclosures?clinic={}&mrn=MRN-0&{week}", a.org)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Record MRN-0 at Alpha Clinic"), "{page}");
+    assert_eq!(rows(&page), 61, "the 60 earlier reads and today's");
+    let first = page.find("provider ALPHA-CANARY").expect("the earlier reads");
+    let last = page.rfind("desk ALPHA-CANARY").expect("today's read");
+    assert!(first < last, "oldest first");
+    let (status, _) = get(&app, &format!("/compliance/disclosures?clinic={}&mrn=", a.org)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // Mistakes said next to their fields.
     let (status, page) = get(&app, &by("actor=nobody@nowhere.example")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -100,11 +113,7 @@ async fn an_auditor_searches_a_clinics_log_by_patient_actor_outcome_and_period_a
             AND actor_user_id = '{}'",
         auditor.id.as_uuid()
     );
-    assert_eq!(
-        count(&app, &searches).await,
-        6,
-        "each search that showed events; the refused ones showed none"
-    );
+    assert_eq!(count(&app, &searches).await, 7, "each search that showed events, and the accounting");
     app.act_as(Some(signed_in(auditor.id, ContextClaim::Platform { role: PlatformRole::SuperAdmin })));
     assert_eq!(get(&app, &by("mrn=MRN-0")).await.0, StatusCode::FORBIDDEN);
     let runtime = app.database().runtime_pool().await;

@@ -316,6 +316,7 @@ const CASES: &[(&str, &str, Persona, Names, Form)] = &[
     ("GET", "/settings/emergency-access", Persona::Admin, ThePatient, &[]),
     ("GET", "/compliance/break-glass", Persona::Auditor, Nobody, &[]),
     ("GET", "/compliance/audit", Persona::Auditor, Nobody, &[("clinic", "{org_id}"), ("mrn", "MRN-0")]),
+    ("GET", "/compliance/disclosures", Persona::Auditor, Nobody, &[("clinic", "{org_id}"), ("mrn", "MRN-0")]),
     ("GET", "/patients/{patient_id}/remove", Desk, ThePatient, &[]),
     (
         "POST",
