@@ -163,15 +163,7 @@ impl FromRequestParts<AppState> for TenantTx {
             Ok(false) => Ok(None),
             Err(error) => Err(error),
         };
-        let resolved = match resolved.map(|r| {
-            r.map(|mut r| {
-                // Another person's emergency access is theirs alone.
-                if tenant.acting_for.is_some() {
-                    r.break_glass = None;
-                }
-                r
-            })
-        }) {
+        let mut resolved = match resolved {
             Ok(Some(resolved)) => resolved,
             Ok(None) => {
                 tx.rollback().await.map_err(|e| AppError::from(e).into_response())?;
@@ -179,6 +171,10 @@ impl FromRequestParts<AppState> for TenantTx {
             }
             Err(error) => return Err(AppError::from(error).into_response()),
         };
+        if tenant.acting_for.is_some() {
+            // Another person's emergency access is theirs alone.
+            resolved.break_glass = None;
+        }
         // The clinic's modules as they are now: a part switched off a moment ago is gone
         // for this request, and the session's copy (the header, the early refusal) follows.
         if resolved.disabled_modules != auth.disabled_modules {
